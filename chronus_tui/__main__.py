@@ -1,0 +1,3 @@
+from chronus_tui.cli import main
+
+raise SystemExit(main())

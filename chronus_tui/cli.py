@@ -1,0 +1,107 @@
+"""The `chronus` command line (DESIGN.md §6).
+
+This module only parses arguments and hands each command to the module that owns
+it; those are imported lazily so `chronus slots` never loads pyo or Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chronus_tui.store import SlotStore, StoreError, slot_label
+
+DEFAULT_OSC_HOST = "127.0.0.1"
+DEFAULT_OSC_PORT = 5005
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chronus",
+        description="Chronus: a terminal step sequencer for live electronic music. "
+                    "With no command it opens the terminal UI.")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="headless: engine and OSC server only, logs to stderr")
+    _add_common(parser)
+    parser.add_argument("--audio", choices=("auto", "jack", "portaudio", "null"), default="auto",
+                        help="audio backend (auto: JACK if running, else PortAudio, else a silent clock)")
+    parser.add_argument("--sr", type=int, default=48000, help="sample rate (default 48000)")
+    parser.add_argument("--buffer", type=int, default=256, help="audio buffer size in frames (default 256)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = sub.add_parser("render", help="render a pattern offline to a WAV file")
+    render.add_argument("source", help="slot number, pattern file, or library name")
+    render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
+    render.add_argument("--bars", type=int, default=4, help="bars to render (default 4)")
+    render.add_argument("--sr", type=int, default=48000, help="sample rate (default 48000)")
+    _add_patterns_dir(render)
+
+    slots = sub.add_parser("slots", help="list the saved slots, good and broken")
+    slots.add_argument("--json", action="store_true", help="print a JSON list")
+    _add_patterns_dir(slots)
+
+    send = sub.add_parser("send", help="send one OSC message and print the replies")
+    send.add_argument("address", help="OSC address, e.g. /seq/bpm")
+    send.add_argument("args", nargs="*", help="arguments: numbers are sent as numbers")
+    send.add_argument("--host", default=DEFAULT_OSC_HOST)
+    send.add_argument("--port", type=int, default=DEFAULT_OSC_PORT)
+    send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for replies")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--osc-host", default=DEFAULT_OSC_HOST,
+                        help="OSC listen address (default 127.0.0.1; another interface is your choice)")
+    parser.add_argument("--osc-port", type=int, default=DEFAULT_OSC_PORT, help="OSC UDP port (default 5005)")
+    _add_patterns_dir(parser)
+
+
+def _add_patterns_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patterns-dir", type=Path, default=None,
+                        help="pattern storage folder (default: $CHRONUS_PATTERNS_DIR, "
+                             "else the user data folder)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "slots":
+            return cmd_slots(args)
+        if args.command == "render":
+            from chronus_tui.engine.render import render_main
+            return render_main(args)
+        if args.command == "send":
+            from chronus_tui.osc.send import send_main
+            return send_main(args)
+        if args.no_ui:
+            from chronus_tui.headless import headless_main
+            return headless_main(args)
+        from chronus_tui.ui.app import ui_main
+        return ui_main(args)
+    except StoreError as exc:
+        print(f"chronus: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_slots(args: argparse.Namespace) -> int:
+    store = SlotStore(args.patterns_dir)
+    infos = store.list()
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    if not infos:
+        print(f"no saved slots in {store.slots_dir}")
+        return 0
+    for info in infos:
+        label = slot_label(info.slot)
+        if info.error:
+            print(f"{info.slot:3d} {label:8}  ERROR  {info.error}")
+        else:
+            print(f"{info.slot:3d} {label:8}  {info.name:<32} {info.bpm:6.1f} bpm  "
+                  f"{info.tracks:2d} tracks  {info.saved_at or ''}")
+    return 0

@@ -1,0 +1,283 @@
+"""The pattern model: plain dataclasses, the parameter table, and validation.
+
+No pyo, no I/O. Every module parameter's name and range lives in MODULE_PARAMS,
+the one table that the file format, the OSC schema, the UI panel and the engine
+all read (names and ranges follow the original Music Chronus engine).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+BPM_RANGE = (20.0, 300.0)
+SWING_RANGE = (0.0, 0.6)
+LENGTH_RANGE = (1, 64)
+LEVEL_RANGE = (0.0, 1.0)
+GATE_RANGE = (0.05, 1.0)
+NOTE_RANGE = (0, 127)
+MAX_TRACKS = 16
+MAX_NAME = 32
+STEPS_PER_BAR = 16
+VOICES = tuple(f"voice{i}" for i in range(1, 9))
+WAVEFORMS = ("sine", "saw", "square", "white", "pink", "brown")
+
+
+class PatternError(ValueError):
+    """A value in a pattern is the wrong type or out of range; `path` names the field."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    low: float
+    high: float
+    default: float
+    integer: bool = False
+    unit: str = ""
+
+    def clamp(self, value: float) -> tuple[float, bool]:
+        """The value brought into range (rounded for integer params), and whether it moved."""
+        if math.isnan(value):
+            return self.default, True
+        inside = min(max(value, self.low), self.high)
+        if self.integer:
+            inside = round(inside)
+        return (inside if self.integer else float(inside)), inside != value
+
+    def check(self, value: object, path: str) -> float | int:
+        """The value if it has the right type and is in range, else PatternError."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PatternError(path, f"{value!r} is not a number")
+        if self.integer and not float(value).is_integer():
+            raise PatternError(path, f"{value!r} is not a whole number")
+        if not (self.low <= value <= self.high):
+            raise PatternError(path, f"{value!r} is out of range {fmt_range(self.low, self.high)}")
+        return int(value) if self.integer else float(value)
+
+
+def fmt_range(low: float, high: float) -> str:
+    return f"{low:g}–{high:g}"
+
+
+def _voice_params() -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("osc/type", 0, 5, 0, integer=True),
+        ParamSpec("freq", 20.0, 5000.0, 440.0, unit="Hz"),
+        ParamSpec("amp", 0.0, 1.0, 0.3),
+        ParamSpec("filter/freq", 50.0, 8000.0, 1000.0, unit="Hz"),
+        ParamSpec("filter/q", 0.5, 10.0, 2.0),
+        ParamSpec("adsr/attack", 0.001, 2.0, 0.01, unit="s"),
+        ParamSpec("adsr/decay", 0.0, 2.0, 0.1, unit="s"),
+        ParamSpec("adsr/sustain", 0.0, 1.0, 0.7),
+        ParamSpec("adsr/release", 0.01, 3.0, 0.2, unit="s"),
+        ParamSpec("send/reverb", 0.0, 1.0, 0.0),
+        ParamSpec("send/delay", 0.0, 1.0, 0.0),
+        ParamSpec("slide_time", 0.0, 1.5, 0.05, unit="s"),
+        ParamSpec("pan", -1.0, 1.0, 0.0),
+    )
+
+
+def _lfo_params(rate: float) -> tuple[ParamSpec, ...]:
+    return (ParamSpec("rate", 0.01, 10.0, rate, unit="Hz"), ParamSpec("depth", 0.0, 1.0, 0.0))
+
+
+MODULE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
+    **{voice: _voice_params() for voice in VOICES},
+    "acid1": (
+        ParamSpec("cutoff", 80.0, 5000.0, 800.0, unit="Hz"),
+        ParamSpec("res", 0.0, 0.98, 0.6),
+        ParamSpec("env_amount", 0.0, 5000.0, 2500.0, unit="Hz"),
+        ParamSpec("decay", 0.02, 1.0, 0.25, unit="s"),
+        ParamSpec("drive", 0.0, 1.0, 0.2),
+        ParamSpec("mix", 0.0, 1.0, 1.0),
+        ParamSpec("vol_comp", 0.0, 1.0, 0.5),
+        ParamSpec("accent", 0.0, 1.0, 0.5),
+    ),
+    "dist1": (
+        ParamSpec("drive", 0.0, 1.0, 0.0),
+        ParamSpec("mix", 0.0, 1.0, 0.0),
+        ParamSpec("tone", 0.0, 1.0, 0.5),
+    ),
+    "reverb1": (
+        ParamSpec("mix", 0.0, 1.0, 0.2),
+        ParamSpec("room", 0.0, 1.0, 0.5),
+        ParamSpec("damp", 0.0, 1.0, 0.5),
+    ),
+    "delay1": (
+        ParamSpec("time", 0.1, 0.6, 0.25, unit="s"),
+        ParamSpec("feedback", 0.0, 0.7, 0.4),
+        ParamSpec("mix", 0.0, 1.0, 0.3),
+        ParamSpec("lowcut", 20.0, 1000.0, 100.0, unit="Hz"),
+        ParamSpec("highcut", 1000.0, 10000.0, 5000.0, unit="Hz"),
+    ),
+    "lfo1": _lfo_params(0.25),
+    "lfo2": _lfo_params(4.0),
+    "master": (ParamSpec("volume", 0.0, 1.0, 0.8),),
+}
+
+PARAM_INDEX: dict[str, dict[str, ParamSpec]] = {
+    module: {spec.name: spec for spec in specs} for module, specs in MODULE_PARAMS.items()
+}
+
+
+def param_spec(module: str, param: str) -> ParamSpec:
+    """The spec of module/param, or PatternError naming what is unknown."""
+    if module not in PARAM_INDEX:
+        raise PatternError(module, f"unknown module (known: {', '.join(PARAM_INDEX)})")
+    params = PARAM_INDEX[module]
+    if param not in params:
+        raise PatternError(f"{module}/{param}", f"unknown parameter (known: {', '.join(params)})")
+    return params[param]
+
+
+def default_modules() -> dict[str, dict[str, float]]:
+    return {
+        module: {spec.name: spec.default for spec in specs}
+        for module, specs in MODULE_PARAMS.items()
+    }
+
+
+@dataclass
+class Step:
+    on: bool = False
+    accent: bool = False
+    note: int | None = None  # MIDI number; None plays the voice's own freq
+    slide: bool = False
+
+
+@dataclass
+class Track:
+    name: str
+    voice: str
+    steps: list[Step]
+    mute: bool = False
+    solo: bool = False
+    level: float = 1.0
+    gate: float = 0.5  # gate length as a fraction of a step
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class Pattern:
+    """Everything that makes a sound: what a slot file holds and the Session owns."""
+
+    name: str = "untitled"
+    bpm: float = 120.0
+    swing: float = 0.0
+    tracks: list[Track] = field(default_factory=list)
+    modules: dict[str, dict[str, float]] = field(default_factory=default_modules)
+    saved_at: str | None = None
+
+    def track(self, name: str) -> Track:
+        for track in self.tracks:
+            if track.name == name:
+                return track
+        raise PatternError("track", f"no track named {name!r}")
+
+    def track_index(self, name: str) -> int:
+        return self.tracks.index(self.track(name))
+
+
+def parse_steps(text: str, path: str = "pattern") -> list[Step]:
+    """Steps from a pattern string: `X` accented hit, `x` hit, anything else a rest."""
+    if not isinstance(text, str):
+        raise PatternError(path, f"{text!r} is not a string")
+    low, high = LENGTH_RANGE
+    if not (low <= len(text) <= high):
+        raise PatternError(path, f"length {len(text)} is out of range {low}–{high}")
+    return [Step(on=char in "Xx", accent=char == "X") for char in text]
+
+
+def steps_text(steps: list[Step]) -> str:
+    """The pattern string of steps (notes and slides are not part of it)."""
+    return "".join("X" if s.on and s.accent else "x" if s.on else "." for s in steps)
+
+
+def check_name(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise PatternError(path, f"{value!r} is not a string")
+    if not value.strip() or len(value) > MAX_NAME or not value.isprintable():
+        raise PatternError(path, f"{value!r} must be 1–{MAX_NAME} printable characters")
+    return value
+
+
+def check_number(value: object, path: str, low: float, high: float) -> float:
+    return ParamSpec(path, low, high, low).check(value, path)
+
+
+def check_voice(value: object, path: str) -> str:
+    if value not in VOICES:
+        raise PatternError(path, f"{value!r} is not a voice (voice1–voice8)")
+    return str(value)
+
+
+def check_note(value: object, path: str) -> int | None:
+    if value is None:
+        return None
+    return int(ParamSpec(path, *NOTE_RANGE, 60, integer=True).check(value, path))
+
+
+def midi_to_hz(note: float) -> float:
+    return 440.0 * 2.0 ** ((note - 69) / 12)
+
+
+def hz_to_midi(freq: float) -> int:
+    """The nearest MIDI note to a frequency, kept inside 0–127."""
+    if freq <= 0:
+        raise PatternError("note", f"{freq!r} Hz is not a positive frequency")
+    return min(max(round(69 + 12 * math.log2(freq / 440.0)), NOTE_RANGE[0]), NOTE_RANGE[1])
+
+
+_NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_note(token: str | float | int) -> int:
+    """A MIDI note from a MIDI number (0–127), a frequency in Hz (above 127) or a name (C3, F#2, Bb4).
+
+    Numbers up to 127 are MIDI numbers; larger numbers are frequencies, which is how
+    the original's scripts sent bass lines (`"41.2,49,55"`): a value with a fractional
+    part below 128 is also read as Hz, since MIDI numbers are whole.
+    """
+    if isinstance(token, str):
+        text = token.strip()
+        if text and text[0].upper() in _NOTE_LETTERS:
+            return _note_name_to_midi(text)
+        try:
+            token = float(text)
+        except ValueError:
+            raise PatternError("note", f"{token!r} is not a note (MIDI number, Hz or name like C3)") from None
+    if isinstance(token, bool) or not isinstance(token, (int, float)) or not math.isfinite(token):
+        raise PatternError("note", f"{token!r} is not a note")
+    if float(token).is_integer() and 0 <= token <= 127:
+        return int(token)
+    return hz_to_midi(float(token))
+
+
+def _note_name_to_midi(text: str) -> int:
+    letter, rest = text[0].upper(), text[1:]
+    semitone = _NOTE_LETTERS[letter]
+    while rest[:1] in ("#", "b"):
+        semitone += 1 if rest[0] == "#" else -1
+        rest = rest[1:]
+    try:
+        octave = int(rest)
+    except ValueError:
+        raise PatternError("note", f"{text!r} is not a note name like C3, F#2 or Bb4") from None
+    note = 12 * (octave + 1) + semitone  # C4 = 60
+    if not (NOTE_RANGE[0] <= note <= NOTE_RANGE[1]):
+        raise PatternError("note", f"{text!r} is outside MIDI 0–127")
+    return note
+
+
+def note_name(note: int) -> str:
+    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    return f"{names[note % 12]}{note // 12 - 1}"

@@ -1,0 +1,224 @@
+"""The pattern file format: Pattern <-> JSON-ready dict <-> text.
+
+`pattern_from_dict` checks every type and range before it builds anything and
+names the bad field, so a bad file or snapshot never half-applies.
+Original Music Chronus files are recognised and handed to `legacy`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chronus_tui import legacy
+from chronus_tui.model import (
+    BPM_RANGE,
+    GATE_RANGE,
+    LENGTH_RANGE,
+    LEVEL_RANGE,
+    MAX_TRACKS,
+    PARAM_INDEX,
+    SWING_RANGE,
+    Pattern,
+    PatternError,
+    Step,
+    Track,
+    check_name,
+    check_note,
+    check_number,
+    check_voice,
+    default_modules,
+)
+
+FORMAT = "chronus-pattern"
+SCHEMA = 1
+
+
+def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
+    """A complete, self-contained, JSON-ready dict of the pattern (shares nothing with it)."""
+    return {
+        "format": FORMAT,
+        "schema": SCHEMA,
+        "name": pattern.name,
+        "saved_at": pattern.saved_at,
+        "sequencer": {
+            "bpm": pattern.bpm,
+            "swing": pattern.swing,
+            "tracks": [
+                {
+                    "name": t.name,
+                    "voice": t.voice,
+                    "length": t.length,
+                    "level": t.level,
+                    "gate": t.gate,
+                    "mute": t.mute,
+                    "solo": t.solo,
+                    "steps": [
+                        {"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide}
+                        for s in t.steps
+                    ],
+                }
+                for t in pattern.tracks
+            ],
+        },
+        "modules": {module: dict(params) for module, params in pattern.modules.items()},
+    }
+
+
+def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Pattern:
+    """A Pattern from a dict of this format or the original's; PatternError names the bad field.
+
+    Fields of an original file that have no place in the model are appended to
+    `dropped`, when given.
+    """
+    if not isinstance(data, dict):
+        raise PatternError("", f"expected a JSON object, found {type(data).__name__}")
+    if "format" not in data and "schema_version" in data:
+        return pattern_from_dict(legacy.convert(data, dropped if dropped is not None else []))
+    _expect_keys(data, "", required={"format", "schema", "sequencer"},
+                 optional={"name", "saved_at", "modules"})
+    if data["format"] != FORMAT:
+        raise PatternError("format", f"{data['format']!r} is not {FORMAT!r}")
+    schema = data["schema"]
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise PatternError("schema", f"{schema!r} is not a schema number")
+    if schema > SCHEMA:
+        raise PatternError("schema", f"{schema} is newer than this Chronus reads ({SCHEMA}); upgrade Chronus")
+    if schema < 1:
+        raise PatternError("schema", f"{schema} is not a known schema")
+    saved_at = data.get("saved_at")
+    if saved_at is not None and not isinstance(saved_at, str):
+        raise PatternError("saved_at", f"{saved_at!r} is not a time string")
+    seq = data["sequencer"]
+    if not isinstance(seq, dict):
+        raise PatternError("sequencer", "expected an object")
+    _expect_keys(seq, "sequencer", required={"bpm", "tracks"}, optional={"swing"})
+    tracks = seq["tracks"]
+    if not isinstance(tracks, list):
+        raise PatternError("sequencer.tracks", "expected a list")
+    if len(tracks) > MAX_TRACKS:
+        raise PatternError("sequencer.tracks", f"{len(tracks)} tracks; at most {MAX_TRACKS}")
+    parsed_tracks = [_track_from_dict(t, f"sequencer.tracks[{i}]") for i, t in enumerate(tracks)]
+    names = [t.name for t in parsed_tracks]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise PatternError(f"sequencer.tracks[{i}].name", f"{name!r} is used by another track")
+    return Pattern(
+        name=check_name(data.get("name", "untitled"), "name"),
+        bpm=check_number(seq["bpm"], "sequencer.bpm", *BPM_RANGE),
+        swing=check_number(seq.get("swing", 0.0), "sequencer.swing", *SWING_RANGE),
+        tracks=parsed_tracks,
+        modules=_modules_from_dict(data.get("modules", {})),
+        saved_at=saved_at,
+    )
+
+
+def _track_from_dict(data: object, path: str) -> Track:
+    if not isinstance(data, dict):
+        raise PatternError(path, "expected an object")
+    _expect_keys(data, path, required={"name", "voice", "steps"},
+                 optional={"length", "level", "gate", "mute", "solo"})
+    steps = data["steps"]
+    low, high = LENGTH_RANGE
+    if not isinstance(steps, list) or not (low <= len(steps) <= high):
+        raise PatternError(f"{path}.steps", f"expected a list of {low}–{high} steps")
+    if "length" in data and data["length"] != len(steps):
+        raise PatternError(f"{path}.length", f"{data['length']!r} does not match {len(steps)} steps")
+    return Track(
+        name=check_name(data["name"], f"{path}.name"),
+        voice=check_voice(data["voice"], f"{path}.voice"),
+        steps=[_step_from_dict(s, f"{path}.steps[{i}]") for i, s in enumerate(steps)],
+        mute=_check_bool(data.get("mute", False), f"{path}.mute"),
+        solo=_check_bool(data.get("solo", False), f"{path}.solo"),
+        level=check_number(data.get("level", 1.0), f"{path}.level", *LEVEL_RANGE),
+        gate=check_number(data.get("gate", 0.5), f"{path}.gate", *GATE_RANGE),
+    )
+
+
+def _step_from_dict(data: object, path: str) -> Step:
+    if not isinstance(data, dict):
+        raise PatternError(path, "expected an object")
+    _expect_keys(data, path, required={"on"}, optional={"accent", "note", "slide"})
+    return Step(
+        on=_check_bool(data["on"], f"{path}.on"),
+        accent=_check_bool(data.get("accent", False), f"{path}.accent"),
+        note=check_note(data.get("note"), f"{path}.note"),
+        slide=_check_bool(data.get("slide", False), f"{path}.slide"),
+    )
+
+
+def _modules_from_dict(data: object) -> dict[str, dict[str, float]]:
+    """Every module's parameters; ones the file leaves out keep their defaults."""
+    if not isinstance(data, dict):
+        raise PatternError("modules", "expected an object")
+    modules = default_modules()
+    for module, params in data.items():
+        if module not in PARAM_INDEX:
+            raise PatternError(f"modules.{module}", f"unknown module (known: {', '.join(PARAM_INDEX)})")
+        if not isinstance(params, dict):
+            raise PatternError(f"modules.{module}", "expected an object")
+        for param, value in params.items():
+            spec = PARAM_INDEX[module].get(param)
+            if spec is None:
+                raise PatternError(f"modules.{module}.{param}", "unknown parameter")
+            modules[module][param] = spec.check(value, f"modules.{module}.{param}")
+    return modules
+
+
+def _check_bool(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise PatternError(path, f"{value!r} is not true or false")
+    return value
+
+
+def _expect_keys(data: dict, path: str, *, required: set[str], optional: set[str]) -> None:
+    prefix = f"{path}." if path else ""
+    for key in sorted(required - data.keys()):
+        raise PatternError(f"{prefix}{key}", "is missing")
+    for key in sorted(data.keys() - required - optional):
+        raise PatternError(f"{prefix}{key}", "is not a known field")
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """Human-readable JSON of a pattern dict, one step a line; the same dict gives the same bytes."""
+    seq = data["sequencer"]
+    head = {k: v for k, v in data.items() if k not in ("sequencer", "modules")}
+    lines = ["{"]
+    lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
+    lines.append('  "sequencer": {')
+    lines.append(f'    "bpm": {json.dumps(seq["bpm"])},')
+    lines.append(f'    "swing": {json.dumps(seq["swing"])},')
+    track_texts = []
+    for track in seq["tracks"]:
+        fields = [f"        {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
+                  for k, v in track.items() if k != "steps"]
+        steps = ",\n".join(f"          {json.dumps(s)}" for s in track["steps"])
+        fields.append(f'        "steps": [\n{steps}\n        ]')
+        track_texts.append("      {\n" + ",\n".join(fields) + "\n      }")
+    if track_texts:
+        lines.append('    "tracks": [\n' + ",\n".join(track_texts) + "\n    ]")
+    else:
+        lines.append('    "tracks": []')
+    lines.append("  },")
+    modules = ",\n".join(f"    {json.dumps(m)}: {json.dumps(p)}" for m, p in data["modules"].items())
+    lines.append('  "modules": {\n' + modules + "\n  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def loads(text: str | bytes, *, dropped: list[str] | None = None) -> Pattern:
+    """A Pattern from file text; PatternError for anything that is not a valid pattern."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PatternError("", f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise PatternError("", "the file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PatternError("", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise PatternError("", "JSON nested too deeply") from None
+    return pattern_from_dict(data, dropped=dropped)

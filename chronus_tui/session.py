@@ -1,0 +1,505 @@
+"""Session: the one owner of the live state, shared by the keyboard and OSC.
+
+Every change is a Session method. It validates first (nothing changes on error),
+mutates the model under the lock, tells the engine, then tells listeners what
+changed. File I/O happens outside the lock so the audio and other clients never
+wait for the disk. Listeners may be called from any thread (engine events arrive
+on the engine client's reader thread); they must be quick and must not block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from chronus_tui import patternfile
+from chronus_tui.model import (
+    BPM_RANGE,
+    GATE_RANGE,
+    LENGTH_RANGE,
+    LEVEL_RANGE,
+    MAX_TRACKS,
+    SWING_RANGE,
+    ParamSpec,
+    Pattern,
+    PatternError,
+    Step,
+    Track,
+    check_name,
+    check_note,
+    check_voice,
+    param_spec,
+    parse_steps,
+)
+from chronus_tui.store import AUTOSAVE_SLOT, SlotInfo, SlotStore, StoreError, check_slot
+
+log = logging.getLogger(__name__)
+
+LoadAt = Literal["bar", "step", "now"]
+LOAD_MODES = ("bar", "step", "now")
+
+
+class SessionError(ValueError):
+    """A request the Session refused; nothing was changed."""
+
+
+class EngineLink(Protocol):
+    """What the Session needs of an engine: one-way commands (see engine.protocol)."""
+
+    def send(self, command: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed, for listeners (UI, OSC feedback). `source` says who asked."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PendingLoad:
+    token: int
+    pattern: Pattern
+    at: LoadAt
+    slot: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Clamped:
+    """A value as applied, and whether it was brought into range."""
+
+    value: float
+    clamped: bool
+
+
+@dataclass
+class Transport:
+    playing: bool = False
+    bar: int = 0
+    step: int = 0
+    playing_slot: int | None = None
+    queued_slot: int | None = None
+    engine: dict[str, Any] = field(default_factory=dict)  # backend, sr, buffer, cpu …
+
+
+class Session:
+    def __init__(self, store: SlotStore, engine: EngineLink | None = None,
+                 pattern: Pattern | None = None) -> None:
+        self.store = store
+        self.engine = engine
+        self._lock = threading.RLock()
+        self._pattern = pattern or Pattern()
+        self._pending: PendingLoad | None = None
+        self._tokens = itertools.count(1)
+        self._listeners: list[Callable[[Change], None]] = []
+        self.transport = Transport()
+
+    # -- listeners --------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Change], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Change], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a broken listener must not break the instrument
+                log.exception("listener failed on %s", change.kind)
+
+    def _send(self, command: dict[str, Any]) -> None:
+        if self.engine is not None:
+            self.engine.send(command)
+
+    # -- reading ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """A complete, self-contained, JSON-ready dict of the live pattern."""
+        with self._lock:
+            return patternfile.pattern_to_dict(self._pattern)
+
+    @property
+    def pattern(self) -> Pattern:
+        """The live pattern. Read it only; change it through Session methods."""
+        return self._pattern
+
+    @property
+    def pending(self) -> PendingLoad | None:
+        return self._pending
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            t = self.transport
+            return {
+                "playing": t.playing, "bar": t.bar, "step": t.step,
+                "bpm": self._pattern.bpm, "swing": self._pattern.swing,
+                "name": self._pattern.name,
+                "tracks": [tr.name for tr in self._pattern.tracks],
+                "playing_slot": t.playing_slot, "queued_slot": t.queued_slot,
+                **t.engine,
+            }
+
+    # -- whole-pattern changes --------------------------------------------------
+
+    def apply_snapshot(self, snap: dict[str, Any] | Pattern, at: LoadAt = "bar", *,
+                       slot: int | None = None, source: str = "") -> PendingLoad | None:
+        """Validate a snapshot, then load it `at` the next bar, next step or now.
+
+        Raises SessionError (nothing changed) if the snapshot is invalid. While the
+        transport runs, "bar" and "step" loads are queued in the engine and the
+        model switches when the engine reports the switch; the returned
+        PendingLoad names that load. A newer queued load replaces an older one.
+        """
+        if at not in LOAD_MODES:
+            raise SessionError(f"load mode {at!r} is not one of {', '.join(LOAD_MODES)}")
+        if isinstance(snap, Pattern):
+            snap = patternfile.pattern_to_dict(snap)
+        try:
+            pattern = patternfile.pattern_from_dict(snap)
+        except PatternError as exc:
+            raise SessionError(str(exc)) from exc
+        with self._lock:
+            queue = self.transport.playing and self.engine is not None and at != "now"
+            pending = PendingLoad(next(self._tokens), pattern, at, slot, source)
+            if queue:
+                self._pending = pending
+                self.transport.queued_slot = slot
+            else:
+                self._pending = None
+                self.transport.queued_slot = None
+                self._switch_to(pattern, slot)
+            command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(pattern),
+                       "mode": at if queue else "now", "token": pending.token}
+        self._send(command)
+        if queue:
+            self._notify(Change("queued", {"slot": slot, "at": at, "token": pending.token,
+                                           "name": pattern.name}, source))
+            return pending
+        self._notify(Change("pattern", {"slot": slot, "name": pattern.name}, source))
+        return None
+
+    def _switch_to(self, pattern: Pattern, slot: int | None) -> None:
+        self._pattern = pattern
+        self.transport.playing_slot = slot
+
+    def cancel_queued(self, source: str = "") -> bool:
+        with self._lock:
+            if self._pending is None:
+                return False
+            self._pending = None
+            self.transport.queued_slot = None
+        self._send({"op": "cancel"})
+        self._notify(Change("queued", {"slot": None}, source))
+        return True
+
+    def _edited(self, kind: str, data: dict[str, Any], source: str) -> None:
+        """Send the edited pattern to the engine to play in place (no restart); tell listeners."""
+        with self._lock:
+            command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
+                       "mode": "edit", "token": 0}
+        self._send(command)
+        self._notify(Change(kind, data, source))
+
+    # -- sound parameters -------------------------------------------------------
+
+    def set_param(self, module: str, param: str, value: float, source: str = "") -> Clamped:
+        """Set module/param (DESIGN.md §3 names); out-of-range values are clamped."""
+        try:
+            spec = param_spec(module, param)
+        except PatternError as exc:
+            raise SessionError(str(exc)) from exc
+        applied = _clamp(spec, value, f"{module}/{param}")
+        with self._lock:
+            self._pattern.modules[module][param] = applied.value
+        self._send({"op": "param", "module": module, "param": param, "value": applied.value})
+        self._notify(Change("param", {"module": module, "param": param, "value": applied.value,
+                                      "clamped": applied.clamped}, source))
+        return applied
+
+    def nudge_param(self, module: str, param: str, fraction: float, source: str = "") -> Clamped:
+        """Move a parameter by a fraction of its range (the UI's coarse and fine keys)."""
+        spec = param_spec(module, param)
+        step = (spec.high - spec.low) * fraction
+        if spec.integer:
+            step = 1 if fraction > 0 else -1
+        with self._lock:
+            current = self._pattern.modules[module][param]
+        return self.set_param(module, param, current + step, source)
+
+    def set_bpm(self, bpm: float, source: str = "") -> Clamped:
+        applied = _clamp(ParamSpec("bpm", *BPM_RANGE, 120.0), bpm, "bpm")
+        with self._lock:
+            self._pattern.bpm = applied.value
+            swing = self._pattern.swing
+        self._send({"op": "tempo", "bpm": applied.value, "swing": swing})
+        self._notify(Change("tempo", {"bpm": applied.value, "clamped": applied.clamped}, source))
+        return applied
+
+    def set_swing(self, swing: float, source: str = "") -> Clamped:
+        applied = _clamp(ParamSpec("swing", *SWING_RANGE, 0.0), swing, "swing")
+        with self._lock:
+            self._pattern.swing = applied.value
+            bpm = self._pattern.bpm
+        self._send({"op": "tempo", "bpm": bpm, "swing": applied.value})
+        self._notify(Change("swing", {"swing": applied.value, "clamped": applied.clamped}, source))
+        return applied
+
+    def set_name(self, name: str, source: str = "") -> None:
+        name = _checked(check_name, name, "name")
+        with self._lock:
+            self._pattern.name = name
+        self._notify(Change("name", {"name": name}, source))
+
+    # -- tracks -----------------------------------------------------------------
+
+    def add_track(self, name: str, voice: str, pattern: str,
+                  notes: list[int] | None = None, source: str = "") -> Track:
+        """Add a track, or replace the one of that name in place (the original's /seq/add)."""
+        name = _checked(check_name, name, "track name")
+        voice = _checked(check_voice, voice, "voice")
+        steps = _checked(parse_steps, pattern, "pattern")
+        track = Track(name=name, voice=voice, steps=steps)
+        if notes:
+            _assign_notes(track, [_checked(check_note, n, "note") for n in notes])
+        with self._lock:
+            names = [t.name for t in self._pattern.tracks]
+            if name in names:
+                old = self._pattern.tracks[names.index(name)]
+                track = replace(track, mute=old.mute, solo=old.solo, level=old.level, gate=old.gate)
+                self._pattern.tracks[names.index(name)] = track
+            else:
+                if len(names) >= MAX_TRACKS:
+                    raise SessionError(f"already {MAX_TRACKS} tracks; remove one first")
+                self._pattern.tracks.append(track)
+        self._edited("tracks", {"track": name, "added": True}, source)
+        return track
+
+    def remove_track(self, name: str, source: str = "") -> None:
+        with self._lock:
+            track = self._track(name)
+            self._pattern.tracks.remove(track)
+        self._edited("tracks", {"track": name, "removed": True}, source)
+
+    def clear_tracks(self, source: str = "") -> None:
+        with self._lock:
+            self._pattern.tracks.clear()
+        self._edited("tracks", {"cleared": True}, source)
+
+    def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
+        """New hits from a pattern string; notes stay on the steps that had them."""
+        steps = _checked(parse_steps, pattern, "pattern")
+        with self._lock:
+            track = self._track(name)
+            old = track.steps
+            for i, step in enumerate(steps):
+                if i < len(old):
+                    step.note, step.slide = old[i].note, old[i].slide
+            track.steps = steps
+        self._edited("track", {"track": name}, source)
+
+    def update_notes(self, name: str, notes: list[int], source: str = "") -> None:
+        """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
+        checked = [_checked(check_note, n, "note") for n in notes]
+        with self._lock:
+            _assign_notes(self._track(name), checked)
+        self._edited("track", {"track": name}, source)
+
+    def set_step(self, name: str, index: int, on: bool | None = None, *, note: int | str | None = "keep",
+                 accent: bool | None = None, slide: bool | None = None, source: str = "") -> Step:
+        """Change one step; arguments left out keep their value (note=None clears the note)."""
+        new_note = None if note == "keep" else _checked(check_note, note, "note")
+        with self._lock:
+            track = self._track(name)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
+                raise SessionError(f"step {index!r} is outside track {name!r} (0–{track.length - 1})")
+            old = track.steps[index]
+            step = Step(on=old.on if on is None else bool(on),
+                        accent=old.accent if accent is None else bool(accent),
+                        note=old.note if note == "keep" else new_note,
+                        slide=old.slide if slide is None else bool(slide))
+            track.steps[index] = step
+        self._edited("track", {"track": name, "step": index}, source)
+        return step
+
+    def set_length(self, name: str, length: int, source: str = "") -> Clamped:
+        """Set a track's length; new steps are rests, steps beyond the end are dropped."""
+        applied = _clamp(ParamSpec("length", *LENGTH_RANGE, 16, integer=True), length, "length")
+        with self._lock:
+            track = self._track(name)
+            n = int(applied.value)
+            track.steps = track.steps[:n] + [Step() for _ in range(n - len(track.steps))]
+        self._edited("track", {"track": name, "length": n, "clamped": applied.clamped}, source)
+        return applied
+
+    def set_mute(self, name: str, mute: bool, source: str = "") -> None:
+        self._set_track_field(name, "mute", bool(mute), source)
+
+    def set_solo(self, name: str, solo: bool, source: str = "") -> None:
+        self._set_track_field(name, "solo", bool(solo), source)
+
+    def set_level(self, name: str, level: float, source: str = "") -> Clamped:
+        applied = _clamp(ParamSpec("level", *LEVEL_RANGE, 1.0), level, "level")
+        self._set_track_field(name, "level", applied.value, source)
+        return applied
+
+    def set_gate(self, name: str, gate: float, source: str = "") -> Clamped:
+        applied = _clamp(ParamSpec("gate", *GATE_RANGE, 0.5), gate, "gate")
+        self._set_track_field(name, "gate", applied.value, source)
+        return applied
+
+    def _set_track_field(self, name: str, field_name: str, value: object, source: str) -> None:
+        with self._lock:
+            setattr(self._track(name), field_name, value)
+        self._edited("track", {"track": name, field_name: value}, source)
+
+    def _track(self, name: str) -> Track:
+        try:
+            return self._pattern.track(name)
+        except PatternError:
+            raise SessionError(f"no track named {name!r}") from None
+
+    # -- transport --------------------------------------------------------------
+
+    def start(self, source: str = "") -> None:
+        with self._lock:
+            self.transport.playing = True
+        self._send({"op": "transport", "playing": True})
+        self._notify(Change("transport", {"playing": True}, source))
+
+    def stop(self, source: str = "") -> None:
+        """Stop; a load still queued for the bar line applies at once."""
+        with self._lock:
+            self.transport.playing = False
+            self.transport.bar = self.transport.step = 0
+            pending, self._pending = self._pending, None
+        self._send({"op": "transport", "playing": False})
+        self._notify(Change("transport", {"playing": False}, source))
+        if pending is not None:
+            self.apply_snapshot(pending.pattern, "now", slot=pending.slot, source=pending.source)
+
+    def gate(self, voice: str, on: bool, source: str = "") -> None:
+        voice = _checked(check_voice, voice, "voice")
+        self._send({"op": "gate", "voice": voice, "on": bool(on)})
+        self._notify(Change("gate", {"voice": voice, "on": bool(on)}, source))
+
+    # -- slots ------------------------------------------------------------------
+
+    def save_slot(self, slot: int, name: str | None = None, source: str = "") -> Path:
+        """Save the live pattern to a slot (the disk is written outside the lock)."""
+        slot = _checked(check_slot, slot, "slot")
+        snap = self.snapshot()
+        if name is not None:
+            name = _checked(check_name, name, "name")
+        path = self.store.save(slot, snap, name=name)
+        if slot != AUTOSAVE_SLOT:
+            self._notify(Change("saved", {"slot": slot, "name": name or snap["name"],
+                                          "path": str(path)}, source))
+        return path
+
+    def load_slot(self, slot: int, at: LoadAt = "bar", source: str = "") -> PendingLoad | None:
+        slot = _checked(check_slot, slot, "slot")
+        try:
+            pattern = self.store.load(slot)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from exc
+        return self.apply_snapshot(pattern, at, slot=slot, source=source)
+
+    def rename_slot(self, slot: int, name: str, source: str = "") -> Path:
+        name = _checked(check_name, name, "name")
+        slot = _checked(check_slot, slot, "slot")
+        try:
+            path = self.store.rename(slot, name)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from exc
+        with self._lock:
+            if self.transport.playing_slot == slot:
+                self._pattern.name = name
+        self._notify(Change("renamed", {"slot": slot, "name": name}, source))
+        return path
+
+    def list_slots(self) -> list[SlotInfo]:
+        return self.store.list()
+
+    def autosave(self) -> Path:
+        return self.save_slot(AUTOSAVE_SLOT)
+
+    # -- engine events ----------------------------------------------------------
+
+    def on_engine_event(self, event: dict[str, Any]) -> None:
+        """Events from the engine client: position, switched, status, error, restarted."""
+        kind = event.get("event")
+        if kind == "position":
+            with self._lock:
+                self.transport.bar, self.transport.step = event["bar"], event["step"]
+            self._notify(Change("position", {"bar": event["bar"], "step": event["step"]}, "engine"))
+        elif kind == "switched":
+            with self._lock:
+                pending = self._pending
+                if pending is None or pending.token != event.get("token"):
+                    return
+                self._pending = None
+                self.transport.queued_slot = None
+                self._switch_to(pending.pattern, pending.slot)
+            self._notify(Change("pattern", {"slot": pending.slot, "name": pending.pattern.name,
+                                            "sample": event.get("sample"), "switched": True},
+                                pending.source))
+        elif kind == "status":
+            with self._lock:
+                self.transport.engine.update({k: v for k, v in event.items() if k != "event"})
+            self._notify(Change("engine", dict(event), "engine"))
+        elif kind == "restarted":
+            self.resync()
+            self._notify(Change("engine", dict(event), "engine"))
+        elif kind == "error":
+            self._notify(Change("error", {"message": event.get("message", "engine error")}, "engine"))
+
+    def resync(self) -> None:
+        """Send the whole live state to a (new) engine process."""
+        with self._lock:
+            commands = [
+                {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
+                 "mode": "now", "token": 0},
+                {"op": "transport", "playing": self.transport.playing},
+            ]
+            if self._pending is not None:
+                commands.append({"op": "pattern", "token": self._pending.token,
+                                 "pattern": patternfile.pattern_to_dict(self._pending.pattern),
+                                 "mode": self._pending.at})
+        for command in commands:
+            self._send(command)
+
+
+def _assign_notes(track: Track, notes: list[int]) -> None:
+    hits = [s for s in track.steps if s.on]
+    for i, step in enumerate(hits):
+        step.note = notes[i % len(notes)] if notes else None
+
+
+def _clamp(spec: ParamSpec, value: object, what: str) -> Clamped:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SessionError(f"{what}: {value!r} is not a number")
+    if value != value:  # NaN never reaches the engine
+        raise SessionError(f"{what}: NaN is not a value")
+    applied, moved = spec.clamp(value)
+    return Clamped(applied, moved)
+
+
+def _checked(check: Callable[[Any, str], Any], value: object, what: str) -> Any:
+    """Run a model or store check, turning its error into a SessionError."""
+    try:
+        return check(value, what)
+    except (PatternError, StoreError) as exc:
+        raise SessionError(str(exc)) from exc
