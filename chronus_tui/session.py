@@ -120,6 +120,10 @@ class Session:
             except Exception:  # a broken listener must not break the instrument
                 log.exception("listener failed on %s", change.kind)
 
+    def report_error(self, message: str, source: str = "", **data: Any) -> None:
+        """Tell listeners about a refused request (e.g. a bad OSC message), so the UI can show it."""
+        self._notify(Change("error", {"message": message, **data}, source))
+
     def _send(self, command: dict[str, Any]) -> None:
         if self.engine is not None:
             self.engine.send(command)
@@ -188,7 +192,8 @@ class Session:
             self._notify(Change("queued", {"slot": slot, "at": at, "token": pending.token,
                                            "name": pattern.name}, source))
             return pending
-        self._notify(Change("pattern", {"slot": slot, "name": pattern.name}, source))
+        self._notify(Change("pattern", {"slot": slot, "name": pattern.name, "token": pending.token},
+                            source))
         return None
 
     def _switch_to(self, pattern: Pattern, slot: int | None) -> None:
@@ -454,7 +459,8 @@ class Session:
                 self.transport.queued_slot = None
                 self._switch_to(pending.pattern, pending.slot)
             self._notify(Change("pattern", {"slot": pending.slot, "name": pending.pattern.name,
-                                            "sample": event.get("sample"), "switched": True},
+                                            "sample": event.get("sample"), "switched": True,
+                                            "token": pending.token},
                                 pending.source))
         elif kind == "status":
             with self._lock:
