@@ -1,0 +1,269 @@
+"""EngineClient: the control process's handle on the engine process (never imports pyo).
+
+send() only puts the command on a queue, so the caller (UI, OSC server, Session
+under its lock) never waits for the engine; one writer thread feeds the command
+pipe in order. A reader thread per engine process delivers its events to
+`on_event`. When the process dies (crash, SIGKILL, or silent for WATCHDOG seconds)
+the reader notices at once (the event pipe reaches EOF), starts a new process and,
+once it runs, emits {"event": "restarted"} so the Session re-sends the whole state.
+Commands sent while the old process was dying are lost with it; the resync covers
+them because the Session changes its model before it sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from chronus_tui.engine.backends import candidates
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+START_TIMEOUT = 15.0   # seconds for a new engine process to report ready
+WATCHDOG = 3.0         # a live engine sends status twice a second; silence this long means hung
+STOP_TIMEOUT = 3.0     # for a clean exit after the command pipe closes, before SIGKILL
+CRASH_WINDOW = 30.0    # more than MAX_CRASHES deaths within this many seconds: give up
+MAX_CRASHES = 5
+LOG_KEEP_BYTES = 1_000_000  # a bigger engine log is moved to engine.log.1 at start
+
+_CLOSE = object()
+
+
+class EngineError(RuntimeError):
+    """The engine process could not start (the message says why and what to do)."""
+
+
+@dataclass
+class _Process:
+    """One engine process and our ends of its pipes."""
+
+    popen: subprocess.Popen
+    commands: Connection
+    events: Connection
+    restart: bool
+    ready: threading.Event = field(default_factory=threading.Event)
+    info: dict[str, Any] = field(default_factory=dict)  # the "ready" or "failed" event
+    # Held while the command pipe is written or closed, so a closed fd is never reused mid-write.
+    pipe_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, command: dict[str, Any]) -> None:
+        with self.pipe_lock:
+            if not self.commands.closed:
+                self.commands.send(command)
+
+    def close_commands(self) -> None:
+        """Close the command pipe: the engine's cue to stop. A writer stuck on a hung engine
+        (pipe full) is freed by killing the engine first."""
+        if not self.pipe_lock.acquire(timeout=STOP_TIMEOUT):
+            self.kill()
+            self.pipe_lock.acquire()
+        try:
+            self.commands.close()
+        finally:
+            self.pipe_lock.release()
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+
+
+class EngineClient:
+    ENGINE_MAIN = ("-m", "chronus_tui.engine.process")
+
+    def __init__(self, audio: str = "auto", sr: int = 48000, buffer: int = 256,
+                 log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.audio = audio
+        self._backends = candidates(audio)  # narrowed when a backend fails to boot
+        self.sr = sr
+        self.buffer = buffer
+        self.log_path = log_path
+        self.env = env  # extra environment for the engine (tests pick a JACK server by name)
+        self.backend: str | None = None
+        self.restarts = 0
+        self._on_event: EventHandler = lambda event: None
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._proc: _Process | None = None
+        self._closing = False
+        self._crashes: list[float] = []
+        self._writer: threading.Thread | None = None
+
+    # -- public -------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.popen.pid if proc is not None else None
+
+    def start(self, on_event: EventHandler) -> None:
+        """Start the engine process; return once it plays, or raise EngineError.
+
+        With --audio auto a backend that fails to boot is dropped and the next is
+        tried; an explicit backend that is unavailable is an error.
+        """
+        self._on_event = on_event
+        self._rotate_log()
+        self._writer = threading.Thread(target=self._write, name="engine-commands", daemon=True)
+        self._writer.start()
+        try:
+            self._launch(restart=False)
+        except EngineError:
+            self.close()
+            raise
+
+    def send(self, command: dict[str, Any]) -> None:
+        """Queue a command for the engine; never blocks."""
+        self._outbox.put(command)
+
+    def close(self) -> None:
+        """Stop the engine process cleanly (SIGKILL after STOP_TIMEOUT); idempotent."""
+        with self._lock:
+            self._closing = True
+            proc, self._proc = self._proc, None
+        self._outbox.put(_CLOSE)
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join(STOP_TIMEOUT)
+        if proc is not None:
+            _stop(proc)
+
+    # -- processes ------------------------------------------------------------------
+
+    def _launch(self, *, restart: bool) -> None:
+        """Start a process on the first backend that boots (later ones only with --audio auto)."""
+        remaining = list(self._backends)
+        while True:
+            proc = self._spawn(remaining, restart=restart)
+            if not proc.ready.wait(START_TIMEOUT):
+                _stop(proc)
+                raise EngineError(f"the engine did not start within {START_TIMEOUT:.0f} s "
+                                  f"(see {self.log_path})")
+            if proc.info.get("event") == "ready":
+                self._backends = remaining
+                return
+            failed = proc.info.get("backend")
+            _stop(proc)
+            if self.audio == "auto" and failed in remaining and len(remaining) > 1:
+                log.warning("%s failed (%s); trying the next backend", failed, proc.info.get("message"))
+                remaining.remove(failed)
+                continue
+            raise EngineError(f"audio {failed}: {proc.info.get('message', 'failed')}")
+
+    def _spawn(self, backends: list[str], *, restart: bool) -> _Process:
+        cmd_read, cmd_write = os.pipe()
+        evt_read, evt_write = os.pipe()
+        env = {**os.environ, "PYO_GUI_WX": "0", "JACK_NO_START_SERVER": "1", **(self.env or {})}
+        argv = [sys.executable, *self.ENGINE_MAIN, "--audio", ",".join(backends), "--sr", str(self.sr),
+                "--buffer", str(self.buffer), "--commands", str(cmd_read), "--events", str(evt_write)]
+        out = open(self.log_path, "ab") if self.log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            # Own session: a Ctrl-C in the terminal is for us, not the engine; close() stops it.
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     pass_fds=(cmd_read, evt_write), env=env, start_new_session=True)
+        finally:
+            os.close(cmd_read)
+            os.close(evt_write)
+            if out is not subprocess.DEVNULL:
+                out.close()
+        proc = _Process(popen, Connection(cmd_write, readable=False), Connection(evt_read, writable=False),
+                        restart)
+        with self._lock:
+            if self._closing:
+                _stop(proc)
+                raise EngineError("the engine client is closed")
+            self._proc = proc
+        threading.Thread(target=self._read, args=(proc,), name=f"engine-events-{popen.pid}",
+                         daemon=True).start()
+        return proc
+
+    def _read(self, proc: _Process) -> None:
+        """Deliver one process's events; when it dies, start the next one."""
+        while True:
+            try:
+                if not proc.events.poll(START_TIMEOUT if not proc.ready.is_set() else WATCHDOG):
+                    log.error("engine process %d is silent; killing it", proc.popen.pid)
+                    proc.kill()
+                    continue  # the pipe now reaches EOF
+                event = proc.events.recv()
+            except (EOFError, OSError):
+                break
+            self._dispatch(proc, event)
+        proc.events.close()
+        proc.popen.wait()
+        proc.close_commands()
+        proc.ready.set()  # a start() waiting on a process that died before it was ready
+        with self._lock:
+            if self._closing or self._proc is not proc or proc.info.get("event") != "ready":
+                return
+        self._restart(proc)
+
+    def _dispatch(self, proc: _Process, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind in ("ready", "failed"):  # ours, for _launch
+            proc.info = event
+            if kind == "ready":
+                self.backend = event["backend"]
+                log.info("engine process %d ready: %s", proc.popen.pid, event)
+            proc.ready.set()
+            if kind == "ready" and proc.restart:
+                self._deliver({"event": "restarted", "backend": event["backend"]})
+            return
+        self._deliver(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # a broken handler must not stop the event stream
+            log.exception("engine event handler failed on %s", event.get("event"))
+
+    def _restart(self, dead: _Process) -> None:
+        now = time.monotonic()
+        self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW] + [now]
+        code = dead.popen.returncode
+        if len(self._crashes) > MAX_CRASHES:
+            self._deliver({"event": "error", "message": f"the engine keeps dying (exit {code}); "
+                                                        f"not restarting it. See {self.log_path}"})
+            return
+        log.error("engine process %d died (exit %s); starting a new one", dead.popen.pid, code)
+        self.restarts += 1
+        try:
+            self._launch(restart=True)
+        except (EngineError, OSError) as exc:
+            if not self._closing:
+                self._deliver({"event": "error", "message": f"could not restart the engine: {exc}"})
+
+    def _write(self) -> None:
+        while (command := self._outbox.get()) is not _CLOSE:
+            proc = self._proc
+            if proc is None:
+                continue
+            with contextlib.suppress(OSError, ValueError):  # a dying process: the restart resyncs
+                proc.send(command)
+
+    def _rotate_log(self) -> None:
+        path = self.log_path
+        if path is not None and path.exists() and path.stat().st_size > LOG_KEEP_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+
+
+def _stop(proc: _Process) -> None:
+    """Close the command pipe (the engine's cue to stop), wait, then kill; reap it."""
+    proc.close_commands()
+    try:
+        proc.popen.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.error("engine process %d did not stop; killing it", proc.popen.pid)
+        proc.kill()
+        proc.popen.wait()

@@ -1,0 +1,260 @@
+"""The engine process: a pyo server and the signal graph, driven by the control process.
+
+Started by EngineClient as `python -m chronus_tui.engine.process`, with fds 1 and 2
+already pointing at the engine log (so nothing pyo, PortAudio, JACK or ALSA prints
+reaches the terminal) and two pipes: commands in, events out (pickled dicts,
+multiprocessing.connection framing).
+
+Why a process of its own: pyo's audio callback holds the GIL for every block, and a
+busy Python thread next to it caused JACK xruns. Here the only other threads are a
+reader and a writer that sleep in pipe syscalls. The audio callback never touches a
+pipe: the reader queues commands, the callback drains all that are waiting at the
+start of a block (so a multi-field change lands in one block) and queues the graph's
+events, the writer sends them.
+
+Interface used from graph.py (part a): EngineGraph(server) builds the graph on a
+booted server; handle(command) applies one protocol command at a block boundary;
+poll_events() returns the events since the last call, once per block.
+
+Events of our own, besides the graph's: "status" about twice a second; "ready" once
+the server runs and "failed" when the chosen backend cannot start (both consumed by
+the client); "error" when a command could not be applied.
+
+Exit status: 0 after the command pipe closes (client closed, or died), 3 when the
+backend failed (see the "failed" event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from chronus_tui.engine.backends import BACKENDS, HINTS, JACK_CLIENT_NAME, JackError, JackMonitor
+
+log = logging.getLogger("chronus.engine")
+
+STATUS_INTERVAL = 0.5  # seconds of audio between status events
+EXIT_BACKEND_FAILED = 3
+_PYO_AUDIO = {"jack": "jack", "portaudio": "portaudio", "null": "manual"}
+_RESYNC_AFTER = 0.5  # the null clock restarts its schedule after falling this far behind
+
+
+class BackendFailed(RuntimeError):
+    def __init__(self, backend: str, message: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+@dataclass
+class Engine:
+    """A running pyo server with its graph."""
+
+    server: Any
+    backend: str
+    sr: int
+    buffer: int
+    monitor: JackMonitor | None
+    notes: list[str] = field(default_factory=list)  # told to the user once, as error events
+
+
+def _portaudio_output() -> bool:
+    from pyo import pa_get_default_output
+
+    return pa_get_default_output() >= 0
+
+
+def choose_backend(candidates: list[str]) -> tuple[str, JackMonitor | None]:
+    """The first available candidate; the JACK monitor comes along when it is JACK."""
+    for backend in candidates:
+        if backend == "jack":
+            try:
+                return backend, JackMonitor()
+            except JackError as exc:
+                log.info("jack: %s", exc)
+        elif backend == "portaudio":
+            if _portaudio_output():
+                return backend, None
+            log.info("portaudio: no default output device")
+        else:
+            return backend, None
+    last = candidates[-1]
+    raise BackendFailed(last, HINTS[last])
+
+
+def boot(candidates: list[str], sr: int, buffer: int) -> Engine:
+    backend, monitor = choose_backend(candidates)
+    from pyo import Server
+
+    server = Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
+                    jackname=JACK_CLIENT_NAME)
+    if backend == "jack":
+        server.setJackAuto(False, True)  # outputs to system playback when it exists
+    server.boot()
+    if not server.getIsBooted():
+        if monitor is not None:
+            monitor.close()
+        raise BackendFailed(backend, f"{backend} would not start (see the engine log)")
+    engine = Engine(server, backend, int(server.getSamplingRate()), int(server.getBufferSize()), monitor)
+    if (engine.sr, engine.buffer) != (sr, buffer):
+        engine.notes.append(f"{backend} runs at {engine.sr} Hz with {engine.buffer}-frame buffers "
+                            f"(asked for {sr} Hz, {buffer})")
+    return engine
+
+
+class BlockCallback:
+    """Runs at the start of every audio block: apply waiting commands, queue events, status."""
+
+    def __init__(self, engine: Engine, graph: Any, inbox: queue.SimpleQueue,
+                 outbox: queue.SimpleQueue) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.inbox = inbox
+        self.outbox = outbox
+        self.blocks = 0
+        self.status_blocks = max(1, round(STATUS_INTERVAL * engine.sr / engine.buffer))
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+
+    def __call__(self) -> None:
+        try:
+            while not self.inbox.empty():
+                self._apply(self.inbox.get())
+            for event in self.graph.poll_events():
+                self.outbox.put(event)
+            self.blocks += 1
+            if self.blocks % self.status_blocks == 0:
+                self.outbox.put(self.status())
+        except Exception as exc:  # pyo would print and carry on; say it where the user sees it
+            log.exception("block callback failed")
+            self.outbox.put({"event": "error", "message": f"engine: {exc}"})
+
+    def _apply(self, command: Any) -> None:
+        try:
+            self.graph.handle(command)
+        except Exception as exc:
+            op = command.get("op") if isinstance(command, dict) else command
+            log.exception("command %r failed", op)
+            self.outbox.put({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
+
+    def status(self) -> dict[str, Any]:
+        """Backend facts and load: cpu is the engine process's CPU time in % of one core."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        load = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9)
+        self._wall, self._cpu = wall, cpu
+        event = {"event": "status", "backend": self.engine.backend, "sr": self.engine.sr,
+                 "buffer": self.engine.buffer, "cpu": round(load, 1), "blocks": self.blocks}
+        if self.engine.monitor is not None:
+            event["xruns"] = self.engine.monitor.xruns
+        return event
+
+
+def run_null_clock(server: Any, sr: int, buffer: int, stop: threading.Event) -> None:
+    """Compute one block per block-time of wall clock (absolute schedule, so no drift)."""
+    block = buffer / sr
+    start, n = time.perf_counter(), 0
+    while not stop.is_set():
+        server.process()
+        n += 1
+        delay = start + n * block - time.perf_counter()
+        if delay > 0:
+            stop.wait(delay)
+        elif delay < -_RESYNC_AFTER:  # the machine was suspended or swamped: no catch-up burst
+            start, n = time.perf_counter(), 0
+
+
+def _read_commands(commands: Connection, inbox: queue.SimpleQueue, stop: threading.Event) -> None:
+    try:
+        while True:
+            inbox.put(commands.recv())
+    except (EOFError, OSError):  # the client closed the pipe, or died
+        pass
+    stop.set()
+
+
+def _write_events(events: Connection, outbox: queue.SimpleQueue) -> None:
+    while (event := outbox.get()) is not None:
+        try:
+            events.send(event)
+        except OSError:  # the client is gone; the command reader sees EOF and stops us
+            return
+
+
+def serve(candidates: list[str], sr: int, buffer: int, commands: Connection, events: Connection,
+          make_graph: Callable[[Any], Any]) -> int:
+    stop = threading.Event()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_events, args=(events, outbox), name="events", daemon=True)
+    writer.start()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the client stops the engine
+    try:
+        engine = boot(candidates, sr, buffer)
+    except BackendFailed as exc:
+        log.error("%s: %s", exc.backend, exc)
+        outbox.put({"event": "failed", "backend": exc.backend, "message": str(exc)})
+        outbox.put(None)
+        writer.join(2)
+        return EXIT_BACKEND_FAILED
+    log.info("backend %s, %d Hz, %d frames", engine.backend, engine.sr, engine.buffer)
+    callback = BlockCallback(engine, make_graph(engine.server), inbox, outbox)
+    engine.server.setCallback(callback)
+    threading.Thread(target=_read_commands, args=(commands, inbox, stop), name="commands",
+                     daemon=True).start()
+    engine.server.start()
+    outbox.put({"event": "ready", "backend": engine.backend, "sr": engine.sr, "buffer": engine.buffer,
+                "pid": os.getpid()})
+    for note in engine.notes:
+        outbox.put({"event": "error", "message": note})
+    if engine.backend == "null":
+        run_null_clock(engine.server, engine.sr, engine.buffer, stop)
+    else:
+        stop.wait()
+    engine.server.stop()
+    engine.server.shutdown()
+    if engine.monitor is not None:
+        engine.monitor.close()
+    outbox.put(None)
+    writer.join(2)
+    log.info("engine stopped")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="chronus-engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--audio", required=True, help="comma-separated backends to try, in order")
+    parser.add_argument("--sr", type=int, required=True)
+    parser.add_argument("--buffer", type=int, required=True)
+    parser.add_argument("--commands", type=int, required=True, help="fd to read commands from")
+    parser.add_argument("--events", type=int, required=True, help="fd to write events to")
+    args = parser.parse_args(argv)
+    args.audio = args.audio.split(",")
+    if not args.audio or any(b not in BACKENDS for b in args.audio):
+        parser.error(f"--audio takes backends from {', '.join(BACKENDS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s engine[%(process)d] %(levelname)s %(message)s")
+    os.environ.setdefault("PYO_GUI_WX", "0")
+    from chronus_tui.engine.graph import EngineGraph
+
+    commands = Connection(args.commands, writable=False)
+    events = Connection(args.events, readable=False)
+    return serve(args.audio, args.sr, args.buffer, commands, events, EngineGraph)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
