@@ -20,6 +20,7 @@ from chronus_tui.model import (
     MAX_NAME,
     PARAM_INDEX,
     SWING_RANGE,
+    VOICES,
     PatternError,
     default_modules,
     hz_to_midi,
@@ -112,7 +113,7 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
         raise PatternError(path, "expected an object")
     name = str(track.get("name", key))[:MAX_NAME] or key
     voice = track.get("voice_id")
-    steps = parse_steps(track.get("pattern", ""))
+    steps = parse_steps(track.get("pattern", ""), f"{path}.pattern")
     notes = track.get("notes") or []
     if not isinstance(notes, list):
         raise PatternError(f"{path}.notes", "expected a list of frequencies")
@@ -120,13 +121,13 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
     if notes:
         for i, step in enumerate(hits):
             freq = notes[i % len(notes)]
-            if isinstance(freq, bool) or not isinstance(freq, (int, float)) or not math.isfinite(freq):
+            if not _finite(freq) or freq <= 0:
                 raise PatternError(f"{path}.notes[{i % len(notes)}]", f"{freq!r} is not a frequency")
             step.note = hz_to_midi(freq)
         if len(notes) != len(hits):
             dropped.append(f"{path}.notes ({len(notes)} notes over {len(hits)} hits cycled across bars "
                            "in the original; mapped onto one bar's hits)")
-    if voice in PARAM_INDEX and voice.startswith("voice"):
+    if isinstance(voice, str) and voice in VOICES:
         owner = voice_owner.setdefault(voice, name)
         for field, param in _TRACK_VOICE_FIELDS.items():
             if field not in track:
@@ -161,12 +162,22 @@ def _set_param(modules: dict, module: str, param: str, value: object, path: str,
 def _clamped(value: object, low: float, high: float, path: str, dropped: list[str], *,
              integer: bool = False) -> object:
     """The value kept in range; a moved value is reported, a non-number left for validation."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _finite(value):
         return value
     inside = min(max(value, low), high)
     if inside != value:
         dropped.append(f"{path} ({value:g} clamped to {inside:g})")
     return round(inside) if integer else float(inside)
+
+
+def _finite(value: object) -> bool:
+    """Whether value is a real, finite number (ints too big for a float are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _saved_at(timestamp: object) -> str | None:

@@ -54,10 +54,11 @@ class ParamSpec:
         """The value if it has the right type and is in range, else PatternError."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PatternError(path, f"{value!r} is not a number")
-        if self.integer and not float(value).is_integer():
-            raise PatternError(path, f"{value!r} is not a whole number")
+        # Range first: it also rejects NaN and infinities, and ints too big for a float.
         if not (self.low <= value <= self.high):
             raise PatternError(path, f"{value!r} is out of range {fmt_range(self.low, self.high)}")
+        if self.integer and not float(value).is_integer():
+            raise PatternError(path, f"{value!r} is not a whole number")
         return int(value) if self.integer else float(value)
 
 
@@ -220,10 +221,14 @@ def check_voice(value: object, path: str) -> str:
     return str(value)
 
 
+_NOTE_SPEC = ParamSpec("note", *NOTE_RANGE, 60, integer=True)
+
+
 def check_note(value: object, path: str) -> int | None:
+    """A MIDI note number 0–127, or None (the voice's own freq)."""
     if value is None:
         return None
-    return int(ParamSpec(path, *NOTE_RANGE, 60, integer=True).check(value, path))
+    return int(_NOTE_SPEC.check(value, path))
 
 
 def midi_to_hz(note: float) -> float:
@@ -255,11 +260,17 @@ def parse_note(token: str | float | int) -> int:
             token = float(text)
         except ValueError:
             raise PatternError("note", f"{token!r} is not a note (MIDI number, Hz or name like C3)") from None
-    if isinstance(token, bool) or not isinstance(token, (int, float)) or not math.isfinite(token):
+    if isinstance(token, bool) or not isinstance(token, (int, float)):
         raise PatternError("note", f"{token!r} is not a note")
-    if float(token).is_integer() and 0 <= token <= 127:
+    if 0 <= token <= 127 and float(token).is_integer():
         return int(token)
-    return hz_to_midi(float(token))
+    try:
+        freq = float(token)
+    except OverflowError:  # an int too big for a float
+        freq = math.inf
+    if not math.isfinite(freq):
+        raise PatternError("note", f"{token!r} is not a note")
+    return hz_to_midi(freq)
 
 
 def _note_name_to_midi(text: str) -> int:

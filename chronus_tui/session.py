@@ -236,9 +236,14 @@ class Session:
 
     def nudge_param(self, module: str, param: str, fraction: float, source: str = "") -> Clamped:
         """Move a parameter by a fraction of its range (the UI's coarse and fine keys)."""
-        spec = param_spec(module, param)
+        try:
+            spec = param_spec(module, param)
+        except PatternError as exc:
+            raise SessionError(str(exc)) from exc
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+            raise SessionError(f"{module}/{param}: nudge {fraction!r} is not a number")
         step = (spec.high - spec.low) * fraction
-        if spec.integer:
+        if spec.integer and fraction:
             step = 1 if fraction > 0 else -1
         with self._lock:
             current = self._pattern.modules[module][param]

@@ -113,13 +113,7 @@ class SlotStore:
         data = {**snapshot, "saved_at": now_iso()}
         if name is not None:
             data["name"] = name
-        # Validate before touching the disk: a bad snapshot must not replace a good slot.
-        try:
-            patternfile.pattern_from_dict(data)
-        except PatternError as exc:
-            raise StoreError(f"slot {slot}: not saved: {exc}") from exc
-        text = patternfile.dumps(data).encode("utf-8")
-        self._write_atomic(target, text, f"slot {slot}")
+        self._write_atomic(target, _validated_text(data, f"slot {slot}"), f"slot {slot}")
         return target
 
     def _write_atomic(self, target: Path, payload: bytes, label: str) -> None:
@@ -135,12 +129,16 @@ class SlotStore:
                 os.close(fd)
             self._backup(target)
             os.replace(temp, target)
-            _fsync_dir(target.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise StoreError(f"{label}: not saved, the old file is unchanged: "
                              f"{exc.strerror or exc} ({exc.filename or target})") from exc
+        try:
+            _fsync_dir(target.parent)
+        except OSError as exc:  # the new file is in place; only its durability is in doubt
+            raise StoreError(f"{label}: saved, but the folder could not be synced to disk: "
+                             f"{exc.strerror or exc}") from exc
         self._prune_backups(target.stem)
 
     def _backup(self, target: Path) -> None:
@@ -216,14 +214,9 @@ class SlotStore:
         if not safe:
             raise StoreError(f"{name!r} is not a usable pattern name")
         data = {**snapshot, "name": name, "saved_at": now_iso()}
-        try:
-            patternfile.pattern_from_dict(data)
-        except PatternError as exc:
-            raise StoreError(f"library {name}: not saved: {exc}") from exc
         target = self.library_dir / f"{safe}.json"
-        self._write_atomic(target, patternfile.dumps(data).encode("utf-8"), f"library {name}")
+        self._write_atomic(target, _validated_text(data, f"library {name}"), f"library {name}")
         return target
-
 
     def resolve(self, source: str) -> Pattern:
         """A pattern named on the command line: a slot number, a pattern file, or a library name."""
@@ -244,6 +237,17 @@ def factory_patterns() -> list[Path]:
     folder = resources.files("chronus_tui.patterns")
     return sorted((Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json")),
                   key=lambda p: p.name)
+
+
+def _validated_text(data: dict[str, Any], label: str) -> bytes:
+    """The file text of a snapshot, validated before anything touches the disk (a bad
+    snapshot must not replace a good slot) and written from the validated pattern, so a
+    file always holds every parameter in the one canonical layout."""
+    try:
+        pattern = patternfile.pattern_from_dict(data)
+    except PatternError as exc:
+        raise StoreError(f"{label}: not saved: {exc}") from exc
+    return patternfile.dumps(patternfile.pattern_to_dict(pattern)).encode("utf-8")
 
 
 def load_file(path: Path, *, label: str | None = None, dropped: list[str] | None = None) -> Pattern:

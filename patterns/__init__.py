@@ -1,0 +1,1 @@
+"""The factory pattern library (JSON files), shipped inside the package as chronus_tui.patterns."""
