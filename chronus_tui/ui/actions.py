@@ -1,0 +1,114 @@
+"""The one registry of UI actions.
+
+It feeds the key bindings (app-wide and per panel), the command palette and the
+help screen, so a key shown anywhere is the key that works. Every action is an
+`action_*` method of ChronusApp; panel bindings call it through the "app."
+namespace, so the palette can run any of them from anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.keys import format_key
+
+APP, GRID, SLOTS, PARAMS = "app", "grid", "slots", "params"
+# Coarse and fine parameter steps, as fractions of a parameter's range.
+FINE, COARSE = 0.01, 0.1
+
+
+@dataclass(frozen=True)
+class UiAction:
+    action: str                  # what Textual runs: an app action with its arguments
+    keys: tuple[str, ...]        # Textual key names
+    title: str                   # short label: footer, palette, help
+    group: str                   # heading in the help screen
+    scope: str = APP             # APP: works anywhere; otherwise only while that panel has focus
+    footer: str = ""             # a short label if the footer shows it
+
+    @property
+    def keys_display(self) -> str:
+        return " ".join(format_key(key) for key in self.keys)
+
+    def binding(self) -> Binding:
+        action = self.action if self.scope == APP else f"app.{self.action}"
+        return Binding(",".join(self.keys), action, self.footer or self.title, show=bool(self.footer),
+                       key_display=self.keys_display)
+
+
+ACTIONS: tuple[UiAction, ...] = (
+    # Transport
+    UiAction("play_stop", ("space",), "Play / stop", "Transport", footer="Play"),
+    UiAction("bpm(1)", ("plus",), "Tempo +1 BPM", "Transport"),
+    UiAction("bpm(-1)", ("minus",), "Tempo −1 BPM", "Transport"),
+    UiAction("bpm(10)", ("asterisk",), "Tempo +10 BPM", "Transport"),
+    UiAction("bpm(-10)", ("slash",), "Tempo −10 BPM", "Transport"),
+    UiAction("swing(0.05)", ("right_parenthesis",), "Swing +0.05", "Transport"),
+    UiAction("swing(-0.05)", ("left_parenthesis",), "Swing −0.05", "Transport"),
+    # Slots
+    UiAction("load('bar')", ("enter",), "Load slot at next bar", "Slots", footer="Load@bar"),
+    UiAction("load('now')", ("L",), "Load slot now", "Slots"),
+    UiAction("save", ("S",), "Save to slot", "Slots", footer="Save"),
+    UiAction("rename", ("R",), "Rename slot", "Slots", footer="Rename"),
+    UiAction("cancel_queued", ("escape",), "Cancel queued load", "Slots"),
+    UiAction("select_slot(-1)", ("left_square_bracket",), "Previous slot", "Slots"),
+    UiAction("select_slot(1)", ("right_square_bracket",), "Next slot", "Slots"),
+    UiAction("select_slot(-16)", ("left_curly_bracket",), "Previous bank", "Slots"),
+    UiAction("select_slot(16)", ("right_curly_bracket",), "Next bank", "Slots"),
+    UiAction("goto_slot", ("g",), "Go to slot (A01–H16 or 1–128)", "Slots"),
+    UiAction("select_slot(-1)", ("left",), "Slot left", "Slot browser (focused)", SLOTS),
+    UiAction("select_slot(1)", ("right",), "Slot right", "Slot browser (focused)", SLOTS),
+    UiAction("select_slot(-16)", ("up",), "Bank up", "Slot browser (focused)", SLOTS),
+    UiAction("select_slot(16)", ("down",), "Bank down", "Slot browser (focused)", SLOTS),
+    # Step grid
+    UiAction("cursor(-1, 0)", ("left",), "Step left", "Step grid"),
+    UiAction("cursor(1, 0)", ("right",), "Step right", "Step grid"),
+    UiAction("cursor(0, -1)", ("up",), "Track up", "Step grid"),
+    UiAction("cursor(0, 1)", ("down",), "Track down", "Step grid"),
+    UiAction("cursor(-16, 0)", ("pageup",), "Previous page", "Step grid"),
+    UiAction("cursor(16, 0)", ("pagedown",), "Next page", "Step grid"),
+    UiAction("toggle_step", ("x",), "Toggle step", "Step grid"),
+    UiAction("toggle_accent", ("a",), "Accent", "Step grid"),
+    UiAction("toggle_slide", ("s",), "Slide", "Step grid"),
+    UiAction("note(1)", ("k",), "Note +1 semitone", "Step grid"),
+    UiAction("note(-1)", ("j",), "Note −1 semitone", "Step grid"),
+    UiAction("note(12)", ("K",), "Note +1 octave", "Step grid"),
+    UiAction("note(-12)", ("J",), "Note −1 octave", "Step grid"),
+    UiAction("clear_note", ("backspace", "delete"), "Clear note (voice freq)", "Step grid"),
+    UiAction("toggle_mute", ("m",), "Mute track", "Step grid"),
+    UiAction("toggle_solo", ("o",), "Solo track", "Step grid"),
+    UiAction("length(1)", ("full_stop",), "Track length +1", "Step grid"),
+    UiAction("length(-1)", ("comma",), "Track length −1", "Step grid"),
+    UiAction("length(16)", ("greater_than_sign",), "Track length +16", "Step grid"),
+    UiAction("length(-16)", ("less_than_sign",), "Track length −16", "Step grid"),
+    # Parameters
+    UiAction("select_param(-1)", ("up",), "Previous parameter", "Parameters (focused)", PARAMS),
+    UiAction("select_param(1)", ("down",), "Next parameter", "Parameters (focused)", PARAMS),
+    UiAction(f"nudge({FINE})", ("right",), "Parameter up (fine)", "Parameters (focused)", PARAMS),
+    UiAction(f"nudge({-FINE})", ("left",), "Parameter down (fine)", "Parameters (focused)", PARAMS),
+    UiAction(f"nudge({COARSE})", ("shift+right",), "Parameter up (coarse)", "Parameters (focused)",
+             PARAMS),
+    UiAction(f"nudge({-COARSE})", ("shift+left",), "Parameter down (coarse)", "Parameters (focused)",
+             PARAMS),
+    # App
+    UiAction("focus_next", ("tab",), "Next panel", "App"),
+    UiAction("focus_previous", ("shift+tab",), "Previous panel", "App"),
+    UiAction("help", ("question_mark",), "Help", "App", footer="Help"),
+    UiAction("command_palette", ("ctrl+p",), "Command palette", "App"),
+    UiAction("quit", ("q", "ctrl+q"), "Quit", "App", footer="Quit"),
+)
+
+
+def bindings(scope: str) -> list[Binding]:
+    return [a.binding() for a in ACTIONS if a.scope == scope]
+
+
+def keys_table() -> str:
+    """The key bindings as a Markdown table (for the README and the help screen's source)."""
+    lines = ["| Keys | Action | Where |", "|---|---|---|"]
+    for a in ACTIONS:
+        keys = " / ".join(f"`{format_key(k)}`" for k in a.keys).replace("`|`", "`\\|`")
+        where = "anywhere" if a.scope == APP else f"{a.scope} panel focused"
+        lines.append(f"| {keys} | {a.title} | {where} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,359 @@
+"""The Chronus terminal UI: a thin layer that turns keys into Session calls.
+
+The Session may tell us about changes from any thread (OSC server, engine
+reader); those are queued and drained on the UI thread, one redraw per batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Footer
+
+from chronus_tui.model import NOTE_RANGE, hz_to_midi
+from chronus_tui.session import Change, Session, SessionError
+from chronus_tui.store import SLOT_COUNT, StoreError, slot_label
+from chronus_tui.ui.actions import APP, bindings
+from chronus_tui.ui.commands import ActionsProvider
+from chronus_tui.ui.messages import SessionChanged
+from chronus_tui.ui.screens.help import HelpScreen
+from chronus_tui.ui.screens.prompt import PromptScreen
+from chronus_tui.ui.widgets.grid import StepGrid
+from chronus_tui.ui.widgets.params import TRACK, ParamPanel
+from chronus_tui.ui.widgets.slots import BANKS, PADS, SlotBrowser
+from chronus_tui.ui.widgets.transport import TransportBar
+
+log = logging.getLogger(__name__)
+
+UI_SOURCE = "ui"
+# Which panels redraw for each kind of Session change.
+REDRAW = {
+    "position": ("grid", "transport"),
+    "tempo": ("transport",), "swing": ("transport",), "name": ("transport",),
+    "transport": ("grid", "transport", "slots"),
+    "engine": ("transport",),
+    "queued": ("transport", "slots"),
+    "pattern": ("grid", "transport", "slots", "params"),
+    "tracks": ("grid", "params"), "track": ("grid", "params"),
+    "param": ("params",),
+    "saved": ("slots",), "renamed": ("slots", "transport"),
+}
+
+
+class OscService(Protocol):
+    """The OSC server as the app runs it: started and closed inside the app's event loop."""
+
+    async def start(self) -> Any: ...
+    async def close(self) -> Any: ...
+
+
+class ChronusApp(App[int]):
+    CSS_PATH = "chronus.tcss"
+    TITLE = "Chronus"
+    BINDINGS = bindings(APP)
+    COMMANDS = {ActionsProvider}  # noqa: RUF012 (Textual's class-level registry)
+
+    def __init__(self, session: Session, *, audio: str = "auto", osc_address: str | None = None,
+                 osc_server: OscService | None = None, notices: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.session = session
+        self.audio = audio
+        self.osc_address = osc_address
+        self.osc_server = osc_server
+        self.notices = list(notices)
+        self._inbox: deque[Change] = deque()
+        self._flush_posted = False
+
+    def compose(self) -> ComposeResult:
+        yield TransportBar(self.session, audio=self.audio, osc_address=None, id="transport")
+        yield StepGrid(self.session, id="grid")
+        with Horizontal(id="lower"):
+            yield SlotBrowser(self.session, id="slots")
+            yield ParamPanel(self.session, id="params")
+        yield Footer()
+
+    @property
+    def grid(self) -> StepGrid:
+        return self.query_one(StepGrid)
+
+    @property
+    def slots(self) -> SlotBrowser:
+        return self.query_one(SlotBrowser)
+
+    @property
+    def params(self) -> ParamPanel:
+        return self.query_one(ParamPanel)
+
+    async def on_mount(self) -> None:
+        self.session.subscribe(self._on_change)
+        self.grid.focus()
+        self._follow_track()
+        for notice in self.notices:
+            self.notify(notice, severity="warning", timeout=10)
+        await self._start_osc()
+
+    async def _start_osc(self) -> None:
+        transport = self.query_one(TransportBar)
+        if self.osc_server is None:
+            return
+        try:
+            await self.osc_server.start()
+        except OSError as exc:
+            self.osc_server = None
+            self.notify(f"OSC server not started on {self.osc_address}: {exc.strerror or exc}",
+                        severity="error", timeout=15)
+            return
+        transport.osc_address = self.osc_address
+        transport.refresh()
+
+    async def _stop_osc(self) -> None:
+        server, self.osc_server = self.osc_server, None
+        if server is not None:
+            await server.close()
+
+    async def on_unmount(self) -> None:
+        self.session.unsubscribe(self._on_change)
+        await self._stop_osc()
+
+    # -- Session changes, from any thread ------------------------------------------
+
+    def _on_change(self, change: Change) -> None:
+        """Session listener: queue the change and wake the UI thread once (never blocks)."""
+        self._inbox.append(change)
+        if not self._flush_posted:
+            self._flush_posted = True
+            self.post_message(SessionChanged())
+
+    def on_session_changed(self, _message: SessionChanged) -> None:
+        self._flush_posted = False  # before draining: a change queued from now on posts again
+        panels: set[str] = set()
+        while self._inbox:
+            change = self._inbox.popleft()
+            panels.update(REDRAW.get(change.kind, ()))
+            self._report(change)
+        if "params" in panels or "grid" in panels:
+            self._follow_track()
+        for panel in panels:
+            self.query_one(f"#{panel}").refresh()
+
+    def _report(self, change: Change) -> None:
+        """Notifications for what a musician must know, whoever caused it."""
+        data = change.data
+        origin = "" if change.source in ("", UI_SOURCE) else f" (from {change.source})"
+        label = slot_label(data["slot"]) if data.get("slot") else ""
+        if change.kind == "saved":
+            self.slots.set_entry(data["slot"], data["name"])
+            self.notify(f"Saved {label} “{data['name']}”{origin}")
+        elif change.kind == "renamed":
+            self.slots.set_entry(data["slot"], data["name"])
+            self.notify(f"Renamed {label} to “{data['name']}”{origin}")
+        elif change.kind == "queued" and data.get("slot") is None and not data.get("name"):
+            self.notify(f"Queued load cancelled{origin}")
+        elif change.kind == "queued":
+            self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar{origin}")
+        elif change.kind == "pattern":
+            what = f"{label} “{data['name']}”" if label else f"“{data['name']}”"
+            verb = "Now playing" if data.get("switched") else "Loaded"
+            self.notify(f"{verb} {what}{origin}")
+        elif change.kind == "error":
+            self.notify(f"{data.get('message', 'error')}{origin}", severity="error", timeout=10)
+        elif change.kind == "engine" and data.get("event") == "restarted":
+            self.notify("The audio engine stopped and was restarted", severity="warning", timeout=10)
+
+    def _follow_track(self) -> None:
+        here = self.grid.current()
+        self.params.show_track(here[0] if here else None)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a Session method for the keyboard; a refused request becomes a notification."""
+        try:
+            return method(*args, source=UI_SOURCE, **kwargs)
+        except (SessionError, StoreError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return None
+
+    def _call_in_thread(self, method: Callable[..., Any], *args: Any) -> None:
+        """Disk work (slot files) off the UI thread; errors come back as notifications."""
+        def work() -> None:
+            try:
+                method(*args, source=UI_SOURCE)
+            except (SessionError, StoreError) as exc:
+                self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+
+        self.run_worker(work, thread=True, group="slots", exit_on_error=False)
+
+    # -- transport ------------------------------------------------------------------
+
+    def action_play_stop(self) -> None:
+        self._call(self.session.stop if self.session.transport.playing else self.session.start)
+
+    def action_bpm(self, delta: float) -> None:
+        self._call(self.session.set_bpm, self.session.pattern.bpm + delta)
+
+    def action_swing(self, delta: float) -> None:
+        self._call(self.session.set_swing, round(self.session.pattern.swing + delta, 2))
+
+    # -- slots ----------------------------------------------------------------------
+
+    def action_load(self, at: str) -> None:
+        self._call_in_thread(self.session.load_slot, self.slots.selected, at)
+
+    def action_save(self) -> None:
+        self._call_in_thread(self.session.save_slot, self.slots.selected, None)
+
+    def action_rename(self) -> None:
+        slot = self.slots.selected
+        entry = self.slots.entries.get(slot)
+        if entry is None or entry.name is None:
+            self.notify(f"{slot_label(slot)} is {'broken' if entry else 'empty'}: save to it first",
+                        severity="error")
+            return
+
+        def answered(name: str | None) -> None:
+            if name:
+                self._call_in_thread(self.session.rename_slot, slot, name.strip())
+
+        self.push_screen(PromptScreen(f"Rename {slot_label(slot)}", entry.name), answered)
+
+    def action_cancel_queued(self) -> None:
+        self._call(self.session.cancel_queued)
+
+    def action_select_slot(self, delta: int) -> None:
+        self.slots.select(self.slots.selected + delta)
+
+    def action_goto_slot(self) -> None:
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            slot = parse_slot(text)
+            if slot is None:
+                self.notify(f"{text!r} is not a slot: type A01–H16 or 1–{SLOT_COUNT}", severity="error")
+            else:
+                self.slots.select(slot)
+
+        self.push_screen(PromptScreen("Go to slot", placeholder="A01–H16 or 1–128"), answered)
+
+    # -- step grid ------------------------------------------------------------------
+
+    def action_cursor(self, steps: int, tracks: int) -> None:
+        self.grid.move(steps, tracks)
+        self._follow_track()
+
+    def _edit_step(self, edit: Callable[[Any], dict[str, Any]]) -> None:
+        here = self.grid.current()
+        if here is None:
+            self.notify("no tracks yet", severity="warning")
+            return
+        track, index = here
+        self._call(self.session.set_step, track.name, index, **edit(track.steps[index]))
+
+    def action_toggle_step(self) -> None:
+        self._edit_step(lambda step: {"on": not step.on})
+
+    def action_toggle_accent(self) -> None:
+        # Accenting a rest makes it an accented hit, as `X` does in a pattern string.
+        self._edit_step(lambda step: {"accent": not step.accent, "on": step.on or not step.accent})
+
+    def action_toggle_slide(self) -> None:
+        self._edit_step(lambda step: {"slide": not step.slide})
+
+    def action_note(self, delta: int) -> None:
+        def moved(step: Any) -> dict[str, Any]:
+            track, _ = self.grid.current() or (None, 0)
+            base = step.note
+            if base is None:  # start from the voice's own pitch
+                base = hz_to_midi(self.session.pattern.modules[track.voice]["freq"])
+            return {"note": min(max(base + delta, NOTE_RANGE[0]), NOTE_RANGE[1])}
+
+        self._edit_step(moved)
+
+    def action_clear_note(self) -> None:
+        self._edit_step(lambda step: {"note": None})
+
+    def _edit_track(self, method: Callable[..., Any], value: Callable[[Any], Any]) -> None:
+        here = self.grid.current()
+        if here is None:
+            self.notify("no tracks yet", severity="warning")
+            return
+        self._call(method, here[0].name, value(here[0]))
+
+    def action_toggle_mute(self) -> None:
+        self._edit_track(self.session.set_mute, lambda track: not track.mute)
+
+    def action_toggle_solo(self) -> None:
+        self._edit_track(self.session.set_solo, lambda track: not track.solo)
+
+    def action_length(self, delta: int) -> None:
+        self._edit_track(self.session.set_length, lambda track: track.length + delta)
+
+    # -- parameters -----------------------------------------------------------------
+
+    def action_select_param(self, delta: int) -> None:
+        self.params.move(delta)
+
+    def action_nudge(self, fraction: float) -> None:
+        row = self.params.current()
+        if row.module != TRACK:
+            self._call(self.session.nudge_param, row.module, row.spec.name, fraction)
+            return
+        setter = {"level": self.session.set_level, "gate": self.session.set_gate}[row.spec.name]
+        step = (row.spec.high - row.spec.low) * fraction
+        self._edit_track(setter, lambda track: round(getattr(track, row.spec.name) + step, 4))
+
+    # -- app ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        await self._stop_osc()
+        self.exit(0)
+
+
+def parse_slot(text: str) -> int | None:
+    """A slot number from "B05", "b5" or "21"; None if it is not one."""
+    text = text.strip().upper()
+    if text.isdigit():
+        slot = int(text)
+    elif len(text) >= 2 and text[0] in BANKS and text[1:].isdigit() and 1 <= int(text[1:]) <= PADS:
+        slot = BANKS.index(text[0]) * PADS + int(text[1:])
+    else:
+        return None
+    return slot if 1 <= slot <= SLOT_COUNT else None
+
+
+def _log_to_file() -> None:
+    """Library logging goes to a file: nothing may print over the UI."""
+    from chronus_tui.runtime import log_path
+
+    path = log_path().with_name("chronus.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=path, level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def ui_main(args: argparse.Namespace) -> int:
+    """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
+    from chronus_tui.osc.server import OscServer
+    from chronus_tui.runtime import open_runtime
+
+    _log_to_file()
+    runtime = open_runtime(args)
+    try:
+        app = ChronusApp(runtime.session, audio=args.audio,
+                         osc_address=f"{args.osc_host}:{args.osc_port}",
+                         osc_server=OscServer(runtime.session, args.osc_host, args.osc_port),
+                         notices=runtime.notices)
+        app.run()
+    finally:
+        runtime.close()
+    return app.return_code or 0

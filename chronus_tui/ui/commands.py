@@ -1,0 +1,35 @@
+"""Command palette provider: every action of the one registry, with its keys."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from chronus_tui.ui.actions import ACTIONS, APP, UiAction
+
+
+def _label(action: UiAction) -> str:
+    where = "" if action.scope == APP else f" ({action.scope})"
+    return f"{action.group}: {action.title}{where}"
+
+
+class ActionsProvider(Provider):
+    def _commands(self) -> list[tuple[str, UiAction]]:
+        return [(_label(a), a) for a in ACTIONS]
+
+    async def _run(self, action: UiAction) -> None:
+        # Palette commands always target the app's action, whichever panel had focus.
+        await self.app.run_action(action.action)
+
+    async def discover(self) -> Hits:
+        for label, action in self._commands():
+            yield DiscoveryHit(label, partial(self._run, action), help=f"keys: {action.keys_display}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, action in self._commands():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), partial(self._run, action),
+                          help=f"keys: {action.keys_display}")

@@ -1,0 +1,38 @@
+"""Help screen: every action of the registry, grouped, with its keys."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from chronus_tui.ui.actions import ACTIONS
+
+
+def actions_table() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("keys", style="bold cyan", no_wrap=True, min_width=12)
+    table.add_column("action")
+    group = None
+    for action in ACTIONS:
+        if action.group != group:
+            if group is not None:
+                table.add_row("", "")
+            group = action.group
+            table.add_row(f"[bold reverse] {group} [/]", "")
+        table.add_row(action.keys_display, action.title)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close help")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "Chronus keys  (esc closes; ctrl+p searches them)"
+            yield Static(actions_table())

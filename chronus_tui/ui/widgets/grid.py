@@ -1,0 +1,135 @@
+"""Step grid: a row per track, 16 steps a page, with the playhead from engine positions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+
+from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
+from chronus_tui.session import Session
+
+NAME_WIDTH = 8
+LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
+TAIL_WIDTH = 4  # space and the track length
+# Cell width: mark only on a narrow screen, mark + note + slide when there is room.
+NARROW_CELL, WIDE_CELL = 3, 6
+
+
+def step_mark(step: Step) -> str:
+    return ("X" if step.accent else "x") if step.on else "·"
+
+
+def step_style(step: Step) -> str:
+    if not step.on:
+        return "dim"
+    return "bold bright_red" if step.accent else "bold cyan"
+
+
+class StepGrid(Widget, can_focus=True):
+    """Draws the live pattern; the cursor (track, step) is what the step keys edit."""
+
+    def __init__(self, session: Session, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.track_index = 0
+        self.step_index = 0
+
+    def on_mount(self) -> None:
+        self.border_title = "Pattern"
+
+    # -- cursor -------------------------------------------------------------------
+
+    def current(self) -> tuple[Track, int] | None:
+        """The track and step under the cursor, kept inside the live pattern."""
+        tracks = list(self.session.pattern.tracks)
+        if not tracks:
+            return None
+        self.track_index = min(self.track_index, len(tracks) - 1)
+        track = tracks[self.track_index]
+        self.step_index = min(self.step_index, track.length - 1)
+        return track, self.step_index
+
+    def move(self, steps: int, tracks: int) -> None:
+        count = len(self.session.pattern.tracks)
+        if count:
+            self.track_index = min(max(self.track_index + tracks, 0), count - 1)
+            length = self.session.pattern.tracks[self.track_index].length
+            self.step_index = min(max(self.step_index + steps, 0), length - 1)
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self.session.pattern.tracks)) + 2
+
+    def render(self) -> Text:
+        pattern = self.session.pattern
+        tracks = list(pattern.tracks)
+        here = self.current()
+        transport = self.session.transport
+        position = transport.bar * STEPS_PER_BAR + transport.step
+        width = self.size.width
+        cell = WIDE_CELL if width >= LABEL_WIDTH + TAIL_WIDTH + 16 * WIDE_CELL else NARROW_CELL
+        page = self.step_index // STEPS_PER_BAR
+        pages = max([(t.length - 1) // STEPS_PER_BAR + 1 for t in tracks] or [1])
+        first = page * STEPS_PER_BAR
+
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{f'page {page + 1}/{pages}':<{LABEL_WIDTH}}", style="dim")
+        for i in range(first, first + STEPS_PER_BAR):
+            text.append(f"{i + 1:<{cell}}" if i % 4 == 0 else " " * cell, style="dim")
+        rows = max(1, self.size.height - 2)
+        top = min(max(self.track_index - rows + 1, 0), max(len(tracks) - rows, 0))
+        for index in range(top, min(top + rows, len(tracks))):
+            text.append("\n")
+            self._render_track(text, tracks[index], index, first, cell,
+                               position % tracks[index].length if transport.playing else None)
+        if not tracks:
+            text.append("\nno tracks: add some over OSC (/seq/add) or load a slot", style="dim")
+        text.append("\n")
+        if here is not None:
+            self._render_info(text, *here)
+        return text
+
+    def _render_track(self, text: Text, track: Track, index: int, first: int, cell: int,
+                      playhead: int | None) -> None:
+        selected = index == self.track_index
+        text.append(f"{track.name[:NAME_WIDTH]:<{NAME_WIDTH}} ",
+                    style="bold reverse" if selected and self.has_focus else "bold" if selected else "")
+        text.append("M" if track.mute else "·", style="bold red" if track.mute else "dim")
+        text.append("S" if track.solo else "·", style="bold yellow" if track.solo else "dim")
+        text.append(" ")
+        steps = track.steps
+        for i in range(first, first + STEPS_PER_BAR):
+            if i >= len(steps):
+                text.append(" " * cell)
+                continue
+            step = steps[i]
+            body = step_mark(step)
+            if cell == WIDE_CELL:
+                body += f"{note_name(step.note) if step.note is not None else '':<3}"
+            body += "~" if step.slide else " "
+            style = step_style(step)
+            if track.mute:
+                style = "dim"
+            if i == playhead:
+                style += " on dark_green"
+            elif (i // 4) % 2:
+                style += " on grey19"
+            if selected and i == self.step_index:
+                style += " reverse"
+            text.append(f"{body:<{cell}}", style=style)
+        text.append(f" {track.length:>3}", style="dim")
+
+    def _render_info(self, text: Text, track: Track, index: int) -> None:
+        step = track.steps[index] if index < track.length else Step()
+        parts = [f"{track.name} ({track.voice})", f"step {index + 1}/{track.length}",
+                 "on" if step.on else "rest"]
+        if step.accent:
+            parts.append("accent")
+        parts.append(note_name(step.note) if step.note is not None else "voice freq")
+        if step.slide:
+            parts.append("slide")
+        parts.append(f"level {track.level:.2f}")
+        text.append(" · ".join(parts), style="italic")

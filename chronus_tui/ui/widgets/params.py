@@ -1,0 +1,111 @@
+"""Parameter panel: the selected track's level and voice, the acid insert and the effects.
+
+Names and ranges come from model.MODULE_PARAMS, the one parameter table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widget import Widget
+
+from chronus_tui.model import GATE_RANGE, LEVEL_RANGE, MODULE_PARAMS, WAVEFORMS, ParamSpec, Track
+from chronus_tui.session import Session
+from chronus_tui.ui.actions import PARAMS, bindings
+
+EFFECT_MODULES = ("acid1", "dist1", "reverb1", "delay1", "lfo1", "lfo2", "master")
+TRACK = "track"  # the selected track's own fields, shown above its voice
+TRACK_PARAMS = (ParamSpec("level", *LEVEL_RANGE, 1.0), ParamSpec("gate", *GATE_RANGE, 0.5))
+COLUMN_WIDTH = 40  # label 9, name 13, value 10 + 1, bar 6 + 1
+BAR_WIDTH = 6
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    module: str  # a module of MODULE_PARAMS, or TRACK
+    spec: ParamSpec
+
+
+def format_value(spec: ParamSpec, value: float) -> str:
+    if spec.name == "osc/type":
+        return WAVEFORMS[int(value)]
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if value else "0"
+    return f"{text} {spec.unit}".strip()
+
+
+class ParamPanel(Widget, can_focus=True):
+    BINDINGS = bindings(PARAMS)
+
+    def __init__(self, session: Session, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.selected = 0
+        self.track: Track | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "Sound"
+
+    def rows(self) -> list[ParamRow]:
+        rows = []
+        if self.track is not None:
+            rows += [ParamRow(TRACK, spec) for spec in TRACK_PARAMS]
+            rows += [ParamRow(self.track.voice, spec) for spec in MODULE_PARAMS[self.track.voice]]
+        for module in EFFECT_MODULES:
+            rows += [ParamRow(module, spec) for spec in MODULE_PARAMS[module]]
+        return rows
+
+    def show_track(self, track: Track | None) -> None:
+        """Follow the grid's selected track (keeping the selected row's position)."""
+        if track is not self.track:
+            self.track = track
+            self.refresh()
+
+    def current(self) -> ParamRow:
+        rows = self.rows()
+        self.selected = min(max(self.selected, 0), len(rows) - 1)
+        return rows[self.selected]
+
+    def move(self, delta: int) -> None:
+        self.selected += delta
+        self.current()
+        self.refresh()
+
+    def value(self, row: ParamRow) -> float:
+        if row.module == TRACK:
+            return getattr(self.track, row.spec.name) if self.track is not None else row.spec.default
+        return self.session.pattern.modules[row.module][row.spec.name]
+
+    def render(self) -> Text:
+        rows = self.rows()
+        self.current()
+        columns = max(1, self.size.width // COLUMN_WIDTH)
+        per_column = math.ceil(len(rows) / columns)
+        height = max(1, self.size.height)
+        # Scroll so the selected row stays in view when not everything fits.
+        row_of_selected = self.selected % per_column
+        top = min(max(row_of_selected - height + 1, 0), max(per_column - height, 0))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for line in range(top, min(per_column, top + height)):
+            if line > top:
+                text.append("\n")
+            for column in range(columns):
+                index = column * per_column + line
+                if index < len(rows):
+                    self._render_row(text, rows, index)
+        return text
+
+    def _render_row(self, text: Text, rows: list[ParamRow], index: int) -> None:
+        row = rows[index]
+        first_of_module = index == 0 or rows[index - 1].module != row.module
+        label = (self.track.name if row.module == TRACK and self.track else row.module)
+        text.append(f"{label[:8] if first_of_module else '':<9}", style="bold")
+        value = self.value(row)
+        spec = row.spec
+        selected = index == self.selected
+        style = ("reverse bold" if self.has_focus else "bold underline") if selected else ""
+        text.append(f"{spec.name:<13}{format_value(spec, value):>10} ", style=style)
+        filled = round(BAR_WIDTH * (value - spec.low) / (spec.high - spec.low))
+        text.append("█" * filled, style="green")
+        text.append("░" * (BAR_WIDTH - filled) + " ", style="dim")

@@ -1,0 +1,117 @@
+"""Slot browser: the 128 slots as banks A–H × 16 pads, and the selected bank's names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+
+from chronus_tui.session import Session
+from chronus_tui.store import SLOT_COUNT, slot_label
+from chronus_tui.ui.actions import SLOTS, bindings
+
+BANKS = "ABCDEFGH"
+PADS = 16
+MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
+STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
+          "broken": "bold red"}
+NAME_WIDTH = 11
+# Pad header, a row per bank, the selected slot, then the bank's names in two columns.
+FULL_HEIGHT = 1 + len(BANKS) + 1 + PADS // 2
+
+
+@dataclass(frozen=True)
+class SlotEntry:
+    name: str | None = None
+    error: str | None = None
+
+
+class SlotBrowser(Widget, can_focus=True):
+    """Shows every slot's state; the selected slot is what load, save and rename act on."""
+
+    BINDINGS = bindings(SLOTS)
+
+    def __init__(self, session: Session, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.selected = 1
+        self.entries: dict[int, SlotEntry] = {}
+
+    def on_mount(self) -> None:
+        self.border_title = "Slots"
+        self.rescan()
+
+    def rescan(self) -> None:
+        """Read every slot file's name (broken files are shown, never fatal)."""
+        self.entries = {info.slot: SlotEntry(info.name, info.error)
+                        for info in self.session.list_slots() if info.slot > 0}
+        self.refresh()
+
+    def set_entry(self, slot: int, name: str) -> None:
+        self.entries[slot] = SlotEntry(name)
+        self.refresh()
+
+    def select(self, slot: int) -> None:
+        self.selected = min(max(slot, 1), SLOT_COUNT)
+        self.border_subtitle = slot_label(self.selected)
+        self.refresh()
+
+    def state(self, slot: int) -> str:
+        transport = self.session.transport
+        if slot == transport.queued_slot:
+            return "queued"
+        if slot == transport.playing_slot:
+            return "playing"
+        entry = self.entries.get(slot)
+        if entry is None:
+            return "empty"
+        return "broken" if entry.error else "saved"
+
+    def describe(self, slot: int) -> str:
+        entry = self.entries.get(slot)
+        if entry is None:
+            return ""
+        return entry.error or entry.name or ""
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return FULL_HEIGHT
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        header = "".join(f"{pad + 1:<2}" if pad % 4 == 0 else "  " for pad in range(PADS))
+        text.append(f"  {header}".rstrip(), style="dim")
+        for bank_index, bank in enumerate(BANKS):
+            text.append("\n")
+            bank_selected = (self.selected - 1) // PADS == bank_index
+            text.append(f"{bank} ", style="bold" if bank_selected else "dim")
+            for pad in range(PADS):
+                slot = bank_index * PADS + pad + 1
+                state = self.state(slot)
+                style = STYLES[state]
+                if slot == self.selected:
+                    style = f"{style} reverse".strip()
+                text.append(MARKS[state], style=style)
+                if pad < PADS - 1:
+                    text.append(" ")
+        state = self.state(self.selected)
+        text.append("\n")
+        text.append(f"{slot_label(self.selected)} {state:<7} ", style=f"bold {STYLES[state]}".strip())
+        text.append(self.describe(self.selected), style="red" if state == "broken" else "")
+        if self.size.height >= FULL_HEIGHT:
+            self._render_bank_names(text)
+        return text
+
+    def _render_bank_names(self, text: Text) -> None:
+        first = (self.selected - 1) // PADS * PADS + 1
+        half = PADS // 2
+        for row in range(half):
+            text.append("\n")
+            for slot in (first + row, first + row + half):
+                state = self.state(slot)
+                style = STYLES[state] + (" reverse" if slot == self.selected else "")
+                text.append(f"{slot_label(slot)}{MARKS[state]}", style=style.strip())
+                name = self.entries.get(slot, SlotEntry()).name or ""
+                text.append(f"{name[:NAME_WIDTH]:<{NAME_WIDTH}}", style="dim" if state == "empty" else "")
+                text.append(" ")

@@ -1,0 +1,69 @@
+"""Transport line: play state, tempo, swing, position, slots, audio backend, OSC address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+
+from chronus_tui.session import Session
+from chronus_tui.store import slot_label
+
+SEPARATOR = "  │  "
+
+
+class TransportBar(Widget):
+    def __init__(self, session: Session, *, audio: str, osc_address: str | None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.audio = audio  # what was asked for, until the engine reports its backend
+        self.osc_address = osc_address
+
+    def parts(self) -> list[Text]:
+        """The line's fields, each kept whole when the line wraps on a narrow screen."""
+        status = self.session.status()
+        if status["playing"]:
+            play = Text(" ▶ PLAY ", style="bold black on green")
+        else:
+            play = Text(" ■ STOP ", style="bold white on grey35")
+        tempo = Text.assemble((f"{status['bpm']:.1f}", "bold"), (" BPM", "dim"))
+        swing = Text.assemble(("swing ", "dim"), (f"{status['swing']:.2f}", "bold"))
+        position = Text(f"{status['bar'] + 1:03d}:{status['step'] + 1:02d}", style="bold")
+        playing = status["playing_slot"]
+        slot = Text.assemble((f"{slot_label(playing) if playing else '—'} ", "bold green"), status["name"])
+        parts = [play, tempo, swing, position, slot]
+        pending = self.session.pending
+        if pending is not None:
+            queued = status["queued_slot"]
+            parts.append(Text(f"◆ next {slot_label(queued) if queued else pending.pattern.name}",
+                              style="bold yellow"))
+        parts.append(self._audio(status))
+        parts.append(Text(f"OSC {self.osc_address}") if self.osc_address
+                     else Text("OSC off", style="bold red"))
+        return parts
+
+    def _audio(self, status: dict[str, Any]) -> Text:
+        backend = status.get("backend") or self.audio
+        if backend == "null":
+            return Text(" ⚠ NO SOUND: null audio backend (silent clock) ", style="bold black on yellow")
+        text = Text(f"audio {backend}")
+        if status.get("sr"):
+            text.append(f" {status['sr'] / 1000:g}k/{status.get('buffer', '?')}", style="dim")
+        return text
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        text = Text()
+        line = 0
+        for part in self.parts():
+            if line and line + len(SEPARATOR) + len(part) > width:
+                text.append("\n")
+                line = 0
+            elif line:
+                text.append(SEPARATOR, style="dim")
+                line += len(SEPARATOR)
+            text.append_text(part)
+            line += len(part)
+        return text

@@ -1,0 +1,52 @@
+"""Shared pieces of the UI tests: a fixed pattern, a fake engine, an app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chronus_tui.model import Pattern, Track, parse_steps
+from chronus_tui.session import Session
+from chronus_tui.store import SlotStore
+from chronus_tui.ui.app import ChronusApp
+
+
+class FakeEngine:
+    """Records every command; the test plays the engine's part by emitting events."""
+
+    def __init__(self) -> None:
+        self.commands: list[dict[str, Any]] = []
+
+    def send(self, command: dict[str, Any]) -> None:
+        self.commands.append(command)
+
+    def ops(self, op: str) -> list[dict[str, Any]]:
+        return [c for c in self.commands if c["op"] == op]
+
+
+def fixed_pattern() -> Pattern:
+    """A small, fixed pattern: the same screen on every run."""
+    def track(name: str, voice: str, steps: str, notes: dict[int, int] | None = None) -> Track:
+        t = Track(name, voice, parse_steps(steps))
+        for index, note in (notes or {}).items():
+            t.steps[index].note = note
+        return t
+
+    bass = track("bass", "voice2", "x.xX..x.x.xX..x.", {0: 36, 2: 36, 3: 48, 6: 39, 8: 41})
+    bass.steps[3].slide = True
+    return Pattern(name="test beat", bpm=126.0, swing=0.1, tracks=[
+        track("kick", "voice1", "X...x...X...x..."),
+        track("hat", "voice3", "..x...x...x...X."),
+        bass,
+        track("stab", "voice4", "x.....x.....", {0: 60, 6: 63}),
+    ])
+
+
+def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: str = "jack",
+             pattern: Pattern | None = None) -> tuple[ChronusApp, Session]:
+    session = Session(SlotStore(patterns_dir), engine=engine, pattern=pattern or fixed_pattern())
+    if engine is not None:
+        session.on_engine_event({"event": "status", "backend": backend, "sr": 48000, "buffer": 256,
+                                 "cpu": 0.0})
+    app = ChronusApp(session, audio=backend, osc_address="127.0.0.1:5005")
+    return app, session
