@@ -1,0 +1,1 @@
+"""OSC control: the route table, the UDP server, feedback to subscribers, `chronus send`."""

@@ -1,0 +1,639 @@
+"""The OSC routes: ONE table of addresses, arguments and the Session method each calls.
+
+The server's address map, `/engine/schema` and the README's route table are all
+generated from ROUTES, so they cannot drift apart (the original kept a separate
+registry and warned about "drift").
+
+Replies (DESIGN.md §5), all sent to the sender's address and port:
+- a command that worked:  `/ok <address> [applied values …]` (`clamped` is added
+  when a value was brought into range);
+- a query:                `<address> <json>` (one string argument);
+- anything refused:       `/error <address> <message>`, and nothing changed.
+
+Arguments are read the way the original's scripts sent them: ints where floats are
+meant, numbers as strings, notes as `"41.2,49,55"`, booleans as 0/1, `true`/`false`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chronus_tui.legacy import _TRACK_VOICE_FIELDS as TRACK_VOICE_FIELDS
+from chronus_tui.model import (
+    BPM_RANGE,
+    GATE_RANGE,
+    LENGTH_RANGE,
+    LEVEL_RANGE,
+    NOTE_RANGE,
+    PARAM_INDEX,
+    SWING_RANGE,
+    VOICES,
+    PatternError,
+    fmt_range,
+    hz_to_midi,
+    note_name,
+    parse_note,
+    steps_text,
+)
+from chronus_tui.osc.notify import NOTIFICATIONS, Feedback
+from chronus_tui.session import Clamped, Session
+from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, slot_label
+
+SOURCE = "osc"
+SCHEMA_VERSION = 1
+
+
+class ArgError(ValueError):
+    """An argument of the wrong type or form; the message names it."""
+
+
+# -- argument kinds -------------------------------------------------------------------
+
+_TRUE = {"1", "1.0", "true", "on", "yes"}
+_FALSE = {"0", "0.0", "false", "off", "no"}
+_NO_NOTE = {"", "-", "none", "off", "rest"}
+
+
+def to_number(value: object) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ArgError(f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgError(f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise ArgError(f"{value!r} is not a finite number")
+    return float(value)
+
+
+def to_int(value: object) -> int:
+    number = to_number(value)
+    if not number.is_integer():
+        raise ArgError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ArgError(f"{value!r} is not 0/1 or true/false")
+
+
+def to_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ArgError(f"{value!r} is not a string")
+    return value
+
+
+def to_name(value: object) -> str:
+    """A track id: a string, or a whole number (the original did str(args[0]))."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return to_text(value)
+
+
+def to_note(value: object) -> int:
+    """A MIDI note from a MIDI number, a frequency or a name (model.parse_note).
+
+    A string with a decimal point is a frequency, as in the original (`"49.0"` was
+    49 Hz there, `"49"` MIDI 49); a float sent as a number follows parse_note, so a
+    controller that only sends floats can still send MIDI 60 as 60.0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ArgError(f"{value!r} is not a note")
+    try:
+        if isinstance(value, str) and "." in value:
+            return hz_to_midi(to_number(value))
+        return parse_note(value)
+    except PatternError as exc:
+        raise ArgError(exc.message) from None
+
+
+def to_step_note(value: object) -> int | None:
+    """A note for one step; -1, "none", "-" or "" clears it."""
+    if isinstance(value, str) and value.strip().lower() in _NO_NOTE:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == -1:
+        return None
+    return to_note(value)
+
+
+def to_notes(value: object) -> list[int]:
+    """Notes from "41.2,49,55" (Hz, MIDI or names), one number, or an OSC array."""
+    if isinstance(value, list):
+        return [to_note(item) for item in value]
+    if isinstance(value, str):
+        if not value.strip():
+            return []
+        return [to_note(token) for token in value.replace(" ", ",").split(",") if token]
+    return [to_note(value)]
+
+
+def to_load_mode(value: object) -> str:
+    """The original's [immediate] flag: 0 (bar line) or 1 (next step); or bar, step, now."""
+    if isinstance(value, str) and value.strip().lower() in ("bar", "step", "now", "immediate"):
+        word = value.strip().lower()
+        return "step" if word == "immediate" else word
+    try:
+        return "step" if to_bool(value) else "bar"
+    except ArgError:
+        raise ArgError(f"{value!r} is not 0/1, bar, step, immediate or now") from None
+
+
+def to_schema_format(value: object) -> str:
+    """The original's /engine/schema [format]: the answer is always JSON now."""
+    if to_text(value) not in ("json", "stdout"):
+        raise ArgError(f"{value!r}: the schema is sent as json")
+    return "json"
+
+
+def to_port(value: object) -> int:
+    port = to_int(value)
+    if not 1 <= port <= 65535:
+        raise ArgError(f"{port} is not a UDP port (1–65535)")
+    return port
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How an argument is read, and how the schema and README describe it."""
+
+    name: str
+    parse: Callable[[object], Any]
+    accepts: str
+
+
+NUMBER = Kind("float", to_number, "int, float or numeric string")
+INT = Kind("int", to_int, "whole number as int, float or string")
+BOOL = Kind("bool", to_bool, "0/1 (int or float), T/F, or true/false/on/off")
+TEXT = Kind("string", to_text, "string")
+NAME = Kind("string", to_name, "string or int")
+NOTE = Kind("note", to_step_note, "MIDI 0–127, Hz (float or \"41.2\"), name like C3 or F#2; -1/none clears")
+NOTES = Kind("notes", to_notes, "\"n1,n2,…\" (Hz, MIDI or names), one number, or an OSC array")
+LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar (default), 1 = next step; or bar/step/now")
+PORT = Kind("int", to_port, "UDP port 1–65535")
+SCHEMA_FORMAT = Kind("string", to_schema_format, "json (the original's stdout is accepted too)")
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: Kind
+    doc: str = ""
+    range: tuple[float, float] | None = None
+    out_of_range: str = ""  # "clamped" or "error": what the Session does outside the range
+    optional: bool = False
+
+    def schema(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "type": self.kind.name, "accepts": self.kind.accepts,
+                                 "optional": self.optional}
+        if self.range is not None:
+            entry["min"], entry["max"] = self.range
+            entry["out_of_range"] = self.out_of_range
+        if self.doc:
+            entry["doc"] = self.doc
+        return entry
+
+    def usage(self) -> str:
+        text = self.name
+        if self.range is not None:
+            text += f" {fmt_range(*self.range)}"
+        return f"[{text}]" if self.optional else text
+
+
+# -- requests and replies ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    session: Session
+    address: str
+    sender: tuple[str, int]
+    feedback: Feedback
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler answers: the values after `/ok <address>`, or a query's JSON.
+
+    `wait_for` is the token of a queued load: a second `/ok <address> <slot> switched`
+    follows when it takes effect.
+    """
+
+    args: tuple[Any, ...] = ()
+    wait_for: int | None = None
+
+
+Handler = Callable[[Request, dict[str, Any]], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    address: str  # as documented; placeholders in <> are expanded by `concrete`
+    args: tuple[Arg, ...]
+    handler: Handler
+    doc: str
+    query: bool = False  # answers `<address> <json>` rather than `/ok <address> …`
+    blocking: bool = False  # reads or writes files: run off the event loop
+    extra: Arg | None = None  # any number of further arguments of this form
+    concrete: Callable[[], Iterable[tuple[str, dict[str, Any]]]] | None = None
+
+    def addresses(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        """Every address this route answers, with the values its placeholders stand for."""
+        return self.concrete() if self.concrete is not None else [(self.address, {})]
+
+    def parse(self, values: list[Any]) -> dict[str, Any]:
+        """Arguments by name, or ArgError naming the first bad one."""
+        required = sum(not arg.optional for arg in self.args)
+        if len(values) < required:
+            missing = self.args[len(values)].name
+            raise ArgError(f"missing argument {missing!r} (usage: {self.usage()})")
+        if len(values) > len(self.args) and self.extra is None:
+            raise ArgError(f"{len(values)} arguments, at most {len(self.args)} expected "
+                           f"(usage: {self.usage()})")
+        parsed: dict[str, Any] = {}
+        for arg, value in zip(self.args, values, strict=False):
+            try:
+                parsed[arg.name] = arg.kind.parse(value)
+            except ArgError as exc:
+                raise ArgError(f"{arg.name}: {exc}") from None
+        if self.extra is not None:
+            parsed[self.extra.name] = values[len(self.args):]
+        return parsed
+
+    def usage(self) -> str:
+        parts = [self.address, *(arg.usage() for arg in self.args)]
+        if self.extra is not None:
+            parts.append(f"[{self.extra.name} …]")
+        return " ".join(parts)
+
+    def schema(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"address": self.address, "doc": self.doc,
+                                 "args": [arg.schema() for arg in self.args],
+                                 "reply": "query" if self.query else "ok"}
+        if self.extra is not None:
+            entry["extra"] = self.extra.schema()
+        return entry
+
+
+# -- handlers ---------------------------------------------------------------------------
+
+
+def _clamped_reply(applied: Clamped, *head: Any) -> Reply:
+    return Reply((*head, applied.value, "clamped") if applied.clamped else (*head, applied.value))
+
+
+def set_param(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_param(a["module"], a["param"], a["value"], SOURCE))
+
+
+def gate(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.gate(a["voice"], a["on"], SOURCE)
+    return Reply((int(a["on"]),))
+
+
+# /seq/add keys beyond the positional ones: voice parameters set from the track as the
+# original did on every hit (legacy.py's table), the track's own fields, and notes.
+_ADD_TRACK_KEYS = ("gate_frac", "level")
+_ADD_IGNORED_KEYS = {"accent_boost"}  # the original's accent filter boost; no place in this model
+_ADD_POSITIONAL = ("base_freq", "filter_freq", "notes")
+
+
+def _seq_add_options(extra: list[Any]) -> dict[str, Any]:
+    """Options of /seq/add after the pattern: positional base_freq, filter_freq, notes, or key=value."""
+    options: dict[str, Any] = {}
+    positional = 0
+    for value in extra:
+        if isinstance(value, str) and "=" in value:
+            key, text = (part.strip() for part in value.split("=", 1))
+        else:
+            if positional >= len(_ADD_POSITIONAL):
+                raise ArgError(f"{value!r}: at most {len(_ADD_POSITIONAL)} arguments after the pattern "
+                               "(base_freq filter_freq notes); use key=value for others")
+            key, text = _ADD_POSITIONAL[positional], value
+            positional += 1
+        known = {"notes", *TRACK_VOICE_FIELDS, *_ADD_TRACK_KEYS, *_ADD_IGNORED_KEYS}
+        if key not in known:
+            raise ArgError(f"unknown option {key!r} (known: {', '.join(sorted(known))})")
+        try:
+            options[key] = to_notes(text) if key == "notes" else to_number(text)
+        except ArgError as exc:
+            raise ArgError(f"{key}: {exc}") from None
+    return options
+
+
+def seq_add(req: Request, a: dict[str, Any]) -> Reply:
+    options = _seq_add_options(a["options"])
+    s = req.session
+    track = s.add_track(a["id"], a["voice"], a["pattern"], options.get("notes"), SOURCE)
+    remarks = []
+    for key, param in TRACK_VOICE_FIELDS.items():
+        if key == "base_freq" and "base_freq" in options and options.get("notes"):
+            remarks.append("base_freq ignored: notes set every hit's pitch")
+        elif key in options and s.set_param(track.voice, param, options[key], SOURCE).clamped:
+            remarks.append(f"{key} clamped")
+    if "gate_frac" in options and s.set_gate(track.name, options["gate_frac"], SOURCE).clamped:
+        remarks.append("gate_frac clamped")
+    if "level" in options and s.set_level(track.name, options["level"], SOURCE).clamped:
+        remarks.append("level clamped")
+    remarks += [f"{key} ignored: no place in this model" for key in _ADD_IGNORED_KEYS & options.keys()]
+    return Reply((track.name, track.voice, steps_text(track.steps), *remarks))
+
+
+def seq_remove(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.remove_track(a["id"], SOURCE)
+    return Reply((a["id"],))
+
+
+def seq_clear(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.clear_tracks(SOURCE)
+    return Reply()
+
+
+def seq_start(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.start(SOURCE)
+    return Reply()
+
+
+def seq_stop(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.stop(SOURCE)
+    return Reply()
+
+
+def seq_bpm(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_bpm(a["bpm"], SOURCE))
+
+
+def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_swing(a["swing"], SOURCE))
+
+
+def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.update_pattern(a["id"], a["pattern"], SOURCE)
+    return Reply((a["id"], steps_text(req.session.pattern.track(a["id"]).steps)))
+
+
+def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.update_notes(a["id"], a["notes"], SOURCE)
+    return Reply((a["id"], ",".join(note_name(n) for n in a["notes"])))
+
+
+def seq_step(req: Request, a: dict[str, Any]) -> Reply:
+    step = req.session.set_step(a["id"], a["index"], a["on"], note=a.get("note", "keep"),
+                                accent=a.get("accent"), slide=a.get("slide"), source=SOURCE)
+    note = -1 if step.note is None else step.note
+    return Reply((a["id"], a["index"], int(step.on), note, int(step.accent), int(step.slide)))
+
+
+def seq_length(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_length(a["id"], a["length"], SOURCE), a["id"])
+
+
+def seq_mute(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.set_mute(a["id"], a["on"], SOURCE)
+    return Reply((a["id"], int(a["on"])))
+
+
+def seq_solo(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.set_solo(a["id"], a["on"], SOURCE)
+    return Reply((a["id"], int(a["on"])))
+
+
+def seq_level(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_level(a["id"], a["level"], SOURCE), a["id"])
+
+
+def seq_gate(req: Request, a: dict[str, Any]) -> Reply:
+    return _clamped_reply(req.session.set_gate(a["id"], a["gate"], SOURCE), a["id"])
+
+
+def seq_status(req: Request, a: dict[str, Any]) -> Reply:
+    """The sequencer: tempo, transport and every track with its steps and notes."""
+    snap = req.session.snapshot()
+    status = req.session.status()
+    tracks = []
+    for track in snap["sequencer"]["tracks"]:
+        steps = track["steps"]
+        tracks.append({
+            "name": track["name"], "voice": track["voice"], "length": track["length"],
+            "pattern": "".join("X" if s["on"] and s["accent"] else "x" if s["on"] else "." for s in steps),
+            "notes": [s["note"] for s in steps], "slides": [i for i, s in enumerate(steps) if s["slide"]],
+            "mute": track["mute"], "solo": track["solo"], "level": track["level"], "gate": track["gate"],
+        })
+    return _json_reply({
+        "name": snap["name"], "bpm": snap["sequencer"]["bpm"], "swing": snap["sequencer"]["swing"],
+        "playing": status["playing"], "bar": status["bar"], "step": status["step"], "tracks": tracks,
+    })
+
+
+def engine_status(req: Request, a: dict[str, Any]) -> Reply:
+    status = req.session.status()
+    status.setdefault("backend", "none" if req.session.engine is None else "starting")
+    status["position"] = f"{status['bar'] + 1}:{status['step'] + 1:02d}"
+    return _json_reply(status)
+
+
+def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply((schema_json(),))
+
+
+def pattern_save(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.save_slot(a["slot"], a.get("name"), SOURCE)
+    return Reply((a["slot"], slot_label(a["slot"]), a.get("name") or req.session.pattern.name))
+
+
+def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
+    at = a.get("mode", "bar")
+    pending = req.session.load_slot(a["slot"], at, SOURCE)
+    if pending is None:
+        return Reply((a["slot"], "loaded", req.session.pattern.name))
+    return Reply((a["slot"], "queued", at), wait_for=pending.token)
+
+
+def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
+    return _json_reply([{**info.as_dict(), "label": slot_label(info.slot)}
+                        for info in req.session.list_slots()])
+
+
+def notify_subscribe(req: Request, a: dict[str, Any]) -> Reply:
+    host, port = req.sender[0], a.get("port", req.sender[1])
+    try:
+        count = req.feedback.subscribe(host, port)
+    except ValueError as exc:
+        raise ArgError(str(exc)) from None
+    return Reply((host, port, count))
+
+
+def notify_unsubscribe(req: Request, a: dict[str, Any]) -> Reply:
+    host, port = req.sender[0], a.get("port", req.sender[1])
+    if not req.feedback.unsubscribe(host, port):
+        raise ArgError(f"{host}:{port} is not subscribed")
+    return Reply((host, port))
+
+
+def _json_reply(data: Any) -> Reply:
+    return Reply((json.dumps(data, separators=(",", ":")),))
+
+
+# -- the table --------------------------------------------------------------------------
+
+_ID = Arg("id", NAME, "track name (the original's track_id)")
+_ON = Arg("on", BOOL)
+_SLOT_RANGE = (AUTOSAVE_SLOT, SLOT_COUNT)
+
+
+def _param_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
+    for module, params in PARAM_INDEX.items():
+        for param in params:
+            yield f"/mod/{module}/{param}", {"module": module, "param": param}
+
+
+def _gate_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
+    for voice in VOICES:
+        yield f"/gate/{voice}", {"voice": voice}
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/mod/<module>/<param>", (Arg("value", NUMBER, "range per parameter: see `params`",
+                                        out_of_range="clamped"),),
+          set_param, "set a sound parameter (DESIGN.md §3); out-of-range values are clamped",
+          concrete=_param_addresses),
+    Route("/gate/<voice>", (Arg("on", BOOL),), gate, "open (1) or close (0) a voice's gate by hand",
+          concrete=_gate_addresses),
+    Route("/seq/add", (_ID, Arg("voice", TEXT, "voice1–voice8"),
+                       Arg("pattern", TEXT, "X accent, x hit, anything else a rest; its length (1–64) "
+                                            "sets the track length")),
+          seq_add, "add a track, or replace the one of that name (keeps its mute, solo, level)",
+          extra=Arg("options", Kind("options", _seq_add_options,
+                                    "positional base_freq, filter_freq, notes; or key=value with key "
+                                    "base_freq, filter_freq, base_amp, reverb_send, delay_send (set "
+                                    "the voice), gate_frac, level (set the track), notes, "
+                                    "accent_boost (ignored)"))),
+    Route("/seq/remove", (_ID,), seq_remove, "remove a track"),
+    Route("/seq/clear", (), seq_clear, "remove every track"),
+    Route("/seq/start", (), seq_start, "start the transport at step 0 of bar 0"),
+    Route("/seq/stop", (), seq_stop, "stop the transport (a queued load applies at once)"),
+    Route("/seq/bpm", (Arg("bpm", NUMBER, range=BPM_RANGE, out_of_range="clamped"),), seq_bpm,
+          "set the tempo"),
+    Route("/seq/swing", (Arg("swing", NUMBER, "odd 16ths start swing × step / 2 late", range=SWING_RANGE,
+                             out_of_range="clamped"),), seq_swing, "set the swing"),
+    Route("/seq/update/pattern", (_ID, Arg("pattern", TEXT, "X accent, x hit, else rest; length 1–64")),
+          seq_update_pattern, "new hits for a track; notes stay on steps that had them"),
+    Route("/seq/update/notes", (_ID, Arg("notes", NOTES)),
+          seq_update_notes, "notes onto the track's hits in order, cycling; \"\" clears them"),
+    Route("/seq/step", (_ID, Arg("index", INT, "0 … length-1", range=(0, LENGTH_RANGE[1] - 1),
+                                 out_of_range="error"),
+                        Arg("on", BOOL),
+                        Arg("note", NOTE, "left out: unchanged", range=NOTE_RANGE, out_of_range="error",
+                            optional=True),
+                        Arg("accent", BOOL, optional=True), Arg("slide", BOOL, optional=True)),
+          seq_step, "set one step; arguments left out keep their value"),
+    Route("/seq/length", (_ID, Arg("length", INT, range=LENGTH_RANGE, out_of_range="clamped")),
+          seq_length, "set a track's length (new steps are rests)"),
+    Route("/seq/mute", (_ID, _ON), seq_mute, "mute or unmute a track"),
+    Route("/seq/solo", (_ID, _ON), seq_solo, "solo or unsolo a track"),
+    Route("/seq/level", (_ID, Arg("level", NUMBER, range=LEVEL_RANGE, out_of_range="clamped")),
+          seq_level, "set a track's level"),
+    Route("/seq/gate", (_ID, Arg("gate", NUMBER, "fraction of a step", range=GATE_RANGE,
+                                 out_of_range="clamped")),
+          seq_gate, "set a track's gate length"),
+    Route("/seq/status", (), seq_status, "tempo, swing, transport and every track with steps and notes",
+          query=True),
+    Route("/engine/status", (), engine_status,
+          "backend, sr, buffer, cpu, playing, playing_slot, queued_slot, bar, step, position (bar:step)",
+          query=True),
+    Route("/engine/schema", (Arg("format", SCHEMA_FORMAT, optional=True),), engine_schema,
+          "this table as JSON: every route with argument types and ranges, parameters, notifications",
+          query=True),
+    Route("/pattern/save", (Arg("slot", INT, "0 is the autosave", range=_SLOT_RANGE, out_of_range="error"),
+                            Arg("name", TEXT, "1–32 printable characters", optional=True)),
+          pattern_save, "save the live pattern to a slot (atomic; the old file goes to backups/)",
+          blocking=True),
+    Route("/pattern/load", (Arg("slot", INT, range=_SLOT_RANGE, out_of_range="error"),
+                            Arg("mode", LOAD_MODE, optional=True)),
+          pattern_load, "load a slot: `/ok … queued` now and `/ok … switched` on the bar line while "
+                        "playing; `/ok … loaded` when it applied at once",
+          blocking=True),
+    Route("/pattern/list", (), pattern_list, "every saved slot: slot, label, name, bpm, tracks, saved_at, "
+                                             "error", query=True, blocking=True),
+    Route("/notify/subscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
+          notify_subscribe, "send state changes to the sender's host at this port (see `notifications`)"),
+    Route("/notify/unsubscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
+          notify_unsubscribe, "stop sending state changes there"),
+)
+
+
+def address_map() -> dict[str, tuple[Route, dict[str, Any]]]:
+    """Every concrete address → its route and the values its placeholders stand for."""
+    table: dict[str, tuple[Route, dict[str, Any]]] = {}
+    for route in ROUTES:
+        for address, bound in route.addresses():
+            table[address] = (route, bound)
+    return table
+
+
+def unknown_address(address: str) -> str:
+    """Why an address is not one of ours, as helpfully as we can say it."""
+    parts = address.split("/")
+    if address.startswith("/mod/") and len(parts) >= 4:
+        module, param = parts[2], "/".join(parts[3:])
+        if module not in PARAM_INDEX:
+            return f"unknown module {module!r} (known: {', '.join(PARAM_INDEX)})"
+        return f"{module} has no parameter {param!r} (known: {', '.join(PARAM_INDEX[module])})"
+    if address.startswith("/gate/"):
+        return f"unknown voice {address[6:]!r} (voice1–voice8)"
+    return "unknown address (send /engine/schema for the list)"
+
+
+@functools.cache
+def schema_json() -> str:
+    """What `/engine/schema` answers: every route, parameter and notification."""
+    return json.dumps({
+        "schema": SCHEMA_VERSION,
+        "replies": {
+            "ok": "/ok <address> [applied values …]; 'clamped' is added when a value was brought into range",
+            "query": "<address> <json>",
+            "error": "/error <address> <message>; nothing was changed",
+        },
+        "routes": [route.schema() for route in ROUTES],
+        "params": {module: {name: {"min": spec.low, "max": spec.high, "default": spec.default,
+                                   "type": "int" if spec.integer else "float", "unit": spec.unit}
+                            for name, spec in params.items()}
+                   for module, params in PARAM_INDEX.items()},
+        "notifications": [{"address": n.address, "args": n.args, "doc": n.doc} for n in NOTIFICATIONS],
+    }, separators=(",", ":"))
+
+
+def markdown_table() -> str:
+    """The README's OSC route and notification tables, generated from ROUTES and NOTIFICATIONS."""
+    lines = ["| address | arguments | reply | what it does |", "|---|---|---|---|"]
+    for route in ROUTES:
+        args = [_arg_markdown(arg) for arg in route.args]
+        if route.extra is not None:
+            args.append(f"`[{route.extra.name} …]`: {route.extra.kind.accepts}")
+        reply = f"`{route.address} <json>`" if route.query else "`/ok`"
+        lines.append(f"| `{route.address}` | {'<br>'.join(args) or '—'} | {reply} | {route.doc} |")
+    lines += ["", "| notification | arguments | sent when |", "|---|---|---|"]
+    lines += [f"| `{n.address}` | {n.args} | {n.doc} |" for n in NOTIFICATIONS]
+    return "\n".join(lines) + "\n"
+
+
+def _arg_markdown(arg: Arg) -> str:
+    text = f"`{arg.name}` {arg.kind.name}"
+    if arg.range is not None:
+        text += f" {fmt_range(*arg.range)}"
+        if arg.out_of_range:
+            text += f" ({arg.out_of_range})"
+    if arg.doc:
+        text += f": {arg.doc}"
+    return f"[{text}]" if arg.optional else text

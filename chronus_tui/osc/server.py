@@ -1,0 +1,260 @@
+"""The OSC server: UDP on an asyncio loop, every message through the route table.
+
+Usable from any running loop (Textual's when the UI runs, its own with `--no-ui`):
+
+    server = OscServer(session, "127.0.0.1", 5005)
+    await server.start()
+    ...
+    server.close()
+
+Messages are handled one at a time in arrival order; routes that touch files
+(save, load, list) run in a worker thread while later messages wait, so the loop
+(and a UI on it) never waits for the disk and the order still holds. Timetags of
+bundles are ignored: a future-dated bundle cannot stall the server. Replies go to
+the sender's address and port from this socket. A bad message gets
+`/error <address> <message>`, is logged, and is reported to Session listeners as a
+Change("error", {"message", "address"}, source="osc") so the UI can show it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pythonosc import osc_packet
+from pythonosc.osc_message_builder import build_msg
+from pythonosc.parsing import osc_types
+
+from chronus_tui.osc.notify import Address, Feedback
+from chronus_tui.osc.routes import SOURCE, ArgError, Reply, Request, Route, address_map, unknown_address
+from chronus_tui.session import Session, SessionError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5005
+RECEIVE_BUFFER = 8 << 20  # a burst of small messages must not overflow the kernel's queue
+MAX_DATAGRAM = 65507
+_TYPE_TAGS = set("ihfdsbrmtTFN[]")
+
+
+class OscServer:
+    def __init__(self, session: Session, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+        self.session = session
+        self.host = host
+        self.port = port  # 0 picks a free port; the bound one is here after start()
+        self.handled = 0  # messages handled (answered with /ok, a query reply or /error)
+        self.errors = 0
+        self._routes = address_map()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._feedback: Feedback | None = None
+        self._backlog: deque[tuple[str, list[Any] | str, Address]] = deque()
+        self._busy: asyncio.Task[None] | None = None
+
+    @property
+    def feedback(self) -> Feedback:
+        if self._feedback is None:
+            raise RuntimeError("the OSC server has not started")
+        return self._feedback
+
+    async def start(self) -> None:
+        """Bind the socket (OSError if the port is taken) and start answering."""
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=(self.host, self.port), family=socket.AF_INET)
+        sock = transport.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        except OSError as exc:  # a smaller buffer still works; bursts may drop
+            log.warning("could not raise the OSC receive buffer: %s", exc)
+        self._transport, self._loop = transport, loop
+        self.port = sock.getsockname()[1]
+        self._feedback = Feedback(self.session, self._send, loop)
+        self.session.subscribe(self._feedback.on_change)
+
+    def close(self) -> None:
+        if self._feedback is not None:
+            self.session.unsubscribe(self._feedback.on_change)
+        if self._busy is not None:
+            self._busy.cancel()
+        if self._transport is not None:
+            self._transport.close()
+        self._transport = None
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def received(self, data: bytes, sender: Address) -> None:
+        """One datagram: its messages join the queue, handled in order."""
+        self._backlog.extend(_messages(data, sender))
+        if self._busy is None:
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._backlog:
+            address, args, sender = self._backlog.popleft()
+            if isinstance(args, str):  # the datagram could not be read
+                self._error(address, args, sender)
+                continue
+            found = self._routes.get(address)
+            if found is None:
+                self._error(address, unknown_address(address), sender)
+                continue
+            route, bound = found
+            try:
+                values = {**route.parse(args), **bound}
+            except ArgError as exc:
+                self._error(address, str(exc), sender)
+                continue
+            request = Request(self.session, address, sender, self.feedback)
+            if route.blocking:
+                self._busy = asyncio.ensure_future(self._run_blocking(route, request, args, values))
+                return
+            self._finish(route, request, args, functools.partial(route.handler, request, values))
+
+    async def _run_blocking(self, route: Route, request: Request, args: list[Any],
+                            values: dict[str, Any]) -> None:
+        assert self._loop is not None
+        try:
+            future = self._loop.run_in_executor(None, route.handler, request, values)
+            await asyncio.wait([future])  # the outcome is read in _finish
+            self._finish(route, request, args, future.result)
+        finally:
+            self._busy = None
+        self._drain()
+
+    def _finish(self, route: Route, request: Request, args: list[Any], call: Callable[[], Reply]) -> None:
+        """Run a handler (or read its result) and answer: reply, or /error and log."""
+        try:
+            reply: Reply = call()
+        except (ArgError, SessionError) as exc:
+            self._error(request.address, str(exc), request.sender)
+            return
+        except Exception as exc:  # a bug must cost one message, not the server
+            log.exception("OSC %s failed", request.address)
+            self._error(request.address, f"internal error: {exc}", request.sender)
+            return
+        self.handled += 1
+        if route.query:
+            self._send(request.address, list(reply.args), request.sender)
+        else:
+            self._send("/ok", [request.address, *reply.args], request.sender)
+        if reply.wait_for is not None:
+            self.feedback.await_switch(request.sender, request.address, reply.args[0], reply.wait_for)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s:%d %s %s -> %s", *request.sender, request.address, _show(args),
+                     "reply" if route.query else _show(reply.args) or "ok")
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _error(self, address: str, message: str, sender: Address) -> None:
+        self.handled += 1
+        self.errors += 1
+        log.warning("%s:%d %s refused: %s", *sender, address or "(unreadable)", message)
+        self._send("/error", [address, message], sender)
+        self.session.report_error(f"OSC {address}: {message}", SOURCE, address=address)
+
+    def _send(self, address: str, args: list[Any], target: Address) -> None:
+        if self._transport is None:
+            return
+        try:
+            data = build_msg(address, args).dgram
+        except Exception as exc:
+            log.error("cannot build OSC reply %s %r: %s", address, args, exc)
+            return
+        if len(data) > MAX_DATAGRAM:
+            data = build_msg("/error", [args[0] if address == "/ok" else address,
+                                        f"reply of {len(data)} bytes is too large for UDP"]).dgram
+        self._transport.sendto(data, target)
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, server: OscServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        try:
+            self.server.received(data, (addr[0], addr[1]))
+        except Exception:  # never let one datagram stop the server
+            log.exception("OSC datagram from %s:%s failed", addr[0], addr[1])
+
+    def error_received(self, exc: Exception) -> None:
+        # e.g. ICMP port unreachable after replying to a client that already left
+        log.debug("OSC socket: %s", exc)
+
+
+def _messages(data: bytes, sender: Address) -> list[tuple[str, list[Any] | str, Address]]:
+    """The messages of a datagram (a message or a bundle), or one entry saying why it is unreadable."""
+    try:
+        packet = osc_packet.OscPacket(data)
+        messages = [timed.message for timed in packet.messages]
+        for message in messages:
+            tags = _type_tags(message.dgram)
+            if not set(tags) <= _TYPE_TAGS:
+                bad = "".join(sorted(set(tags) - _TYPE_TAGS))
+                raise ValueError(f"unsupported OSC type tag {bad!r} in ,{tags}")
+        return [(message.address, list(message.params), sender) for message in messages]
+    except Exception as exc:
+        return [(_address_of(data), f"not a readable OSC message: {exc}", sender)]
+
+
+def _type_tags(dgram: bytes) -> str:
+    _, index = osc_types.get_string(dgram, 0)
+    if index >= len(dgram):
+        return ""
+    tags, _ = osc_types.get_string(dgram, index)
+    return tags[1:]
+
+
+def _address_of(data: bytes) -> str:
+    try:
+        address, _ = osc_types.get_string(data, 0)
+    except Exception:
+        return ""
+    return address if address.startswith("/") and address.isprintable() else ""
+
+
+def _show(values: Any) -> str:
+    return " ".join(repr(v) if isinstance(v, str) and (" " in v or not v) else str(v) for v in values)
+
+
+@contextmanager
+def serve_in_thread(session: Session, host: str = DEFAULT_HOST, port: int = 0) -> Iterator[OscServer]:
+    """An OscServer on its own loop in a daemon thread, for programs without an asyncio loop
+    (tests, benchmarks, embedding). Yields the started server; stops it on exit."""
+    server = OscServer(session, host, port)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.start())
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="osc-server", daemon=True)
+    thread.start()
+    started.wait()
+    if failure:
+        loop.close()
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
