@@ -1,0 +1,92 @@
+"""A private JACK server with the dummy driver, for real-time tests and benchmarks.
+
+Each server gets its own name (JACK_DEFAULT_SERVER), so tests never touch a JACK
+server someone else runs on the machine, and jackd runs in its own session so it
+is killed even if it ignores SIGTERM. Its output (including its "XRun" lines) goes
+to a log file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+JACK_TOOLS = ("jackd", "jack_wait", "jack_lsp", "jack_rec")
+START_TIMEOUT = 10.0
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in JACK_TOOLS if shutil.which(tool) is None]
+
+
+class JackServer:
+    def __init__(self, log_path: Path, sr: int = 48000, buffer: int = 256) -> None:
+        self.name = f"chronus-test-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+        self.sr = sr
+        self.buffer = buffer
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment that points JACK clients (engine, jack_rec, jack_lsp) at this server."""
+        return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
+
+    def start(self) -> JackServer:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy",
+                 "-r", str(self.sr), "-p", str(self.buffer)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.running():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"jackd did not start; see {self.log_path}:\n{self.log_text()[-2000:]}")
+            time.sleep(0.05)
+        return self
+
+    def running(self) -> bool:
+        result = self.run(["jack_wait", "-c", "-s", self.name])
+        return result.returncode == 0 and "not running" not in result.stdout
+
+    def run(self, argv: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """Run a JACK tool against this server."""
+        return subprocess.run(argv, env={**os.environ, **self.env}, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def ports(self) -> list[str]:
+        return [line for line in self.run(["jack_lsp"]).stdout.splitlines() if line and line[0] != " "]
+
+    def connections(self, port: str) -> list[str]:
+        lines = self.run(["jack_lsp", "-c", port]).stdout.splitlines()
+        return [line.strip() for line in lines[1:] if line.startswith(" ")]
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def xrun_lines(self) -> int:
+        """XRuns jackd itself logged ("JackEngine::XRun: client = … was not finished")."""
+        return sum("XRun" in line for line in self.log_text().splitlines())
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> JackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

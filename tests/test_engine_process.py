@@ -1,0 +1,411 @@
+"""The engine process and its client, on the null backend (a silent real-time clock).
+
+These start real engine processes (pyo, the real graph) and talk to them through
+EngineClient exactly as the Session does. What is checked: commands reach the
+engine and events come back at the tempo's rate, a queued bar load is reported
+and switches the Session, a SIGKILLed engine is replaced and plays the same session
+within a second, a hung one is replaced, close() leaves no process, nothing the
+engine prints reaches our terminal, and a backend asked for but missing is a clear
+error.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chronus_tui.engine import client as client_module
+from chronus_tui.engine.client import EngineClient, EngineError
+from chronus_tui.engine.process import BlockCallback, Engine
+from chronus_tui.model import Pattern, Track, parse_steps
+from chronus_tui.patternfile import pattern_to_dict
+from chronus_tui.session import Change, Session
+from chronus_tui.store import SlotStore
+
+SR = 48000
+BUFFER = 256
+NO_JACK = {"JACK_DEFAULT_SERVER": "chronus-test-no-such-server"}  # never find a real JACK server
+
+
+def step_samples(bpm: float, sr: int = SR) -> float:
+    return sr * 60 / bpm / 4
+
+
+class Events:
+    """Collects engine events (they arrive on the client's reader thread)."""
+
+    def __init__(self) -> None:
+        self.all: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._cond:
+            self.all.append({**event, "_t": time.monotonic()})
+            self._cond.notify_all()
+
+    def of(self, kind: str, since: int = 0) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.all[since:] if e["event"] == kind]
+
+    def wait(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0,
+             since: int = 0) -> dict[str, Any]:
+        """The first event from index `since` on that satisfies predicate."""
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found.extend(e for e in self.all[since:] if predicate(e))
+            return bool(found)
+
+        self._wait_until(seen, timeout, since)
+        return found[0]
+
+    def positions(self, count: int, since: int = 0, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The first `count` position events from index `since` on, once they are there."""
+        self._wait_until(lambda: len(self.of("position", since)) >= count, timeout, since)
+        return self.of("position", since)[:count]
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float, since: int) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    kinds = [e["event"] for e in self.all[since:]][-20:]
+                    raise AssertionError(f"not there within {timeout} s (last events: {kinds})")
+                self._cond.wait(left)
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self.all)
+
+
+def assert_steps_advance(positions: list[dict[str, Any]], bpm: float) -> None:
+    """Consecutive steps, and samples that advance by one step length each
+    (to within a block: events are sent at block boundaries)."""
+    step = step_samples(bpm)
+    first = positions[0]
+    index0 = first["bar"] * 16 + first["step"]
+    for k, pos in enumerate(positions):
+        assert pos["bar"] * 16 + pos["step"] == index0 + k, positions
+        assert abs(pos["sample"] - first["sample"] - k * step) <= BUFFER, (k, pos, first, step)
+
+
+@pytest.fixture
+def engine_log(tmp_path: Path) -> Path:
+    return tmp_path / "engine.log"
+
+
+@pytest.fixture
+def make_client(engine_log: Path) -> Iterator[Callable[..., EngineClient]]:
+    """EngineClients that are closed after the test, whatever happens."""
+    clients: list[EngineClient] = []
+
+    def make(audio: str = "null", **kwargs: Any) -> EngineClient:
+        kwargs.setdefault("env", NO_JACK)
+        client = EngineClient(audio=audio, sr=kwargs.pop("sr", SR), buffer=kwargs.pop("buffer", BUFFER),
+                              log_path=engine_log, **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def demo_pattern(name: str, bpm: float, hits: str = "x...x...x...x...") -> Pattern:
+    pattern = Pattern(name=name, bpm=bpm)
+    pattern.tracks.append(Track(name="kick", voice="voice1", steps=parse_steps(hits)))
+    return pattern
+
+
+def play(client: EngineClient, pattern: Pattern) -> None:
+    """What the Session sends to load a pattern while stopped, then press play."""
+    client.send({"op": "pattern", "pattern": pattern_to_dict(pattern), "mode": "now", "token": 0})
+    client.send({"op": "transport", "playing": True})
+
+
+def engine_children() -> list[int]:
+    """Our child processes that are engine processes (zombies included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() and b"--commands" in cmdline.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# -- the block callback, without pyo ---------------------------------------------------
+
+
+class RecordingGraph:
+    def __init__(self) -> None:
+        self.handled: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
+
+    def handle(self, command: dict[str, Any]) -> None:
+        if command.get("op") == "bad":
+            raise ValueError("no such op")
+        self.handled.append(command)
+        self.pending.append({"event": "position", "bar": 0, "step": len(self.handled), "sample": 0})
+
+    def poll_events(self) -> list[dict[str, Any]]:
+        events, self.pending = self.pending, []
+        return events
+
+
+def drain(q: queue.SimpleQueue) -> list[Any]:
+    items = []
+    while not q.empty():
+        items.append(q.get())
+    return items
+
+
+def test_block_callback_applies_every_waiting_command_in_one_block() -> None:
+    graph = RecordingGraph()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, inbox, outbox)
+    commands = [{"op": "param", "module": "voice1", "param": p, "value": 1.0} for p in ("amp", "pan")]
+    for command in (commands[0], {"op": "bad"}, commands[1]):
+        inbox.put(command)
+    callback()
+    assert graph.handled == commands  # both fields in the same block; the bad one did not stop it
+    events = drain(outbox)
+    assert [e["event"] for e in events] == ["error", "position", "position"]
+    assert "'bad'" in events[0]["message"] and "no such op" in events[0]["message"]
+    callback()
+    assert drain(outbox) == []  # nothing new: no events, no status before its time
+
+
+def test_block_callback_sends_status_twice_a_second_of_audio() -> None:
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), RecordingGraph(),
+                             queue.SimpleQueue(), outbox)
+    blocks = round(SR / BUFFER)  # one second of audio
+    for _ in range(blocks):
+        callback()
+    statuses = drain(outbox)
+    assert len(statuses) == 2
+    for status in statuses:
+        assert status["event"] == "status"
+        assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
+        assert status["cpu"] >= 0
+        assert "xruns" not in status  # only JACK can count them
+
+
+# -- real engine processes -----------------------------------------------------------
+
+
+def test_commands_reach_the_engine_and_events_come_back(make_client: Callable[..., EngineClient]) -> None:
+    events = Events()
+    client = make_client()
+    client.start(events)
+    assert client.backend == "null"
+    bpm = 150.0
+    play(client, demo_pattern("p", bpm))
+    positions = events.positions(10, 0)
+    assert (positions[0]["bar"], positions[0]["step"]) == (0, 0)  # start plays step 0 of bar 0
+    assert_steps_advance(positions, bpm)
+    status = events.wait(lambda e: e["event"] == "status")
+    assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
+
+    mark = events.mark()
+    client.send({"op": "tempo", "bpm": 90.0, "swing": 0.0})
+    later = events.positions(4, mark)
+    assert_steps_advance(later[1:], 90.0)  # the first may straddle the change
+
+
+def test_null_backend_is_a_real_time_clock(make_client: Callable[..., EngineClient]) -> None:
+    """The silent clock runs no faster than real time (and does not stall)."""
+    events = Events()
+    client = make_client(buffer=64)
+    client.start(events)
+    first = events.wait(lambda e: e["event"] == "status")
+    last = events.wait(lambda e: e["event"] == "status" and e["blocks"] >= first["blocks"] + 4 * 375)
+    audio_seconds = (last["blocks"] - first["blocks"]) * 64 / SR
+    wall_seconds = last["_t"] - first["_t"]
+    assert audio_seconds == pytest.approx(2.0, abs=0.01)
+    assert 0.9 * audio_seconds <= wall_seconds <= 2.0 * audio_seconds
+
+
+def test_sr_and_buffer_are_honoured(make_client: Callable[..., EngineClient]) -> None:
+    events = Events()
+    client = make_client(sr=44100, buffer=128)
+    client.start(events)
+    play(client, demo_pattern("p", 120.0))
+    status = events.wait(lambda e: e["event"] == "status")
+    assert (status["sr"], status["buffer"]) == (44100, 128)
+    positions = events.positions(3, 0)
+    step = step_samples(120.0, 44100)
+    assert abs(positions[2]["sample"] - positions[0]["sample"] - 2 * step) <= 128
+
+
+def test_a_bad_command_is_reported_and_the_engine_plays_on(make_client: Callable[..., EngineClient]) -> None:
+    events = Events()
+    client = make_client()
+    client.start(events)
+    play(client, demo_pattern("p", 120.0))
+    client.send({"op": "no-such-op"})
+    error = events.wait(lambda e: e["event"] == "error")
+    assert "no-such-op" in error["message"]
+    mark = events.mark()
+    assert_steps_advance(events.positions(3, mark), 120.0)
+
+
+def session_with_engine(store: SlotStore, client: EngineClient, pattern: Pattern,
+                        events: Events) -> Session:
+    session = Session(store, client, pattern=pattern)
+
+    def deliver(event: dict[str, Any]) -> None:
+        session.on_engine_event(event)
+        events(event)
+
+    client.start(deliver)
+    session.resync()
+    return session
+
+
+def test_session_switches_a_queued_bar_load_when_the_engine_reports_it(
+        make_client: Callable[..., EngineClient], store: SlotStore) -> None:
+    events = Events()
+    bpm = 240.0  # a bar is one second
+    session = session_with_engine(store, make_client(), demo_pattern("first", bpm), events)
+    changes: list[Change] = []
+    session.subscribe(changes.append)
+    session.start()
+    start = events.positions(1, 0)[0]
+    events.wait(lambda e: e["event"] == "position" and e["step"] == 5)  # mid-bar
+    pending = session.apply_snapshot(demo_pattern("second", bpm, "x.x.x.x.x.x.x.x."), at="bar")
+    assert pending is not None and session.pattern.name == "first"  # queued, not yet switched
+    switched = events.wait(lambda e: e["event"] == "switched", timeout=3)
+    assert switched["token"] == pending.token
+    bar = 16 * step_samples(bpm)
+    assert (switched["sample"] - start["sample"]) % bar == 0  # on a bar line of the running clock
+    assert session.pattern.name == "second" and session.pending is None
+    assert [c.data["token"] for c in changes if c.kind == "pattern" and c.data.get("switched")] \
+        == [pending.token]
+
+
+def test_killed_engine_is_replaced_and_plays_the_same_session_within_a_second(
+        make_client: Callable[..., EngineClient], store: SlotStore) -> None:
+    events = Events()
+    bpm = 137.0
+    client = make_client()
+    session = session_with_engine(store, client, demo_pattern("live", bpm, "x.x.x..x"), events)
+    session.start()
+    events.positions(3, 0)
+    old_pid = client.pid
+    mark = events.mark()
+    killed_at = time.monotonic()
+    os.kill(old_pid, signal.SIGKILL)
+    restarted = events.wait(lambda e: e["event"] == "restarted", timeout=3, since=mark)
+    resumed = events.positions(4, events.all.index(restarted), timeout=3)
+    playing_after = resumed[0]["_t"] - killed_at
+    assert playing_after < 1.0, f"playing again after {playing_after:.2f} s"
+    assert client.pid != old_pid and not alive(old_pid)
+    assert (resumed[0]["bar"], resumed[0]["step"]) == (0, 0)  # the resync restarted the transport
+    assert_steps_advance(resumed, bpm)  # the new process got the session's tempo, not the default
+    assert session.transport.playing and session.pattern.name == "live"
+    assert client.restarts == 1
+
+
+def test_a_silent_engine_is_killed_and_replaced(make_client: Callable[..., EngineClient],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "WATCHDOG", 1.0)
+    events = Events()
+    client = make_client()
+    client.start(events)
+    events.wait(lambda e: e["event"] == "status")
+    old_pid = client.pid
+    os.kill(old_pid, signal.SIGSTOP)  # hung: alive, but no events
+    try:
+        events.wait(lambda e: e["event"] == "restarted", timeout=5)
+    finally:
+        if alive(old_pid):
+            os.kill(old_pid, signal.SIGKILL)
+    assert client.pid != old_pid and not alive(old_pid)
+
+
+def test_an_engine_that_keeps_dying_is_given_up_with_an_error(
+        make_client: Callable[..., EngineClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_CRASHES", 1)
+    events = Events()
+    client = make_client()
+    client.start(events)
+    os.kill(client.pid, signal.SIGKILL)
+    events.wait(lambda e: e["event"] == "restarted")
+    last_pid = client.pid
+    os.kill(last_pid, signal.SIGKILL)
+    error = events.wait(lambda e: e["event"] == "error")
+    assert "keeps dying" in error["message"]
+    assert client.pid == last_pid and not alive(last_pid)
+    assert engine_children() == []
+
+
+def test_close_leaves_no_engine_process(make_client: Callable[..., EngineClient]) -> None:
+    client = make_client()
+    client.start(Events())
+    pid = client.pid
+    assert pid in engine_children()
+    client.close()
+    assert not alive(pid)
+    assert engine_children() == []
+    client.close()  # twice is fine
+
+
+def test_nothing_the_engine_prints_reaches_the_terminal(make_client: Callable[..., EngineClient],
+                                                       engine_log: Path,
+                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    client = make_client()
+    client.start(Events())
+    client.send({"op": "no-such-op"})
+    time.sleep(0.2)
+    client.close()
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    log = engine_log.read_text()
+    assert "backend null, 48000 Hz, 256 frames" in log
+    assert "no-such-op" in log and "engine stopped" in log
+
+
+def test_explicit_jack_without_a_server_is_a_clear_error(make_client: Callable[..., EngineClient]) -> None:
+    client = make_client("jack")
+    with pytest.raises(EngineError, match="JACK server is not running"):
+        client.start(Events())
+    assert client.pid is None and engine_children() == []
+
+
+def test_auto_falls_through_to_a_backend_that_works(make_client: Callable[..., EngineClient]) -> None:
+    events = Events()
+    client = make_client("auto")
+    client.start(events)
+    assert client.backend in ("portaudio", "null")  # no JACK server by that name
+    assert events.wait(lambda e: e["event"] == "status")["backend"] == client.backend
+
+
+def test_unknown_audio_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="--audio 'alsa'"):
+        EngineClient(audio="alsa")
