@@ -1,27 +1,15 @@
-"""Shared pieces of the UI tests: a fixed pattern, a fake engine, an app factory."""
+"""Shared pieces of the UI tests: a fixed pattern and an app on a Session with a fake engine."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from conftest import FakeEngine
 
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
-
-
-class FakeEngine:
-    """Records every command; the test plays the engine's part by emitting events."""
-
-    def __init__(self) -> None:
-        self.commands: list[dict[str, Any]] = []
-
-    def send(self, command: dict[str, Any]) -> None:
-        self.commands.append(command)
-
-    def ops(self, op: str) -> list[dict[str, Any]]:
-        return [c for c in self.commands if c["op"] == op]
 
 
 def fixed_pattern() -> Pattern:

@@ -7,6 +7,7 @@ reader); those are queued and drained on the UI thread, one redraw per batch.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -50,7 +51,7 @@ class OscService(Protocol):
     """The OSC server as the app runs it: started and closed inside the app's event loop."""
 
     async def start(self) -> Any: ...
-    async def close(self) -> Any: ...
+    def close(self) -> Any: ...  # may return an awaitable
 
 
 class ChronusApp(App[int]):
@@ -115,7 +116,9 @@ class ChronusApp(App[int]):
     async def _stop_osc(self) -> None:
         server, self.osc_server = self.osc_server, None
         if server is not None:
-            await server.close()
+            closing = server.close()
+            if inspect.isawaitable(closing):
+                await closing
 
     async def on_unmount(self) -> None:
         self.session.unsubscribe(self._on_change)

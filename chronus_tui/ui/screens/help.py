@@ -35,4 +35,4 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Chronus keys  (esc closes; ctrl+p searches them)"
-            yield Static(actions_table())
+            yield Static(actions_table(), id="help-table")

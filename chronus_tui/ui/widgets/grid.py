@@ -58,6 +58,13 @@ class StepGrid(Widget, can_focus=True):
             self.step_index = min(max(self.step_index + steps, 0), length - 1)
         self.refresh()
 
+    def playhead(self, track: Track) -> int | None:
+        """The step a track plays now, from the engine's last position event; None when stopped."""
+        transport = self.session.transport
+        if not transport.playing:
+            return None
+        return (transport.bar * STEPS_PER_BAR + transport.step) % track.length
+
     # -- drawing ------------------------------------------------------------------
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -67,8 +74,6 @@ class StepGrid(Widget, can_focus=True):
         pattern = self.session.pattern
         tracks = list(pattern.tracks)
         here = self.current()
-        transport = self.session.transport
-        position = transport.bar * STEPS_PER_BAR + transport.step
         width = self.size.width
         cell = WIDE_CELL if width >= LABEL_WIDTH + TAIL_WIDTH + 16 * WIDE_CELL else NARROW_CELL
         page = self.step_index // STEPS_PER_BAR
@@ -83,8 +88,7 @@ class StepGrid(Widget, can_focus=True):
         top = min(max(self.track_index - rows + 1, 0), max(len(tracks) - rows, 0))
         for index in range(top, min(top + rows, len(tracks))):
             text.append("\n")
-            self._render_track(text, tracks[index], index, first, cell,
-                               position % tracks[index].length if transport.playing else None)
+            self._render_track(text, tracks[index], index, first, cell, self.playhead(tracks[index]))
         if not tracks:
             text.append("\nno tracks: add some over OSC (/seq/add) or load a slot", style="dim")
         text.append("\n")

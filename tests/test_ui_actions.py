@@ -1,0 +1,377 @@
+"""Pilot tests of every UI action: keys in, Session model and slot files checked after."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import FakeEngine
+from rich.console import Console
+from textual.pilot import Pilot
+from ui_support import fixed_pattern, make_app
+
+from chronus_tui import patternfile
+from chronus_tui.model import MODULE_PARAMS, steps_text
+from chronus_tui.session import Change
+from chronus_tui.store import SlotStore
+from chronus_tui.ui.actions import ACTIONS
+from chronus_tui.ui.app import ChronusApp, parse_slot
+from chronus_tui.ui.screens.help import HelpScreen, actions_table
+from chronus_tui.ui.widgets.params import TRACK
+
+SIZE = (120, 40)
+
+
+def spy_notifications(app: ChronusApp) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *args: object, severity: str = "information", **kwargs: object) -> None:
+        seen.append((message, severity))
+        original(message, *args, severity=severity, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let slot-file workers finish and their Session changes reach the screen."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def slot_file(patterns_dir: Path, slot: int) -> dict:
+    return json.loads((patterns_dir / "slots" / f"slot_{slot:03d}.json").read_text())
+
+
+async def test_step_keys_edit_the_step_under_the_cursor(patterns_dir: Path) -> None:
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        kick = session.pattern.track("kick")
+        assert steps_text(kick.steps) == "X...x...X...x..."
+        await pilot.press("right", "x")            # kick step 2 on
+        assert kick.steps[1].on and not kick.steps[1].accent
+        await pilot.press("a")                     # accent it
+        assert kick.steps[1].accent
+        await pilot.press("a", "x")                # accent off, then step off
+        assert not kick.steps[1].on and not kick.steps[1].accent
+        await pilot.press("a")                     # accenting a rest makes an accented hit
+        assert kick.steps[1].on and kick.steps[1].accent
+        await pilot.press("s")
+        assert kick.steps[1].slide
+        await pilot.press("s")
+        assert not kick.steps[1].slide
+        edits = [c for c in engine.ops("pattern") if c["mode"] == "edit"]
+        assert len(edits) == 7
+        assert edits[-1]["pattern"]["sequencer"]["tracks"][0]["steps"][1]["on"] is True
+
+
+async def test_note_keys_move_by_semitone_and_octave(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "down")          # bass, step 1 (note 36)
+        bass = session.pattern.track("bass")
+        await pilot.press("k")
+        assert bass.steps[0].note == 37
+        await pilot.press("K")
+        assert bass.steps[0].note == 49
+        await pilot.press("J", "j", "j")
+        assert bass.steps[0].note == 35
+        await pilot.press("backspace")
+        assert bass.steps[0].note is None
+        await pilot.press("k")                     # from the voice's own freq (440 Hz = A4 = 69)
+        assert bass.steps[0].note == 70
+        for _ in range(6):
+            await pilot.press("K")
+        assert bass.steps[0].note == 127           # held at the top of the MIDI range
+
+
+async def test_mute_solo_and_length(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")                  # hat
+        hat = session.pattern.track("hat")
+        await pilot.press("m")
+        assert hat.mute
+        await pilot.press("m", "o")
+        assert not hat.mute and hat.solo
+        await pilot.press("full_stop")
+        assert hat.length == 17 and not hat.steps[16].on
+        await pilot.press("greater_than_sign", "greater_than_sign", "greater_than_sign",
+                          "greater_than_sign")
+        assert hat.length == 64                    # clamped to 64
+        await pilot.press("pagedown", "pagedown", "pagedown", "x")
+        assert app.grid.step_index == 48 and hat.steps[48].on
+        await pilot.press("less_than_sign", "comma")
+        assert hat.length == 47
+        assert app.grid.current() == (hat, 46)     # the cursor stays on the track
+
+
+async def test_tempo_swing_and_transport(patterns_dir: Path) -> None:
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus", "plus", "asterisk", "minus")
+        assert session.pattern.bpm == 137.0
+        await pilot.press("slash")
+        assert session.pattern.bpm == 127.0
+        await pilot.press("right_parenthesis", "right_parenthesis", "left_parenthesis")
+        assert session.pattern.swing == pytest.approx(0.15)
+        assert engine.last("tempo") == {"op": "tempo", "bpm": 127.0, "swing": 0.15}
+        for _ in range(12):
+            await pilot.press("right_parenthesis")
+        assert session.pattern.swing == 0.6        # clamped
+        await pilot.press("space")
+        assert session.transport.playing and engine.last("transport")["playing"] is True
+        await pilot.press("space")
+        assert not session.transport.playing and engine.last("transport")["playing"] is False
+
+
+async def test_parameter_keys_fine_and_coarse(patterns_dir: Path) -> None:
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "tab")            # grid -> slots -> params
+        assert app.focused is app.params
+        row = app.params.current()
+        assert (row.module, row.spec.name) == (TRACK, "level")
+        await pilot.press("left")
+        assert session.pattern.track("kick").level == pytest.approx(0.99)
+        # The voice rows follow MODULE_PARAMS for the selected track's voice.
+        names = [r.spec.name for r in app.params.rows() if r.module == "voice1"]
+        assert names == [spec.name for spec in MODULE_PARAMS["voice1"]]
+        await pilot.press("down", "down", "down")  # gate, osc/type, freq
+        assert app.params.current().spec.name == "freq"
+        await pilot.press("right")                 # fine: 1% of 20–5000 Hz
+        assert session.pattern.modules["voice1"]["freq"] == pytest.approx(440 + 49.8)
+        await pilot.press("shift+left")            # coarse: 10%
+        assert session.pattern.modules["voice1"]["freq"] == 20.0   # 489.8 − 498, held at 20 Hz
+        assert engine.last("param") == {"op": "param", "module": "voice1", "param": "freq", "value": 20.0}
+        await pilot.press("up")                    # osc/type moves one waveform a press
+        await pilot.press("right", "right")
+        assert session.pattern.modules["voice1"]["osc/type"] == 2
+        # Another track's voice shows when the grid cursor moves to it.
+        await pilot.press("shift+tab", "shift+tab", "down", "down")
+        assert app.params.track is session.pattern.track("bass")
+        assert any(r.module == "voice2" for r in app.params.rows())
+        acid = [r for r in app.params.rows() if r.module == "acid1"]
+        assert [r.spec.name for r in acid] == [s.name for s in MODULE_PARAMS["acid1"]]
+
+
+async def test_save_and_rename_write_the_slot_file(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket", "right_square_bracket")   # A03
+        assert app.slots.selected == 3
+        await pilot.press("S")
+        await settle(pilot)
+        saved = slot_file(patterns_dir, 3)
+        assert saved["name"] == "test beat"
+        assert saved["sequencer"] == patternfile.pattern_to_dict(session.pattern)["sequencer"]
+        assert app.slots.state(3) == "saved"
+        assert ("Saved A03 “test beat”", "information") in notes
+        await pilot.press("R")
+        await pilot.pause()
+        for _ in range(len("test beat")):
+            await pilot.press("backspace")
+        await pilot.press(*"acid jam", "enter")
+        await settle(pilot)
+        assert slot_file(patterns_dir, 3)["name"] == "acid jam"
+        assert app.slots.entries[3].name == "acid jam"
+        await pilot.press("right_square_bracket", "R")   # A04 is empty: refused, nothing written
+        await pilot.pause()
+        assert not (patterns_dir / "slots" / "slot_004.json").exists()
+        assert notes[-1] == ("A04 is empty: save to it first", "error")
+
+
+async def test_bar_aligned_load_stays_queued_until_the_switch(patterns_dir: Path) -> None:
+    store = SlotStore(patterns_dir)
+    other = fixed_pattern()
+    other.name, other.bpm = "second", 140.0
+    store.save(17, patternfile.pattern_to_dict(other))
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.slots.state(17) == "saved"
+        await pilot.press("space", "right_curly_bracket")   # play; select B01
+        assert app.slots.selected == 17
+        await pilot.press("enter")
+        await settle(pilot)
+        load = engine.last("pattern")
+        assert load["mode"] == "bar" and load["pattern"]["name"] == "second"
+        assert session.pattern.name == "test beat"           # not yet: waits for the bar
+        assert app.slots.state(17) == "queued"
+        assert "next B01" in app.query_one("#transport").render().plain
+        # The engine reports the switch from its reader thread.
+        thread = threading.Thread(target=session.on_engine_event,
+                                  args=(FakeEngine.switch(load["token"], 96000),))
+        thread.start()
+        thread.join()
+        await pilot.pause()
+        assert session.pattern.name == "second" and session.pattern.bpm == 140.0
+        assert app.slots.state(17) == "playing"
+        assert "B01 second" in app.query_one("#transport").render().plain
+
+
+async def test_immediate_load_and_cancel(patterns_dir: Path) -> None:
+    store = SlotStore(patterns_dir)
+    other = fixed_pattern()
+    other.name = "now"
+    store.save(1, patternfile.pattern_to_dict(other))
+    store.save(2, patternfile.pattern_to_dict(other), name="later")
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "L")
+        await settle(pilot)
+        assert engine.last("pattern")["mode"] == "now"
+        assert session.pattern.name == "now" and app.slots.state(1) == "playing"
+        assert ("Loaded A01 “now”", "information") in notes
+        await pilot.press("right_square_bracket", "enter")
+        await settle(pilot)
+        assert app.slots.state(2) == "queued"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert engine.last("cancel") == {"op": "cancel"}
+        assert session.pending is None and app.slots.state(2) == "saved"
+        await pilot.press("right_square_bracket", "enter")   # A03 is empty
+        await settle(pilot)
+        assert notes[-1] == ("slot 3 is empty", "error")
+
+
+async def test_goto_slot_prompt(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", *"c05", "enter")
+        assert app.slots.selected == 37
+        await pilot.press("g", *"128", "enter")
+        assert app.slots.selected == 128
+        await pilot.press("g", *"z9", "enter")
+        assert app.slots.selected == 128
+
+
+def test_parse_slot() -> None:
+    assert [parse_slot(t) for t in ("A01", "a1", "H16", "1", "128")] == [1, 1, 128, 1, 128]
+    assert [parse_slot(t) for t in ("I01", "A17", "0", "129", "", "B")] == [None] * 6
+
+
+async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> None:
+    """What OSC (or the engine) changes appears on screen, with a notification for saves/errors."""
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        def remote() -> None:
+            session.set_bpm(141, source="osc")
+            session.add_track("lead", "voice5", "x.x.x.x.", source="osc")
+            session.set_param("acid1", "cutoff", 1234.0, source="osc")
+            session.save_slot(9, "from script", source="osc")
+            session.on_engine_event({"event": "error", "message": "engine hiccup"})
+            session.start(source="osc")
+            session.on_engine_event({"event": "position", "bar": 2, "step": 7, "sample": 0})
+
+        thread = threading.Thread(target=remote)
+        thread.start()
+        thread.join()
+        await pilot.pause()
+        transport = app.query_one("#transport").render().plain
+        assert "141.0 BPM" in transport and "003:08" in transport and "PLAY" in transport
+        assert "lead" in app.grid.render().plain
+        assert app.slots.state(9) == "saved" and app.slots.entries[9].name == "from script"
+        assert ("Saved A09 “from script” (from osc)", "information") in notes
+        assert ("engine hiccup (from engine)", "error") in notes
+        # The playhead follows the engine's position: bar 2 step 7 = step 39 of the song.
+        kick = session.pattern.track("kick")
+        assert app.grid.playhead(kick) == 39 % 16
+        assert app.grid.playhead(session.pattern.track("stab")) == 39 % 12
+
+
+async def test_playhead_moves_only_with_engine_positions(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        kick = session.pattern.track("kick")
+        assert app.grid.playhead(kick) is None            # stopped: no playhead
+        await pilot.press("space")
+        assert app.grid.playhead(kick) == 0
+        await pilot.pause(0.3)
+        assert app.grid.playhead(kick) == 0               # no UI timer moves it
+        session.on_engine_event({"event": "position", "bar": 0, "step": 5, "sample": 0})
+        await pilot.pause()
+        assert app.grid.playhead(kick) == 5
+
+
+async def test_help_and_palette_list_every_action(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=100, file=io.StringIO())
+        console.print(actions_table())
+        listed = console.file.getvalue()
+        for action in ACTIONS:
+            assert f"{action.keys_display} " in listed and action.title in listed, action
+            # Every registry action runs an action of the app.
+            assert callable(getattr(app, "action_" + action.action.split("(")[0], None)), action
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        # The palette runs registry actions.
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"tempo +10", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert session.pattern.bpm == 136.0
+
+
+async def test_quit_closes_the_osc_server_and_exits_zero(patterns_dir: Path) -> None:
+    class Osc:
+        started = closed = False
+
+        async def start(self) -> None:
+            self.started = True
+
+        def close(self) -> None:
+            self.closed = True
+
+    osc = Osc()
+    app, session = make_app(patterns_dir)
+    app.osc_server = osc
+    async with app.run_test(size=SIZE) as pilot:
+        assert osc.started
+        assert "OSC 127.0.0.1:5005" in app.query_one("#transport").render().plain
+        await pilot.press("q")
+        await pilot.pause()
+    assert osc.closed and app.return_code == 0
+    seen: list[Change] = []
+    session.subscribe(seen.append)
+    session.set_bpm(100)          # the app no longer listens: nothing breaks
+    assert [c.kind for c in seen] == ["tempo"]
+
+
+async def test_osc_port_in_use_is_reported_not_fatal(patterns_dir: Path) -> None:
+    class BusyOsc:
+        async def start(self) -> None:
+            raise OSError(98, "Address already in use")
+
+        def close(self) -> None:
+            raise AssertionError("never started, never closed")
+
+    app, _ = make_app(patterns_dir)
+    app.osc_server = BusyOsc()
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "OSC off" in app.query_one("#transport").render().plain
+        assert notes[-1][1] == "error" and "Address already in use" in notes[-1][0]
+        await pilot.press("q")
+
+
+async def test_null_backend_warning(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine(), backend="null")
+    async with app.run_test(size=(80, 24)):
+        assert "NO SOUND: null audio backend" in app.query_one("#transport").render().plain
