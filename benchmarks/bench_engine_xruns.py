@@ -1,0 +1,185 @@
+"""JACK xruns while the engine plays and the controlling process is busy.
+
+A private JACK server with the dummy driver (jackd --no-realtime -d dummy) runs the
+engine process through EngineClient, as the app does, playing the biggest common
+session (8 tracks × 64 steps, every effect on). Meanwhile this process runs a busy
+pure-Python thread (the GIL pressure that caused 26 xruns in 5 s with pyo in the
+same process) and sends parameter, tempo and step changes through the Session.
+
+Xruns are counted two ways, which should agree:
+- a port-less JACK client in this process (backends.JackMonitor) whose xrun
+  callback JACK calls for every xrun in the graph;
+- the "JackEngine::XRun" lines jackd writes to its log.
+The engine's own status events give its CPU load, and its position events show
+that no step was lost.
+
+    .venv/bin/python benchmarks/bench_engine_xruns.py [--duration 60] [--rate 50] [--buffer 256]
+
+Prints a table and writes benchmarks/results/engine_xruns.json. Want: 0 xruns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import full_pattern  # noqa: E402  (the session the tests prove)
+from jackserver import JackServer, missing_tools  # noqa: E402
+
+from chronus_tui.engine.backends import JackMonitor  # noqa: E402
+from chronus_tui.engine.client import EngineClient  # noqa: E402
+from chronus_tui.model import MODULE_PARAMS  # noqa: E402
+from chronus_tui.session import Session  # noqa: E402
+from chronus_tui.store import SlotStore  # noqa: E402
+
+RESULT = REPO / "benchmarks" / "results" / "engine_xruns.json"
+
+
+def busy(stop: threading.Event, counter: list[int]) -> None:
+    """Pure-Python work that wants the GIL all the time."""
+    while not stop.is_set():
+        counter[0] += sum(i * i for i in range(2000)) & 1 or 1
+
+
+def change_parameters(session: Session, rate: float, stop: threading.Event, sent: list[int]) -> None:
+    """Parameter changes at `rate` per second, with a tempo and a step edit now and then."""
+    rng = random.Random(7)
+    params = [(module, spec) for module, specs in MODULE_PARAMS.items() for spec in specs
+              if spec.name != "osc/type"]
+    tracks = [t.name for t in session.pattern.tracks]
+    next_at = time.monotonic()
+    while not stop.is_set():
+        module, spec = rng.choice(params)
+        session.set_param(module, spec.name, rng.uniform(spec.low, spec.high), source="bench")
+        sent[0] += 1
+        if sent[0] % 50 == 0:
+            session.set_bpm(rng.uniform(110, 140), source="bench")
+        if sent[0] % 20 == 0:
+            session.set_step(rng.choice(tracks), rng.randrange(16), on=rng.random() < 0.5, source="bench")
+        next_at += 1 / rate
+        stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    statuses: list[dict[str, Any]] = []
+    counts = {"position": 0, "error": 0, "restarted": 0}
+    errors: list[str] = []
+
+    with JackServer(workdir / "jackd.log", sr=args.sr, buffer=args.buffer) as server:
+        os.environ.update(server.env)  # for the monitor client in this process
+        client = EngineClient(audio="jack", sr=args.sr, buffer=args.buffer, log_path=workdir / "engine.log",
+                              env=server.env)
+        session = Session(SlotStore(workdir / "patterns"), client, pattern=full_pattern())
+
+        def on_event(event: dict[str, Any]) -> None:
+            session.on_engine_event(event)
+            kind = event["event"]
+            if kind == "status":
+                statuses.append(event)
+            elif kind in counts:
+                counts[kind] += 1
+                if kind == "error":
+                    errors.append(event["message"])
+
+        client.start(on_event)
+        try:
+            session.resync()
+            session.start()
+            time.sleep(1.0)  # settle: graph built, first bar playing
+            log_xruns_before = server.xrun_lines()
+            stop = threading.Event()
+            spins, sent = [0], [0]
+            with JackMonitor("chronus-bench") as monitor:
+                threads = [threading.Thread(target=busy, args=(stop, spins), daemon=True)
+                           for _ in range(args.busy_threads)]
+                threads.append(threading.Thread(target=change_parameters,
+                                                args=(session, args.rate, stop, sent), daemon=True))
+                counts["position"] = 0
+                started = time.monotonic()
+                for thread in threads:
+                    thread.start()
+                time.sleep(args.duration)
+                stop.set()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.monotonic() - started
+                monitor_xruns = monitor.xruns
+        finally:
+            client.close()
+        log_xruns = server.xrun_lines() - log_xruns_before
+
+    loads = [s["cpu"] for s in statuses[2:]] or [0.0]
+    return {
+        "duration_s": round(elapsed, 2),
+        "sr": args.sr, "buffer": args.buffer,
+        "busy_threads": args.busy_threads,
+        "busy_spins": spins[0],
+        "param_changes_sent": sent[0],
+        "param_rate_per_s": round(sent[0] / elapsed, 1),
+        "xruns_jack_callback": monitor_xruns,
+        "xruns_jackd_log": log_xruns,
+        "xruns_engine_status": statuses[-1].get("xruns") if statuses else None,
+        "engine_cpu_percent_mean": round(sum(loads) / len(loads), 1),
+        "engine_cpu_percent_max": max(loads),
+        "position_events": counts["position"],
+        "engine_errors": errors[:5],
+        "engine_restarts": counts["restarted"],
+        "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        "target": "0 xruns",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of playback measured")
+    parser.add_argument("--rate", type=float, default=50.0, help="parameter changes per second")
+    parser.add_argument("--busy-threads", type=int, default=1)
+    parser.add_argument("--sr", type=int, default=48000)
+    parser.add_argument("--buffer", type=int, default=256)
+    parser.add_argument("--output", type=Path, default=RESULT)
+    args = parser.parse_args()
+    missing = missing_tools()
+    if missing:
+        print(f"needs JACK tools not installed here: {', '.join(missing)} (Debian: jackd2)")
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="chronus-xruns-") as tmp:
+        result = run(args, Path(tmp))
+
+    rows = [
+        ("playback measured", f"{result['duration_s']} s at {result['sr']} Hz, {result['buffer']} frames"),
+        ("busy Python threads in the control process", str(result["busy_threads"])),
+        ("parameter/tempo/step changes sent", f"{result['param_changes_sent']} "
+                                              f"({result['param_rate_per_s']}/s)"),
+        ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
+        ("xruns (jackd log)", str(result["xruns_jackd_log"])),
+        ("engine CPU, mean / max", f"{result['engine_cpu_percent_mean']} % / "
+                                   f"{result['engine_cpu_percent_max']} % of a core"),
+        ("position events (steps seen)", str(result["position_events"])),
+        ("engine errors / restarts", f"{len(result['engine_errors'])} / {result['engine_restarts']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"target: {result['target']}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
