@@ -1,0 +1,31 @@
+"""The one import of pyo for the engine: its 64-bit build, `pyo64`.
+
+Every engine module (graph, render, the engine process) must take pyo from here, and
+the Server must be `pyolib.pyo.Server`. pyo chooses its precision at its first import
+in a process, so import this module before anything imports `pyo` (afterwards
+`from pyo import X` returns the 64-bit X too).
+
+Why 64-bit: the sequencer's clock is a sample counter times a step rate. In single
+precision the counter stops being exact after 2**24 samples (5.8 min at 48 kHz) and
+the step phase loses resolution as it grows, so onsets wander by several samples in
+a long session (benchmarks/bench_engine_render.py measures it); in double precision
+they stay on the predicted sample for days.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if not os.environ.get("PYO_GUI_WX"):
+    os.environ["PYO_GUI_WX"] = "0"  # pyo must not look for wxPython (slow, prints)
+
+import pyo64 as pyo  # noqa: E402
+
+if "pyo._pyo64" not in sys.modules:
+    # pyo picks its precision at its first import: a plain `import pyo` earlier in
+    # this process loaded the 32-bit core, and pyo64 silently reuses it.
+    raise ImportError("pyo was imported before chronus_tui.engine.pyolib: import pyolib first "
+                      "so the engine runs on pyo's 64-bit build")
+
+__all__ = ["pyo"]
