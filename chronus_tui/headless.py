@@ -1,0 +1,83 @@
+"""`chronus --no-ui`: the engine and the OSC server, one log line per action on stderr.
+
+SIGINT and SIGTERM stop it cleanly: the OSC socket closes, the live session is
+autosaved to slot 0 and the engine process stops (Runtime.close()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from chronus_tui.engine.client import EngineError
+from chronus_tui.osc.server import OscServer
+from chronus_tui.runtime import Runtime, open_runtime
+from chronus_tui.session import Change
+from chronus_tui.store import slot_label
+
+log = logging.getLogger("chronus")
+
+
+def headless_main(args: argparse.Namespace) -> int:
+    _log_to_stderr()
+    try:
+        runtime = open_runtime(args)
+    except EngineError as exc:
+        log.error("cannot start the audio engine: %s (try --audio null)", exc)
+        return 1
+    for notice in runtime.notices:
+        log.warning("%s", notice)
+    try:
+        return asyncio.run(serve(runtime, args.osc_host, args.osc_port))
+    finally:
+        runtime.close()
+        log.info("stopped; session autosaved to %s", runtime.store.slot_path(0))
+
+
+async def serve(runtime: Runtime, host: str, port: int) -> int:
+    """Answer OSC until SIGINT or SIGTERM; 1 if the port cannot be bound."""
+    server = OscServer(runtime.session, host, port)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("cannot listen for OSC on %s:%d: %s", host, port, exc.strerror or exc)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runtime.session.subscribe(_log_change)
+    status = runtime.session.status()
+    log.info("listening for OSC on %s:%d; audio %s; patterns in %s; SIGINT or SIGTERM stops",
+             host, server.port, status.get("backend", "off" if runtime.engine is None else "starting"),
+             runtime.store.root)
+    try:
+        await stop.wait()
+    finally:
+        runtime.session.unsubscribe(_log_change)
+        server.close()
+    return 0
+
+
+def _log_change(change: Change) -> None:
+    """Log what happens without an OSC message of its own (the server logs every message)."""
+    data = change.data
+    if change.kind == "pattern" and data.get("switched"):
+        slot = data.get("slot")
+        log.info("switched to %s %r at sample %s", "pattern" if slot is None else f"slot {slot_label(slot)}",
+                 data.get("name"), data.get("sample"))
+    elif change.kind == "error" and change.source != "osc":
+        log.error("%s: %s", change.source or "error", data.get("message"))
+    elif change.kind == "engine" and data.get("event") == "restarted":
+        log.warning("engine process restarted; live state sent again")
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
