@@ -106,6 +106,7 @@ class Feedback:
         self._subscribers: dict[Address, None] = {}
         self._waiters: list[_Waiter] = []
         self._loaded: OrderedDict[int, int | None] = OrderedDict()  # token -> slot, of recent loads
+        self._held: list[Change] | None = None
 
     @property
     def subscribers(self) -> list[Address]:
@@ -135,7 +136,20 @@ class Feedback:
         except RuntimeError:
             pass  # the loop has closed: the server is gone
 
+    def hold(self) -> None:
+        """Keep changes back until release(): a request's own reply goes out before its effects."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for change in held:
+            self._deliver(change)
+
     def _deliver(self, change: Change) -> None:
+        if self._held is not None:
+            self._held.append(change)
+            return
         if change.kind == "pattern":
             self._switched(change.data)
         elif change.kind == "queued" and change.data.get("slot") is None:

@@ -122,12 +122,14 @@ class OscServer:
     async def _run_blocking(self, route: Route, request: Request, args: list[Any],
                             values: dict[str, Any]) -> None:
         assert self._loop is not None
+        self.feedback.hold()
         try:
             future = self._loop.run_in_executor(None, route.handler, request, values)
             await asyncio.wait([future])  # the outcome is read in _finish
             self._finish(route, request, args, future.result)
         finally:
             self._busy = None
+            self.feedback.release()
         self._drain()
 
     def _finish(self, route: Route, request: Request, args: list[Any], call: Callable[[], Reply]) -> None:
