@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -346,11 +347,16 @@ def _log_to_file() -> None:
 
 def ui_main(args: argparse.Namespace) -> int:
     """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
+    from chronus_tui.engine.client import EngineError
     from chronus_tui.osc.server import OscServer
-    from chronus_tui.runtime import open_runtime
+    from chronus_tui.runtime import log_path, open_runtime
 
     _log_to_file()
-    runtime = open_runtime(args)
+    try:
+        runtime = open_runtime(args)
+    except EngineError as exc:
+        print(f"chronus: {exc} (engine log: {log_path()})", file=sys.stderr)
+        return 1
     try:
         app = ChronusApp(runtime.session, audio=args.audio,
                          osc_address=f"{args.osc_host}:{args.osc_port}",
