@@ -1,0 +1,153 @@
+"""Real time on a JACK server with the dummy driver, recorded with jack_rec.
+
+A private jackd (`jackd --no-realtime -d dummy -r 48000 -p 256`, see jackserver.py)
+runs for this module; the engine process plays through it as it would on a sound
+card, and jack_rec records its output ports. In the recording every hit must sit
+on the step grid to the sample, and a load queued in the middle of a bar must put
+the new pattern's first hit exactly on the next bar line of the old grid.
+
+Skipped, with the reason, where the JACK tools are missing (CI installs jackd2).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_support import Events, session_with_engine, step_samples
+from jackserver import JackServer, missing_tools
+
+from chronus_tui.engine.client import EngineClient
+from chronus_tui.model import Pattern, Track, parse_steps
+from chronus_tui.store import SlotStore
+
+pytestmark = pytest.mark.realtime
+
+MISSING = missing_tools()
+if MISSING:
+    pytest.skip(f"JACK tools not installed: {', '.join(MISSING)} (Debian/Ubuntu package jackd2)",
+                allow_module_level=True)
+
+SR = 48000
+OUTPUTS = ("chronus:output_1", "chronus:output_2")
+
+
+@pytest.fixture(scope="module")
+def jack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
+    server = JackServer(tmp_path_factory.mktemp("jack") / "jackd.log", sr=SR, buffer=256)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client(jack: JackServer, tmp_path: Path) -> Iterator[EngineClient]:
+    engine = EngineClient(audio="jack", sr=SR, buffer=256, log_path=tmp_path / "engine.log", env=jack.env)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def clicks(name: str, bpm: float, hits: str) -> Pattern:
+    """One short sine track whose hits are easy to find: 80 Hz, so every step (a whole
+    number of periods at these tempos) starts at the same phase; a short envelope,
+    so each hit has died away long before the next; no effects."""
+    pattern = Pattern(name=name, bpm=bpm)
+    pattern.tracks.append(Track(name="click", voice="voice1", steps=parse_steps(hits), gate=0.5))
+    pattern.modules["voice1"].update({
+        "osc/type": 0, "freq": 80.0, "amp": 0.8, "filter/freq": 8000.0, "filter/q": 0.5,
+        "adsr/attack": 0.001, "adsr/decay": 0.02, "adsr/sustain": 0.5, "adsr/release": 0.01,
+        "send/reverb": 0.0, "send/delay": 0.0, "pan": 0.0})
+    return pattern
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """jack_rec -b 32 writes plain 32-bit integer PCM; the first channel as floats."""
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 4 and wav.getframerate() == SR
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i4")
+        return frames.reshape(-1, wav.getnchannels())[:, 0] / 2.0**31
+
+
+def onsets(signal: np.ndarray, quiet: int) -> list[int]:
+    """Samples where the signal rises above 5 % of its peak after `quiet` samples below it."""
+    loud = np.flatnonzero(np.abs(signal) > 0.05 * np.abs(signal).max())
+    if loud.size == 0:
+        return []
+    starts = [loud[0], *loud[1:][np.diff(loud) > quiet]]
+    return [int(s) for s in starts]
+
+
+def record(jack: JackServer, path: Path, seconds: float) -> subprocess.Popen:
+    """Start jack_rec on Chronus's outputs; return once it is connected and recording."""
+    recorder = subprocess.Popen(
+        ["jack_rec", "-f", str(path), "-d", str(seconds), "-b", "32", *OUTPUTS],
+        env={**os.environ, **jack.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 5
+    while not any(port.startswith("jackrec:") for port in jack.connections(OUTPUTS[0])):
+        assert recorder.poll() is None, f"jack_rec stopped: {recorder.stdout.read().decode()}"
+        assert time.monotonic() < deadline, "jack_rec did not connect to Chronus's outputs"
+        time.sleep(0.02)
+    return recorder
+
+
+def test_outputs_are_named_chronus_and_reach_system_playback(jack: JackServer, client: EngineClient) -> None:
+    events = Events()
+    client.start(events)
+    assert client.backend == "jack"
+    assert set(OUTPUTS) <= set(jack.ports())
+    assert jack.connections(OUTPUTS[0]) == ["system:playback_1"]
+    assert jack.connections(OUTPUTS[1]) == ["system:playback_2"]
+    status = events.wait(lambda e: e["event"] == "status")
+    assert (status["backend"], status["sr"], status["buffer"]) == ("jack", SR, 256)
+    assert "xruns" in status
+    client.close()
+    assert not any(port.startswith("chronus") for port in jack.ports())  # no orphaned JACK client
+
+
+def test_recorded_hits_sit_on_the_grid_and_a_queued_load_starts_on_the_bar_line(
+        jack: JackServer, client: EngineClient, store: SlotStore, tmp_path: Path) -> None:
+    bpm = 240.0  # a step is 3000 samples, a bar 48000 (one second)
+    step = int(step_samples(bpm))
+    bar = 16 * step
+    events = Events()
+    session = session_with_engine(store, client, clicks("old", bpm, "x...x...x...x..."), events)
+    recording = tmp_path / "out.wav"
+    recorder = record(jack, recording, 3.6)
+    try:
+        session.start()
+        first = events.positions(1)[0]
+        events.wait(lambda e: e["event"] == "position" and e["step"] == 6)  # in the middle of bar 0
+        pending = session.apply_snapshot(clicks("new", bpm, "x..x............"), at="bar")
+        switched = events.wait(lambda e: e["event"] == "switched", timeout=3)
+        recorder.wait(10)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    assert pending is not None and switched["token"] == pending.token
+    assert switched["sample"] - first["sample"] == bar  # the engine says: at the next bar line
+    assert session.pattern.name == "new"
+
+    found = onsets(read_wav(recording), quiet=step)
+    assert len(found) >= 8, f"too few hits recorded: {found}"
+    a0 = found[0]
+    line = a0 + bar  # the bar line of the old grid where the new pattern must start
+    expected = [a0, a0 + 4 * step, a0 + 8 * step, a0 + 12 * step,  # old: every 4th step of bar 0
+                line, line + 3 * step, line + bar, line + bar + 3 * step]  # new: steps 0 and 3
+    assert found[:8] == expected, _explain(found, a0, step, events)
+
+
+def _explain(found: list[int], a0: int, step: int, events: Events) -> str:
+    offsets = [round((s - a0) / step, 3) for s in found]
+    xruns = [e.get("xruns") for e in events.of("status")][-1:]
+    return f"hits at {offsets} steps from the first (engine xruns so far: {xruns})"
