@@ -68,9 +68,9 @@ class Engine:
 
 
 def _portaudio_output() -> bool:
-    from pyo import pa_get_default_output
+    from chronus_tui.engine.pyolib import pyo
 
-    return pa_get_default_output() >= 0
+    return pyo.pa_get_default_output() >= 0
 
 
 def choose_backend(candidates: list[str]) -> tuple[str, JackMonitor | None]:
@@ -93,9 +93,9 @@ def choose_backend(candidates: list[str]) -> tuple[str, JackMonitor | None]:
 
 def boot(candidates: list[str], sr: int, buffer: int) -> Engine:
     backend, monitor = choose_backend(candidates)
-    from pyo import Server
+    from chronus_tui.engine.pyolib import pyo
 
-    server = Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
+    server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
                     jackname=JACK_CLIENT_NAME)
     if backend == "jack":
         server.setJackAuto(False, True)  # outputs to system playback when it exists
