@@ -320,6 +320,18 @@ class Session:
             track.steps = steps
         self._edited("track", {"track": name}, source)
 
+    def update_pattern_cycled(self, name: str, pattern: str, source: str = "") -> None:
+        """New hits with the track's notes, in order, cycled over them: the original's
+        /seq/update/pattern, whose notes were a list played over whatever the hits were."""
+        steps = _checked(parse_steps, pattern, "pattern")
+        with self._lock:
+            track = self._track(name)
+            notes = [s.note for s in track.steps if s.on and s.note is not None]
+            track.steps = steps
+            if notes:
+                _assign_notes(track, notes)
+        self._edited("track", {"track": name}, source)
+
     def update_notes(self, name: str, notes: list[int], source: str = "") -> None:
         """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
         checked = [_checked(check_note, n, "note") for n in notes]

@@ -379,7 +379,7 @@ def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.update_pattern(a["id"], a["pattern"], SOURCE)
+    req.session.update_pattern_cycled(a["id"], a["pattern"], SOURCE)
     return Reply((a["id"], steps_text(req.session.pattern.track(a["id"]).steps)))
 
 
@@ -528,7 +528,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/swing", (Arg("swing", NUMBER, "odd 16ths start swing × step / 2 late", range=SWING_RANGE,
                              out_of_range="clamped"),), seq_swing, "set the swing"),
     Route("/seq/update/pattern", (_ID, Arg("pattern", TEXT, "X accent, x hit, else rest; length 1–64")),
-          seq_update_pattern, "new hits for a track; notes stay on steps that had them"),
+          seq_update_pattern, "new hits for a track; its notes cycle over the new hits, as in the original"),
     Route("/seq/update/notes", (_ID, Arg("notes", NOTES)),
           seq_update_notes, "notes onto the track's hits in order, cycling; \"\" clears them"),
     Route("/seq/step", (_ID, Arg("index", INT, "0 … length-1", range=(0, LENGTH_RANGE[1] - 1),
