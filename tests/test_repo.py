@@ -1,0 +1,27 @@
+"""Repository hygiene that CI must hold: lint-clean code and a README that matches the code."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ruff_clean() -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the test extras)")
+    result = subprocess.run([ruff, "check", "chronus_tui", "tests", "benchmarks"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = lines[lines.index("```sh") + 1: lines.index("```sh") + 3]
+    assert block[0].endswith(".venv/bin/chronus")
+    assert "pytest" in block[1] and "[test]" in block[1]
+    assert lines.index("```sh") < 5
