@@ -26,12 +26,13 @@ SIZE = (120, 40)
 
 
 def spy_notifications(app: ChronusApp) -> list[tuple[str, str]]:
+    """(message, severity) of every notification; "from SOURCE" titles go in front of the message."""
     seen: list[tuple[str, str]] = []
     original = app.notify
 
-    def notify(message: str, *args: object, severity: str = "information", **kwargs: object) -> None:
-        seen.append((message, severity))
-        original(message, *args, severity=severity, **kwargs)
+    def notify(message: str, *, title: str = "", severity: str = "information", **kwargs: object) -> None:
+        seen.append((f"{title}: {message}" if title else message, severity))
+        original(message, title=title, severity=severity, **kwargs)
 
     app.notify = notify  # type: ignore[method-assign]
     return seen
@@ -283,8 +284,8 @@ async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> No
         assert "141.0 BPM" in transport and "003:08" in transport and "PLAY" in transport
         assert "lead" in app.grid.render().plain
         assert app.slots.state(9) == "saved" and app.slots.entries[9].name == "from script"
-        assert ("Saved A09 “from script” (from osc)", "information") in notes
-        assert ("engine hiccup (from engine)", "error") in notes
+        assert ("from osc: Saved A09 “from script”", "information") in notes
+        assert ("from engine: engine hiccup", "error") in notes
         # The playhead follows the engine's position: bar 2 step 7 = step 39 of the song.
         kick = session.pattern.track("kick")
         assert app.grid.playhead(kick) == 39 % 16
@@ -374,4 +375,4 @@ async def test_osc_port_in_use_is_reported_not_fatal(patterns_dir: Path) -> None
 async def test_null_backend_warning(patterns_dir: Path) -> None:
     app, _ = make_app(patterns_dir, engine=FakeEngine(), backend="null")
     async with app.run_test(size=(80, 24)):
-        assert "NO SOUND: null audio backend" in app.query_one("#transport").render().plain
+        assert "NO SOUND: null audio" in app.query_one("#transport").render().plain

@@ -23,7 +23,7 @@ def test_chronus_in_tmux_osc_keys_and_clean_exit(engine_ready: None, tmp_path: P
     app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
                                  "--osc-port", str(port)])
     try:
-        app.wait_for(f"OSC 127.0.0.1:{port}", "NO SOUND: null audio backend")
+        app.wait_for(f"OSC 127.0.0.1:{port}", "NO SOUND: null audio")
         osc = SimpleUDPClient("127.0.0.1", port)
         osc.send_message("/seq/bpm", 133.0)
         osc.send_message("/seq/add", ["zapline", "voice5", "x.x.X.x.x.x.X.x."])

@@ -48,7 +48,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("swing(-0.05)", ("left_parenthesis",), "Swing −0.05", "Transport"),
     # Slots
     UiAction("load('bar')", ("enter",), "Load slot at next bar", "Slots", footer="Load@bar"),
-    UiAction("load('now')", ("L",), "Load slot now", "Slots"),
+    UiAction("load('now')", ("L", "shift+enter"), "Load slot now", "Slots"),
     UiAction("save", ("S",), "Save to slot", "Slots", footer="Save"),
     UiAction("rename", ("R",), "Rename slot", "Slots", footer="Rename"),
     UiAction("cancel_queued", ("escape",), "Cancel queued load", "Slots"),

@@ -147,28 +147,29 @@ class ChronusApp(App[int]):
             self.query_one(f"#{panel}").refresh()
 
     def _report(self, change: Change) -> None:
-        """Notifications for what a musician must know, whoever caused it."""
+        """Notifications for what a musician must know, titled with who caused it."""
         data = change.data
-        origin = "" if change.source in ("", UI_SOURCE) else f" (from {change.source})"
+        title = "" if change.source in ("", UI_SOURCE) else f"from {change.source}"
         label = slot_label(data["slot"]) if data.get("slot") else ""
         if change.kind == "saved":
             self.slots.set_entry(data["slot"], data["name"])
-            self.notify(f"Saved {label} “{data['name']}”{origin}")
+            self.notify(f"Saved {label} “{data['name']}”", title=title)
         elif change.kind == "renamed":
             self.slots.set_entry(data["slot"], data["name"])
-            self.notify(f"Renamed {label} to “{data['name']}”{origin}")
+            self.notify(f"Renamed {label} to “{data['name']}”", title=title)
         elif change.kind == "queued" and data.get("slot") is None and not data.get("name"):
-            self.notify(f"Queued load cancelled{origin}")
+            self.notify("Queued load cancelled", title=title)
         elif change.kind == "queued":
-            self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar{origin}")
+            self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar", title=title)
         elif change.kind == "pattern":
             what = f"{label} “{data['name']}”" if label else f"“{data['name']}”"
             verb = "Now playing" if data.get("switched") else "Loaded"
-            self.notify(f"{verb} {what}{origin}")
+            self.notify(f"{verb} {what}", title=title)
         elif change.kind == "error":
-            self.notify(f"{data.get('message', 'error')}{origin}", severity="error", timeout=10)
+            self.notify(data.get("message", "error"), title=title, severity="error", timeout=10)
         elif change.kind == "engine" and data.get("event") == "restarted":
-            self.notify("The audio engine stopped and was restarted", severity="warning", timeout=10)
+            self.notify("The audio engine stopped and was restarted", title=title, severity="warning",
+                        timeout=10)
 
     def _follow_track(self) -> None:
         here = self.grid.current()

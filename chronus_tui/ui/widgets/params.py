@@ -93,14 +93,16 @@ class ParamPanel(Widget, can_focus=True):
             for column in range(columns):
                 index = column * per_column + line
                 if index < len(rows):
-                    self._render_row(text, rows, index)
+                    self._render_row(text, rows, index, at_top=line == top)
         return text
 
-    def _render_row(self, text: Text, rows: list[ParamRow], index: int) -> None:
+    def _render_row(self, text: Text, rows: list[ParamRow], index: int, *, at_top: bool) -> None:
         row = rows[index]
         first_of_module = index == 0 or rows[index - 1].module != row.module
         label = (self.track.name if row.module == TRACK and self.track else row.module)
-        text.append(f"{label[:8] if first_of_module else '':<9}", style="bold")
+        # A module continued from above (or from the previous column) is named again, dimmed.
+        text.append(f"{label[:8] if first_of_module or at_top else '':<9}",
+                    style="bold" if first_of_module else "dim")
         value = self.value(row)
         spec = row.spec
         selected = index == self.selected

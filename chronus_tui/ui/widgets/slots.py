@@ -17,7 +17,7 @@ PADS = 16
 MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
 STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
           "broken": "bold red"}
-NAME_WIDTH = 11
+NAME_WIDTH = 10
 # Pad header, a row per bank, the selected slot, then the bank's names in two columns.
 FULL_HEIGHT = 1 + len(BANKS) + 1 + PADS // 2
 
@@ -111,7 +111,7 @@ class SlotBrowser(Widget, can_focus=True):
             for slot in (first + row, first + row + half):
                 state = self.state(slot)
                 style = STYLES[state] + (" reverse" if slot == self.selected else "")
-                text.append(f"{slot_label(slot)}{MARKS[state]}", style=style.strip())
+                text.append(f"{slot_label(slot)}{MARKS[state]} ", style=style.strip())
                 name = self.entries.get(slot, SlotEntry()).name or ""
                 text.append(f"{name[:NAME_WIDTH]:<{NAME_WIDTH}}", style="dim" if state == "empty" else "")
                 text.append(" ")

@@ -47,7 +47,7 @@ class TransportBar(Widget):
     def _audio(self, status: dict[str, Any]) -> Text:
         backend = status.get("backend") or self.audio
         if backend == "null":
-            return Text(" ⚠ NO SOUND: null audio backend (silent clock) ", style="bold black on yellow")
+            return Text(" ⚠ NO SOUND: null audio ", style="bold black on yellow")
         text = Text(f"audio {backend}")
         if status.get("sr"):
             text.append(f" {status['sr'] / 1000:g}k/{status.get('buffer', '?')}", style="dim")
