@@ -246,26 +246,34 @@ _NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def parse_note(token: str | float | int) -> int:
-    """A MIDI note from a MIDI number (0–127), a frequency in Hz (above 127) or a name (C3, F#2, Bb4).
+    """A MIDI note from a MIDI number (0–127), a frequency in Hz or a name (C3, F#2, Bb4).
 
-    Numbers up to 127 are MIDI numbers; larger numbers are frequencies, which is how
-    the original's scripts sent bass lines (`"41.2,49,55"`): a value with a fractional
-    part below 128 is also read as Hz, since MIDI numbers are whole.
+    Whole numbers up to 127 are MIDI numbers; larger numbers, and numbers with a
+    fractional part, are frequencies. In text a number written with a decimal point is
+    always Hz, as the original read its note lists (`"55.0,61.7,73.4"` is a bass line
+    in Hz, not MIDI 55).
     """
     if isinstance(token, str):
         text = token.strip()
         if text and text[0].upper() in _NOTE_LETTERS:
             return _note_name_to_midi(text)
         try:
-            token = float(text)
+            number = float(text)
         except ValueError:
             raise PatternError("note", f"{token!r} is not a note (MIDI number, Hz or name like C3)") from None
+        if "." in text:
+            return _hz_to_note(number, token)
+        token = number
     if isinstance(token, bool) or not isinstance(token, (int, float)):
         raise PatternError("note", f"{token!r} is not a note")
     if 0 <= token <= 127 and float(token).is_integer():
         return int(token)
+    return _hz_to_note(token, token)
+
+
+def _hz_to_note(freq: float, token: object) -> int:
     try:
-        freq = float(token)
+        freq = float(freq)
     except OverflowError:  # an int too big for a float
         freq = math.inf
     if not math.isfinite(freq):

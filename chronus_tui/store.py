@@ -153,11 +153,12 @@ class SlotStore:
             return  # first save of this slot: nothing to keep
 
     def _prune_backups(self, stem: str) -> None:
+        folder = self.backups_dir / stem
         with self._prune_lock:
             try:
-                backups = sorted((self.backups_dir / stem).glob("*.json"))
-                for old in backups[: max(0, len(backups) - self.max_backups)]:
-                    old.unlink(missing_ok=True)
+                names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+                for old in names[: max(0, len(names) - self.max_backups)]:
+                    (folder / old).unlink(missing_ok=True)
             except OSError:
                 pass  # a backup we could not prune is harmless
 
