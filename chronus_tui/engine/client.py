@@ -116,13 +116,14 @@ class EngineClient:
         """
         self._on_event = on_event
         self._rotate_log()
-        self._writer = threading.Thread(target=self._write, name="engine-commands", daemon=True)
-        self._writer.start()
         try:
             self._launch(restart=False)
         except EngineError:
             self.close()
             raise
+        # Only now: commands sent before start() wait in the queue for the process that boots.
+        self._writer = threading.Thread(target=self._write, name="engine-commands", daemon=True)
+        self._writer.start()
 
     def send(self, command: dict[str, Any]) -> None:
         """Queue a command for the engine; never blocks."""
@@ -223,6 +224,8 @@ class EngineClient:
         self._deliver(event)
 
     def _deliver(self, event: dict[str, Any]) -> None:
+        if self._closing:  # the app may be gone; a stopping engine's last events are moot
+            return
         try:
             self._on_event(event)
         except Exception:  # a broken handler must not stop the event stream
