@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.keys import format_key
 
 APP, GRID, SLOTS, PARAMS = "app", "grid", "slots", "params"
+# Where a scoped action works: the panel (by its border title) that must have focus.
+SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel"}
 # Coarse and fine parameter steps, as fractions of a parameter's range.
 FINE, COARSE = 0.01, 0.1
 
@@ -29,7 +31,7 @@ class UiAction:
 
     @property
     def keys_display(self) -> str:
-        return " ".join(format_key(key) for key in self.keys)
+        return " ".join(key_display(key) for key in self.keys)
 
     def binding(self) -> Binding:
         action = self.action if self.scope == APP else f"app.{self.action}"
@@ -57,17 +59,17 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("select_slot(-16)", ("left_curly_bracket",), "Previous bank", "Slots"),
     UiAction("select_slot(16)", ("right_curly_bracket",), "Next bank", "Slots"),
     UiAction("goto_slot", ("g",), "Go to slot (A01–H16 or 1–128)", "Slots"),
-    UiAction("select_slot(-1)", ("left",), "Slot left", "Slot browser (focused)", SLOTS),
-    UiAction("select_slot(1)", ("right",), "Slot right", "Slot browser (focused)", SLOTS),
-    UiAction("select_slot(-16)", ("up",), "Bank up", "Slot browser (focused)", SLOTS),
-    UiAction("select_slot(16)", ("down",), "Bank down", "Slot browser (focused)", SLOTS),
+    UiAction("select_slot(-1)", ("left",), "Slot left", "Slots panel", SLOTS),
+    UiAction("select_slot(1)", ("right",), "Slot right", "Slots panel", SLOTS),
+    UiAction("select_slot(-16)", ("up",), "Bank up", "Slots panel", SLOTS),
+    UiAction("select_slot(16)", ("down",), "Bank down", "Slots panel", SLOTS),
     # Step grid
-    UiAction("cursor(-1, 0)", ("left",), "Step left", "Step grid"),
-    UiAction("cursor(1, 0)", ("right",), "Step right", "Step grid"),
-    UiAction("cursor(0, -1)", ("up",), "Track up", "Step grid"),
-    UiAction("cursor(0, 1)", ("down",), "Track down", "Step grid"),
-    UiAction("cursor(-16, 0)", ("pageup",), "Previous page", "Step grid"),
-    UiAction("cursor(16, 0)", ("pagedown",), "Next page", "Step grid"),
+    UiAction("cursor(-1, 0)", ("left",), "Step left", "Step grid", GRID),
+    UiAction("cursor(1, 0)", ("right",), "Step right", "Step grid", GRID),
+    UiAction("cursor(0, -1)", ("up",), "Track up", "Step grid", GRID),
+    UiAction("cursor(0, 1)", ("down",), "Track down", "Step grid", GRID),
+    UiAction("cursor(-16, 0)", ("pageup",), "Previous page", "Step grid", GRID),
+    UiAction("cursor(16, 0)", ("pagedown",), "Next page", "Step grid", GRID),
     UiAction("toggle_step", ("x",), "Toggle step", "Step grid"),
     UiAction("toggle_accent", ("a",), "Accent", "Step grid"),
     UiAction("toggle_slide", ("s",), "Slide", "Step grid"),
@@ -83,13 +85,13 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("length(16)", ("greater_than_sign",), "Track length +16", "Step grid"),
     UiAction("length(-16)", ("less_than_sign",), "Track length −16", "Step grid"),
     # Parameters
-    UiAction("select_param(-1)", ("up",), "Previous parameter", "Parameters (focused)", PARAMS),
-    UiAction("select_param(1)", ("down",), "Next parameter", "Parameters (focused)", PARAMS),
-    UiAction(f"nudge({FINE})", ("right",), "Parameter up (fine)", "Parameters (focused)", PARAMS),
-    UiAction(f"nudge({-FINE})", ("left",), "Parameter down (fine)", "Parameters (focused)", PARAMS),
-    UiAction(f"nudge({COARSE})", ("shift+right",), "Parameter up (coarse)", "Parameters (focused)",
+    UiAction("select_param(-1)", ("up",), "Previous parameter", "Sound panel", PARAMS),
+    UiAction("select_param(1)", ("down",), "Next parameter", "Sound panel", PARAMS),
+    UiAction(f"nudge({FINE})", ("right",), "Parameter up (fine)", "Sound panel", PARAMS),
+    UiAction(f"nudge({-FINE})", ("left",), "Parameter down (fine)", "Sound panel", PARAMS),
+    UiAction(f"nudge({COARSE})", ("shift+right",), "Parameter up (coarse)", "Sound panel",
              PARAMS),
-    UiAction(f"nudge({-COARSE})", ("shift+left",), "Parameter down (coarse)", "Parameters (focused)",
+    UiAction(f"nudge({-COARSE})", ("shift+left",), "Parameter down (coarse)", "Sound panel",
              PARAMS),
     # App
     UiAction("focus_next", ("tab",), "Next panel", "App"),
@@ -104,11 +106,20 @@ def bindings(scope: str) -> list[Binding]:
     return [a.binding() for a in ACTIONS if a.scope == scope]
 
 
+def key_display(key: str) -> str:
+    """How a key is written on screen and in the README: shift+→, ctrl+p, ⏎."""
+    return "+".join(format_key(part) for part in key.split("+"))
+
+
 def keys_table() -> str:
-    """The key bindings as a Markdown table (for the README and the help screen's source)."""
-    lines = ["| Keys | Action | Where |", "|---|---|---|"]
+    """The key bindings as a Markdown table, for the README."""
+    lines = ["| Keys | Action | Works |", "|---|---|---|"]
     for a in ACTIONS:
-        keys = " / ".join(f"`{format_key(k)}`" for k in a.keys).replace("`|`", "`\\|`")
-        where = "anywhere" if a.scope == APP else f"{a.scope} panel focused"
+        keys = " / ".join(f"`{key_display(k)}`" for k in a.keys)
+        where = SCOPE_PANELS[a.scope] + ("" if a.scope == APP else " focused")
         lines.append(f"| {keys} | {a.title} | {where} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # `python -m chronus_tui.ui.actions` prints the README's key table
+    print(keys_table(), end="")

@@ -6,12 +6,11 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from chronus_tui.ui.actions import ACTIONS, APP, UiAction
+from chronus_tui.ui.actions import ACTIONS, UiAction
 
 
 def _label(action: UiAction) -> str:
-    where = "" if action.scope == APP else f" ({action.scope})"
-    return f"{action.group}: {action.title}{where}"
+    return f"{action.group}: {action.title}"
 
 
 class ActionsProvider(Provider):

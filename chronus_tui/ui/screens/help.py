@@ -35,4 +35,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Chronus keys  (esc closes; ctrl+p searches them)"
+            yield Static("Arrow keys act on the focused panel (Pattern at start); tab moves the focus. "
+                         "Load, save and rename act on the selected slot from anywhere.\n",
+                         classes="help-intro")
             yield Static(actions_table(), id="help-table")

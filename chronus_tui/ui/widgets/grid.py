@@ -8,6 +8,7 @@ from textual.widget import Widget
 
 from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
 from chronus_tui.session import Session
+from chronus_tui.ui.actions import GRID, bindings
 
 NAME_WIDTH = 8
 LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
@@ -28,6 +29,8 @@ def step_style(step: Step) -> str:
 
 class StepGrid(Widget, can_focus=True):
     """Draws the live pattern; the cursor (track, step) is what the step keys edit."""
+
+    BINDINGS = bindings(GRID)
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
