@@ -50,10 +50,9 @@ async def serve(runtime: Runtime, host: str, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runtime.session.subscribe(_log_change)
-    status = runtime.session.status()
+    backend = runtime.engine.backend if runtime.engine is not None else "off"
     log.info("listening for OSC on %s:%d; audio %s; patterns in %s; SIGINT or SIGTERM stops",
-             host, server.port, status.get("backend", "off" if runtime.engine is None else "starting"),
-             runtime.store.root)
+             host, server.port, backend, runtime.store.root)
     try:
         await stop.wait()
     finally:

@@ -1,0 +1,97 @@
+"""`chronus send` as a real subprocess: what it prints and its exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from osc_support import OscClient, osc_fixture, wait_until  # noqa: F401
+
+from chronus_tui.osc.send import osc_value
+from chronus_tui.osc.server import OscServer
+from chronus_tui.session import Session
+
+Osc = tuple[OscServer, OscClient]
+
+
+def chronus_send(port: int, *args: str, timeout: float = 1.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chronus_tui", "send", "--port", str(port),
+                           "--timeout", str(timeout), *args],
+                          capture_output=True, text=True, timeout=30, env={**os.environ, "PYO_GUI_WX": "0"})
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A UDP port where something listens but never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_arguments_are_sent_as_numbers_when_they_read_as_numbers() -> None:
+    assert [osc_value(a) for a in ("128", "-1", "0.5", "1e3", "41.2,49,55", "kick")] == [
+        128, -1, 0.5, 1000.0, "41.2,49,55", "kick"]
+
+
+def test_command_prints_its_confirmation(osc: Osc, session: Session) -> None:
+    server, _ = osc
+    result = chronus_send(server.port, "/seq/add", "acid", "voice2", "x.x.X...", "41.2", "notes=41.2,49,55")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("/ok /seq/add acid voice2 x.x.X... "
+                             "base_freq ignored: notes set every hit's pitch\n")
+    assert [s.note for s in session.pattern.track("acid").steps if s.on] == [28, 49, 55]
+
+
+def test_query_prints_the_json_alone(osc: Osc, session: Session) -> None:
+    server, _ = osc
+    session.set_bpm(111)
+    result = chronus_send(server.port, "/seq/status")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["bpm"] == 111.0
+
+
+def test_error_exits_1(osc: Osc, session: Session) -> None:
+    server, _ = osc
+    result = chronus_send(server.port, "/seq/bpm", "fast")
+    assert result.returncode == 1
+    assert result.stdout == "/error /seq/bpm bpm: 'fast' is not a number\n"
+
+
+def test_queued_load_prints_both_replies(osc: Osc, session: Session, engine: Any) -> None:
+    server, _ = osc
+    session.save_slot(3, "three")
+    session.start()
+
+    def switch_when_queued() -> None:
+        wait_until(lambda: session.pending is not None, timeout=10)
+        session.on_engine_event(engine.switch(session.pending.token))
+
+    switcher = threading.Thread(target=switch_when_queued)
+    switcher.start()
+    result = chronus_send(server.port, "/pattern/load", "3", timeout=5)
+    switcher.join()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "/ok /pattern/load 3 queued bar\n/ok /pattern/load 3 switched\n"
+
+
+def test_nothing_listening_exits_2(silent_port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    result = chronus_send(closed, "/seq/start")
+    assert result.returncode == 2
+    assert "is chronus running?" in result.stderr
+
+
+def test_unanswered_query_exits_2_but_unanswered_command_does_not(silent_port: int) -> None:
+    result = chronus_send(silent_port, "/engine/status", timeout=0.3)
+    assert result.returncode == 2 and "no reply" in result.stderr
+    result = chronus_send(silent_port, "/seq/bpm", "120", timeout=0.3)
+    assert result.returncode == 0 and "no reply" in result.stderr
