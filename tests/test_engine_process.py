@@ -161,13 +161,34 @@ def test_null_backend_is_a_real_time_clock(make_client: Callable[..., EngineClie
 def test_sr_and_buffer_are_honoured(make_client: Callable[..., EngineClient]) -> None:
     events = Events()
     client = make_client(sr=44100, buffer=128)
+    play(client, demo_pattern("p", 120.0))  # sent before start: waits for the process
     client.start(events)
-    play(client, demo_pattern("p", 120.0))
     status = events.wait(lambda e: e["event"] == "status")
     assert (status["sr"], status["buffer"]) == (44100, 128)
     positions = events.positions(3, 0)
     step = step_samples(120.0, 44100)
     assert abs(positions[2]["sample"] - positions[0]["sample"] - 2 * step) <= 128
+
+
+def test_send_never_blocks_and_keeps_order_while_the_engine_is_stuck(
+        make_client: Callable[..., EngineClient]) -> None:
+    events = Events()
+    client = make_client()
+    client.start(events)
+    play(client, demo_pattern("p", 120.0))
+    events.positions(2)
+    pid = client.pid
+    os.kill(pid, signal.SIGSTOP)  # the command pipe fills up after a few hundred commands
+    try:
+        for i in range(20000):
+            client.send({"op": "tempo", "bpm": 60.0 + i % 100, "swing": 0.0})
+        client.send({"op": "tempo", "bpm": 200.0, "swing": 0.0})
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    mark = events.mark()
+    # The engine works through the backlog for a few steps; then the last tempo sent holds.
+    assert_steps_advance(events.positions(20, mark)[-5:], 200.0)
+    assert client.pid == pid and client.restarts == 0
 
 
 def test_a_bad_command_is_reported_and_the_engine_plays_on(make_client: Callable[..., EngineClient]) -> None:
