@@ -438,7 +438,10 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
 
 def engine_status(req: Request, a: dict[str, Any]) -> Reply:
     status = req.session.status()
-    status.setdefault("backend", "none" if req.session.engine is None else "starting")
+    # Until the engine's first status event (about a second after start) the client knows these.
+    for key in ("backend", "sr", "buffer"):
+        status.setdefault(key, getattr(req.session.engine, key, None))
+    status["backend"] = status["backend"] or ("none" if req.session.engine is None else "starting")
     status["position"] = f"{status['bar'] + 1}:{status['step'] + 1:02d}"
     return _json_reply(status)
 

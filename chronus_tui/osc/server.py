@@ -160,8 +160,8 @@ class OscServer:
         self.handled += 1
         self.errors += 1
         log.warning("%s:%d %s refused: %s", *sender, address or "(unreadable)", message)
-        self._send("/error", [address, message], sender)
         self.session.report_error(f"OSC {address}: {message}", SOURCE, address=address)
+        self._send("/error", [address, message], sender)
 
     def _send(self, address: str, args: list[Any], target: Address) -> None:
         if self._transport is None:
