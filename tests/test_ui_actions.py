@@ -283,6 +283,7 @@ async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> No
         transport = app.query_one("#transport").render().plain
         assert "141.0 BPM" in transport and "003:08" in transport and "PLAY" in transport
         assert "lead" in app.grid.render().plain
+        assert app.grid.size.height == 5 + 2  # grew a row for the new track
         assert app.slots.state(9) == "saved" and app.slots.entries[9].name == "from script"
         assert ("from osc: Saved A09 “from script”", "information") in notes
         assert ("from engine: engine hiccup", "error") in notes

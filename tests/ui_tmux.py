@@ -54,7 +54,8 @@ class TmuxChronus:
         env = {"PYO_GUI_WX": "0", "XDG_STATE_HOME": str(workdir / "state"),
                "XDG_DATA_HOME": str(workdir / "data"), **(env or {})}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = (f"env {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
+        # COLUMNS/LINES (pytest sets them) would override the pane's real size.
+        command = (f"env -u COLUMNS -u LINES {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
                    f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; sleep 600")
         self.tmux("new-session", "-d", "-s", "chronus", "-x", str(width), "-y", str(height), command)
 

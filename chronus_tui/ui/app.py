@@ -47,6 +47,9 @@ REDRAW = {
     "saved": ("slots",), "renamed": ("slots", "transport"),
 }
 
+# Changes that may alter the number of tracks, so the grid's height.
+RELAYOUT = {"tracks", "pattern"}
+
 
 class OscService(Protocol):
     """The OSC server as the app runs it: started and closed inside the app's event loop."""
@@ -137,14 +140,18 @@ class ChronusApp(App[int]):
     def on_session_changed(self, _message: SessionChanged) -> None:
         self._flush_posted = False  # before draining: a change queued from now on posts again
         panels: set[str] = set()
+        kinds: set[str] = set()
         while self._inbox:
             change = self._inbox.popleft()
+            kinds.add(change.kind)
             panels.update(REDRAW.get(change.kind, ()))
             self._report(change)
         if "params" in panels or "grid" in panels:
             self._follow_track()
         for panel in panels:
             self.query_one(f"#{panel}").refresh()
+        if kinds & RELAYOUT:
+            self.grid.refresh(layout=True)  # its height follows the number of tracks
 
     def _report(self, change: Change) -> None:
         """Notifications for what a musician must know, titled with who caused it."""
