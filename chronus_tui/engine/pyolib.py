@@ -20,7 +20,7 @@ import sys
 if not os.environ.get("PYO_GUI_WX"):
     os.environ["PYO_GUI_WX"] = "0"  # pyo must not look for wxPython (slow, prints)
 
-import pyo64 as pyo  # noqa: E402
+import pyo64 as pyo
 
 if "pyo._pyo64" not in sys.modules:
     # pyo picks its precision at its first import: a plain `import pyo` earlier in

@@ -1,0 +1,77 @@
+"""Shared sources and the master section: noises, LFOs, acid1's shared signals,
+reverb and delay send buses, dist1, master volume and the limiter.
+
+Every feedback or resonant path is bounded by its parameter range (delay feedback
+≤ 0.7, MoogLP resonance < 1) and every frequency is clipped below Nyquist, so no
+setting can produce NaN or blow up; the distortion is a tanh waveshaper (bounded
+for any drive) and the output ends in a limiter and a hard clip below 0 dBFS.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chronus_tui.engine.voices import Lane, Params
+
+DECAY_POINTS = 512
+LIMIT_THRESHOLD = 0.7  # the limiter holds the level here …
+LIMIT_CEILING = 0.98  # the last stage clips here, so the output always stays below 0 dBFS
+
+
+class Sources:
+    """What lanes share: noise generators, the two LFOs, acid1's derived signals."""
+
+    def __init__(self, pyo, params: Params) -> None:
+        self.noises = [pyo.Noise(), pyo.PinkNoise(), pyo.BrownNoise()]
+        lfo1, lfo2 = params.signals["lfo1"], params.signals["lfo2"]
+        # lfo1 scales voice2's cutoff by 1 ± depth; lfo2 dips voice3's amp by up to depth
+        self.lfo1 = pyo.Sine(freq=lfo1["rate"], mul=lfo1["depth"], add=1.0)
+        self._lfo2_half = pyo.Sig(lfo2["depth"], mul=0.5)
+        self._lfo2_rest = pyo.Sig(lfo2["depth"], mul=-0.5, add=1.0)
+        self.lfo2 = pyo.Sine(freq=lfo2["rate"], mul=self._lfo2_half, add=self._lfo2_rest)
+        acid = params.signals["acid1"]
+        self._res_comp = pyo.Sig(acid["vol_comp"], mul=acid["res"])
+        self.acid: dict[str, Any] = {
+            **acid,
+            "drive_gain": pyo.Sig(acid["drive"], mul=8.0, add=1.0),
+            "comp": pyo.Sig(self._res_comp, mul=1.5, add=1.0),  # vol_comp makes up resonance's loss
+        }
+        curve = [math.exp(-5.0 * i / (DECAY_POINTS - 1)) for i in range(DECAY_POINTS)]
+        curve[-1] = 0.0
+        self.decay_curve = pyo.DataTable(DECAY_POINTS, init=curve)
+
+
+class Master:
+    """Lanes -> dry mix + reverb and delay returns -> dist1 -> volume -> limiter -> out."""
+
+    def __init__(self, pyo, sr: int, params: Params, lanes: list[Lane]) -> None:
+        sig = params.signals
+        self.dry = pyo.Mix([lane.pan for lane in lanes], voices=2)
+        self.reverb_in = pyo.Mix([lane.reverb_send for lane in lanes], voices=1)
+        self.delay_in = pyo.Mix([lane.delay_send for lane in lanes], voices=1)
+        rev = sig["reverb1"]
+        self.reverb = pyo.Freeverb(self.reverb_in, size=rev["room"], damp=rev["damp"], bal=1.0,
+                                   mul=rev["mix"])
+        dly = sig["delay1"]
+        self.delay = pyo.Delay(self.delay_in, delay=dly["time"], feedback=dly["feedback"], maxdelay=1.0)
+        self.delay_low = pyo.ButHP(self.delay, freq=dly["lowcut"])
+        self.delay_out = pyo.ButLP(self.delay_low, freq=dly["highcut"], mul=dly["mix"])
+        self.returns = self.reverb + self.delay_out
+        self.pre = self.dry + self.returns
+        dist = sig["dist1"]
+        self.drive = pyo.Sig(dist["drive"], mul=19.0, add=1.0)
+        self.driven_in = self.pre * self.drive
+        self.driven = pyo.Tanh(self.driven_in)
+        self.tone_freq = pyo.Scale(dist["tone"], 0, 1, 500.0, min(12000.0, 0.45 * sr), 3)
+        self.toned = pyo.Tone(self.driven, freq=self.tone_freq)
+        self.dist = pyo.Interp(self.pre, self.toned, interp=dist["mix"])
+        self.volume = pyo.Sig(self.dist, mul=sig["master"]["volume"])
+        # A limiter without lookahead (pyo's Compress delays the signal by its lookahead,
+        # which would move every onset): gain = threshold / level above the threshold.
+        self.level = pyo.Follower2(self.volume, risetime=0.001, falltime=0.15)
+        self.over = pyo.Max(self.level, LIMIT_THRESHOLD)
+        self.gain = LIMIT_THRESHOLD / self.over
+        self.limited = self.volume * self.gain
+        self.output = pyo.Clip(self.limited, -LIMIT_CEILING, LIMIT_CEILING)
+        self.output.out()

@@ -1,0 +1,315 @@
+"""EngineGraph: the whole signal graph on a booted pyo server, driven by protocol commands.
+
+For the engine process (part b) and the offline renderer:
+
+- Import pyo through `chronus_tui.engine.pyolib` (the 64-bit build) BEFORE anything
+  imports `pyo`, and boot the Server from it; EngineGraph refuses a 32-bit server.
+- `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
+  and starts the master output (`.out()`); nothing is created afterwards.
+- `handle(command)` applies one protocol command (brief: op pattern/param/tempo/
+  transport/gate/cancel). Call it between blocks, i.e. from the Server.setCallback
+  function, which pyo runs before it computes each block; values set there apply
+  from that block's first sample. Bad commands never raise: they produce an
+  {"event": "error"} and change nothing.
+- `poll_events()` must be called exactly once per block from the same callback
+  (before or after the block's commands, either works): it returns the "position"
+  (at most one per step), "switched" (token and exact sample) and "error" events
+  since the last call, and arms a queued load in the block that holds its bar line
+  or step. A block must be shorter than 0.7 of a step (1680 samples at 48 kHz and
+  300 bpm); pyo buffer sizes up to 1024 are fine.
+- Sample numbers count from the first sample the server computed (0).
+
+How time works (sequencer.py has the details): the step clock, step triggers, table
+reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
+Python only moves the clock's line and writes tables at block boundaries, and knows
+a block ahead where each step falls (ClockMath mirrors the graph's arithmetic).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from chronus_tui import patternfile
+from chronus_tui.engine import pyolib
+from chronus_tui.engine.effects import Master, Sources
+from chronus_tui.engine.sequencer import (
+    ClockGraph,
+    ClockMath,
+    LaneSteps,
+    StepTables,
+    bar_of,
+    compile_track,
+    lane_gains,
+)
+from chronus_tui.engine.voices import SMOOTH_TIME, Lane, Params
+from chronus_tui.model import (
+    BPM_RANGE,
+    MAX_TRACKS,
+    PARAM_INDEX,
+    STEPS_PER_BAR,
+    SWING_RANGE,
+    VOICES,
+    PatternError,
+)
+
+log = logging.getLogger("chronus.engine")
+
+SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
+# pyo's MidiAdsr outputs 0 on the sample its gate opens: a hit triggered on sample t
+# is heard from t + 1. Events name the sample where the sound starts.
+ENVELOPE_LATENCY = 1
+
+
+@dataclass
+class QueuedLoad:
+    pattern: dict[str, Any]
+    mode: str  # "bar" | "step"
+    token: int
+
+
+class EngineGraph:
+    def __init__(self, server: Any) -> None:
+        pyo = pyolib.pyo
+        if not isinstance(server, pyo.Server):
+            raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib (pyo64)")
+        self.sr = int(server.getSamplingRate())
+        self.buffer = int(server.getBufferSize())
+        self.clock = ClockMath(self.sr)
+        self.clock_graph = ClockGraph(pyo)
+        self.tables = StepTables(pyo, self.clock_graph.trig)
+        self.params = Params(pyo)
+        self.sources = Sources(pyo, self.params)
+        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources.noises,
+                           self.sources.acid, self.sources.decay_curve) for i in range(MAX_TRACKS)]
+        self.master = Master(pyo, self.sr, self.params, self.lanes)
+        self.bpm = 120.0
+        self.swing = 0.0
+        self.tracks: list[dict[str, Any]] = []
+        self.lane_steps: list[LaneSteps] = []
+        self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
+        self._previous_n0 = 0  # for the last steps before an armed switch
+        self.queued: QueuedLoad | None = None
+        self._events: list[dict[str, Any]] = []
+        self._reports: list[tuple[int, int]] = []  # (token, expected sample) of armed switches
+        self._last_step: int | None = None
+        self._started_at = 0  # sample of the last transport start
+        self._snapped = False  # signal smoothing is off until the next block
+        self._manual: dict[str, int] = {}  # voice -> lane borrowed for a hand-held gate
+
+    # -- the two entry points ---------------------------------------------------
+
+    def handle(self, command: dict[str, Any]) -> None:
+        """Apply one protocol command at this block boundary; errors become events."""
+        try:
+            self._dispatch(command)
+        except (PatternError, KeyError, TypeError, ValueError) as exc:
+            self._error(f"bad command {str(command)[:200]}: {exc}")
+
+    def poll_events(self) -> list[dict[str, Any]]:
+        """Events since the last call; arms a queued load due in the coming block."""
+        start = self.clock_graph.processed()
+        if self._snapped:
+            self._smoothing(True)
+        self._report_switches(start)
+        self._report_position()
+        self._arm_queued(start)
+        events, self._events = self._events, []
+        return events
+
+    # -- commands -----------------------------------------------------------------
+
+    def _dispatch(self, command: dict[str, Any]) -> None:
+        if not isinstance(command, dict):
+            raise TypeError("a command is a dict")
+        op = command.get("op")
+        if op == "pattern":
+            self._pattern(command["pattern"], command.get("mode", "now"), int(command.get("token", 0)))
+        elif op == "param":
+            self._param(str(command["module"]), str(command["param"]), command["value"])
+        elif op == "tempo":
+            self._tempo(command.get("bpm", self.bpm), command.get("swing", self.swing))
+        elif op == "transport":
+            self._transport(bool(command["playing"]))
+        elif op == "gate":
+            self._gate(str(command["voice"]), bool(command["on"]))
+        elif op == "cancel":
+            self.queued = None
+        else:
+            raise ValueError(f"unknown op {op!r}")
+
+    def _pattern(self, data: Any, mode: str, token: int) -> None:
+        if mode not in ("edit", "now", "bar", "step"):
+            raise ValueError(f"unknown load mode {mode!r}")
+        pattern = patternfile.pattern_to_dict(patternfile.pattern_from_dict(data))
+        start = self.clock_graph.processed()
+        if mode in ("bar", "step") and self.clock.playing:
+            self.queued = QueuedLoad(pattern, mode, token)
+            self._arm_queued(start)
+            return
+        if mode in ("bar", "step"):
+            self.queued = None
+            self._events.append({"event": "switched", "token": token, "sample": start + ENVELOPE_LATENCY})
+        if self.clock.playing:  # edit / now: in place, the bar position kept
+            next_step = self.clock.step_at(start - 1) + 1
+            self._install(pattern, next_step, self.n0, start)
+        else:
+            self._smoothing(False)  # stopped: the next start plays the new values at once
+            self._install(pattern, 0, 0, start)
+
+    def _smoothing(self, on: bool) -> None:
+        """Turn parameter glides off for one block (stopped loads) or back on."""
+        self._snapped = not on
+        time = SMOOTH_TIME if on else 0.0
+        for signals in self.params.signals.values():
+            for signal in signals.values():
+                signal.time = time
+        for lane in self.lanes:
+            lane.level.time = time
+
+    def _param(self, module: str, param: str, value: Any) -> None:
+        if module not in PARAM_INDEX or param not in PARAM_INDEX[module]:
+            raise ValueError(f"unknown parameter {module}/{param}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{module}/{param}: {value!r} is not a number")
+        self.params.set(module, param, value)
+        if module in VOICES:
+            for lane in self.lanes:
+                if lane.voice == module:
+                    lane.apply_voice(self.params.values[module])
+
+    def _tempo(self, bpm: Any, swing: Any) -> None:
+        bpm = _clamped(bpm, *BPM_RANGE, "bpm")
+        swing = _clamped(swing, *SWING_RANGE, "swing")
+        start = self.clock_graph.processed()
+        self.clock.rebase(start, bpm)
+        self.clock.swing = swing
+        self.bpm, self.swing = bpm, swing
+        self.clock_graph.apply(self.clock)
+        self.tables.write(self.lane_steps, bpm, swing, self.sr)
+
+    def _transport(self, playing: bool) -> None:
+        start = self.clock_graph.processed()
+        if playing:
+            self.clock.start_at(start, self.bpm)
+            self._started_at = start
+            self.clock.swing = self.swing
+            self.n0 = self._previous_n0 = 0
+            self._last_step = None
+            self.tables.position(self.lane_steps, 0)
+        else:
+            self.clock.stop()
+            if self.queued is not None:  # stopped: a load applies at once
+                queued, self.queued = self.queued, None
+                self._events.append({"event": "switched", "token": queued.token,
+                                     "sample": start + ENVELOPE_LATENCY})
+                self._install(queued.pattern, 0, 0, start)
+        self.clock_graph.apply(self.clock)
+
+    def _gate(self, voice: str, on: bool) -> None:
+        if voice not in VOICES:
+            raise ValueError(f"{voice!r} is not a voice (voice1–voice8)")
+        lanes = [lane for lane in self.lanes if lane.voice == voice]
+        if not lanes and on:
+            free = next((lane for lane in self.lanes if lane.voice is None), None)
+            if free is None:
+                raise ValueError(f"no free lane to play {voice}")
+            self._manual[voice] = free.index
+            self._assign(free, voice, 1.0)
+            lanes = [free]
+        for lane in lanes:
+            lane.manual.value = 1.0 if on else 0.0
+
+    # -- switching ------------------------------------------------------------------
+
+    def _arm_queued(self, start: int) -> None:
+        """Install a queued load at this boundary if its first step falls in the coming block."""
+        queued = self.queued
+        if queued is None or not self.clock.playing:
+            return
+        current = self.clock.step_at(start - 1)
+        if queued.mode == "bar":
+            target = self.n0 + STEPS_PER_BAR * ((current - self.n0) // STEPS_PER_BAR + 1)
+        else:
+            target = current + 1
+        onset = self.clock.onset(target)
+        if onset >= start + self.buffer + SWITCH_MARGIN:
+            return
+        self.queued = None
+        seq = queued.pattern["sequencer"]
+        self.clock.anchor(target, onset, seq["bpm"], seq["swing"])
+        n0 = target if queued.mode == "bar" else self.n0
+        self._install(queued.pattern, target, n0, start, anchored=True)
+        self._reports.append((queued.token, onset))
+
+    def _install(self, pattern: dict[str, Any], next_step: int, n0: int, start: int, *,
+                 anchored: bool = False) -> None:
+        """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
+
+        Unless the caller `anchored` the clock on the switch step, the tempo changes
+        from this block on, keeping the step position.
+        """
+        seq = pattern["sequencer"]
+        bpm, swing = float(seq["bpm"]), float(seq["swing"])
+        if not anchored:
+            self.clock.rebase(start, bpm)
+            self.clock.swing = swing
+        self.bpm, self.swing = bpm, swing
+        for module, values in pattern["modules"].items():
+            for param, value in values.items():
+                self.params.set(module, param, value)
+        self.tracks = seq["tracks"]
+        self.lane_steps = [compile_track(t) for t in self.tracks]
+        for voice in list(self._manual):
+            self.lanes[self._manual.pop(voice)].manual.value = 0.0
+        for lane, gain in zip(self.lanes, lane_gains(self.tracks) + [None] * MAX_TRACKS, strict=False):
+            voice = self.tracks[lane.index]["voice"] if lane.index < len(self.tracks) else None
+            self._assign(lane, voice, gain)
+        self.tables.write(self.lane_steps, bpm, swing, self.sr)
+        self._previous_n0, self.n0 = self.n0, n0
+        self.tables.position(self.lane_steps, next_step - n0)
+        self.clock_graph.apply(self.clock)
+
+    def _assign(self, lane: Lane, voice: str | None, gain: float | None) -> None:
+        lane.assign(voice, self.params, self.sources.lfo1, self.sources.lfo2,
+                    self.params.signals["acid1"]["mix"])
+        if gain is not None:
+            lane.level.value = gain
+
+    # -- events -----------------------------------------------------------------------
+
+    def _report_switches(self, start: int) -> None:
+        due = [r for r in self._reports if r[1] < start]
+        if not due:
+            return
+        self._reports = [r for r in self._reports if r[1] >= start]
+        actual = self.clock_graph.last_onset()
+        for token, expected in due:
+            if actual != expected:
+                log.error("switch %d: expected at sample %d, graph started it at %d", token, expected, actual)
+            self._events.append({"event": "switched", "token": token, "sample": actual + ENVELOPE_LATENCY})
+
+    def _report_position(self) -> None:
+        if not self.clock.playing:
+            self._last_step = None
+            return
+        step = self.clock_graph.current_step()
+        onset = self.clock_graph.last_onset()
+        if step < 0 or step == self._last_step or onset < self._started_at:
+            return
+        self._last_step = step
+        bar, in_bar = bar_of(step, self.n0 if step >= self.n0 else self._previous_n0)
+        self._events.append({"event": "position", "bar": bar, "step": in_bar,
+                             "sample": onset + ENVELOPE_LATENCY})
+
+    def _error(self, message: str) -> None:
+        log.error("%s", message)
+        self._events.append({"event": "error", "message": message})
+
+
+def _clamped(value: Any, low: float, high: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{what}: {value!r} is not a number")
+    return min(max(float(value), low), high)

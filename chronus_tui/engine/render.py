@@ -1,0 +1,208 @@
+"""Offline rendering through the same EngineGraph, and `chronus render`.
+
+pyo's offline server computes block after block as fast as it can and calls the same
+per-block callback as the real-time engine, so a render is deterministic: same
+pattern, sample rate and buffer size give the same samples (noise is seeded). The
+file holds exactly N bars: from step 0 to the first sample of bar N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chronus_tui import patternfile
+from chronus_tui.model import STEPS_PER_BAR, Pattern
+from chronus_tui.store import SlotStore, StoreError
+
+MAX_BARS = 1000
+SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
+PROGRESS_AFTER = 1.0  # seconds of wall time before a progress line appears
+SEED = 1
+PREROLL_SECONDS = 0.01
+
+
+@dataclass
+class RenderResult:
+    path: Path
+    frames: int  # samples per channel in the file
+    sr: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RenderError(Exception):
+    """The render could not be done; the message says why."""
+
+
+def render_length(pattern: Pattern | dict[str, Any], bars: int, sr: int) -> int:
+    """Samples from step 0 to the first sample of bar `bars`, as the clock plays them."""
+    from chronus_tui.engine.sequencer import ClockMath
+
+    bpm, swing = _tempo(pattern)
+    clock = ClockMath(sr)
+    clock.start_at(0, bpm)
+    clock.swing = swing
+    return clock.onset(bars * STEPS_PER_BAR)
+
+
+def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr: int = 48000,
+           buffer: int = 256, schedule: dict[int, list[dict[str, Any]]] | None = None,
+           float32: bool = False, progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Render `bars` bars of `pattern` to a stereo WAV (24-bit, or float32 for analysis).
+
+    `schedule` maps a block index (0 = the block where step 0 plays) to protocol
+    commands handed to the graph before that block is computed (e.g. a "bar" load
+    queued mid-bar); event samples count from the file's first frame.
+    `progress(frames_done, total)` is called from the render loop.
+    """
+    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+    from chronus_tui.engine.pyolib import pyo
+
+    data = pattern if isinstance(pattern, dict) else patternfile.pattern_to_dict(pattern)
+    if not (1 <= bars <= MAX_BARS):
+        raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
+    if sr not in SAMPLE_RATES:
+        raise RenderError(f"--sr {sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
+    path = Path(path)
+    frames = render_length(data, bars, sr)
+    # pyo fades its output in over the first few ms after start: let that pass first.
+    preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
+    origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
+    blocks = preroll + -(-(frames + ENVELOPE_LATENCY) // buffer)
+    raw = path.with_name(f".{path.name}.{os.getpid()}.raw.wav")
+    server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
+    server.setVerbosity(1)  # errors only
+    server.boot()
+    events: list[dict[str, Any]] = []
+    try:
+        server.setGlobalSeed(SEED)
+        graph = EngineGraph(server)
+        pending = {preroll + k: commands for k, commands in (schedule or {}).items()}
+        pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
+        graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
+        block = [0]
+
+        def per_block() -> None:
+            for command in pending.pop(block[0], []):
+                graph.handle(command)
+            for event in graph.poll_events():
+                if "sample" in event:
+                    event = {**event, "sample": event["sample"] - origin}
+                events.append(event)
+            if progress is not None:
+                progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
+            block[0] += 1
+
+        server.setCallback(per_block)
+        server.recordOptions(dur=(blocks * buffer + 0.5) / sr, filename=str(raw), fileformat=0,
+                             sampletype=3 if float32 else 1)
+        server.start()
+    finally:
+        server.stop()
+        server.shutdown()
+    try:
+        _write_exact(raw, path, origin, frames)
+    finally:
+        raw.unlink(missing_ok=True)
+    return RenderResult(path, frames, sr, events)
+
+
+def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:
+    """Copy frames first … first+frames-1 of pyo's WAV to `path` (atomically)."""
+    blob = raw.read_bytes()
+    if blob[:4] != b"RIFF" or blob[8:12] != b"WAVE":
+        raise RenderError(f"pyo did not write a WAV file ({raw})")
+    chunks: dict[bytes, bytes] = {}
+    offset = 12
+    while offset + 8 <= len(blob):
+        name, size = blob[offset:offset + 4], struct.unpack("<I", blob[offset + 4:offset + 8])[0]
+        chunks[name] = blob[offset + 8:offset + 8 + size]
+        offset += 8 + size + (size & 1)
+    fmt, data = chunks.get(b"fmt "), chunks.get(b"data")
+    if fmt is None or data is None:
+        raise RenderError("pyo's WAV file has no fmt or data chunk")
+    block_align = struct.unpack("<H", fmt[12:14])[0]
+    if len(data) < (first + frames) * block_align:
+        raise RenderError(f"pyo rendered {len(data) // block_align} frames, {first + frames} needed")
+    data = data[first * block_align:(first + frames) * block_align]
+    fact = b"fact" + struct.pack("<II", 4, frames) if struct.unpack("<H", fmt[:2])[0] != 1 else b""
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + fact + b"data" + \
+        struct.pack("<I", len(data)) + data
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _tempo(pattern: Pattern | dict[str, Any]) -> tuple[float, float]:
+    if isinstance(pattern, Pattern):
+        return pattern.bpm, pattern.swing
+    seq = pattern["sequencer"]
+    return float(seq["bpm"]), float(seq.get("swing", 0.0))
+
+
+class _Progress:
+    """A progress line on stderr, only once a render has taken more than a second."""
+
+    def __init__(self, bars: int) -> None:
+        self.bars = bars
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER or now - self.last < 0.2:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\rchronus render: {100 * done // max(total, 1):3d}% "
+                         f"(bar {min(self.bars, done * self.bars // max(total, 1) + 1)}/{self.bars})")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def render_main(args: argparse.Namespace) -> int:
+    """`chronus render SOURCE -o out.wav [--bars N] [--sr R]`: exit 0, or 1 with the reason."""
+    try:
+        pattern = SlotStore(args.patterns_dir).resolve(args.source)
+    except StoreError as exc:
+        print(f"chronus render: {exc}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        print(f"chronus render: {output.parent} is not a directory", file=sys.stderr)
+        return 1
+    if output.is_dir():
+        print(f"chronus render: {output} is a directory; give a file name", file=sys.stderr)
+        return 1
+    progress = _Progress(args.bars)
+    try:
+        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
+    except RenderError as exc:
+        print(f"chronus render: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"chronus render: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        progress.finish()
+    seconds = result.frames / result.sr
+    print(f"{output}: {args.bars} bars of {pattern.name!r} at {pattern.bpm:g} bpm, "
+          f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
+    return 0

@@ -1,0 +1,222 @@
+"""The sample-exact sequencer: clock arithmetic, compiled step tables, and their pyo graph.
+
+The clock lives in the signal graph. A sample counter `c` (1 at sample 0) drives
+
+    pos = (c - c0) * inc + base                      position in steps (float64)
+    pair = floor(pos / 2);  g = pos - 2 * pair
+    n = 2 * pair + (g >= 1 + swing / 2)              the global step number
+    step_trig = Change(n) where n >= 0               1 on the sample a step starts
+
+so step n starts on the first sample at or after its ideal time
+`n * step + (n odd) * swing * step / 2` (DESIGN.md §2): odd steps are late by
+swing × step / 2 and a pair of steps (so a bar) keeps its length. Python only moves
+the line (c0, base, inc) at block boundaries, for start, stop, tempo and swing
+changes and pattern switches, choosing it so the step position is continuous.
+
+Every track is a lane: a Counter of step triggers modulo the track's length indexes
+DataTables of its steps (on, velocity, note, tie, gate length, accent), sampled and
+held on the trigger sample. ClockMath mirrors the graph's arithmetic in Python, so
+the engine knows a block ahead on which sample a bar line or step falls, and can
+apply a queued pattern at the boundary of the block that holds it: no trigger falls
+between that boundary and the switch, so the new tables and restarted counters are
+in place for exactly the first step that plays them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, midi_to_hz
+
+MAX_STEPS = 64
+STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
+# Added to the position so a step whose ideal time is an exact sample starts on that
+# sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
+EPS_STEPS = 1e-7
+PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
+HELD_GATE = 1e15  # gate length (samples) of a slide step: held until the next hit
+
+
+def step_boundary(n: int, swing: float) -> float:
+    """Where step n starts, in steps, on the swung grid (odd steps late by swing/2)."""
+    return 2 * (n // 2) + (1 + swing / 2 if n % 2 else 0.0)
+
+
+def step_samples(bpm: float, sr: int) -> float:
+    return sr * 60.0 / bpm / 4.0
+
+
+@dataclass
+class ClockMath:
+    """The graph's clock line, mirrored in Python: pos(j) for sample index j."""
+
+    sr: int
+    c0: float = 0.0
+    base: float = STOPPED_POS
+    inc: float = 0.0
+    swing: float = 0.0
+
+    @property
+    def playing(self) -> bool:
+        return self.inc > 0.0
+
+    def pos(self, sample: int) -> float:
+        return ((sample + 1) - self.c0) * self.inc + self.base
+
+    def step_at(self, sample: int) -> int:
+        pos = self.pos(sample)
+        pair = math.floor(pos * 0.5)
+        return 2 * pair + (1 if pos - pair * 2 >= 1 + self.swing / 2 else 0)
+
+    def start_at(self, sample: int, bpm: float) -> None:
+        """Step 0 on `sample`."""
+        self.c0, self.base, self.inc = sample + 1, EPS_STEPS, 1.0 / step_samples(bpm, self.sr)
+
+    def stop(self) -> None:
+        self.c0, self.base, self.inc = 0.0, STOPPED_POS, 0.0
+
+    def rebase(self, sample: int, bpm: float) -> None:
+        """Continue from the position at `sample` at a new tempo."""
+        if self.playing:
+            self.c0, self.base, self.inc = sample + 1, self.pos(sample), 1.0 / step_samples(bpm, self.sr)
+
+    def anchor(self, n: int, sample: int, bpm: float, swing: float) -> None:
+        """Put the start of step n exactly on `sample`, at a new tempo and swing."""
+        self.swing = swing
+        self.c0 = sample + 1
+        self.base = step_boundary(n, swing) + EPS_STEPS
+        self.inc = 1.0 / step_samples(bpm, self.sr)
+
+    def onset(self, n: int) -> int:
+        """The first sample at which step n has started (the clock must be running)."""
+        target = step_boundary(n, self.swing)
+        guess = math.ceil((target - self.base) / self.inc + self.c0 - 1)
+        while self.step_at(guess - 1) >= n:
+            guess -= 1
+        while self.step_at(guess) < n:
+            guess += 1
+        return guess
+
+
+@dataclass
+class LaneSteps:
+    """One track compiled into table rows (length = the track's length)."""
+
+    on: list[float]
+    velocity: list[float]
+    note_hz: list[float]  # 0 = the voice's own freq
+    tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
+    gate: list[float]  # fraction of a step; HELD_GATE marks a slide step
+    accent: list[float]
+
+    @property
+    def length(self) -> int:
+        return len(self.on)
+
+
+def compile_track(track: dict) -> LaneSteps:
+    """Table rows for one track of a pattern dict (patternfile shape, already validated)."""
+    steps = track["steps"]
+    on = [1.0 if s["on"] else 0.0 for s in steps]
+    accent = [1.0 if s["on"] and s.get("accent") else 0.0 for s in steps]
+    velocity = [(1.0 if a else PLAIN_VELOCITY) if o else 0.0 for o, a in zip(on, accent, strict=True)]
+    note_hz = [midi_to_hz(s["note"]) if s.get("note") is not None else 0.0 for s in steps]
+    slide = [bool(s["on"] and s.get("slide")) for s in steps]
+    hits = [i for i, s in enumerate(steps) if s["on"]]
+    tie = [0.0] * len(steps)
+    for k, i in enumerate(hits):
+        previous = hits[k - 1]  # cyclic: the last hit of the loop ties into the first
+        tie[i] = 1.0 if slide[previous] else 0.0
+    gate = [HELD_GATE if sl else float(track.get("gate", 0.5)) for sl in slide]
+    return LaneSteps(on, velocity, note_hz, tie, gate, accent)
+
+
+def gate_samples(fraction: float, bpm: float, swing: float, sr: int) -> float:
+    """A gate length in samples; always closes a sample before the next step can start,
+    so the envelope sees an edge and retriggers."""
+    if fraction >= HELD_GATE:
+        return HELD_GATE
+    step = step_samples(bpm, sr)
+    return max(1.0, min(fraction * step, (1 - swing / 2) * step - 1))
+
+
+def lane_gains(tracks: list[dict]) -> list[float]:
+    """Each track's level after mute and solo (any solo silences the tracks without it)."""
+    soloing = any(t.get("solo") for t in tracks)
+    return [0.0 if t.get("mute") or (soloing and not t.get("solo")) else float(t.get("level", 1.0))
+            for t in tracks]
+
+
+class StepTables:
+    """The DataTables every lane reads (lane i at rows i*64 … i*64+63) and the lane counters."""
+
+    FIELDS = ("on", "velocity", "note_hz", "tie", "gate", "accent")
+
+    def __init__(self, pyo, step_trig) -> None:
+        size = MAX_TRACKS * MAX_STEPS
+        self.tables = {f: pyo.DataTable(size, init=[0.0] * size) for f in self.FIELDS}
+        self.counters = [pyo.Counter(step_trig, min=0, max=1, add=i * MAX_STEPS)
+                         for i in range(MAX_TRACKS)]
+        self._rows = {f: [0.0] * size for f in self.FIELDS}
+
+    def write(self, lanes: list[LaneSteps], bpm: float, swing: float, sr: int) -> None:
+        """Replace every lane's rows; lanes beyond the pattern's tracks go silent."""
+        for field in self.FIELDS:
+            rows = self._rows[field]
+            for i in range(MAX_TRACKS):
+                values = getattr(lanes[i], field) if i < len(lanes) else []
+                if field == "gate":
+                    values = [gate_samples(v, bpm, swing, sr) for v in values]
+                start = i * MAX_STEPS
+                rows[start:start + len(values)] = values
+                rows[start + len(values):start + MAX_STEPS] = [0.0] * (MAX_STEPS - len(values))
+            self.tables[field].replace(rows)
+
+    def position(self, lanes: list[LaneSteps], next_step: int) -> None:
+        """Set each counter so the next trigger plays step `next_step` mod its length."""
+        for i, counter in enumerate(self.counters):
+            length = lanes[i].length if i < len(lanes) else 1
+            counter.max = length
+            counter.reset(next_step % length)
+
+
+def bar_of(n: int, n0: int) -> tuple[int, int]:
+    """(bar, step in bar) of global step n, counting from the restart step n0."""
+    return divmod(n - n0, STEPS_PER_BAR)
+
+
+class ClockGraph:
+    """The clock's pyo objects: step number and step trigger, sample by sample."""
+
+    def __init__(self, pyo) -> None:
+        self.counter = pyo.Counter(pyo.Sig(1), min=1, max=2**62)  # c: 1 at sample 0
+        self.c0 = pyo.Sig(0.0)
+        self.base = pyo.Sig(STOPPED_POS)
+        self.inc = pyo.Sig(0.0)
+        self.threshold = pyo.Sig(1.0)  # 1 + swing/2: where the odd step of a pair starts
+        pos = (self.counter - self.c0) * self.inc + self.base
+        pair = pyo.Floor(pos * 0.5)
+        odd = pyo.Compare(pos - pair * 2, self.threshold, ">=")
+        self.step = pair * 2 + odd
+        # Change starts comparing against 0, so offset n by a half: step 0 on sample 0 still counts
+        self.trig = pyo.Change(self.step + 0.5) * pyo.Compare(self.step, 0, ">=")
+        self.onset = pyo.SampHold(self.counter, self.trig, 1)  # c of the last step start
+
+    def apply(self, clock: ClockMath) -> None:
+        """Takes effect from the first sample of the next block."""
+        self.c0.value = float(clock.c0)
+        self.base.value = clock.base
+        self.inc.value = clock.inc
+        self.threshold.value = 1 + clock.swing / 2
+
+    def processed(self) -> int:
+        """Samples computed so far: the index of the first sample of the next block."""
+        return int(self.counter.get())
+
+    def current_step(self) -> int:
+        return int(self.step.get())
+
+    def last_onset(self) -> int:
+        """Sample index of the latest step start."""
+        return int(self.onset.get()) - 1
