@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -26,6 +27,7 @@ from chronus_tui.model import Pattern, PatternError
 SLOT_COUNT = 128
 AUTOSAVE_SLOT = 0
 MAX_BACKUPS = 10
+STALE_TEMP_SECONDS = 60.0  # a save takes milliseconds; an older temp file is a crash's leftover
 _unique = itertools.count()
 
 
@@ -91,9 +93,14 @@ class SlotStore:
         self._clean_temp()
 
     def _clean_temp(self) -> None:
-        """Staging files left by a crash are never a slot's only copy: drop them."""
+        """Staging files left by a crash are never a slot's only copy: drop them. One whose
+        writer still runs may be another chronus (`chronus slots` beside the UI) in the
+        middle of a save, so it stays unless it is too old to be one."""
+        now = time.time()
         for stale in self.temp_dir.glob("*.tmp"):
             with contextlib.suppress(OSError):
+                if _writer_alive(stale.name) and now - stale.stat().st_mtime < STALE_TEMP_SECONDS:
+                    continue
                 stale.unlink()
 
     def slot_path(self, slot: int) -> Path:
@@ -263,6 +270,23 @@ def load_file(path: Path, *, label: str | None = None, dropped: list[str] | None
         return patternfile.loads(raw, dropped=dropped)
     except PatternError as exc:
         raise StoreError(f"{label}: {exc}") from exc
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that staged this temp file (slot_NNN.PID.thread.n.tmp) still runs."""
+    try:
+        pid = int(name.split(".")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

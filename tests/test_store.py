@@ -211,12 +211,26 @@ def test_list_reports_good_and_bad_files_and_never_stops(store, legacy_dir):
     assert set(by_slot[1].as_dict()) >= {"slot", "name", "bpm", "saved_at", "error"}
 
 
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 def test_stale_temp_files_are_cleaned_at_start(store, patterns_dir):
     store.save(1, snap())
-    (store.temp_dir / "slot_001.999.1.1.tmp").write_bytes(b'{"form')
+    crashed = store.temp_dir / f"slot_001.{dead_pid()}.1.1.tmp"
+    in_flight = store.temp_dir / f"slot_002.{os.getpid()}.1.2.tmp"  # a live writer mid-save
+    forgotten = store.temp_dir / f"slot_003.{os.getpid()}.1.3.tmp"  # live pid, but far too old
+    odd = store.temp_dir / "unnamed.tmp"
+    for temp in (crashed, in_flight, forgotten, odd):
+        temp.write_bytes(b'{"form')
+    old = time.time() - store_module.STALE_TEMP_SECONDS - 5
+    os.utime(forgotten, (old, old))
     (store.temp_dir / "notes.txt").write_text("not ours")
     SlotStore(patterns_dir)
-    assert sorted(p.name for p in store.temp_dir.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in store.temp_dir.iterdir()) == ["notes.txt", in_flight.name]
     assert store.load(1).name == "groove"
 
 
