@@ -145,14 +145,17 @@ def _steps_from_list(steps: list, path: str) -> list[Step]:
     check (a slot has up to 1024 of them and must load in well under a millisecond);
     anything else goes through _step_from_dict, which names the bad field."""
     parsed = []
+    append = parsed.append
     for i, data in enumerate(steps):
-        if type(data) is dict and data.keys() == _STEP_KEYS:
+        if type(data) is dict and len(data) == 4 and data.keys() == _STEP_KEYS:
             on, accent, note, slide = data["on"], data["accent"], data["note"], data["slide"]
-            if (type(on) is bool and type(accent) is bool and type(slide) is bool
+            # `is True or is False` is the cheapest exact bool test (1 and 0 fail it)
+            if ((on is True or on is False) and (accent is True or accent is False)
+                    and (slide is True or slide is False)
                     and (note is None or (type(note) is int and _NOTE_LOW <= note <= _NOTE_HIGH))):
-                parsed.append(Step(on, accent, note, slide))
+                append(Step(on, accent, note, slide))
                 continue
-        parsed.append(_step_from_dict(data, f"{path}[{i}]"))
+        append(_step_from_dict(data, f"{path}[{i}]"))
     return parsed
 
 
@@ -220,7 +223,9 @@ def dumps(data: dict[str, Any]) -> str:
     else:
         lines.append('    "tracks": []')
     lines.append("  },")
-    modules = ",\n".join(f"    {json.dumps(m)}: {json.dumps(p)}" for m, p in data["modules"].items())
+    modules = ",\n".join(
+        f'    "{m}": {{' + ", ".join(f'"{k}": {_scalar(v)}' for k, v in params.items()) + "}"
+        for m, params in data["modules"].items())
     lines.append('  "modules": {\n' + modules + "\n  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
