@@ -4,7 +4,8 @@ A private JACK server with the dummy driver (jackd --no-realtime -d dummy) runs 
 engine process through EngineClient, as the app does, playing the biggest common
 session (8 tracks × 64 steps, every effect on). Meanwhile this process runs a busy
 pure-Python thread (the GIL pressure that caused 26 xruns in 5 s with pyo in the
-same process) and sends parameter, tempo and step changes through the Session.
+same process) and sends parameter and tempo changes through the Session
+(and, with --edit-rate, step edits, each of which resends the whole pattern).
 
 Xruns are counted two ways, which should agree:
 - a port-less JACK client in this process (backends.JackMonitor) whose xrun
@@ -13,7 +14,8 @@ Xruns are counted two ways, which should agree:
 The engine's own status events give its CPU load, and its position events show
 that no step was lost.
 
-    .venv/bin/python benchmarks/bench_engine_xruns.py [--duration 60] [--rate 50] [--buffer 256]
+    .venv/bin/python benchmarks/bench_engine_xruns.py [--duration 60] [--rate 50] [--edit-rate 0]
+                                                      [--buffer 256] [--realtime]
 
 Prints a table and writes benchmarks/results/engine_xruns.json. Want: 0 xruns.
 """
@@ -54,11 +56,10 @@ def busy(stop: threading.Event, counter: list[int]) -> None:
 
 
 def change_parameters(session: Session, rate: float, stop: threading.Event, sent: list[int]) -> None:
-    """Parameter changes at `rate` per second, with a tempo and a step edit now and then."""
+    """Sound-parameter changes at `rate` per second, a tempo change with every 50th."""
     rng = random.Random(7)
     params = [(module, spec) for module, specs in MODULE_PARAMS.items() for spec in specs
               if spec.name != "osc/type"]
-    tracks = [t.name for t in session.pattern.tracks]
     next_at = time.monotonic()
     while not stop.is_set():
         module, spec = rng.choice(params)
@@ -66,8 +67,18 @@ def change_parameters(session: Session, rate: float, stop: threading.Event, sent
         sent[0] += 1
         if sent[0] % 50 == 0:
             session.set_bpm(rng.uniform(110, 140), source="bench")
-        if sent[0] % 20 == 0:
-            session.set_step(rng.choice(tracks), rng.randrange(16), on=rng.random() < 0.5, source="bench")
+        next_at += 1 / rate
+        stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def edit_steps(session: Session, rate: float, stop: threading.Event, sent: list[int]) -> None:
+    """Step toggles at `rate` per second: each sends the whole edited pattern to play in place."""
+    rng = random.Random(11)
+    tracks = [t.name for t in session.pattern.tracks]
+    next_at = time.monotonic()
+    while not stop.is_set():
+        session.set_step(rng.choice(tracks), rng.randrange(16), on=rng.random() < 0.5, source="bench")
+        sent[0] += 1
         next_at += 1 / rate
         stop.wait(max(0.0, next_at - time.monotonic()))
 
@@ -77,7 +88,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     counts = {"position": 0, "error": 0, "restarted": 0}
     errors: list[str] = []
 
-    with JackServer(workdir / "jackd.log", sr=args.sr, buffer=args.buffer) as server:
+    with JackServer(workdir / "jackd.log", sr=args.sr, buffer=args.buffer, realtime=args.realtime) as server:
         os.environ.update(server.env)  # for the monitor client in this process
         client = EngineClient(audio="jack", sr=args.sr, buffer=args.buffer, log_path=workdir / "engine.log",
                               env=server.env)
@@ -100,12 +111,15 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             time.sleep(1.0)  # settle: graph built, first bar playing
             log_xruns_before = server.xrun_lines()
             stop = threading.Event()
-            spins, sent = [0], [0]
+            spins, sent, edits = [0], [0], [0]
             with JackMonitor("chronus-bench") as monitor:
                 threads = [threading.Thread(target=busy, args=(stop, spins), daemon=True)
                            for _ in range(args.busy_threads)]
-                threads.append(threading.Thread(target=change_parameters,
-                                                args=(session, args.rate, stop, sent), daemon=True))
+                for work, rate, count in ((change_parameters, args.rate, sent),
+                                          (edit_steps, args.edit_rate, edits)):
+                    if rate > 0:
+                        threads.append(threading.Thread(target=work, args=(session, rate, stop, count),
+                                                        daemon=True))
                 counts["position"] = 0
                 started = time.monotonic()
                 for thread in threads:
@@ -120,20 +134,28 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             client.close()
         log_xruns = server.xrun_lines() - log_xruns_before
 
+    slow = [line.split("WARNING ", 1)[1] for line in (workdir / "engine.log").read_text().splitlines()
+            if "WARNING command" in line]
     loads = [s["cpu"] for s in statuses[2:]] or [0.0]
     return {
         "duration_s": round(elapsed, 2),
         "sr": args.sr, "buffer": args.buffer,
+        "jackd": "realtime" if args.realtime else "no-realtime",
         "busy_threads": args.busy_threads,
         "busy_spins": spins[0],
         "param_changes_sent": sent[0],
         "param_rate_per_s": round(sent[0] / elapsed, 1),
+        "step_edits_sent": edits[0],
         "xruns_jack_callback": monitor_xruns,
         "xruns_jackd_log": log_xruns,
         "xruns_engine_status": statuses[-1].get("xruns") if statuses else None,
         "engine_cpu_percent_mean": round(sum(loads) / len(loads), 1),
         "engine_cpu_percent_max": max(loads),
+        "engine_callback_ms_max": max((s["callback_ms"] for s in statuses[2:]), default=0.0),
+        "block_ms": round(1e3 * args.buffer / args.sr, 2),
         "position_events": counts["position"],
+        "slow_commands": len(slow),  # took over a quarter of a block in the engine's callback
+        "slow_command_examples": slow[:5],
         "engine_errors": errors[:5],
         "engine_restarts": counts["restarted"],
         "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
@@ -145,9 +167,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of playback measured")
     parser.add_argument("--rate", type=float, default=50.0, help="parameter changes per second")
+    parser.add_argument("--edit-rate", type=float, default=0.0,
+                        help="step edits per second (each resends the whole pattern; default none)")
     parser.add_argument("--busy-threads", type=int, default=1)
     parser.add_argument("--sr", type=int, default=48000)
     parser.add_argument("--buffer", type=int, default=256)
+    parser.add_argument("--realtime", action="store_true",
+                        help="run jackd with real-time scheduling (as on a live rig; needs the rights)")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     missing = missing_tools()
@@ -159,14 +185,19 @@ def main() -> int:
         result = run(args, Path(tmp))
 
     rows = [
-        ("playback measured", f"{result['duration_s']} s at {result['sr']} Hz, {result['buffer']} frames"),
+        ("playback measured", f"{result['duration_s']} s at {result['sr']} Hz, {result['buffer']} frames, "
+                              f"jackd {result['jackd']}"),
         ("busy Python threads in the control process", str(result["busy_threads"])),
-        ("parameter/tempo/step changes sent", f"{result['param_changes_sent']} "
-                                              f"({result['param_rate_per_s']}/s)"),
+        ("parameter (and tempo) changes sent", f"{result['param_changes_sent']} "
+                                               f"({result['param_rate_per_s']}/s)"),
+        ("step edits sent (whole pattern each)", str(result["step_edits_sent"])),
         ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
         ("xruns (jackd log)", str(result["xruns_jackd_log"])),
         ("engine CPU, mean / max", f"{result['engine_cpu_percent_mean']} % / "
                                    f"{result['engine_cpu_percent_max']} % of a core"),
+        ("longest per-block Python work in the engine", f"{result['engine_callback_ms_max']} ms "
+                                                         f"(a block is {result['block_ms']} ms)"),
+        ("commands that took > 1/4 block in the engine", str(result["slow_commands"])),
         ("position events (steps seen)", str(result["position_events"])),
         ("engine errors / restarts", f"{len(result['engine_errors'])} / {result['engine_restarts']}"),
     ]

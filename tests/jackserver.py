@@ -24,10 +24,11 @@ def missing_tools() -> list[str]:
 
 
 class JackServer:
-    def __init__(self, log_path: Path, sr: int = 48000, buffer: int = 256) -> None:
+    def __init__(self, log_path: Path, sr: int = 48000, buffer: int = 256, realtime: bool = False) -> None:
         self.name = f"chronus-test-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
         self.sr = sr
         self.buffer = buffer
+        self.realtime = realtime  # SCHED_FIFO for jackd and its clients' audio threads (needs rights)
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
@@ -39,7 +40,7 @@ class JackServer:
     def start(self) -> JackServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy",
+                ["jackd", "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
                  "-r", str(self.sr), "-p", str(self.buffer)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT

@@ -45,6 +45,7 @@ log = logging.getLogger("chronus.engine")
 
 STATUS_INTERVAL = 0.5  # seconds of audio between status events
 EXIT_BACKEND_FAILED = 3
+GIL_SWITCH_INTERVAL = 0.0005  # seconds
 _PYO_AUDIO = {"jack": "jack", "portaudio": "portaudio", "null": "manual"}
 _RESYNC_AFTER = 0.5  # the null clock restarts its schedule after falling this far behind
 
@@ -122,10 +123,14 @@ class BlockCallback:
         self.outbox = outbox
         self.blocks = 0
         self.status_blocks = max(1, round(STATUS_INTERVAL * engine.sr / engine.buffer))
+        self.block = engine.buffer / engine.sr
+        self.slow = self.block / 4
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
+        self._callback_max = 0.0
 
     def __call__(self) -> None:
+        began = time.perf_counter()
         try:
             while not self.inbox.empty():
                 self._apply(self.inbox.get())
@@ -137,22 +142,32 @@ class BlockCallback:
         except Exception as exc:  # pyo would print and carry on; say it where the user sees it
             log.exception("block callback failed")
             self.outbox.put({"event": "error", "message": f"engine: {exc}"})
+        # Python time taken from the block's budget (buffer / sr), the part we control.
+        self._callback_max = max(self._callback_max, time.perf_counter() - began)
 
     def _apply(self, command: Any) -> None:
+        op = command.get("op") if isinstance(command, dict) else command
+        began = time.perf_counter()
         try:
             self.graph.handle(command)
         except Exception as exc:
-            op = command.get("op") if isinstance(command, dict) else command
             log.exception("command %r failed", op)
             self.outbox.put({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
+        took = time.perf_counter() - began
+        if took > self.slow:  # worth knowing when hunting xruns
+            log.warning("command %r (%s) took %.2f ms of a %.2f ms block", op,
+                        command.get("mode", "") if isinstance(command, dict) else "",
+                        took * 1e3, self.block * 1e3)
 
     def status(self) -> dict[str, Any]:
-        """Backend facts and load: cpu is the engine process's CPU time in % of one core."""
+        """Backend facts and load since the last status: cpu is the engine process's CPU time
+        in % of one core; callback_ms the longest the per-block Python work took."""
         wall, cpu = time.perf_counter(), time.process_time()
         load = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9)
-        self._wall, self._cpu = wall, cpu
         event = {"event": "status", "backend": self.engine.backend, "sr": self.engine.sr,
-                 "buffer": self.engine.buffer, "cpu": round(load, 1), "blocks": self.blocks}
+                 "buffer": self.engine.buffer, "cpu": round(load, 1), "blocks": self.blocks,
+                 "callback_ms": round(self._callback_max * 1e3, 2)}
+        self._wall, self._cpu, self._callback_max = wall, cpu, 0.0
         if self.engine.monitor is not None:
             event["xruns"] = self.engine.monitor.xruns
         return event
@@ -246,6 +261,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # The audio thread waits at most this long for the GIL while the command reader
+    # unpickles a big pattern (the default, 5 ms, is a whole 256-frame block).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s engine[%(process)d] %(levelname)s %(message)s")
     os.environ.setdefault("PYO_GUI_WX", "0")
