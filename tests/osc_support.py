@@ -78,6 +78,13 @@ class OscClient:
         return json.loads(reply[1][0])
 
 
+def free_udp_port() -> int:
+    """A loopback UDP port nothing listens on (yet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_until(condition: Any, timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

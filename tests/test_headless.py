@@ -16,17 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from osc_support import OscClient
+from osc_support import OscClient, free_udp_port
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("chronus_tui.engine.client") is None,
                                 reason="the engine client (chronus_tui.engine.client) is not there yet")
 READY = "listening for OSC on"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Headless:

@@ -8,14 +8,13 @@ as /notify/error).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from osc_support import OscClient, osc_fixture, wait_until  # noqa: F401
+from osc_support import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.osc.server import OscServer
 from chronus_tui.session import Session
@@ -24,12 +23,6 @@ Osc = tuple[OscServer, OscClient]
 
 pytestmark = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")),
                                 reason="oscsend/oscdump not installed (Debian package liblo-tools)")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Dump:

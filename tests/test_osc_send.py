@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from osc_support import OscClient, osc_fixture, wait_until  # noqa: F401
+from osc_support import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.osc.send import osc_value
 from chronus_tui.osc.server import OscServer
@@ -81,11 +81,8 @@ def test_queued_load_prints_both_replies(osc: Osc, session: Session, engine: Any
     assert result.stdout == "/ok /pattern/load 3 queued bar\n/ok /pattern/load 3 switched\n"
 
 
-def test_nothing_listening_exits_2(silent_port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    result = chronus_send(closed, "/seq/start")
+def test_nothing_listening_exits_2() -> None:
+    result = chronus_send(free_udp_port(), "/seq/start")
     assert result.returncode == 2
     assert "is chronus running?" in result.stderr
 
