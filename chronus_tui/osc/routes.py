@@ -177,12 +177,12 @@ NUMBER = Kind("float", to_number, "int, float or numeric string")
 INT = Kind("int", to_int, "whole number as int, float or string")
 BOOL = Kind("bool", to_bool, "0/1 (int or float), T/F, or true/false/on/off")
 TEXT = Kind("string", to_text, "string")
-NAME = Kind("string", to_name, "string or int")
+NAME = Kind("name", to_name, "string, or an int (sent as its digits)")
 NOTE = Kind("note", to_step_note, "MIDI 0–127, Hz (float or \"41.2\"), name like C3 or F#2; -1/none clears")
 NOTES = Kind("notes", to_notes, "\"n1,n2,…\" (Hz, MIDI or names), one number, or an OSC array")
 LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar (default), 1 = next step; or bar/step/now")
-PORT = Kind("int", to_port, "UDP port 1–65535")
-SCHEMA_FORMAT = Kind("string", to_schema_format, "json (the original's stdout is accepted too)")
+PORT = Kind("port", to_port, "UDP port 1–65535, as int, float or string")
+SCHEMA_FORMAT = Kind("format", to_schema_format, "json (the original's stdout is accepted too)")
 
 
 @dataclass(frozen=True)
@@ -507,7 +507,8 @@ def _gate_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/mod/<module>/<param>", (Arg("value", NUMBER, "range per parameter: see `params`",
+    Route("/mod/<module>/<param>", (Arg("value", NUMBER, "range per parameter (the sound parameter table; "
+                                                       "`params` in the schema)",
                                         out_of_range="clamped"),),
           set_param, "set a sound parameter (DESIGN.md §3); out-of-range values are clamped",
           concrete=_param_addresses),
@@ -598,16 +599,29 @@ def unknown_address(address: str) -> str:
     return "unknown address (send /engine/schema for the list)"
 
 
+REPLIES = {
+    "ok": "/ok <address> [applied values …]; 'clamped' is added when a value was brought into range",
+    "query": "<address> <json>",
+    "error": "/error <address> <message>; nothing was changed",
+}
+
+
+def _kinds() -> list[Kind]:
+    """Every argument kind the routes use, in order of first use."""
+    kinds: dict[str, Kind] = {}
+    for route in ROUTES:
+        for arg in (*route.args, *([route.extra] if route.extra else [])):
+            kinds.setdefault(arg.kind.name, arg.kind)
+    return list(kinds.values())
+
+
 @functools.cache
 def schema_json() -> str:
     """What `/engine/schema` answers: every route, parameter and notification."""
     return json.dumps({
         "schema": SCHEMA_VERSION,
-        "replies": {
-            "ok": "/ok <address> [applied values …]; 'clamped' is added when a value was brought into range",
-            "query": "<address> <json>",
-            "error": "/error <address> <message>; nothing was changed",
-        },
+        "replies": REPLIES,
+        "types": {kind.name: kind.accepts for kind in _kinds()},
         "routes": [route.schema() for route in ROUTES],
         "params": {module: {name: {"min": spec.low, "max": spec.high, "default": spec.default,
                                    "type": "int" if spec.integer else "float", "unit": spec.unit}
@@ -618,15 +632,21 @@ def schema_json() -> str:
 
 
 def markdown_table() -> str:
-    """The README's OSC route and notification tables, generated from ROUTES and NOTIFICATIONS."""
-    lines = ["| address | arguments | reply | what it does |", "|---|---|---|---|"]
+    """The README's OSC tables (routes, argument types, notifications), generated from ROUTES,
+    their kinds and NOTIFICATIONS."""
+    lines = [f"Every message is answered to its sender: `{REPLIES['ok']}`; a query: `{REPLIES['query']}`; "
+             f"anything refused: `{REPLIES['error']}`.", "",
+             "| address | arguments | reply | what it does |", "|---|---|---|---|"]
     for route in ROUTES:
         args = [_arg_markdown(arg) for arg in route.args]
         if route.extra is not None:
-            args.append(f"`[{route.extra.name} …]`: {route.extra.kind.accepts}")
+            args.append(f"[`{route.extra.name}` …]")
         reply = f"`{route.address} <json>`" if route.query else "`/ok`"
         lines.append(f"| `{route.address}` | {'<br>'.join(args) or '—'} | {reply} | {route.doc} |")
-    lines += ["", "| notification | arguments | sent when |", "|---|---|---|"]
+    lines += ["", "| argument type | accepted as |", "|---|---|"]
+    lines += [f"| {kind.name} | {kind.accepts} |" for kind in _kinds()]
+    lines += ["", "Subscribers (`/notify/subscribe`) receive every change, whoever made it:", "",
+              "| notification | arguments | sent when |", "|---|---|---|"]
     lines += [f"| `{n.address}` | {n.args} | {n.doc} |" for n in NOTIFICATIONS]
     return "\n".join(lines) + "\n"
 
