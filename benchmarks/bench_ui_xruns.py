@@ -60,18 +60,20 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     port = free_udp_port()
     with JackServer(workdir / "jackd.log", buffer=args.buffer) as server:
         os.environ.update(server.env)  # for the monitor client in this process
-        app = TmuxChronus(workdir, ["--audio", "jack", "--buffer", str(args.buffer),
-                                    "--patterns-dir", str(workdir / "patterns"), "--osc-port", str(port)],
+        app = TmuxChronus(workdir, [*(["--no-ui"] if args.no_ui else []), "--audio", "jack",
+                                    "--buffer", str(args.buffer), "--patterns-dir", str(workdir / "patterns"),
+                                    "--osc-port", str(port)],
                           env=server.env)
         try:
-            app.wait_for("audio jack", f"OSC 127.0.0.1:{port}", timeout=30)
+            app.wait_for(*(["listening for OSC"] if args.no_ui else ["audio jack", f"OSC 127.0.0.1:{port}"]),
+                         timeout=30)
             osc = SimpleUDPClient("127.0.0.1", port)
             for name, (voice, steps) in TRACKS.items():
                 osc.send_message("/seq/add", [name, voice, steps])
-            app.wait_for("flood")
-            app.keys("space")
-            app.wait_for("PLAY")
-            time.sleep(1.0)  # settle: first bars playing
+            osc.send_message("/seq/start", [])
+            if not args.no_ui:
+                app.wait_for("flood", "PLAY")
+            time.sleep(1.5)  # settle: first bars playing
             pid = chronus_pid(app)
             log_before = server.xrun_lines()
             rng = random.Random(5)
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 cpu_before, started = process_cpu_seconds(pid), time.monotonic()
                 next_at = started
                 while time.monotonic() - started < args.duration:
-                    if sent % 2:
+                    kind = args.messages[sent % len(args.messages)]
+                    if kind == "tempo":
                         osc.send_message("/seq/bpm", round(rng.uniform(110, 140), 1))
                     else:
                         osc.send_message("/seq/step", ["flood", rng.randrange(16), rng.randrange(2)])
@@ -91,20 +94,25 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 ui_cpu = (process_cpu_seconds(pid) - cpu_before) / elapsed * 100
                 last_sent = time.monotonic()
                 osc.send_message("/seq/bpm", 123.4)
-                app.wait_for("123.4 BPM", timeout=10)
-                catch_up = time.monotonic() - last_sent
+                catch_up = None
+                if not args.no_ui:
+                    app.wait_for("123.4 BPM", timeout=10)
+                    catch_up = round(time.monotonic() - last_sent, 3)
                 monitor_xruns = monitor.xruns
             log_xruns = server.xrun_lines() - log_before
-            app.keys("q")
+            if args.no_ui:
+                app.keys("C-c")
+            else:
+                app.keys("q")
             exit_status = app.exit_status()
         finally:
             app.close()
     return {
         "duration_s": round(elapsed, 2), "buffer": args.buffer, "sr": 48000,
-        "osc_messages_sent": sent, "osc_rate_per_s": round(sent / elapsed, 1),
+        "osc_messages": args.messages, "osc_messages_sent": sent, "osc_rate_per_s": round(sent / elapsed, 1),
         "xruns_jack_callback": monitor_xruns, "xruns_jackd_log": log_xruns,
-        "ui_cpu_percent_of_a_core": round(ui_cpu, 1),
-        "screen_caught_up_s": round(catch_up, 3),
+        "chronus_cpu_percent_of_a_core": round(ui_cpu, 1),
+        "ui": not args.no_ui, "screen_caught_up_s": catch_up,
         "exit_status": exit_status,
         "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
         "target": "0 xruns",
@@ -115,6 +123,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of OSC flood")
     parser.add_argument("--interval-ms", type=float, default=3.0, help="milliseconds between OSC messages")
+    parser.add_argument("--messages", type=lambda text: text.split(","), default=["tempo", "step"],
+                        help="what the flood sends, in turn: tempo,step (default) or one of them")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="control run: the same flood on `chronus --no-ui` (no terminal UI)")
     parser.add_argument("--buffer", type=int, default=256)
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
@@ -131,7 +143,7 @@ def main() -> int:
         ("OSC tempo + step messages sent", f"{result['osc_messages_sent']} ({result['osc_rate_per_s']}/s)"),
         ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
         ("xruns (jackd log)", str(result["xruns_jackd_log"])),
-        ("UI process CPU while flooded", f"{result['ui_cpu_percent_of_a_core']} % of a core"),
+        ("chronus process CPU while flooded", f"{result['chronus_cpu_percent_of_a_core']} % of a core"),
         ("last tempo on screen after", f"{result['screen_caught_up_s']} s"),
         ("chronus exit", result["exit_status"]),
     ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -291,6 +293,31 @@ async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> No
         kick = session.pattern.track("kick")
         assert app.grid.playhead(kick) == 39 % 16
         assert app.grid.playhead(session.pattern.track("stab")) == 39 % 12
+
+
+async def test_a_flood_of_changes_is_drawn_at_most_once_a_frame(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    app.redraw_interval = ChronusApp.redraw_interval
+    flushes = []
+    flush = app._flush
+
+    def counted() -> None:
+        flushes.append(1)
+        flush()
+
+    app._flush = counted  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        def flood() -> float:
+            started = time.monotonic()
+            for i in range(300):  # about 1 ms apart, while the UI runs
+                session.set_bpm(100 + i / 10, source="osc")
+                time.sleep(0.001)
+            return time.monotonic() - started
+
+        elapsed = await asyncio.to_thread(flood)
+        await pilot.pause(3 * ChronusApp.redraw_interval)
+        assert not app._inbox                                  # every change was drawn
+        assert 2 <= len(flushes) <= elapsed / ChronusApp.redraw_interval + 3
 
 
 async def test_playhead_moves_only_with_engine_positions(patterns_dir: Path) -> None:

@@ -37,4 +37,6 @@ def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: s
         session.on_engine_event({"event": "status", "backend": backend, "sr": 48000, "buffer": 256,
                                  "cpu": 0.0})
     app = ChronusApp(session, audio=backend, osc_address="127.0.0.1:5005")
+    # Draw every change at once, so a test sees it after one pause (the throttle has its own test).
+    app.redraw_interval = 0.0
     return app, session

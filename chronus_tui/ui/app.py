@@ -10,6 +10,7 @@ import argparse
 import inspect
 import logging
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -42,7 +43,7 @@ REDRAW = {
     "engine": ("transport",),
     "queued": ("transport", "slots"),
     "pattern": ("grid", "transport", "slots", "params"),
-    "tracks": ("grid", "params"), "track": ("grid", "params"),
+    "tracks": ("grid", "params"), "track": ("grid",),
     "param": ("params",),
     "saved": ("slots",), "renamed": ("slots", "transport"),
 }
@@ -63,6 +64,8 @@ class ChronusApp(App[int]):
     TITLE = "Chronus"
     BINDINGS = bindings(APP)
     COMMANDS = {ActionsProvider}  # noqa: RUF012 (Textual's class-level registry)
+    # Session changes are drawn at most this often (s); a step at 300 BPM lasts 0.05 s.
+    redraw_interval = 1 / 30
 
     def __init__(self, session: Session, *, audio: str = "auto", osc_address: str | None = None,
                  osc_server: OscService | None = None, notices: Iterable[str] = ()) -> None:
@@ -74,6 +77,7 @@ class ChronusApp(App[int]):
         self.notices = list(notices)
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
+        self._last_flush = 0.0
 
     def compose(self) -> ComposeResult:
         yield TransportBar(self.session, audio=self.audio, osc_address=None, id="transport")
@@ -138,6 +142,15 @@ class ChronusApp(App[int]):
             self.post_message(SessionChanged())
 
     def on_session_changed(self, _message: SessionChanged) -> None:
+        # At most one redraw a frame: a flood of OSC edits must not eat the CPU the audio needs.
+        wait = self._last_flush + self.redraw_interval - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._flush)  # _flush_posted stays set: no more messages meanwhile
+        else:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
         self._flush_posted = False  # before draining: a change queued from now on posts again
         panels: set[str] = set()
         kinds: set[str] = set()
@@ -145,6 +158,8 @@ class ChronusApp(App[int]):
             change = self._inbox.popleft()
             kinds.add(change.kind)
             panels.update(REDRAW.get(change.kind, ()))
+            if change.kind == "track" and {"level", "gate"} & change.data.keys():
+                panels.add("params")  # the panel shows the track's level and gate
             self._report(change)
         if "params" in panels or "grid" in panels:
             self._follow_track()
