@@ -91,6 +91,9 @@ class SlotStore:
         except OSError as exc:
             raise StoreError(f"cannot use patterns folder {self.root}: {exc.strerror or exc}") from exc
         self._clean_temp()
+        # A save killed between keeping its backup and pruning leaves one too many.
+        for folder in self.backups_dir.glob("slot_*"):
+            self._prune_backups(folder.name)
 
     def _clean_temp(self) -> None:
         """Staging files left by a crash are never a slot's only copy: drop them. One whose
