@@ -28,7 +28,6 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pythonosc import osc_packet
@@ -212,17 +211,27 @@ def _messages(data: bytes, sender: Address) -> list[tuple[str, list[Any] | str, 
     """The messages of a datagram (a message or a bundle), or one entry saying why it is unreadable."""
     try:
         if data[:1] == b"/":  # a plain message, the common case: no bundle machinery
+            _check_type_tags(data)  # before parsing: python-osc skips unknown tags with a warning
             messages = [OscMessage(data)]
         else:
             messages = [timed.message for timed in osc_packet.OscPacket(data).messages]
-        for message in messages:
-            tags = _type_tags(message.dgram)
-            if not set(tags) <= _TYPE_TAGS:
-                bad = "".join(sorted(set(tags) - _TYPE_TAGS))
-                raise ValueError(f"unsupported OSC type tag {bad!r} in ,{tags}")
+            for message in messages:
+                _check_type_tags(message.dgram)
         return [(message.address, list(message.params), sender) for message in messages]
     except Exception as exc:
         return [(_address_of(data), f"not a readable OSC message: {exc}", sender)]
+
+
+def _check_type_tags(dgram: bytes) -> None:
+    """ValueError if a message holds a type python-osc would skip (char, infinitum, …):
+    a message read with an argument missing must not be half-applied."""
+    _, index = osc_types.get_string(dgram, 0)
+    if index >= len(dgram):
+        return
+    tags, _ = osc_types.get_string(dgram, index)
+    unknown = set(tags[1:]) - _TYPE_TAGS
+    if unknown:
+        raise ValueError(f"unsupported OSC type tag {''.join(sorted(unknown))!r} in {tags}")
 
 
 def _osc_string(text: str) -> bytes:
@@ -256,14 +265,6 @@ def encode(address: str, args: list[Any]) -> bytes:
     return b"".join([_osc_string(address), _osc_string("".join(tags)), *payload])
 
 
-def _type_tags(dgram: bytes) -> str:
-    _, index = osc_types.get_string(dgram, 0)
-    if index >= len(dgram):
-        return ""
-    tags, _ = osc_types.get_string(dgram, index)
-    return tags[1:]
-
-
 def _address_of(data: bytes) -> str:
     try:
         address, _ = osc_types.get_string(data, 0)
@@ -276,7 +277,7 @@ def _show(values: Any) -> str:
     return " ".join(repr(v) if isinstance(v, str) and (" " in v or not v) else str(v) for v in values)
 
 
-@contextmanager
+@contextlib.contextmanager
 def serve_in_thread(session: Session, host: str = DEFAULT_HOST, port: int = 0) -> Iterator[OscServer]:
     """An OscServer on its own loop in a daemon thread, for programs without an asyncio loop
     (tests, benchmarks, embedding). Yields the started server; stops it on exit."""
