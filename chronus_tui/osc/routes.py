@@ -169,7 +169,7 @@ class Kind:
     """How an argument is read, and how the schema and README describe it."""
 
     name: str
-    parse: Callable[[object], Any]
+    parse: Callable[[Any], Any]
     accepts: str
 
 
@@ -267,8 +267,8 @@ class Route:
                 parsed[arg.name] = arg.kind.parse(value)
             except ArgError as exc:
                 raise ArgError(f"{arg.name}: {exc}") from None
-        if self.extra is not None:
-            parsed[self.extra.name] = values[len(self.args):]
+        if self.extra is not None:  # the rest, read as a whole (e.g. /seq/add's options)
+            parsed[self.extra.name] = self.extra.kind.parse(values[len(self.args):])
         return parsed
 
     def usage(self) -> str:
@@ -333,7 +333,7 @@ def _seq_add_options(extra: list[Any]) -> dict[str, Any]:
 
 
 def seq_add(req: Request, a: dict[str, Any]) -> Reply:
-    options = _seq_add_options(a["options"])
+    options = a["options"]
     s = req.session
     track = s.add_track(a["id"], a["voice"], a["pattern"], options.get("notes"), SOURCE)
     remarks = []
