@@ -38,6 +38,7 @@ from chronus_tui.model import (
     hz_to_midi,
     note_name,
     parse_note,
+    parse_steps,
     steps_text,
 )
 from chronus_tui.osc.notify import NOTIFICATIONS, Feedback
@@ -307,6 +308,7 @@ def gate(req: Request, a: dict[str, Any]) -> Reply:
 _ADD_TRACK_KEYS = ("gate_frac", "level")
 _ADD_IGNORED_KEYS = {"accent_boost"}  # the original's accent filter boost; no place in this model
 _ADD_POSITIONAL = ("base_freq", "filter_freq", "notes")
+_ADD_KEYS = {"notes", *TRACK_VOICE_FIELDS, *_ADD_TRACK_KEYS, *_ADD_IGNORED_KEYS}
 
 
 def _seq_add_options(extra: list[Any]) -> dict[str, Any]:
@@ -322,9 +324,8 @@ def _seq_add_options(extra: list[Any]) -> dict[str, Any]:
                                "(base_freq filter_freq notes); use key=value for others")
             key, text = _ADD_POSITIONAL[positional], value
             positional += 1
-        known = {"notes", *TRACK_VOICE_FIELDS, *_ADD_TRACK_KEYS, *_ADD_IGNORED_KEYS}
-        if key not in known:
-            raise ArgError(f"unknown option {key!r} (known: {', '.join(sorted(known))})")
+        if key not in _ADD_KEYS:
+            raise ArgError(f"unknown option {key!r} (known: {', '.join(sorted(_ADD_KEYS))})")
         try:
             options[key] = to_notes(text) if key == "notes" else to_number(text)
         except ArgError as exc:
@@ -380,7 +381,7 @@ def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
 
 def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
     req.session.update_pattern_cycled(a["id"], a["pattern"], SOURCE)
-    return Reply((a["id"], steps_text(req.session.pattern.track(a["id"]).steps)))
+    return Reply((a["id"], steps_text(parse_steps(a["pattern"]))))
 
 
 def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
