@@ -34,6 +34,7 @@ from chronus_tui.model import (
     SWING_RANGE,
     VOICES,
     PatternError,
+    Step,
     fmt_range,
     hz_to_midi,
     note_name,
@@ -427,7 +428,7 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
         steps = track["steps"]
         tracks.append({
             "name": track["name"], "voice": track["voice"], "length": track["length"],
-            "pattern": "".join("X" if s["on"] and s["accent"] else "x" if s["on"] else "." for s in steps),
+            "pattern": steps_text([Step(**step) for step in steps]),
             "notes": [s["note"] for s in steps], "slides": [i for i, s in enumerate(steps) if s["slide"]],
             "mute": track["mute"], "solo": track["solo"], "level": track["level"], "gate": track["gate"],
         })
