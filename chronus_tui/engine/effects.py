@@ -20,16 +20,20 @@ LIMIT_CEILING = 0.98  # the last stage clips here, so the output always stays be
 
 
 class Sources:
-    """What lanes share: noise generators, the two LFOs, acid1's derived signals."""
+    """What lanes share: noise generators, the two LFOs, acid1's derived signals, tables."""
 
     def __init__(self, pyo, params: Params) -> None:
-        self.noises = [pyo.Noise(), pyo.PinkNoise(), pyo.BrownNoise()]
+        white = pyo.Noise()
+        white.setType(1)  # a linear congruential generator: a tenth of the cost of rand()
+        self.noises = [white, pyo.PinkNoise(), pyo.BrownNoise()]
+        self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.signals["lfo1"], params.signals["lfo2"]
         # lfo1 scales voice2's cutoff by 1 ± depth; lfo2 dips voice3's amp by up to depth
         self.lfo1 = pyo.Sine(freq=lfo1["rate"], mul=lfo1["depth"], add=1.0)
         self._lfo2_half = pyo.Sig(lfo2["depth"], mul=0.5)
         self._lfo2_rest = pyo.Sig(lfo2["depth"], mul=-0.5, add=1.0)
         self.lfo2 = pyo.Sine(freq=lfo2["rate"], mul=self._lfo2_half, add=self._lfo2_rest)
+        self.voice3_amp = params.signals["voice3"]["amp"] * self.lfo2
         acid = params.signals["acid1"]
         self._res_comp = pyo.Sig(acid["vol_comp"], mul=acid["res"])
         self.acid: dict[str, Any] = {
@@ -41,13 +45,22 @@ class Sources:
         curve[-1] = 0.0
         self.decay_curve = pyo.DataTable(DECAY_POINTS, init=curve)
 
+    def use_noises(self, used: set[int]) -> None:
+        """Run only the noise generators some lane plays (they are the costliest sources)."""
+        for index, noise in enumerate(self.noises):
+            if index in used:
+                if not noise.isPlaying():
+                    noise.play()
+            else:
+                noise.stop()
+
 
 class Master:
     """Lanes -> dry mix + reverb and delay returns -> dist1 -> volume -> limiter -> out."""
 
     def __init__(self, pyo, sr: int, params: Params, lanes: list[Lane]) -> None:
         sig = params.signals
-        self.dry = pyo.Mix([lane.pan for lane in lanes], voices=2)
+        self.dry = pyo.Mix([side for lane in lanes for side in (lane.left, lane.right)], voices=2)
         self.reverb_in = pyo.Mix([lane.reverb_send for lane in lanes], voices=1)
         self.delay_in = pyo.Mix([lane.delay_send for lane in lanes], voices=1)
         rev = sig["reverb1"]
@@ -60,12 +73,14 @@ class Master:
         self.returns = self.reverb + self.delay_out
         self.pre = self.dry + self.returns
         dist = sig["dist1"]
+        self.dist_mix = dist["mix"]
         self.drive = pyo.Sig(dist["drive"], mul=19.0, add=1.0)
         self.driven_in = self.pre * self.drive
         self.driven = pyo.Tanh(self.driven_in)
         self.tone_freq = pyo.Scale(dist["tone"], 0, 1, 500.0, min(12000.0, 0.45 * sr), 3)
         self.toned = pyo.Tone(self.driven, freq=self.tone_freq)
-        self.dist = pyo.Interp(self.pre, self.toned, interp=dist["mix"])
+        self._dist_chain = (self.drive, self.driven_in, self.driven, self.tone_freq, self.toned)
+        self.dist = pyo.Interp(self.pre, self.toned, interp=self.dist_mix)
         self.volume = pyo.Sig(self.dist, mul=sig["master"]["volume"])
         # A limiter without lookahead (pyo's Compress delays the signal by its lookahead,
         # which would move every onset): gain = threshold / level above the threshold.
@@ -75,3 +90,12 @@ class Master:
         self.limited = self.volume * self.gain
         self.output = pyo.Clip(self.limited, -LIMIT_CEILING, LIMIT_CEILING)
         self.output.out()
+
+    def update(self, dist_mix: float) -> None:
+        """Run the distortion only while its mix is (or is still gliding) above 0."""
+        running = dist_mix > 0 or self.dist_mix.get() > 0
+        for obj in self._dist_chain:
+            if running and not obj.isPlaying():
+                obj.play()
+            elif not running and obj.isPlaying():
+                obj.stop()

@@ -82,9 +82,10 @@ class EngineGraph:
         self.tables = StepTables(pyo, self.clock_graph.trig)
         self.params = Params(pyo)
         self.sources = Sources(pyo, self.params)
-        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources.noises,
-                           self.sources.acid, self.sources.decay_curve) for i in range(MAX_TRACKS)]
+        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources)
+                      for i in range(MAX_TRACKS)]
         self.master = Master(pyo, self.sr, self.params, self.lanes)
+        self._update_usage()
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []
@@ -113,6 +114,7 @@ class EngineGraph:
         start = self.clock_graph.processed()
         if self._snapped:
             self._smoothing(True)
+        self.master.update(self.params.values["dist1"]["mix"])
         self._report_switches(start)
         self._report_position()
         self._arm_queued(start)
@@ -179,6 +181,9 @@ class EngineGraph:
             for lane in self.lanes:
                 if lane.voice == module:
                     lane.apply_voice(self.params.values[module])
+            self._update_usage()
+            if param in ("freq", "slide_time"):
+                self._write_tables()
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
         bpm = _clamped(bpm, *BPM_RANGE, "bpm")
@@ -188,7 +193,7 @@ class EngineGraph:
         self.clock.swing = swing
         self.bpm, self.swing = bpm, swing
         self.clock_graph.apply(self.clock)
-        self.tables.write(self.lane_steps, bpm, swing, self.sr)
+        self._write_tables()
 
     def _transport(self, playing: bool) -> None:
         start = self.clock_graph.processed()
@@ -198,7 +203,7 @@ class EngineGraph:
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0
             self._last_step = None
-            self.tables.position(self.lane_steps, 0)
+            self.tables.position(self._padded_steps(), 0)
         else:
             self.clock.stop()
             if self.queued is not None:  # stopped: a load applies at once
@@ -218,9 +223,11 @@ class EngineGraph:
                 raise ValueError(f"no free lane to play {voice}")
             self._manual[voice] = free.index
             self._assign(free, voice, 1.0)
+            self._update_usage()
+            self._write_tables()
             lanes = [free]
         for lane in lanes:
-            lane.manual.value = 1.0 if on else 0.0
+            lane.hold(on)
 
     # -- switching ------------------------------------------------------------------
 
@@ -263,20 +270,33 @@ class EngineGraph:
         self.tracks = seq["tracks"]
         self.lane_steps = [compile_track(t) for t in self.tracks]
         for voice in list(self._manual):
-            self.lanes[self._manual.pop(voice)].manual.value = 0.0
+            self.lanes[self._manual.pop(voice)].hold(False)
         for lane, gain in zip(self.lanes, lane_gains(self.tracks) + [None] * MAX_TRACKS, strict=False):
             voice = self.tracks[lane.index]["voice"] if lane.index < len(self.tracks) else None
             self._assign(lane, voice, gain)
-        self.tables.write(self.lane_steps, bpm, swing, self.sr)
+        self._update_usage()
+        self._write_tables()
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position(self.lane_steps, next_step - n0)
+        self.tables.position(self._padded_steps(), next_step - n0)
         self.clock_graph.apply(self.clock)
 
     def _assign(self, lane: Lane, voice: str | None, gain: float | None) -> None:
-        lane.assign(voice, self.params, self.sources.lfo1, self.sources.lfo2,
-                    self.params.signals["acid1"]["mix"])
+        steps = self.lane_steps[lane.index] if lane.index < len(self.lane_steps) else None
+        lane.assign(voice, self.params, ties=steps is not None and any(steps.tie))
         if gain is not None:
             lane.level.value = gain
+
+    def _padded_steps(self) -> list[LaneSteps | None]:
+        return [*self.lane_steps, *[None] * (MAX_TRACKS - len(self.lane_steps))]
+
+    def _write_tables(self) -> None:
+        voices = [self.params.values[lane.voice] if lane.voice else None for lane in self.lanes]
+        self.tables.write(self._padded_steps(), voices, self.bpm, self.swing, self.sr)
+
+    def _update_usage(self) -> None:
+        """Stop what no lane plays: unused voices' signals and noise generators."""
+        self.params.use_voices({lane.voice for lane in self.lanes if lane.voice})
+        self.sources.use_noises({n for lane in self.lanes if (n := lane.uses_noise()) is not None})
 
     # -- events -----------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ the line (c0, base, inc) at block boundaries, for start, stop, tempo and swing
 changes and pattern switches, choosing it so the step position is continuous.
 
 Every track is a lane: a Counter of step triggers modulo the track's length indexes
-DataTables of its steps (on, velocity, note, tie, gate length, accent), sampled and
-held on the trigger sample. ClockMath mirrors the graph's arithmetic in Python, so
+DataTables of its steps (on, velocity, note, tie, gate length, accent); the counter
+only moves on a trigger, so the values it reads change on the trigger sample.
+ClockMath mirrors the graph's arithmetic in Python, so
 the engine knows a block ahead on which sample a bar line or step falls, and can
 apply a queued pattern at the boundary of the block that holds it: no trigger falls
 between that boundary and the switch, so the new tables and restarted counters are
@@ -35,7 +36,7 @@ STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
 EPS_STEPS = 1e-7
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
-HELD_GATE = 1e15  # gate length (samples) of a slide step: held until the next hit
+HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 
 
 def step_boundary(n: int, swing: float) -> float:
@@ -99,13 +100,20 @@ class ClockMath:
         return guess
 
 
+TABLE_FIELDS = ("on", "velocity", "freq", "glide", "gate", "accent")
+
+
 @dataclass
 class LaneSteps:
-    """One track compiled into table rows (length = the track's length)."""
+    """One track compiled into table rows (length = the track's length).
+
+    A rest repeats the row of the hit before it (cyclically), so a table read holds
+    the sounding note's values until the next hit without a sample-and-hold.
+    """
 
     on: list[float]
     velocity: list[float]
-    note_hz: list[float]  # 0 = the voice's own freq
+    note_hz: list[float]  # 0: the voice's own freq (written into the freq table)
     tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
     gate: list[float]  # fraction of a step; HELD_GATE marks a slide step
     accent: list[float]
@@ -118,27 +126,35 @@ class LaneSteps:
 def compile_track(track: dict) -> LaneSteps:
     """Table rows for one track of a pattern dict (patternfile shape, already validated)."""
     steps = track["steps"]
-    on = [1.0 if s["on"] else 0.0 for s in steps]
-    accent = [1.0 if s["on"] and s.get("accent") else 0.0 for s in steps]
-    velocity = [(1.0 if a else PLAIN_VELOCITY) if o else 0.0 for o, a in zip(on, accent, strict=True)]
-    note_hz = [midi_to_hz(s["note"]) if s.get("note") is not None else 0.0 for s in steps]
-    slide = [bool(s["on"] and s.get("slide")) for s in steps]
     hits = [i for i, s in enumerate(steps) if s["on"]]
-    tie = [0.0] * len(steps)
-    for k, i in enumerate(hits):
-        previous = hits[k - 1]  # cyclic: the last hit of the loop ties into the first
-        tie[i] = 1.0 if slide[previous] else 0.0
-    gate = [HELD_GATE if sl else float(track.get("gate", 0.5)) for sl in slide]
-    return LaneSteps(on, velocity, note_hz, tie, gate, accent)
+    rows = LaneSteps([], [], [], [], [], [])
+    if not hits:
+        for values in (rows.on, rows.velocity, rows.note_hz, rows.tie, rows.gate, rows.accent):
+            values.extend([0.0] * len(steps))
+        return rows
+    gate = float(track.get("gate", 0.5))
+    for i in range(len(steps)):
+        # the hit sounding at step i: i itself, or the latest before it (wrapping round)
+        hit = max((h for h in hits if h <= i), default=hits[-1])
+        step = steps[hit]
+        previous = steps[hits[hits.index(hit) - 1]]
+        rows.on.append(1.0 if i == hit else 0.0)
+        rows.accent.append(1.0 if step.get("accent") else 0.0)
+        rows.velocity.append(1.0 if step.get("accent") else PLAIN_VELOCITY)
+        note = step.get("note")
+        rows.note_hz.append(midi_to_hz(note) if note is not None else 0.0)
+        rows.tie.append(1.0 if previous.get("slide") else 0.0)
+        rows.gate.append(HELD_GATE if step.get("slide") else gate)
+    return rows
 
 
-def gate_samples(fraction: float, bpm: float, swing: float, sr: int) -> float:
-    """A gate length in samples; always closes a sample before the next step can start,
-    so the envelope sees an edge and retriggers."""
+def gate_seconds(fraction: float, bpm: float, swing: float, sr: int) -> float:
+    """A gate length in seconds; it always closes two samples before the next step can
+    start, so the envelope sees the gate fall and retriggers."""
     if fraction >= HELD_GATE:
         return HELD_GATE
     step = step_samples(bpm, sr)
-    return max(1.0, min(fraction * step, (1 - swing / 2) * step - 1))
+    return max(1.0, min(fraction * step, (1 - swing / 2) * step - 2)) / sr
 
 
 def lane_gains(tracks: list[dict]) -> list[float]:
@@ -151,32 +167,41 @@ def lane_gains(tracks: list[dict]) -> list[float]:
 class StepTables:
     """The DataTables every lane reads (lane i at rows i*64 … i*64+63) and the lane counters."""
 
-    FIELDS = ("on", "velocity", "note_hz", "tie", "gate", "accent")
-
     def __init__(self, pyo, step_trig) -> None:
         size = MAX_TRACKS * MAX_STEPS
-        self.tables = {f: pyo.DataTable(size, init=[0.0] * size) for f in self.FIELDS}
+        self.tables = {f: pyo.DataTable(size, init=[0.0] * size) for f in TABLE_FIELDS}
         self.counters = [pyo.Counter(step_trig, min=0, max=1, add=i * MAX_STEPS)
                          for i in range(MAX_TRACKS)]
-        self._rows = {f: [0.0] * size for f in self.FIELDS}
 
-    def write(self, lanes: list[LaneSteps], bpm: float, swing: float, sr: int) -> None:
-        """Replace every lane's rows; lanes beyond the pattern's tracks go silent."""
-        for field in self.FIELDS:
-            rows = self._rows[field]
-            for i in range(MAX_TRACKS):
-                values = getattr(lanes[i], field) if i < len(lanes) else []
-                if field == "gate":
-                    values = [gate_samples(v, bpm, swing, sr) for v in values]
-                start = i * MAX_STEPS
-                rows[start:start + len(values)] = values
-                rows[start + len(values):start + MAX_STEPS] = [0.0] * (MAX_STEPS - len(values))
-            self.tables[field].replace(rows)
+    def write(self, lanes: list[LaneSteps | None], voices: list[dict[str, float] | None],
+              bpm: float, swing: float, sr: int) -> None:
+        """Every lane's rows: lanes[i] played by a voice with parameter values voices[i].
 
-    def position(self, lanes: list[LaneSteps], next_step: int) -> None:
+        A lane without steps but with a voice (held by the "gate" command) gets that
+        voice's freq; a lane with neither is silent.
+        """
+        rows: dict[str, list[float]] = {f: [] for f in TABLE_FIELDS}
+        for steps, voice in zip(lanes, voices, strict=True):
+            count = steps.length if steps is not None else 0
+            fill = MAX_STEPS - count
+            freq = voice["freq"] if voice is not None else 0.0
+            slide = voice["slide_time"] if voice is not None else 0.0
+            if steps is not None:
+                rows["on"] += steps.on
+                rows["velocity"] += steps.velocity
+                rows["freq"] += [hz or freq for hz in steps.note_hz]
+                rows["glide"] += [tie * slide for tie in steps.tie]
+                rows["gate"] += [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
+                rows["accent"] += steps.accent
+            for field in TABLE_FIELDS:
+                rows[field] += [freq if field == "freq" else 0.0] * fill
+        for field, values in rows.items():
+            self.tables[field].replace(values)
+
+    def position(self, lanes: list[LaneSteps | None], next_step: int) -> None:
         """Set each counter so the next trigger plays step `next_step` mod its length."""
-        for i, counter in enumerate(self.counters):
-            length = lanes[i].length if i < len(lanes) else 1
+        for counter, steps in zip(self.counters, lanes, strict=True):
+            length = steps.length if steps is not None else 1
             counter.max = length
             counter.reset(next_step % length)
 

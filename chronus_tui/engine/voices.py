@@ -9,18 +9,23 @@ a lane to another voice only re-points attributes at block boundaries.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import MODULE_PARAMS, PARAM_INDEX
 
 SMOOTH_TIME = 0.02  # seconds: every signal parameter glides this long, so changes never click
-ACCENT_BRIGHTNESS = 0.75  # an accented hit opens a voice's filter by this factor
+ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets through
 ACID_VOICE = "voice2"
-# osc/type -> (Selector input, LFO waveform): 0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown
+# osc/type (0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown) ->
+# (source: 0 sine, 1 LFO, 2 white, 3 pink, 4 brown; the LFO's waveform)
 WAVEFORM_SOURCES = ((0, None), (1, 0), (1, 2), (2, None), (3, None), (4, None))
-SIGNAL_PARAMS = {"freq", "amp", "filter/freq", "filter/q", "send/reverb", "send/delay", "slide_time",
-                 "pan"}
+# voice parameters read as signals; the rest (waveform, filter, envelope) are set on
+# the lanes' objects as plain numbers, which costs far less per sample
+SIGNAL_PARAMS = {"amp", "send/reverb", "send/delay", "pan"}
+INPUT_FADE = 0.005  # seconds: a lane's filter crossfades to a new waveform
+MIN_ENV_TIME = 0.001  # MidiAdsr needs segments of at least a sample
 ADSR_ATTRS = {"adsr/attack": "attack", "adsr/decay": "decay", "adsr/sustain": "sustain",
               "adsr/release": "release"}
 
@@ -47,11 +52,26 @@ class Params:
                     continue  # applied to lane attributes instead
                 self.signals[module][spec.name] = pyo.SigTo(float(spec.default), time=SMOOTH_TIME,
                                                             init=float(spec.default))
-        # pyo's Pan wants 0 (left) … 1 (right)
-        for module in self.signals:
+        # constant-power pan: angle (pan + 1) × π/4, left cos, right sin
+        self.pan_gains: dict[str, tuple[Any, Any]] = {}
+        self._pan_objects: dict[str, list] = {}
+        for module in MODULE_PARAMS:
             if "pan" in self.signals[module]:
-                self.signals[module]["pan"].setMul(0.5)
-                self.signals[module]["pan"].setAdd(0.5)
+                angle = pyo.Sig(self.signals[module]["pan"], mul=math.pi / 4, add=math.pi / 4)
+                gains = (pyo.Cos(angle), pyo.Sin(angle))
+                self.pan_gains[module] = gains
+                self._pan_objects[module] = [angle, *gains]
+
+    def use_voices(self, voices: set[str]) -> None:
+        """Run the signals of the voices some lane plays; the others cost nothing."""
+        for module, signals in self.signals.items():
+            if module.startswith("voice"):
+                for signal in (*signals.values(), *self._pan_objects[module]):
+                    if module in voices:
+                        if not signal.isPlaying():
+                            signal.play()
+                    else:
+                        signal.stop()
 
     def set(self, module: str, param: str, value: float) -> float:
         value = safe_value(module, param, value)
@@ -66,80 +86,72 @@ class Lane:
     """One track's synth voice, fed by its row of the step tables."""
 
     def __init__(self, pyo, index: int, sr: int, clock: ClockGraph, tables: StepTables,
-                 noises: list, acid: dict[str, Any], decay_curve) -> None:
+                 sources: Any) -> None:
         self.index = index
+        self.sr = sr
         self.voice: str | None = None
-        self._core: list = []
-        self._acid: list = []
-        keep = self._core.append
+        self.ties = False  # whether any step of the lane glides (then the Port runs)
+        self.source_index = 0  # sine, LFO, white, pink, brown
+        self._sources = sources
         table = tables.tables
         counter = tables.counters[index]
-        keep(counter)
         self.hit = pyo.TableIndex(table["on"], counter, mul=clock.trig)  # 1 on a hit's first sample
-        keep(self.hit)
+        velocity = pyo.TableIndex(table["velocity"], counter)
+        gate_time = pyo.TableIndex(table["gate"], counter)
+        self.freq = pyo.TableIndex(table["freq"], counter)
+        glide = pyo.TableIndex(table["glide"], counter)  # slide_time on tied steps, else 0
+        # the gate: velocity for gate_time seconds after each hit (add: a hand-held gate);
+        # a tied hit restarts it while it is still open, so the envelope does not retrigger
+        self.gate = pyo.TrigEnv(self.hit, table=sources.gate_shape, dur=gate_time, interp=1,
+                                mul=velocity, add=0.0)
+        self.level = pyo.SigTo(0.0, time=SMOOTH_TIME, init=0.0)  # mul: the voice's amp
+        self.env = pyo.MidiAdsr(self.gate, mul=self.level)
+        self.port = pyo.Port(self.freq, risetime=glide, falltime=glide, init=440.0)
+        self.sine = pyo.Sine(self.freq)
+        self.wave = pyo.LFO(self.freq, sharp=1.0, type=0)
+        self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
+        # an accented hit lets some of the unfiltered source through: brighter
+        brightness = pyo.TableIndex(table["accent"], counter, mul=ACCENT_BRIGHTNESS)
+        self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
+        self._core = [counter, self.hit, velocity, gate_time, self.freq, self.gate, self.level,
+                      self.env, self.filter, brightness, self.bright]
 
-        def held(field: str, **kw):
-            value = pyo.TableIndex(table[field], counter)
-            out = pyo.SampHold(value, self.hit, 1, **kw)
-            self._core.extend((value, out))
-            return out
-
-        self.velocity = held("velocity")
-        self.note = held("note_hz")
-        self.glide = held("tie")  # mul: the voice's slide_time, so tied notes glide, others jump
-        self.gate_length = held("gate")
-        self.accent = held("accent")
-        self.manual = pyo.Sig(0.0)  # the "gate" command: hold the voice open by hand
-        since = pyo.Count(self.hit)
-        gate_open = pyo.Compare(since, self.gate_length, "<")
-        gate = pyo.Max(gate_open, self.manual)
-        peak = pyo.Max(self.velocity, self.manual)
-        self.env = pyo.MidiAdsr(gate, mul=peak)
-        self.own_freq = pyo.Compare(self.note, 0, "==")  # mul: the voice's freq when a step has no note
-        freq = self.own_freq + self.note
-        self.port = pyo.Port(freq, risetime=self.glide, falltime=self.glide, init=440.0)
-        self.sine = pyo.Sine(self.port)
-        self.wave = pyo.LFO(self.port, sharp=1.0, type=0)
-        self.source = pyo.Selector([self.sine, self.wave, *noises], voice=0)
-        bright = pyo.Sig(self.accent, mul=ACCENT_BRIGHTNESS, add=1)
-        self.cutoff = pyo.Sig(1000.0, mul=bright)  # value: the voice's filter/freq
-        self.cutoff_mod = pyo.Sig(self.cutoff, mul=1.0)  # mul: lfo1 on voice2
-        cutoff = pyo.Clip(self.cutoff_mod, 20.0, 0.45 * sr)
-        self.filter = pyo.Biquad(self.source, freq=cutoff, q=2.0, type=0)
-        self._core += [since, gate_open, gate, peak, self.env,
-                       self.own_freq, freq, self.port, self.source, bright, self.cutoff, self.cutoff_mod,
-                       cutoff, self.filter]
+        # voice2's filter follows lfo1 at audio rate (other lanes set plain numbers)
+        self.lfo_cutoff = pyo.Sig(1000.0, mul=sources.lfo1)
+        lfo_clip = pyo.Clip(self.lfo_cutoff, 20.0, 0.45 * sr)
+        self._lfo_clip = lfo_clip
 
         # acid1: 303-style insert (only on lanes playing voice2)
-        boost = pyo.Sig(self.accent, mul=acid["accent"], add=1)  # accent opens the filter further
-        amount = pyo.Sig(acid["env_amount"], mul=boost)
-        sweep = pyo.TrigEnv(self.hit, table=decay_curve, dur=acid["decay"], mul=amount, add=acid["cutoff"])
+        acid = sources.acid
+        accent = pyo.TableIndex(table["accent"], counter)
+        boost = pyo.Sig(accent, mul=acid["accent"], add=1)  # 1 + accent on accented hits
+        amount = pyo.Sig(acid["env_amount"], mul=boost)  # they open the filter further …
+        sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=acid["decay"], mul=amount,
+                            add=acid["cutoff"])
         acid_cutoff = pyo.Clip(sweep, 40.0, 0.4 * sr)
-        drive_in = self.filter * acid["drive_gain"]
+        drive_in = self.bright * acid["drive_gain"]
         driven = pyo.Tanh(drive_in)
-        punch = pyo.Sig(self.accent, mul=acid["accent"], add=1)  # and hits harder
-        acid_gain = acid["comp"] * punch
-        self.acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=acid["res"], mul=acid_gain)
-        self._acid += [boost, amount, sweep, acid_cutoff, drive_in, driven, punch, acid_gain, self.acid_out]
-        self.post = pyo.Interp(self.filter, self.acid_out, interp=0.0)
+        acid_gain = acid["comp"] * boost  # … and hit harder
+        acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=acid["res"], mul=acid_gain)
+        self.acid_mix = pyo.Interp(self.bright, acid_out, interp=acid["mix"])
+        self._acid = [self.lfo_cutoff, lfo_clip, accent, boost, amount, sweep, acid_cutoff, drive_in,
+                      driven, acid_gain, acid_out, self.acid_mix]
 
-        self.level = pyo.SigTo(0.0, time=SMOOTH_TIME, init=0.0)  # track level × mute/solo
-        self.gain = pyo.Sig(0.3, mul=self.level)  # value: the voice's amp
-        self.gain_mod = pyo.Sig(self.gain, mul=1.0)  # mul: lfo2 on voice3
-        shaped = self.post * self.env
-        self.mono = shaped * self.gain_mod
-        self.pan = pyo.Pan(self.mono, outs=2, pan=0.5)
+        self.mono = pyo.Sig(self.bright, mul=self.env)  # value: acid_mix on voice2
+        # mul: the voice's constant-power pan gains (computed once per voice, not per lane)
+        self.left = pyo.Sig(self.mono, mul=0.7)
+        self.right = pyo.Sig(self.mono, mul=0.7)
         self.reverb_send = pyo.Sig(self.mono, mul=0.0)
         self.delay_send = pyo.Sig(self.mono, mul=0.0)
-        self._core += [self.post, self.level, self.gain, self.gain_mod, shaped, self.mono, self.pan,
-                       self.reverb_send, self.delay_send]
+        self._core += [self.mono, self.left, self.right]
+        self._sends = (self.reverb_send, self.delay_send)
         self._tones = (self.sine, self.wave)
         self.stop()
 
     # -- assignment (block boundaries only) ------------------------------------
 
-    def assign(self, voice: str | None, params: Params, lfo1, lfo2, acid_mix) -> None:
-        """Play `voice`'s sound (None: stop the lane)."""
+    def assign(self, voice: str | None, params: Params, ties: bool) -> None:
+        """Play `voice`'s sound (None: stop the lane); `ties`: some step glides."""
         if voice is None:
             if self.voice is not None:
                 self.stop()
@@ -148,41 +160,66 @@ class Lane:
         if self.voice is None:
             for obj in self._core:
                 obj.play()
-        self.voice = voice
+        self.voice, self.ties = voice, ties
         signals = params.signals[voice]
-        self.own_freq.mul = signals["freq"]
-        self.glide.mul = signals["slide_time"]
-        self.cutoff.value = signals["filter/freq"]
-        self.filter.q = signals["filter/q"]
-        self.gain.value = signals["amp"]
-        self.pan.pan = signals["pan"]
+        self.level.mul = self._sources.voice3_amp if voice == "voice3" else signals["amp"]
+        self.left.mul, self.right.mul = params.pan_gains[voice]
         self.reverb_send.mul = signals["send/reverb"]
         self.delay_send.mul = signals["send/delay"]
-        self.cutoff_mod.mul = lfo1 if voice == ACID_VOICE else 1.0
-        self.gain_mod.mul = lfo2 if voice == "voice3" else 1.0
         is_acid = voice == ACID_VOICE
         for obj in self._acid:
             if is_acid:
                 obj.play()
             else:
                 obj.stop()
-        self.post.interp = acid_mix if is_acid else 0.0
+        self.mono.value = self.acid_mix if is_acid else self.bright
         self.apply_voice(params.values[voice])
 
     def apply_voice(self, values: dict[str, float]) -> None:
-        """The voice's non-signal parameters: waveform and envelope times."""
+        """The voice's parameters that are plain numbers: waveform, filter, envelope times."""
         source, lfo_type = WAVEFORM_SOURCES[int(values["osc/type"])]
-        self.source.voice = source
         if lfo_type is not None:
             self.wave.type = lfo_type
+        pitch = self.port if self.ties else self.freq
+        if self.ties:
+            self.port.play()
+        else:
+            self.port.stop()
         for tone_index, tone in enumerate(self._tones):
             if tone_index == source:
+                tone.freq = pitch
                 tone.play()
             else:
                 tone.stop()
+        self.source_index = source
+        signal = (*self._tones, *self._sources.noises)[source]
+        if self.filter.input is not signal:
+            self.filter.setInput(signal, fadetime=INPUT_FADE)
+            self.bright.setInput2(signal, fadetime=INPUT_FADE)
+        cutoff = min(values["filter/freq"], 0.45 * self.sr)
+        if self.voice == ACID_VOICE:
+            self.lfo_cutoff.value = cutoff
+            self.filter.freq = self._lfo_clip
+        else:
+            self.filter.freq = cutoff
+        self.filter.q = values["filter/q"]
         for param, attr in ADSR_ATTRS.items():
-            setattr(self.env, attr, max(values[param], 0.001) if param != "adsr/sustain" else values[param])
+            value = values[param]
+            setattr(self.env, attr, value if param == "adsr/sustain" else max(value, MIN_ENV_TIME))
+        for send, param in zip(self._sends, ("send/reverb", "send/delay"), strict=True):
+            if values[param] > 0:
+                send.play()
+            elif send.isPlaying():
+                send.stop()
+
+    def hold(self, on: bool) -> None:
+        """The "gate" command: hold the envelope open (at full velocity) or let it go."""
+        self.gate.add = 1.0 if on else 0.0
+
+    def uses_noise(self) -> int | None:
+        """Which shared noise (0 white, 1 pink, 2 brown) this lane plays, if any."""
+        return self.source_index - 2 if self.voice is not None and self.source_index >= 2 else None
 
     def stop(self) -> None:
-        for obj in (*self._core, *self._acid, *self._tones):
+        for obj in (*self._core, *self._acid, *self._tones, *self._sends, self.port):
             obj.stop()
