@@ -24,7 +24,7 @@ from chronus_tui.session import Session
 Osc = tuple[OscServer, OscClient]
 FENCES = itertools.count()
 UNKNOWN = unknown_address("/fence")
-FUZZ = settings(max_examples=500, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=400, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Feedback routes would make the server send to random ports of this machine: left out.
@@ -92,6 +92,20 @@ def test_random_messages(osc: Osc, session: Session, message: tuple[str, list[An
 def test_raw_garbage(osc: Osc, session: Session, data: bytes) -> None:
     _, client = osc
     check(client, session, data, "garbage")
+
+
+def osc_string(text: str) -> bytes:
+    raw = text.encode()
+    return raw + b"\0" * (4 - len(raw) % 4)
+
+
+@FUZZ
+@given(address=st.sampled_from(ADDRESSES), tags=st.text(st.sampled_from("ifsbhdtTFNImcr[]S"), max_size=8),
+       payload=st.binary(max_size=40))
+def test_random_type_tags(osc: Osc, session: Session, address: str, tags: str, payload: bytes) -> None:
+    """Any type tag string (known, unknown, unbalanced arrays) over any argument bytes."""
+    _, client = osc
+    check(client, session, osc_string(address) + osc_string("," + tags) + payload, address)
 
 
 @FUZZ
