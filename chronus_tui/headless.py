@@ -51,8 +51,8 @@ async def serve(runtime: Runtime, host: str, port: int) -> int:
         loop.add_signal_handler(sig, stop.set)
     runtime.session.subscribe(_log_change)
     backend = runtime.engine.backend if runtime.engine is not None else "off"
-    log.info("listening for OSC on %s:%d; audio %s; patterns in %s; SIGINT or SIGTERM stops",
-             host, server.port, backend, runtime.store.root)
+    log.info("listening for OSC on %s; audio %s; patterns in %s; SIGINT or SIGTERM stops",
+             server.address, backend, runtime.store.root)
     try:
         await stop.wait()
     finally:

@@ -66,6 +66,11 @@ class OscServer:
         self._busy: asyncio.Task[None] | None = None
 
     @property
+    def address(self) -> str:
+        """host:port as bound (for the UI's transport line and the log)."""
+        return f"{self.host}:{self.port}"
+
+    @property
     def feedback(self) -> Feedback:
         if self._feedback is None:
             raise RuntimeError("the OSC server has not started")
