@@ -1,10 +1,12 @@
 """Real time on a JACK server with the dummy driver, recorded with jack_rec.
 
-A private jackd (`jackd --no-realtime -d dummy -r 48000 -p 256`, see jackserver.py)
-runs for this module; the engine process plays through it as it would on a sound
-card, and jack_rec records its output ports. In the recording every hit must sit
-on the step grid to the sample, and a load queued in the middle of a bar must put
-the new pattern's first hit exactly on the next bar line of the old grid.
+A private jackd (`jackd --realtime -d dummy -r 48000 -p 256`, see jackserver.py; it
+runs without real-time scheduling where that is not permitted) serves this module;
+the engine process plays through it as it would on a sound card, and jack_rec
+records its output ports. In the recording every hit must sit on the step grid to
+the sample, and a load queued in the middle of a bar must put the new pattern's
+first hit exactly on the next bar line of the old grid. A take spoiled by xruns
+(the engine's JACK monitor counts them) is recorded again, up to MAX_TAKES times.
 
 Skipped, with the reason, where the JACK tools are missing (CI installs jackd2).
 """
@@ -16,7 +18,9 @@ import subprocess
 import time
 import wave
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +29,7 @@ from jackserver import JackServer, missing_tools
 
 from chronus_tui.engine.client import EngineClient
 from chronus_tui.model import Pattern, Track, parse_steps
+from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
 pytestmark = pytest.mark.realtime
@@ -36,11 +41,14 @@ if MISSING:
 
 SR = 48000
 OUTPUTS = ("chronus:output_1", "chronus:output_2")
+MAX_TAKES = 3
 
 
 @pytest.fixture(scope="module")
 def jack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
-    server = JackServer(tmp_path_factory.mktemp("jack") / "jackd.log", sr=SR, buffer=256)
+    # Real-time scheduling where the machine allows it (jackd falls back to normal
+    # scheduling where it does not), so other load on a CI machine does not cause xruns.
+    server = JackServer(tmp_path_factory.mktemp("jack") / "jackd.log", sr=SR, buffer=256, realtime=True)
     server.start()
     try:
         yield server
@@ -114,6 +122,41 @@ def test_outputs_are_named_chronus_and_reach_system_playback(jack: JackServer, c
     assert not any(port.startswith("chronus") for port in jack.ports())  # no orphaned JACK client
 
 
+@dataclass
+class Take:
+    """One recording of: play the old pattern, queue the new one mid-bar, record both."""
+
+    onsets: list[int]
+    first: dict[str, Any]  # the first position event
+    switched: dict[str, Any]
+    token: int
+    xruns: int  # JACK xruns while recording: a late engine block shifts the audio against the grid
+
+
+def record_take(jack: JackServer, session: Session, events: Events, path: Path, bpm: float) -> Take:
+    session.stop()
+    session.apply_snapshot(clicks("old", bpm, "x...x...x...x..."), at="now")
+    since = events.mark()
+    xruns_before = events.wait(lambda e: e["event"] == "status", since=since)["xruns"]
+    recorder = record(jack, path, 3.6)
+    try:
+        session.start()
+        first = events.positions(1, since)[0]
+        events.wait(lambda e: e["event"] == "position" and e["step"] == 6, since=since)  # mid-bar 0
+        pending = session.apply_snapshot(clicks("new", bpm, "x..x............"), at="bar")
+        switched = events.wait(lambda e: e["event"] == "switched", timeout=3, since=since)
+        recorder.wait(10)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    after = events.mark()
+    xruns_after = events.wait(lambda e: e["event"] == "status", since=after)["xruns"]
+    assert pending is not None
+    return Take(onsets(read_wav(path), quiet=int(step_samples(bpm))), first, switched, pending.token,
+                xruns_after - xruns_before)
+
+
 def test_recorded_hits_sit_on_the_grid_and_a_queued_load_starts_on_the_bar_line(
         jack: JackServer, client: EngineClient, store: SlotStore, tmp_path: Path) -> None:
     bpm = 240.0  # a step is 3000 samples, a bar 48000 (one second)
@@ -121,33 +164,22 @@ def test_recorded_hits_sit_on_the_grid_and_a_queued_load_starts_on_the_bar_line(
     bar = 16 * step
     events = Events()
     session = session_with_engine(store, client, clicks("old", bpm, "x...x...x...x..."), events)
-    recording = tmp_path / "out.wav"
-    recorder = record(jack, recording, 3.6)
-    try:
-        session.start()
-        first = events.positions(1)[0]
-        events.wait(lambda e: e["event"] == "position" and e["step"] == 6)  # in the middle of bar 0
-        pending = session.apply_snapshot(clicks("new", bpm, "x..x............"), at="bar")
-        switched = events.wait(lambda e: e["event"] == "switched", timeout=3)
-        recorder.wait(10)
-    finally:
-        if recorder.poll() is None:
-            recorder.kill()
-            recorder.wait()
-    assert pending is not None and switched["token"] == pending.token
-    assert switched["sample"] - first["sample"] == bar  # the engine says: at the next bar line
+    takes = []
+    while len(takes) < MAX_TAKES:  # a take with xruns proves nothing either way: record again
+        takes.append(record_take(jack, session, events, tmp_path / f"take{len(takes)}.wav", bpm))
+        if takes[-1].xruns == 0:
+            break
+    take = takes[-1]
+    assert take.xruns == 0, f"every take had JACK xruns ({[t.xruns for t in takes]}): machine overloaded"
+    assert take.switched["token"] == take.token
+    assert take.switched["sample"] - take.first["sample"] == bar  # the engine: at the next bar line
     assert session.pattern.name == "new"
 
-    found = onsets(read_wav(recording), quiet=step)
+    found = take.onsets
     assert len(found) >= 8, f"too few hits recorded: {found}"
     a0 = found[0]
     line = a0 + bar  # the bar line of the old grid where the new pattern must start
     expected = [a0, a0 + 4 * step, a0 + 8 * step, a0 + 12 * step,  # old: every 4th step of bar 0
                 line, line + 3 * step, line + bar, line + bar + 3 * step]  # new: steps 0 and 3
-    assert found[:8] == expected, _explain(found, a0, step, events)
-
-
-def _explain(found: list[int], a0: int, step: int, events: Events) -> str:
     offsets = [round((s - a0) / step, 3) for s in found]
-    xruns = [e.get("xruns") for e in events.of("status")][-1:]
-    return f"hits at {offsets} steps from the first (engine xruns so far: {xruns})"
+    assert found[:8] == expected, f"hits at {offsets} steps from the first"
