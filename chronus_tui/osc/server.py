@@ -92,6 +92,7 @@ class OscServer:
         self.session.subscribe(self._feedback.on_change)
 
     def close(self) -> None:
+        """Stop answering at once; the socket itself closes on the loop's next turn."""
         if self._feedback is not None:
             self.session.unsubscribe(self._feedback.on_change)
         if self._busy is not None:
