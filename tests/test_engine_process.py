@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -324,3 +326,12 @@ def test_auto_falls_through_to_a_backend_that_works(make_client: Callable[..., E
 def test_unknown_audio_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="--audio 'alsa'"):
         EngineClient(audio="alsa")
+
+
+def test_the_client_side_never_imports_pyo() -> None:
+    """The control process (UI, OSC, Session) must not load pyo: its audio callback
+    would hold our GIL every block."""
+    code = ("import sys, chronus_tui.engine.client, chronus_tui.engine.backends, chronus_tui.runtime; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyo', 'pyo64', '_pyo', '_pyo64')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
