@@ -159,6 +159,33 @@ def test_start_prunes_backups_beyond_the_bound(patterns_dir):
                                                   "20990101T000000000000Z-1-00000002.json"]
 
 
+def test_oldest_backup_is_reused_only_when_nothing_else_names_it(patterns_dir):
+    """Saving past the bound overwrites the pruned backup's file instead of freeing it, but
+    never a backup that is still the slot file (left by a save killed before its replace)."""
+    store = SlotStore(patterns_dir, max_backups=1)
+    store.save(3, snap("v0"))
+    store.save(3, snap("v1"))
+    (oldest,) = store.backups(3)
+    inode = oldest.stat().st_ino
+    store.save(3, snap("v2"))
+    assert store.slot_path(3).stat().st_ino == inode  # the pruned backup's file now holds v2
+    assert assert_canonical(store.slot_path(3)).name == "v2"
+    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v1"]
+
+    for backup in store.backups(3):
+        backup.unlink()
+    killed = store.backups_dir / "slot_003" / "20000101T000000000000Z-1-00000001.json"
+    os.link(store.slot_path(3), killed)  # as a save killed after its backup leaves it
+    with open(store.slot_path(3), "rb") as live:
+        before = live.read()
+        store.save(3, snap("v3"))
+        live.seek(0)
+        assert live.read() == before  # the file that was the slot was not written over
+    assert assert_canonical(store.slot_path(3)).name == "v3"
+    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v2"]
+    assert not any(store.temp_dir.iterdir())
+
+
 def test_default_backup_bound(store):
     for i in range(MAX_BACKUPS + 4):
         store.save(1, snap(f"v{i}"))
