@@ -109,6 +109,21 @@ def test_block_callback_applies_every_waiting_command_in_one_block() -> None:
     assert drain(outbox) == []  # nothing new: no events, no status before its time
 
 
+def test_block_callback_applies_only_the_last_of_a_burst_of_edits() -> None:
+    """Each edit carries the whole pattern, so a later one in the block replaces it."""
+    graph = RecordingGraph()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, inbox, queue.SimpleQueue())
+    edit = {"op": "pattern", "mode": "edit", "token": 0}
+    commands = [{**edit, "n": 1}, {"op": "param", "n": 2}, {**edit, "n": 3},
+                {"op": "pattern", "mode": "bar", "token": 7, "n": 4}, {**edit, "n": 5},
+                {"op": "tempo", "n": 6}]
+    for command in commands:
+        inbox.put(command)
+    callback()
+    assert [c["n"] for c in graph.handled] == [2, 4, 5, 6]
+
+
 def test_block_callback_sends_status_twice_a_second_of_audio() -> None:
     outbox: queue.SimpleQueue = queue.SimpleQueue()
     callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), RecordingGraph(),

@@ -141,8 +141,11 @@ class BlockCallback:
     def __call__(self) -> None:
         began = time.perf_counter()
         try:
+            waiting = []
             while not self.inbox.empty():
-                self._apply(self.inbox.get())
+                waiting.append(self.inbox.get())
+            for command in superseded_edits_dropped(waiting):
+                self._apply(command)
             for event in self.graph.poll_events():
                 self.outbox.put(event)
             self.blocks += 1
@@ -180,6 +183,21 @@ class BlockCallback:
         if self.engine.monitor is not None:
             event["xruns"] = self.engine.monitor.xruns
         return event
+
+
+def _is_edit(command: Any) -> bool:
+    return isinstance(command, dict) and command.get("op") == "pattern" and command.get("mode") == "edit"
+
+
+def superseded_edits_dropped(commands: list[Any]) -> list[Any]:
+    """All commands but the in-place edits that a later edit in the same block replaces.
+
+    An edit carries the whole live pattern (tracks, modules, tempo) as the Session
+    has it after every earlier change, so only the last one matters; applying each
+    of a burst costs a few ms of the block (held keys, OSC floods).
+    """
+    last = max((i for i, command in enumerate(commands) if _is_edit(command)), default=-1)
+    return [c for i, c in enumerate(commands) if i >= last or not _is_edit(c)]
 
 
 def run_null_clock(server: Any, sr: int, buffer: int, stop: threading.Event) -> None:
