@@ -85,7 +85,6 @@ class EngineGraph:
         self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources)
                       for i in range(MAX_TRACKS)]
         self.master = Master(pyo, self.sr, self.params, self.lanes)
-        self._update_usage()
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []
@@ -97,8 +96,10 @@ class EngineGraph:
         self._reports: list[tuple[int, int]] = []  # (token, expected sample) of armed switches
         self._last_step: int | None = None
         self._started_at = 0  # sample of the last transport start
-        self._snapped = False  # signal smoothing is off until the next block
+        self._snapped: list = []  # signals whose smoothing is off until a block has run …
+        self._snapped_at = 0  # … after this sample
         self._manual: dict[str, int] = {}  # voice -> lane borrowed for a hand-held gate
+        self._update_usage()
 
     # -- the two entry points ---------------------------------------------------
 
@@ -112,8 +113,10 @@ class EngineGraph:
     def poll_events(self) -> list[dict[str, Any]]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
-        if self._snapped:
-            self._smoothing(True)
+        if self._snapped and start > self._snapped_at:
+            for signal in self._snapped:
+                signal.time = SMOOTH_TIME
+            self._snapped = []
         self.master.update(self.params.values["dist1"]["mix"])
         self._report_switches(start)
         self._report_position()
@@ -158,18 +161,17 @@ class EngineGraph:
             next_step = self.clock.step_at(start - 1) + 1
             self._install(pattern, next_step, self.n0, start)
         else:
-            self._smoothing(False)  # stopped: the next start plays the new values at once
+            # stopped: the next start plays the new values at once
+            self._snap([signal for signals in self.params.signals.values() for signal in signals.values()]
+                       + [lane.level for lane in self.lanes])
             self._install(pattern, 0, 0, start)
 
-    def _smoothing(self, on: bool) -> None:
-        """Turn parameter glides off for one block (stopped loads) or back on."""
-        self._snapped = not on
-        time = SMOOTH_TIME if on else 0.0
-        for signals in self.params.signals.values():
-            for signal in signals.values():
-                signal.time = time
-        for lane in self.lanes:
-            lane.level.time = time
+    def _snap(self, signals: list) -> None:
+        """Let `signals` jump to their next values instead of gliding, for one block."""
+        for signal in signals:
+            signal.time = 0.0
+        self._snapped += signals
+        self._snapped_at = self.clock_graph.processed()
 
     def _param(self, module: str, param: str, value: Any) -> None:
         if module not in PARAM_INDEX or param not in PARAM_INDEX[module]:
@@ -295,7 +297,7 @@ class EngineGraph:
 
     def _update_usage(self) -> None:
         """Stop what no lane plays: unused voices' signals and noise generators."""
-        self.params.use_voices({lane.voice for lane in self.lanes if lane.voice})
+        self._snap(self.params.use_voices({lane.voice for lane in self.lanes if lane.voice}))
         self.sources.use_noises({n for lane in self.lanes if (n := lane.uses_noise()) is not None})
 
     # -- events -----------------------------------------------------------------------

@@ -96,6 +96,8 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
             for event in graph.poll_events():
                 if "sample" in event:
                     event = {**event, "sample": event["sample"] - origin}
+                    if event["sample"] >= frames:
+                        continue  # after the end of the file
                 events.append(event)
             if progress is not None:
                 progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)

@@ -62,16 +62,20 @@ class Params:
                 self.pan_gains[module] = gains
                 self._pan_objects[module] = [angle, *gains]
 
-    def use_voices(self, voices: set[str]) -> None:
-        """Run the signals of the voices some lane plays; the others cost nothing."""
+    def use_voices(self, voices: set[str]) -> list:
+        """Run the signals of the voices some lane plays (the others cost nothing);
+        returns the signals started, which must jump to their values, not glide."""
+        started = []
         for module, signals in self.signals.items():
             if module.startswith("voice"):
                 for signal in (*signals.values(), *self._pan_objects[module]):
                     if module in voices:
                         if not signal.isPlaying():
                             signal.play()
+                            started.append(signal)
                     else:
                         signal.stop()
+        return [signal for signal in started if hasattr(signal, "time")]
 
     def set(self, module: str, param: str, value: float) -> float:
         value = safe_value(module, param, value)

@@ -1,0 +1,156 @@
+"""Every hit lands on the sample DESIGN.md §2 predicts: offline renders analysed with NumPy.
+
+The prediction: step n of a pattern started at sample 0 sounds on the first sample at
+or after n × step + (n odd) × swing × step / 2, step = 60 / bpm / 4 s. Tolerance: 0
+samples. The test voice is a sine click with a 1 ms attack and no effects, so the
+first sample above 1e-6 after silence is the onset.
+"""
+
+from __future__ import annotations
+
+import pytest
+from render_support import SR, click_pattern, expected_onset, onsets, render_array
+
+from chronus_tui.engine.sequencer import ClockMath
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def hits(steps: str, length_bars: int, *, offset: int = 0) -> list[int]:
+    """Global step numbers (from `offset`) where a track with pattern `steps` hits."""
+    total = 16 * length_bars
+    return [offset + n for n in range(total) if steps[n % len(steps)] in "Xx"]
+
+
+@pytest.mark.parametrize("buffer", [64, 256, 1024])
+@pytest.mark.parametrize("bpm,swing", [(90, 0.0), (125, 0.0), (174, 0.0), (90, 0.6), (125, 0.3), (174, 0.5)])
+def test_every_step_on_its_sample(tmp_path, bpm, swing, buffer):
+    pattern = click_pattern([("t", "voice1", "x" * 16)], bpm=bpm, swing=swing)
+    audio, events = render_array(tmp_path, pattern, bars=2, buffer=buffer)
+    found = onsets(audio[:, 0])
+    expected = [expected_onset(n, bpm, swing) for n in range(32)]
+    assert found == expected
+    positions = [e for e in events if e["event"] == "position"]
+    assert [(e["bar"], e["step"]) for e in positions] == [divmod(n, 16) for n in range(32)]
+    assert [e["sample"] for e in positions] == expected
+
+
+@pytest.mark.parametrize("buffer", [64, 1024])
+def test_polymetric_tracks_play_step_n_mod_length(tmp_path, buffer):
+    bpm, swing = 125, 0.4
+    tracks = [("a", "voice1", "x" + "." * 15), ("b", "voice3", "x..x" + "." * 8), ("c", "voice4", "x....")]
+    pattern = click_pattern(tracks, bpm=bpm, swing=swing,
+                            voices={"voice1": {"pan": -1.0}, "voice3": {"pan": 1.0}, "voice4": {"pan": 0.0}})
+    audio, _ = render_array(tmp_path, pattern, bars=3, buffer=buffer)
+    steps = sorted(set(hits("x" + "." * 15, 3) + hits("x..x" + "." * 8, 3) + hits("x....", 3)))
+    assert onsets(audio[:, 0] + audio[:, 1]) == [expected_onset(n, bpm, swing) for n in steps]
+    # the hard-left track alone, on its own channel: only the 16-step track and the centred one
+    left_steps = sorted(set(hits("x" + "." * 15, 3) + hits("x....", 3)))
+    assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in left_steps]
+
+
+SIDES = {"voice1": {"pan": -1.0}, "voice3": {"pan": 1.0}, "voice4": {"pan": 1.0}}
+
+
+def two_patterns(bpm_a: float = 120, bpm_b: float = 120, swing: float = 0.0):
+    """A on voice1 (left channel), B on voice3 (right channel); the same sound settings,
+    so nothing glides at the switch (a pan change would, over 20 ms)."""
+    a = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")], bpm=bpm_a, swing=swing, name="A", voices=SIDES)
+    b = click_pattern([("b", "voice3", "xx..x.......x..."), ("b2", "voice3", "..x")], bpm=bpm_b, swing=swing,
+                      name="B", voices=SIDES)
+    return a, b
+
+
+@pytest.mark.parametrize("buffer", [64, 256, 1024])
+def test_bar_aligned_switch_starts_exactly_on_the_bar_line(tmp_path, buffer):
+    bpm_a, bpm_b = 120, 150  # the new pattern brings its own tempo from its first step
+    a, b = two_patterns(bpm_a, bpm_b)
+    queue_at = (int(20.3 * 6000) // buffer)  # mid-bar 1 (step 20.3 of A)
+    schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 7}]}
+    audio, events = render_array(tmp_path, a, bars=4, buffer=buffer, schedule=schedule)
+    bar_line = expected_onset(32, bpm_a, 0)
+    left, right = onsets(audio[:, 0]), onsets(audio[:, 1])
+    assert left == [expected_onset(n, bpm_a, 0) for n in range(0, 32, 2)]  # A up to the bar, none after
+    b_steps = sorted(set(hits("xx..x.......x...", 2) + hits("..x", 2)))
+    predicted_b = [bar_line + expected_onset(n, bpm_b, 0) for n in b_steps]
+    assert right[:len(predicted_b)] == predicted_b[:len(right)]
+    assert right[0] == bar_line  # no lost first step
+    assert len(right) >= 12
+    assert [e for e in events if e["event"] == "switched"] == [{"event": "switched", "token": 7,
+                                                               "sample": bar_line}]
+
+
+def test_newer_queued_load_replaces_older_and_cancel_drops_it(tmp_path):
+    a, b = two_patterns()
+    c = click_pattern([("c", "voice4", "x...............")], name="C", voices=SIDES)
+    schedule = {
+        40: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}],
+        60: [{"op": "pattern", "pattern": c, "mode": "bar", "token": 2}],
+    }
+    audio, events = render_array(tmp_path, a, bars=3, schedule=schedule)
+    bar_line = expected_onset(16, 120, 0)
+    assert onsets(audio[:, 1]) == [bar_line, bar_line + expected_onset(16, 120, 0)]  # C only
+    assert [e["token"] for e in events if e["event"] == "switched"] == [2]
+
+    cancelled = {40: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 3}], 60: [{"op": "cancel"}]}
+    audio, events = render_array(tmp_path, a, bars=2, schedule=cancelled, name="cancel.wav")
+    assert onsets(audio[:, 1]) == []
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 32, 2)]
+    assert not [e for e in events if e["event"] == "switched"]
+
+
+@pytest.mark.parametrize("swing", [0.0, 0.5])
+def test_step_switch_takes_the_next_step_keeping_the_bar_position(tmp_path, swing):
+    bpm, buffer = 120, 256
+    a, b = two_patterns(swing=swing)
+    queue_at = 37  # block 37 starts at sample 9472: inside step 1
+    start = queue_at * buffer
+    clock = ClockMath(SR)
+    clock.start_at(0, bpm)
+    clock.swing = swing
+    target = clock.step_at(start - 1) + 1
+    schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "step", "token": 5}]}
+    audio, events = render_array(tmp_path, a, bars=2, buffer=buffer, schedule=schedule)
+    left, right = onsets(audio[:, 0]), onsets(audio[:, 1])
+    assert left == [expected_onset(n, bpm, swing) for n in range(0, target, 2)]
+    # B continues from the bar position: track b plays its step `target`, b2 (length 3) its step target mod 3
+    b_steps = sorted(n for n in range(target, 32) if "xx..x.......x..."[n % 16] == "x" or (n - 0) % 3 == 2)
+    assert right == [expected_onset(n, bpm, swing) for n in b_steps]
+    assert [e for e in events if e["event"] == "switched"] == [
+        {"event": "switched", "token": 5, "sample": expected_onset(target, bpm, swing)}]
+
+
+def test_edit_in_place_keeps_position(tmp_path):
+    a = click_pattern([("a", "voice1", "x...x...x...x...")])
+    edited = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")])
+    schedule = {50: [{"op": "pattern", "pattern": edited, "mode": "edit", "token": 0}]}
+    audio, _ = render_array(tmp_path, a, bars=2, schedule=schedule)
+    first_after = next(n for n in range(32) if expected_onset(n, 120, 0) >= 50 * 256)
+    steps = [n for n in range(32) if (n % 4 == 0 if n < first_after else n % 2 == 0)]
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in steps]
+
+
+def test_tempo_change_keeps_the_step_grid_continuous(tmp_path):
+    pattern = click_pattern([("t", "voice1", "x" * 16)], bpm=120)
+    schedule = {100: [{"op": "tempo", "bpm": 140.0, "swing": 0.0}]}
+    audio, _ = render_array(tmp_path, pattern, bars=2, schedule=schedule)
+    found = onsets(audio[:, 0])
+    change = 100 * 256
+    before = [s for s in found if s < change]
+    assert before == [expected_onset(n, 120, 0) for n in range(len(before))]
+    clock = ClockMath(SR)
+    clock.start_at(0, 120)
+    clock.rebase(change, 140)
+    after = [s for s in found if s >= change]
+    assert after == [clock.onset(n) for n in range(len(before), len(before) + len(after))]
+    assert after[1] - after[0] in (int(SR * 60 / 140 / 4), int(SR * 60 / 140 / 4) + 1)
+
+
+def test_clock_math_onsets_follow_design_formula():
+    """The Python mirror agrees with the exact formula over long spans (double precision)."""
+    for bpm, swing in [(174, 0.0), (174, 0.6), (97.3, 0.25)]:
+        clock = ClockMath(SR)
+        clock.start_at(0, bpm)
+        clock.swing = swing
+        for n in (0, 1, 2, 3, 15, 16, 12345, 12346, 7 * 10**5, 7 * 10**5 + 1):  # 7e5 steps ≈ 1 hour
+            assert clock.onset(n) == expected_onset(n, bpm, swing)
