@@ -109,19 +109,21 @@ def test_block_callback_applies_every_waiting_command_in_one_block() -> None:
     assert drain(outbox) == []  # nothing new: no events, no status before its time
 
 
-def test_block_callback_applies_only_the_last_of_a_burst_of_edits() -> None:
-    """Each edit carries the whole pattern, so a later one in the block replaces it."""
+def test_block_callback_applies_only_the_last_of_commands_that_replace_each_other() -> None:
+    """All on the same sample: the last tempo, the last value of a parameter and the last
+    in-place edit (it carries the whole pattern) are all that count."""
     graph = RecordingGraph()
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, inbox, queue.SimpleQueue())
     edit = {"op": "pattern", "mode": "edit", "token": 0}
-    commands = [{**edit, "n": 1}, {"op": "param", "n": 2}, {**edit, "n": 3},
-                {"op": "pattern", "mode": "bar", "token": 7, "n": 4}, {**edit, "n": 5},
-                {"op": "tempo", "n": 6}]
+    amp = {"op": "param", "module": "voice1", "param": "amp"}
+    commands = [{**edit, "n": 1}, {**amp, "n": 2}, {"op": "tempo", "n": 3}, {**edit, "n": 4},
+                {"op": "pattern", "mode": "bar", "token": 7, "n": 5}, {**amp, "param": "pan", "n": 6},
+                {**edit, "n": 7}, {"op": "tempo", "n": 8}, {**amp, "n": 9}, {"op": "transport", "n": 10}]
     for command in commands:
         inbox.put(command)
     callback()
-    assert [c["n"] for c in graph.handled] == [2, 4, 5, 6]
+    assert [c["n"] for c in graph.handled] == [5, 6, 7, 8, 9, 10]
 
 
 def test_block_callback_sends_status_twice_a_second_of_audio() -> None:

@@ -9,8 +9,8 @@ Why a process of its own: pyo's audio callback holds the GIL for every block, an
 busy Python thread next to it caused JACK xruns. Here the only other threads are a
 reader and a writer that sleep in pipe syscalls. The audio callback never touches a
 pipe: the reader queues commands, the callback drains all that are waiting at the
-start of a block (so a multi-field change lands in one block) and queues the graph's
-events, the writer sends them.
+start of a block (so a multi-field change lands in one block; commands that a later
+one replaces are skipped) and queues the graph's events, the writer sends them.
 
 Interface used from graph.py (part a): EngineGraph(server) builds the graph on a
 booted server; handle(command) applies one protocol command at a block boundary;
@@ -144,7 +144,7 @@ class BlockCallback:
             waiting = []
             while not self.inbox.empty():
                 waiting.append(self.inbox.get())
-            for command in superseded_edits_dropped(waiting):
+            for command in superseded_dropped(waiting):
                 self._apply(command)
             for event in self.graph.poll_events():
                 self.outbox.put(event)
@@ -185,19 +185,35 @@ class BlockCallback:
         return event
 
 
-def _is_edit(command: Any) -> bool:
-    return isinstance(command, dict) and command.get("op") == "pattern" and command.get("mode") == "edit"
+def _supersede_key(command: Any) -> tuple[Any, ...] | None:
+    """Commands with the same key in one block: only the last one has any effect."""
+    if not isinstance(command, dict):
+        return None
+    op = command.get("op")
+    if op == "tempo":
+        return ("tempo",)
+    if op == "param":
+        return ("param", command.get("module"), command.get("param"))
+    if op == "pattern" and command.get("mode") == "edit":
+        return ("edit",)
+    return None
 
 
-def superseded_edits_dropped(commands: list[Any]) -> list[Any]:
-    """All commands but the in-place edits that a later edit in the same block replaces.
+def superseded_dropped(commands: list[Any]) -> list[Any]:
+    """The commands of one block without those a later command of the same kind replaces.
 
-    An edit carries the whole live pattern (tracks, modules, tempo) as the Session
-    has it after every earlier change, so only the last one matters; applying each
-    of a burst costs a few ms of the block (held keys, OSC floods).
+    All of them would apply on the same sample, so only the last tempo, the last value
+    of a parameter and the last in-place edit (which carries the whole live pattern,
+    modules and tempo included) matter. A backlog (held keys, an OSC flood, an engine
+    that was stalled) then costs one command's time, not thousands.
     """
-    last = max((i for i, command in enumerate(commands) if _is_edit(command)), default=-1)
-    return [c for i, c in enumerate(commands) if i >= last or not _is_edit(c)]
+    last: dict[tuple[Any, ...], int] = {}
+    for i, command in enumerate(commands):
+        key = _supersede_key(command)
+        if key is not None:
+            last[key] = i
+    return [c for i, c in enumerate(commands)
+            if (key := _supersede_key(c)) is None or last[key] == i]
 
 
 def run_null_clock(server: Any, sr: int, buffer: int, stop: threading.Event) -> None:
