@@ -35,6 +35,9 @@ STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # Added to the position so a step whose ideal time is an exact sample starts on that
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
 EPS_STEPS = 1e-7
+# A slide is an exponential glide (pyo's Port) that covers 95% of the interval in the
+# voice's slide_time: three time constants.
+GLIDE_TIME_CONSTANTS = 3.0
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 
@@ -190,7 +193,7 @@ class StepTables:
                 rows["on"] += steps.on
                 rows["velocity"] += steps.velocity
                 rows["freq"] += [hz or freq for hz in steps.note_hz]
-                rows["glide"] += [tie * slide for tie in steps.tie]
+                rows["glide"] += [tie * slide / GLIDE_TIME_CONSTANTS for tie in steps.tie]
                 rows["gate"] += [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
                 rows["accent"] += steps.accent
             for field in TABLE_FIELDS:

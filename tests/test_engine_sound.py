@@ -1,0 +1,191 @@
+"""The sound model, measured in offline renders: accents, slides, drums, smoothing, and
+500 random parameter sets (extremes included) that never produce NaN, never reach
+0 dBFS and never leave the engine silent."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from render_support import SR, click_pattern, expected_onset, onsets, render_array
+
+from chronus_tui import patternfile
+from chronus_tui.model import MODULE_PARAMS, Pattern, Step, Track, default_modules
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def centroid(window: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window))))
+    freqs = np.fft.rfftfreq(len(window), 1 / SR)
+    return float((spectrum * freqs).sum() / spectrum.sum())
+
+
+def hit_windows(channel: np.ndarray, starts: list[int], length: int) -> list[np.ndarray]:
+    return [channel[s:s + length] for s in starts]
+
+
+def pattern_with(tracks: list[Track], modules: dict, bpm: float = 120.0) -> dict:
+    return patternfile.pattern_to_dict(Pattern(name="sound", bpm=bpm, tracks=tracks, modules=modules))
+
+
+def dry_modules() -> dict:
+    modules = default_modules()
+    for module in ("reverb1", "delay1", "dist1"):
+        modules[module]["mix"] = 0.0
+    return modules
+
+
+@pytest.mark.parametrize("voice", ["voice1", "voice2"])  # voice2: through the acid1 insert
+def test_accented_hits_are_louder_and_brighter(tmp_path, voice):
+    modules = dry_modules()
+    modules[voice].update({"osc/type": 1, "freq": 110.0, "filter/freq": 600.0, "filter/q": 0.7, "amp": 0.5,
+                           "adsr/attack": 0.002, "adsr/decay": 0.1, "adsr/sustain": 0.6})
+    modules["acid1"].update({"accent": 1.0, "cutoff": 400.0, "env_amount": 1500.0})
+    steps = [Step(on=i % 2 == 0, accent=i % 4 == 2) for i in range(16)]
+    audio, _ = render_array(tmp_path, pattern_with([Track("t", voice, steps)], modules), bars=1)
+    mono = audio[:, 0] + audio[:, 1]
+    length = int(0.05 * SR)
+    plain = hit_windows(mono, [expected_onset(n, 120, 0) for n in range(0, 16, 4)], length)
+    accented = hit_windows(mono, [expected_onset(n, 120, 0) for n in range(2, 16, 4)], length)
+    plain_peak = np.mean([np.abs(w).max() for w in plain])
+    accent_peak = np.mean([np.abs(w).max() for w in accented])
+    assert accent_peak > 1.4 * plain_peak
+    assert min(centroid(w) for w in accented) > 1.2 * max(centroid(w) for w in plain)
+
+
+def period_frequencies(channel: np.ndarray, start: int, end: int) -> np.ndarray:
+    """The frequency of each period between rising zero crossings, in order."""
+    x = channel[start:end]
+    rising = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+    exact = rising + x[rising] / (x[rising] - x[rising + 1])  # linear interpolation
+    return SR / np.diff(exact)
+
+
+def slide_render(tmp_path, slide: bool):
+    modules = dry_modules()
+    modules["voice1"].update({"osc/type": 0, "amp": 0.6, "filter/freq": 8000.0, "adsr/attack": 0.005,
+                              "adsr/decay": 0.05, "adsr/sustain": 0.5, "adsr/release": 0.01,
+                              "slide_time": 0.1})
+    steps = [Step(on=True, note=45, slide=slide), Step(on=True, note=57)] + [Step() for _ in range(14)]
+    track = Track("bass", "voice1", steps, gate=0.9)
+    audio, _ = render_array(tmp_path, pattern_with([track], modules, bpm=60), bars=1,
+                            name=f"slide{slide}.wav")
+    return audio[:, 0]
+
+
+def test_slide_glides_the_pitch_and_holds_the_gate(tmp_path):
+    step = SR // 4  # 60 bpm
+    sliding = slide_render(tmp_path, slide=True)
+    freqs = period_frequencies(sliding, step, step + int(0.2 * SR))
+    assert abs(freqs[-1] - 220.0) < 2  # arrives at A3 …
+    gliding = freqs[(freqs > 120) & (freqs < 205)]
+    assert len(gliding) >= 5  # … through the pitches between (0.1 s of glide)
+    assert np.all(np.diff(freqs[freqs < 215]) > -1)  # rising all the way
+    # gate held: no silence and no new attack between the two steps
+    envelope = np.abs(sliding[int(0.02 * SR):step + int(0.05 * SR)])
+    level = [envelope[i:i + 600].max() for i in range(0, len(envelope) - 600, 600)]
+    assert min(level) > 0.5 * max(level)
+    assert onsets(sliding) == [0]
+
+    plain = slide_render(tmp_path, slide=False)
+    assert onsets(plain) == [0, step]  # retriggered after the gate closed
+    freqs = period_frequencies(plain, step, step + int(0.05 * SR))
+    assert np.all(np.abs(freqs[1:] - 220.0) < 3)  # jumps straight to the note
+
+
+def test_kick_is_a_short_low_sine_and_hats_are_bright_noise(tmp_path):
+    modules = dry_modules()
+    modules["voice1"].update({"osc/type": 0, "freq": 50.0, "amp": 0.9, "filter/freq": 2000.0,
+                              "adsr/attack": 0.001, "adsr/decay": 0.15, "adsr/sustain": 0.0,
+                              "adsr/release": 0.05})
+    modules["voice5"].update({"osc/type": 3, "amp": 0.4, "filter/freq": 8000.0, "filter/q": 0.7,
+                              "adsr/attack": 0.001, "adsr/decay": 0.03, "adsr/sustain": 0.0,
+                              "adsr/release": 0.02, "pan": 1.0})
+    modules["voice1"]["pan"] = -1.0
+    tracks = [Track("kick", "voice1", [Step(on=i % 4 == 0) for i in range(16)]),
+              Track("hats", "voice5", [Step(on=i % 2 == 1) for i in range(16)])]
+    audio, _ = render_array(tmp_path, pattern_with(tracks, modules), bars=1)
+    kick, hats = audio[:, 0], audio[:, 1]
+    step = 6000
+    first_kick = kick[:4 * step]
+    assert centroid(first_kick[:int(0.1 * SR)]) < 150
+    assert np.abs(first_kick[int(0.25 * SR):]).max() < 0.05 * np.abs(first_kick).max()  # short
+    hat = hats[expected_onset(1, 120, 0):expected_onset(1, 120, 0) + int(0.04 * SR)]
+    assert centroid(hat) > 3000
+    assert np.abs(hats[expected_onset(1, 120, 0) + int(0.08 * SR):expected_onset(3, 120, 0)]).max() < 1e-4
+
+
+def test_parameter_changes_are_smoothed(tmp_path):
+    pattern = click_pattern([("pad", "voice1", "x" + "." * 15)],
+                            voices={"voice1": {"freq": 220.0, "amp": 0.2, "adsr/sustain": 1.0}})
+    pattern["sequencer"]["tracks"][0]["gate"] = 1.0
+    pattern["sequencer"]["tracks"][0]["steps"][0]["slide"] = True  # hold the note
+    schedule = {100: [{"op": "param", "module": "voice1", "param": "amp", "value": 1.0}],
+                200: [{"op": "param", "module": "master", "param": "volume", "value": 0.2}]}
+    audio, _ = render_array(tmp_path, pattern, bars=1, schedule=schedule)
+    left = audio[20000:70000, 0]
+    assert np.abs(np.diff(left)).max() < 2 * np.pi * 220 / SR * 0.8  # no step anywhere
+    assert np.abs(audio[40000:45000, 0]).max() > 3 * np.abs(audio[20000:25000, 0]).max()
+
+
+def test_gate_command_holds_a_voice_by_hand(tmp_path):
+    pattern = click_pattern([("a", "voice1", "................")],
+                            voices={"voice6": {"freq": 330.0, "pan": 0.0}})
+    schedule = {10: [{"op": "gate", "voice": "voice6", "on": True}],
+                60: [{"op": "gate", "voice": "voice6", "on": False}]}
+    audio, events = render_array(tmp_path, pattern, bars=1, schedule=schedule)
+    assert onsets(audio[:, 0]) == [10 * 256 + 1]
+    assert np.abs(audio[40 * 256:50 * 256, 0]).max() > 0.1
+    assert np.abs(audio[70 * 256:, 0]).max() == 0.0
+    assert not [e for e in events if e["event"] == "error"]
+
+
+def random_modules(rng: random.Random) -> dict[str, dict[str, float]]:
+    """Every parameter at its low end, its high end, or anywhere between."""
+    modules = {}
+    for module, specs in MODULE_PARAMS.items():
+        modules[module] = {}
+        for spec in specs:
+            value = rng.choice([spec.low, spec.high, rng.uniform(spec.low, spec.high)])
+            modules[module][spec.name] = round(value) if spec.integer else float(value)
+    return modules
+
+
+def busy_tracks(rng: random.Random) -> list[Track]:
+    return [Track(f"t{v}", f"voice{v}",
+                  [Step(on=rng.random() < 0.6, accent=rng.random() < 0.3,
+                        note=rng.choice([None, 30, 45, 69, 96]), slide=rng.random() < 0.3)
+                   for _ in range(rng.choice([16, 12, 7]))],
+                  level=1.0, gate=rng.choice([0.05, 0.5, 1.0])) for v in range(1, 9)]
+
+
+def test_500_random_parameter_sets_never_break_the_sound(tmp_path):
+    rng = random.Random(20261125)
+    tracks = busy_tracks(rng)
+    base = pattern_with(tracks, default_modules())
+    schedule: dict[int, list[dict]] = {}
+    sets = [{m: {s.name: s.low for s in specs} for m, specs in MODULE_PARAMS.items()},
+            {m: {s.name: s.high for s in specs} for m, specs in MODULE_PARAMS.items()}]
+    sets += [random_modules(rng) for _ in range(498)]
+    blocks_per_set = 4
+    for index, modules in enumerate(sets):
+        block = index * blocks_per_set
+        if index % 2:  # half through single "param" commands, half as whole patterns
+            schedule[block] = [{"op": "param", "module": m, "param": p, "value": v}
+                               for m, params in modules.items() for p, v in params.items()]
+        else:
+            edited = dict(base, modules=modules)
+            edited["sequencer"] = dict(base["sequencer"], bpm=rng.choice([20.0, 300.0, 133.0]),
+                                       swing=rng.choice([0.0, 0.6]))
+            schedule[block] = [{"op": "pattern", "pattern": edited, "mode": "edit", "token": 0}]
+    after = len(sets) * blocks_per_set
+    schedule[after] = [{"op": "pattern", "pattern": base, "mode": "now", "token": 0}]
+    audio, events = render_array(tmp_path, base, bars=7, schedule=schedule)
+    assert np.isfinite(audio).all()
+    assert np.abs(audio).max() < 1.0
+    assert not [e for e in events if e["event"] == "error"]
+    settled = audio[(after + 100) * 256:]
+    assert len(settled) > SR // 2
+    assert np.sqrt(np.mean(settled ** 2)) > 1e-3  # the sound came back
