@@ -1,0 +1,98 @@
+"""`chronus render SOURCE -o out.wav [--bars N] [--sr R]` on every kind of source."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from render_support import click_pattern, onsets, read_wav, wav_sample_rate
+
+from chronus_tui import patternfile
+from chronus_tui.cli import main
+from chronus_tui.engine.render import render_length
+from chronus_tui.store import SlotStore
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def check_render(path: Path, pattern, bars: int, sr: int = 48000) -> np.ndarray:
+    audio = read_wav(path)
+    assert wav_sample_rate(path) == sr
+    assert audio.shape == (render_length(pattern, bars, sr), 2)  # exactly N bars
+    assert np.isfinite(audio).all()
+    assert np.abs(audio).max() < 1.0
+    assert len(onsets(audio[:, 0] + audio[:, 1], threshold=1e-3, gap=200)) >= bars  # hits
+    return audio
+
+
+def test_render_a_slot(tmp_path, capsys):
+    pattern = click_pattern([("kick", "voice1", "x...x...x...x...")], bpm=128)
+    SlotStore(tmp_path).save(3, pattern)
+    out = tmp_path / "slot.wav"
+    assert main(["render", "3", "-o", str(out), "--bars", "2", "--patterns-dir", str(tmp_path)]) == 0
+    audio = check_render(out, pattern, 2)
+    assert len(onsets(audio[:, 0])) == 8
+    assert "2 bars" in capsys.readouterr().out
+
+
+def test_render_a_pattern_file_at_another_rate(tmp_path):
+    pattern = click_pattern([("hat", "voice5", "x.x.x.x.x.x.x.x.")], bpm=174, swing=0.3)
+    source = tmp_path / "groove.json"
+    source.write_text(patternfile.dumps(pattern))
+    out = tmp_path / "file.wav"
+    assert main(["render", str(source), "-o", str(out), "--bars", "3", "--sr", "44100",
+                 "--patterns-dir", str(tmp_path)]) == 0
+    check_render(out, pattern, 3, sr=44100)
+
+
+def test_render_an_original_format_file(tmp_path, legacy_dir):
+    source = tmp_path / "legacy.json"
+    shutil.copy(legacy_dir / "slot_001.json", source)
+    out = tmp_path / "legacy.wav"
+    assert main(["render", str(source), "-o", str(out), "--bars", "1", "--patterns-dir", str(tmp_path)]) == 0
+    check_render(out, patternfile.loads(source.read_bytes()), 1)
+
+
+def test_render_a_library_name_through_the_console_script(tmp_path):
+    """The real command in a child process: nothing but our summary on stdout."""
+    out = tmp_path / "demo.wav"
+    script = Path(sys.executable).with_name("chronus")
+    result = subprocess.run([str(script), "render", "demo", "-o", str(out), "--bars", "2",
+                             "--patterns-dir", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYO_GUI_WX": "0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(f"{out}: 2 bars of ")
+    assert len(result.stdout.strip().splitlines()) == 1
+    check_render(out, SlotStore(tmp_path).load_library("demo"), 2)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nope"], "is not a slot number"),
+    (["7"], "slot 7 is empty"),
+    (["BAD"], "not valid JSON"),
+    (["GOOD", "--bars", "0"], "--bars 0 is out of range"),
+    (["GOOD", "--sr", "12345"], "--sr 12345 is not one of"),
+])
+def test_bad_sources_and_options_fail_clearly(tmp_path, capsys, args, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    good = tmp_path / "good.json"
+    good.write_text(patternfile.dumps(click_pattern([("a", "voice1", "x...")])))
+    args = [str(bad) if a == "BAD" else str(good) if a == "GOOD" else a for a in args]
+    out = tmp_path / "out.wav"
+    assert main(["render", *args, "-o", str(out), "--patterns-dir", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_output_folder_fails_clearly(tmp_path, capsys):
+    source = tmp_path / "good.json"
+    source.write_text(patternfile.dumps(click_pattern([("a", "voice1", "x...")])))
+    out = tmp_path / "no" / "such" / "out.wav"
+    assert main(["render", str(source), "-o", str(out), "--patterns-dir", str(tmp_path)]) == 1
+    assert "is not a directory" in capsys.readouterr().err
