@@ -84,6 +84,7 @@ def edit_steps(session: Session, rate: float, stop: threading.Event, sent: list[
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]  # other work on the machine steals the engine's time too
     statuses: list[dict[str, Any]] = []
     counts = {"position": 0, "error": 0, "restarted": 0}
     errors: list[str] = []
@@ -158,6 +159,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "slow_command_examples": slow[:5],
         "engine_errors": errors[:5],
         "engine_restarts": counts["restarted"],
+        "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
         "target": "0 xruns",
     }
@@ -200,6 +202,8 @@ def main() -> int:
         ("commands that took > 1/4 block in the engine", str(result["slow_commands"])),
         ("position events (steps seen)", str(result["position_events"])),
         ("engine errors / restarts", f"{len(result['engine_errors'])} / {result['engine_restarts']}"),
+        ("machine load average before / after",
+         " / ".join(map(str, result["load_average_1min_before_after"]))),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")

@@ -25,12 +25,13 @@ backend failed (see the "failed" event).
 
 NEEDED FROM graph.py (part a), found with benchmarks/bench_engine_xruns.py: every
 command runs inside the audio callback, so it must take well under a quarter of a
-block (1.3 ms at 256 frames / 48 kHz). "param" takes 0.04 ms and "tempo" 0.5 ms,
-but a "pattern" command of the full 8 × 64 session takes 3-5 ms (up to 14 ms):
-every step edit from the UI or OSC resends the pattern, and each one is an xrun
-risk. Most of it is re-assigning all 16 lanes and re-setting every module parameter
-and re-validating the dict; touching only what changed would fix it. The engine
-log names each command that took longer than a quarter of a block.
+block (1.3 ms at 256 frames / 48 kHz). Measured on the full 8 × 64 session: an
+effect "param" takes 0.04 ms and "tempo" 0.5 ms, but a voice "param" takes ~0.9 ms
+(apply_voice re-sets the lane's whole voice) and a "pattern" command 3-5 ms (up to
+14 ms): every step edit from the UI or OSC resends the pattern, so each one is an
+xrun risk. Most of it is re-assigning all 16 lanes, re-setting every module
+parameter and re-validating the dict; touching only what changed would fix it. The
+engine log names each command that took longer than a quarter of a block.
 """
 
 from __future__ import annotations
