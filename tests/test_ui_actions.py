@@ -320,6 +320,21 @@ async def test_a_flood_of_changes_is_drawn_at_most_once_a_frame(patterns_dir: Pa
         assert 2 <= len(flushes) <= elapsed / ChronusApp.redraw_interval + 3
 
 
+async def test_changes_while_a_modal_screen_is_open(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        for key in ("question_mark", "R", "g"):   # help, rename prompt (slot empty: refused), go-to prompt
+            await pilot.press(key)
+            await asyncio.to_thread(session.save_slot, 2, f"while {key}", source="osc")
+            await asyncio.to_thread(session.set_bpm, 150, source="osc")
+            await pilot.pause()
+            assert app.slots.entries[2].name == f"while {key}"
+            assert notes[-1] == (f"from osc: Saved A02 “while {key}”", "information")
+            await pilot.press("escape")
+        assert "150.0 BPM" in app.transport.render().plain
+
+
 async def test_playhead_moves_only_with_engine_positions(patterns_dir: Path) -> None:
     app, session = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=SIZE) as pilot:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
+import os
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -75,29 +77,22 @@ class ChronusApp(App[int]):
         self.osc_address = osc_address
         self.osc_server = osc_server
         self.notices = list(notices)
+        # The main screen's panels, held here: a change may arrive while a modal screen is on top.
+        self.transport = TransportBar(session, audio=audio, osc_address=None, id="transport")
+        self.grid = StepGrid(session, id="grid")
+        self.slots = SlotBrowser(session, id="slots")
+        self.params = ParamPanel(session, id="params")
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
         self._last_flush = 0.0
 
     def compose(self) -> ComposeResult:
-        yield TransportBar(self.session, audio=self.audio, osc_address=None, id="transport")
-        yield StepGrid(self.session, id="grid")
+        yield self.transport
+        yield self.grid
         with Horizontal(id="lower"):
-            yield SlotBrowser(self.session, id="slots")
-            yield ParamPanel(self.session, id="params")
+            yield self.slots
+            yield self.params
         yield Footer()
-
-    @property
-    def grid(self) -> StepGrid:
-        return self.query_one(StepGrid)
-
-    @property
-    def slots(self) -> SlotBrowser:
-        return self.query_one(SlotBrowser)
-
-    @property
-    def params(self) -> ParamPanel:
-        return self.query_one(ParamPanel)
 
     async def on_mount(self) -> None:
         self.session.subscribe(self._on_change)
@@ -108,7 +103,6 @@ class ChronusApp(App[int]):
         await self._start_osc()
 
     async def _start_osc(self) -> None:
-        transport = self.query_one(TransportBar)
         if self.osc_server is None:
             return
         try:
@@ -118,8 +112,8 @@ class ChronusApp(App[int]):
             self.notify(f"OSC server not started on {self.osc_address}: {exc.strerror or exc}",
                         severity="error", timeout=15)
             return
-        transport.osc_address = self.osc_address
-        transport.refresh()
+        self.transport.osc_address = self.osc_address
+        self.transport.refresh()
 
     async def _stop_osc(self) -> None:
         server, self.osc_server = self.osc_server, None
@@ -164,7 +158,7 @@ class ChronusApp(App[int]):
         if "params" in panels or "grid" in panels:
             self._follow_track()
         for panel in panels:
-            self.query_one(f"#{panel}").refresh()
+            getattr(self, panel).refresh()
         if kinds & RELAYOUT:
             self.grid.refresh(layout=True)  # its height follows the number of tracks
 
@@ -368,6 +362,18 @@ def _log_to_file() -> None:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
+def _yield_to_audio(niceness: int = 5) -> None:
+    """Lower the UI thread's priority, so drawing never takes a core the engine needs.
+
+    On Linux niceness is per thread: only this (UI and OSC) thread is lowered; the
+    engine process, started already or later from the client's own threads, is not.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: draw at normal priority
+        log.info("UI priority unchanged: %s", exc)
+
+
 def ui_main(args: argparse.Namespace) -> int:
     """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
     from chronus_tui.engine.client import EngineError
@@ -385,6 +391,7 @@ def ui_main(args: argparse.Namespace) -> int:
                          osc_address=f"{args.osc_host}:{args.osc_port}",
                          osc_server=OscServer(runtime.session, args.osc_host, args.osc_port),
                          notices=runtime.notices)
+        _yield_to_audio()
         app.run()
     finally:
         runtime.close()
