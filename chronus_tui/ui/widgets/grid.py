@@ -85,8 +85,13 @@ class StepGrid(Widget, can_focus=True):
 
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{f'page {page + 1}/{pages}':<{LABEL_WIDTH}}", style="dim")
+        transport = self.session.transport
+        bar_step = transport.step if transport.playing else None
         for i in range(first, first + STEPS_PER_BAR):
-            text.append(f"{i + 1:<{cell}}" if i % 4 == 0 else " " * cell, style="dim")
+            if i % STEPS_PER_BAR == bar_step:  # where the bar is now, readable without colour
+                text.append(f"{'▼':<{cell}}", style="bold green")
+            else:
+                text.append(f"{i + 1:<{cell}}" if i % 4 == 0 else " " * cell, style="dim")
         rows = max(1, self.size.height - 2)
         top = min(max(self.track_index - rows + 1, 0), max(len(tracks) - rows, 0))
         for index in range(top, min(top + rows, len(tracks))):
