@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,6 +98,19 @@ def round_trips(server: OscServer, address: str, args: list, runs: int) -> dict[
             "max_ms": samples[-1], "runs": runs}
 
 
+def direct(call: Callable[[], object], runs: int) -> dict[str, float]:
+    """The same work called on the Session directly: the round trip minus this is what OSC adds."""
+    samples = []
+    for i in range(runs + 20):
+        start = time.perf_counter()
+        call()
+        if i >= 20:
+            samples.append((time.perf_counter() - start) * 1e3)
+    samples.sort()
+    return {"p50_ms": statistics.median(samples), "p99_ms": samples[min(runs - 1, int(runs * 0.99))],
+            "max_ms": samples[-1], "runs": runs}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burst", type=int, default=20000, help="messages per burst")
@@ -110,6 +124,8 @@ def main() -> int:
         session.save_slot(1)
         save = round_trips(server, "/pattern/save", [1], args.runs)
         load = round_trips(server, "/pattern/load", [1], args.runs)
+        save_direct = direct(lambda: session.save_slot(1), args.runs)
+        load_direct = direct(lambda: session.load_slot(1), args.runs)
         receive_buffer = server.receive_buffer
 
     print(f"OSC burst: {args.burst} x /mod/acid1/cutoff, server receive buffer {receive_buffer} bytes")
@@ -122,12 +138,17 @@ def main() -> int:
     for name, r in (("/pattern/save", save), ("/pattern/load", load)):
         print(f"{name:<38} {r['p50_ms']:>6.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}   "
               f"< {TARGET_P50_MS:g} {'ok' if r['p50_ms'] < TARGET_P50_MS else 'MISSED'}")
+    for name, r in (("  Session.save_slot, no OSC", save_direct),
+                    ("  Session.load_slot, no OSC", load_direct)):
+        print(f"{name:<38} {r['p50_ms']:>6.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}")
+    print(f"load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
     results = {
         "benchmark": "osc", "machine": platform.platform(), "python": platform.python_version(),
         "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
         "receive_buffer_bytes": receive_buffer, "bursts": bursts,
         "round_trip": {"save": save, "load": load, "target_p50_ms": TARGET_P50_MS},
+        "session_direct": {"save": save_direct, "load": load_direct},
     }
     out = REPO / "benchmarks" / "results" / "osc.json"
     out.parent.mkdir(parents=True, exist_ok=True)
