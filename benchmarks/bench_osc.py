@@ -78,6 +78,12 @@ def burst(server: OscServer, session: Session, count: int) -> dict[str, float]:
             "per_second": handled / (done - start)}
 
 
+def percentiles(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {"p50_ms": statistics.median(samples), "p99_ms": samples[int((len(samples) - 1) * 0.99)],
+            "max_ms": samples[-1], "runs": len(samples)}
+
+
 def round_trips(server: OscServer, address: str, args: list, runs: int) -> dict[str, float]:
     data = build_msg(address, args).dgram
     target = ("127.0.0.1", server.port)
@@ -93,9 +99,7 @@ def round_trips(server: OscServer, address: str, args: list, runs: int) -> dict[
                 raise RuntimeError(f"{address}: {reply.address} {reply.params}")
             if i >= 20:  # the first ones warm caches
                 samples.append(elapsed)
-    samples.sort()
-    return {"p50_ms": statistics.median(samples), "p99_ms": samples[min(runs - 1, int(runs * 0.99))],
-            "max_ms": samples[-1], "runs": runs}
+    return percentiles(samples)
 
 
 def direct(call: Callable[[], object], runs: int) -> dict[str, float]:
@@ -106,9 +110,7 @@ def direct(call: Callable[[], object], runs: int) -> dict[str, float]:
         call()
         if i >= 20:
             samples.append((time.perf_counter() - start) * 1e3)
-    samples.sort()
-    return {"p50_ms": statistics.median(samples), "p99_ms": samples[min(runs - 1, int(runs * 0.99))],
-            "max_ms": samples[-1], "runs": runs}
+    return percentiles(samples)
 
 
 def main() -> int:
