@@ -7,6 +7,9 @@ import copy
 import json
 
 import pytest
+from conftest import damage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chronus_tui.model import PatternError, hz_to_midi, steps_text
 from chronus_tui.patternfile import dumps, loads, pattern_from_dict, pattern_to_dict
@@ -211,3 +214,17 @@ def test_minimal_original_file(legacy_dir):
         "t": {"voice_id": "voice3", "pattern": "x.X."}}}}, dropped=[])
     assert pattern.bpm == 120.0 and pattern.tracks[0].name == "t" and pattern.saved_at is None
     assert steps_text(pattern.tracks[0].steps) == "x.X."
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # legacy_dir is a constant path
+@given(st.data())
+def test_any_damage_to_an_original_file_gives_a_pattern_error_or_a_pattern(legacy_dir, data):
+    document = legacy_dict(legacy_dir)
+    damage(document, data)
+    try:
+        pattern = pattern_from_dict(document, dropped=[])
+    except PatternError as exc:
+        assert str(exc)
+        return
+    assert loads(dumps(pattern_to_dict(pattern))) == pattern

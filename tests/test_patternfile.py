@@ -8,7 +8,7 @@ import math
 import re
 
 import pytest
-from conftest import full_pattern
+from conftest import DELETE, damage, full_pattern, set_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,18 +90,6 @@ def good() -> dict:
     ]))
 
 
-def set_in(data: dict, path: list, value: object) -> dict:
-    target = data
-    for key in path[:-1]:
-        target = target[key]
-    if value is DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return data
-
-
-DELETE = object()
 STEP = ["sequencer", "tracks", 2, "steps", 5]
 
 
@@ -225,33 +213,13 @@ def test_huge_numbers_give_range_errors():
         loads(dumps(good()).replace('"bpm": 120.0', '"bpm": NaN'))
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=True)
-    | st.text(max_size=8),
-    lambda children: (st.lists(children, max_size=3)
-                      | st.dictionaries(st.text(max_size=6), children, max_size=3)),
-    max_leaves=6)
-
-
-def paths_of(value: object, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths_of(child, (*prefix, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += paths_of(child, (*prefix, i))
-    return found
-
-
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_any_damage_gives_a_pattern_error_or_a_valid_pattern(data):
     """Replace or delete any one value of a valid file: the result is a clear PatternError
     or a pattern, never another exception."""
     document = good()
-    path = data.draw(st.sampled_from(paths_of(document)[1:]))
-    set_in(document, list(path), data.draw(st.just(DELETE) | JSON_VALUES))
+    damage(document, data)
     try:
         pattern = pattern_from_dict(document)
     except PatternError as exc:
