@@ -415,6 +415,17 @@ async def test_osc_port_in_use_is_reported_not_fatal(patterns_dir: Path) -> None
         await pilot.press("q")
 
 
+async def test_transport_line_wraps_whole_fields_and_grows(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.transport.size.height == 1
+        session.set_name("a name 32 characters long ......", source="osc")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.transport.size.height == 2
+        assert app.transport.render().plain.splitlines()[1].endswith("OSC off")
+
+
 async def test_null_backend_warning(patterns_dir: Path) -> None:
     app, _ = make_app(patterns_dir, engine=FakeEngine(), backend="null")
     async with app.run_test(size=(80, 24)):

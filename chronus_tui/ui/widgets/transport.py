@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from chronus_tui.session import Session
@@ -53,17 +54,24 @@ class TransportBar(Widget):
             text.append(f" {status['sr'] / 1000:g}k/{status.get('buffer', '?')}", style="dim")
         return text
 
-    def render(self) -> Text:
-        width = max(self.size.width, 1)
-        text = Text()
-        line = 0
+    def lines(self, width: int) -> list[Text]:
+        """The fields laid out in lines of `width`, each field kept whole."""
+        lines = [Text()]
         for part in self.parts():
-            if line and line + len(SEPARATOR) + len(part) > width:
-                text.append("\n")
-                line = 0
+            line = lines[-1]
+            if line and len(line) + len(SEPARATOR) + len(part) > width:
+                lines.append(Text())
+                line = lines[-1]
             elif line:
-                text.append(SEPARATOR, style="dim")
-                line += len(SEPARATOR)
-            text.append_text(part)
-            line += len(part)
-        return text
+                line.append(SEPARATOR, style="dim")
+            line.append_text(part)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def render(self) -> Text:
+        lines = self.lines(max(self.size.width, 1))
+        if len(lines) != self.size.height:
+            self.refresh(layout=True)  # a longer name or a queued slot needs another line
+        return Text("\n").join(lines)
