@@ -162,8 +162,7 @@ class EngineGraph:
             self._install(pattern, next_step, self.n0, start)
         else:
             # stopped: the next start plays the new values at once
-            self._snap([signal for signals in self.params.signals.values() for signal in signals.values()]
-                       + [lane.level for lane in self.lanes])
+            self._snap(self.params.all_signals() + [lane.level for lane in self.lanes])
             self._install(pattern, 0, 0, start)
 
     def _snap(self, signals: list) -> None:
@@ -184,7 +183,7 @@ class EngineGraph:
                 if lane.voice == module:
                     lane.apply_voice(self.params.values[module])
             self._update_usage()
-            if param in ("freq", "slide_time"):
+            if param == "freq":
                 self._write_tables()
 
     def _tempo(self, bpm: Any, swing: Any) -> None:

@@ -35,9 +35,6 @@ STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # Added to the position so a step whose ideal time is an exact sample starts on that
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
 EPS_STEPS = 1e-7
-# A slide is an exponential glide (pyo's Port) that covers 95% of the interval in the
-# voice's slide_time: three time constants.
-GLIDE_TIME_CONSTANTS = 3.0
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 
@@ -103,7 +100,7 @@ class ClockMath:
         return guess
 
 
-TABLE_FIELDS = ("on", "velocity", "freq", "glide", "gate", "accent")
+TABLE_FIELDS = ("on", "velocity", "freq", "tie", "gate", "accent")
 
 
 @dataclass
@@ -188,12 +185,11 @@ class StepTables:
             count = steps.length if steps is not None else 0
             fill = MAX_STEPS - count
             freq = voice["freq"] if voice is not None else 0.0
-            slide = voice["slide_time"] if voice is not None else 0.0
             if steps is not None:
                 rows["on"] += steps.on
                 rows["velocity"] += steps.velocity
                 rows["freq"] += [hz or freq for hz in steps.note_hz]
-                rows["glide"] += [tie * slide / GLIDE_TIME_CONSTANTS for tie in steps.tie]
+                rows["tie"] += steps.tie
                 rows["gate"] += [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
                 rows["accent"] += steps.accent
             for field in TABLE_FIELDS:

@@ -23,9 +23,12 @@ ACID_VOICE = "voice2"
 WAVEFORM_SOURCES = ((0, None), (1, 0), (1, 2), (2, None), (3, None), (4, None))
 # voice parameters read as signals; the rest (waveform, filter, envelope) are set on
 # the lanes' objects as plain numbers, which costs far less per sample
-SIGNAL_PARAMS = {"amp", "send/reverb", "send/delay", "pan"}
+SIGNAL_PARAMS = {"amp", "send/reverb", "send/delay"}
 INPUT_FADE = 0.005  # seconds: a lane's filter crossfades to a new waveform
 MIN_ENV_TIME = 0.001  # MidiAdsr needs segments of at least a sample
+# A slide is an exponential glide (pyo's Port) that covers 95% of the interval in the
+# voice's slide_time: three time constants.
+GLIDE_TIME_CONSTANTS = 3.0
 ADSR_ATTRS = {"adsr/attack": "attack", "adsr/decay": "decay", "adsr/sustain": "sustain",
               "adsr/release": "release"}
 
@@ -52,15 +55,13 @@ class Params:
                     continue  # applied to lane attributes instead
                 self.signals[module][spec.name] = pyo.SigTo(float(spec.default), time=SMOOTH_TIME,
                                                             init=float(spec.default))
-        # constant-power pan: angle (pan + 1) × π/4, left cos, right sin
+        # constant-power pan: left cos, right sin of (pan + 1) × π/4, as two smoothed gains
         self.pan_gains: dict[str, tuple[Any, Any]] = {}
-        self._pan_objects: dict[str, list] = {}
-        for module in MODULE_PARAMS:
-            if "pan" in self.signals[module]:
-                angle = pyo.Sig(self.signals[module]["pan"], mul=math.pi / 4, add=math.pi / 4)
-                gains = (pyo.Cos(angle), pyo.Sin(angle))
-                self.pan_gains[module] = gains
-                self._pan_objects[module] = [angle, *gains]
+        for module, specs in MODULE_PARAMS.items():
+            if any(spec.name == "pan" for spec in specs):
+                left, right = pan_gains(self.values[module]["pan"])
+                self.pan_gains[module] = (pyo.SigTo(left, time=SMOOTH_TIME, init=left),
+                                          pyo.SigTo(right, time=SMOOTH_TIME, init=right))
 
     def use_voices(self, voices: set[str]) -> list:
         """Run the signals of the voices some lane plays (the others cost nothing);
@@ -68,14 +69,14 @@ class Params:
         started = []
         for module, signals in self.signals.items():
             if module.startswith("voice"):
-                for signal in (*signals.values(), *self._pan_objects[module]):
+                for signal in (*signals.values(), *self.pan_gains[module]):
                     if module in voices:
                         if not signal.isPlaying():
                             signal.play()
                             started.append(signal)
                     else:
                         signal.stop()
-        return [signal for signal in started if hasattr(signal, "time")]
+        return started
 
     def set(self, module: str, param: str, value: float) -> float:
         value = safe_value(module, param, value)
@@ -83,7 +84,19 @@ class Params:
         signal = self.signals[module].get(param)
         if signal is not None:
             signal.value = value
+        elif param == "pan":
+            for gain, target in zip(self.pan_gains[module], pan_gains(value), strict=True):
+                gain.value = target
         return value
+
+    def all_signals(self) -> list:
+        return [*(s for signals in self.signals.values() for s in signals.values()),
+                *(g for gains in self.pan_gains.values() for g in gains)]
+
+
+def pan_gains(pan: float) -> tuple[float, float]:
+    angle = (pan + 1) * math.pi / 4
+    return math.cos(angle), math.sin(angle)
 
 
 class Lane:
@@ -103,14 +116,18 @@ class Lane:
         velocity = pyo.TableIndex(table["velocity"], counter)
         gate_time = pyo.TableIndex(table["gate"], counter)
         self.freq = pyo.TableIndex(table["freq"], counter)
-        glide = pyo.TableIndex(table["glide"], counter)  # slide_time on tied steps, else 0
+        tie = pyo.TableIndex(table["tie"], counter)  # 1 on a tied step
         # the gate: velocity for gate_time seconds after each hit (add: a hand-held gate);
         # a tied hit restarts it while it is still open, so the envelope does not retrigger
         self.gate = pyo.TrigEnv(self.hit, table=sources.gate_shape, dur=gate_time, interp=1,
                                 mul=velocity, add=0.0)
         self.level = pyo.SigTo(0.0, time=SMOOTH_TIME, init=0.0)  # mul: the voice's amp
         self.env = pyo.MidiAdsr(self.gate, mul=self.level)
-        self.port = pyo.Port(self.freq, risetime=glide, falltime=glide, init=440.0)
+        # a slide: the pitch follows a portamento (time: the voice's slide_time) on tied
+        # steps and the plain step pitch otherwise
+        self.port = pyo.Port(self.freq, risetime=0.05, falltime=0.05, init=440.0)
+        self.pitch = pyo.Interp(self.freq, self.port, interp=tie)
+        self._glide = [tie, self.port, self.pitch]
         self.sine = pyo.Sine(self.freq)
         self.wave = pyo.LFO(self.freq, sharp=1.0, type=0)
         self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
@@ -184,11 +201,14 @@ class Lane:
         source, lfo_type = WAVEFORM_SOURCES[int(values["osc/type"])]
         if lfo_type is not None:
             self.wave.type = lfo_type
-        pitch = self.port if self.ties else self.freq
-        if self.ties:
-            self.port.play()
-        else:
-            self.port.stop()
+        pitch = self.pitch if self.ties else self.freq
+        for obj in self._glide:
+            if self.ties:
+                obj.play()
+            else:
+                obj.stop()
+        glide = max(values["slide_time"], MIN_ENV_TIME) / GLIDE_TIME_CONSTANTS
+        self.port.risetime = self.port.falltime = glide
         for tone_index, tone in enumerate(self._tones):
             if tone_index == source:
                 tone.freq = pitch
@@ -225,5 +245,5 @@ class Lane:
         return self.source_index - 2 if self.voice is not None and self.source_index >= 2 else None
 
     def stop(self) -> None:
-        for obj in (*self._core, *self._acid, *self._tones, *self._sends, self.port):
+        for obj in (*self._core, *self._acid, *self._tones, *self._sends, *self._glide):
             obj.stop()

@@ -1,0 +1,181 @@
+"""Engine timing and speed, measured offline.
+
+1. Onset error: a click on every 16th at several tempos, swings and buffer sizes is
+   rendered offline; each onset found in the audio is compared with DESIGN.md §2's
+   prediction (first sample at or after n × step + (n odd) × swing × step / 2).
+   Also the error of a bar-aligned switch queued mid-bar.
+2. Render speed: eight busy tracks (64 steps with notes, accents, slides) with every
+   module off its default (reverb, delay, distortion, acid, LFOs on), × real time by
+   wall clock and by this process's CPU time (other processes on the machine do not
+   count against it).
+3. Precision: the graph's clock arithmetic, pos = (c - c0) × inc + base per sample,
+   evaluated in float32 (pyo) and float64 (pyo64) over 30 minutes at 174 bpm (a step
+   is 4137.93 samples); the onset error of each against the exact prediction.
+
+    .venv/bin/python benchmarks/bench_engine_render.py [--seconds 30]
+
+Prints tables and writes benchmarks/results/engine_render.json.
+Want: onset error 0 samples; render ≥ 50× real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import full_pattern  # noqa: E402  (the session the tests prove)
+from render_support import click_pattern, expected_onset, onsets, read_wav  # noqa: E402
+
+from chronus_tui import patternfile  # noqa: E402
+from chronus_tui.engine.render import render  # noqa: E402
+from chronus_tui.engine.sequencer import EPS_STEPS  # noqa: E402
+
+SR = 48000
+RESULTS = REPO / "benchmarks" / "results" / "engine_render.json"
+
+
+def onset_errors(folder: Path) -> list[dict[str, Any]]:
+    rows = []
+    for bpm in (90, 125, 174):
+        for swing in (0.0, 0.3, 0.6):
+            for buffer in (64, 256, 1024):
+                pattern = click_pattern([("t", "voice1", "x" * 16)], bpm=bpm, swing=swing)
+                result = render(pattern, folder / "grid.wav", bars=4, buffer=buffer, float32=True)
+                found = onsets(read_wav(result.path)[:, 0])
+                expected = [expected_onset(n, bpm, swing) for n in range(64)]
+                errors = [f - e for f, e in zip(found, expected, strict=False)]
+                rows.append({"bpm": bpm, "swing": swing, "buffer": buffer, "hits": len(found),
+                             "expected": len(expected), "max_abs_error": max(map(abs, errors)),
+                             "mean_error": sum(errors) / len(errors)})
+    return rows
+
+
+def switch_errors(folder: Path) -> list[dict[str, Any]]:
+    rows = []
+    for buffer in (64, 256, 1024):
+        a = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")], voices={"voice3": {"pan": 1.0},
+                                                                     "voice1": {"pan": -1.0}})
+        b = click_pattern([("b", "voice3", "x...............")], bpm=140, voices={"voice3": {"pan": 1.0},
+                                                                                 "voice1": {"pan": -1.0}})
+        queue_at = int(20.3 * 6000) // buffer
+        schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+        result = render(a, folder / "switch.wav", bars=3, buffer=buffer, schedule=schedule, float32=True)
+        right = onsets(read_wav(result.path)[:, 1])
+        bar_line = expected_onset(32, 120, 0)
+        reported = [e["sample"] for e in result.events if e["event"] == "switched"]
+        rows.append({"buffer": buffer, "bar_line": bar_line, "first_new_hit": right[0] if right else None,
+                     "error": (right[0] - bar_line) if right else None,
+                     "reported_error": (reported[0] - bar_line) if reported else None})
+    return rows
+
+
+def busy_pattern() -> dict[str, Any]:
+    pattern = full_pattern()
+    for track in pattern.tracks:
+        track.mute = track.solo = False
+    return patternfile.pattern_to_dict(pattern)
+
+
+def render_speed(folder: Path, seconds: float) -> list[dict[str, Any]]:
+    pattern = busy_pattern()
+    bars = max(1, round(seconds * pattern["sequencer"]["bpm"] / 240))
+    rows = []
+    for buffer in (256, 1024):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = render(pattern, folder / "busy.wav", bars=bars, buffer=buffer)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        audio_seconds = result.frames / result.sr
+        rows.append({"buffer": buffer, "audio_s": round(audio_seconds, 2), "wall_s": round(wall, 3),
+                     "cpu_s": round(cpu, 3), "x_realtime_wall": round(audio_seconds / wall, 1),
+                     "x_realtime_cpu": round(audio_seconds / cpu, 1)})
+    return rows
+
+
+def clock_drift(dtype: type, bpm: float, minutes: float, chunk: int = 1 << 22) -> dict[str, Any]:
+    """Max onset error (samples) of the graph's clock arithmetic in `dtype`, per span."""
+    inc = dtype(1.0 / (SR * 60 / bpm / 4))
+    base = dtype(EPS_STEPS)
+    c0 = dtype(1.0)
+    total = int(minutes * 60 * SR)
+    step = Fraction(SR * 60) / (Fraction(str(bpm)) * 4)
+    worst: dict[float, int] = {}
+    checkpoints = sorted({1.0, 5.0, 10.0, minutes})
+    last_n = -1
+    max_error = 0
+    for start in range(0, total, chunk):
+        j = np.arange(start, min(start + chunk, total), dtype=np.int64)
+        c = (j + 1).astype(dtype)  # pyo's Counter output, in the build's sample type
+        pos = (c - c0) * inc + base
+        pair = np.floor(pos * dtype(0.5))
+        n = (pair * dtype(2) + (pos - pair * dtype(2) >= dtype(1.0))).astype(np.int64)
+        changes = np.flatnonzero(np.diff(np.concatenate(([last_n], n))) != 0)
+        for index in changes:
+            step_number = int(n[index])
+            expected = math.ceil(step_number * step)
+            max_error = max(max_error, abs(int(j[index]) - expected))
+        last_n = int(n[-1])
+        minute = (start + len(j)) / SR / 60
+        for mark in checkpoints:
+            if mark not in worst and minute >= mark:
+                worst[mark] = max_error
+    return {"dtype": np.dtype(dtype).name, "bpm": bpm,
+            "max_error_after_min": {f"{k:g}": v for k, v in sorted(worst.items())}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="audio rendered for the speed test")
+    parser.add_argument("--minutes", type=float, default=30.0, help="span of the precision test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        grid = onset_errors(folder)
+        switches = switch_errors(folder)
+        speed = render_speed(folder, args.seconds)
+    drift = [clock_drift(np.float32, 174.0, args.minutes), clock_drift(np.float64, 174.0, args.minutes)]
+
+    print("onset error (samples) against DESIGN.md §2, 4 bars of 16ths")
+    print(f"{'bpm':>5} {'swing':>5} {'buffer':>6} {'hits':>9} {'max |err|':>9} {'mean':>6}")
+    for r in grid:
+        print(f"{r['bpm']:>5} {r['swing']:>5} {r['buffer']:>6} {r['hits']:>4}/{r['expected']:<4} "
+              f"{r['max_abs_error']:>9} {r['mean_error']:>6.2f}")
+    print("\nbar-aligned switch queued mid-bar (120 -> 140 bpm)")
+    print(f"{'buffer':>6} {'bar line':>9} {'new hit':>9} {'error':>6} {'reported':>9}")
+    for r in switches:
+        print(f"{r['buffer']:>6} {r['bar_line']:>9} {r['first_new_hit']!s:>9} {r['error']!s:>6} "
+              f"{r['reported_error']!s:>9}")
+    print("\nrender speed, 8 busy tracks, every effect on")
+    print(f"{'buffer':>6} {'audio s':>8} {'wall s':>7} {'cpu s':>7} {'x rt wall':>9} {'x rt cpu':>9}")
+    for r in speed:
+        print(f"{r['buffer']:>6} {r['audio_s']:>8} {r['wall_s']:>7} {r['cpu_s']:>7} "
+              f"{r['x_realtime_wall']:>9} {r['x_realtime_cpu']:>9}")
+    print("\nclock precision at 174 bpm: max onset error (samples) after N minutes")
+    for r in drift:
+        marks = "  ".join(f"{k} min: {v}" for k, v in r["max_error_after_min"].items())
+        print(f"{r['dtype']:>8}  {marks}")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "processor": platform.processor()},
+        "onset_error": grid, "bar_switch": switches, "render_speed": speed, "clock_precision": drift,
+    }, indent=2) + "\n")
+    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
