@@ -11,13 +11,15 @@ error.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from engine_support import (
 from chronus_tui.engine import client as client_module
 from chronus_tui.engine.client import EngineClient, EngineError
 from chronus_tui.engine.process import BlockCallback, Engine
+from chronus_tui.engine.wire import FrameReader, FrameWriter, encode, write_all
 from chronus_tui.session import Change
 from chronus_tui.store import SlotStore
 
@@ -85,61 +88,112 @@ class RecordingGraph:
         return events
 
 
-def drain(q: queue.SimpleQueue) -> list[Any]:
-    items = []
-    while not q.empty():
-        items.append(q.get())
-    return items
+@dataclass
+class Pipes:
+    """A BlockCallback on real pipes, and the client's ends of them."""
+
+    callback: BlockCallback
+    graph: RecordingGraph
+    commands: int  # write commands here
+    events: FrameReader  # read events here
+    stop: threading.Event
+
+    def send(self, *commands: dict[str, Any]) -> None:
+        for command in commands:
+            write_all(self.commands, command)
 
 
-def test_block_callback_applies_every_waiting_command_in_one_block() -> None:
-    graph = RecordingGraph()
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    outbox: queue.SimpleQueue = queue.SimpleQueue()
-    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, inbox, outbox)
+@pytest.fixture
+def pipes() -> Iterator[Pipes]:
+    cmd_read, cmd_write = os.pipe()
+    evt_read, evt_write = os.pipe()
+    graph, stop = RecordingGraph(), threading.Event()
+    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, FrameReader(cmd_read),
+                             FrameWriter(evt_write), stop)
+    yield Pipes(callback, graph, cmd_write, FrameReader(evt_read), stop)
+    for fd in (cmd_read, cmd_write, evt_read, evt_write):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def test_block_callback_applies_every_waiting_command_in_one_block(pipes: Pipes) -> None:
     commands = [{"op": "param", "module": "voice1", "param": p, "value": 1.0} for p in ("amp", "pan")]
-    for command in (commands[0], {"op": "bad"}, commands[1]):
-        inbox.put(command)
-    callback()
-    assert graph.handled == commands  # both fields in the same block; the bad one did not stop it
-    events = drain(outbox)
+    pipes.send(commands[0], {"op": "bad"}, commands[1])
+    pipes.callback()
+    assert pipes.graph.handled == commands  # both fields in the same block; the bad one did not stop it
+    events = pipes.events.read()
     assert [e["event"] for e in events] == ["error", "position", "position"]
     assert "'bad'" in events[0]["message"] and "no such op" in events[0]["message"]
-    callback()
-    assert drain(outbox) == []  # nothing new: no events, no status before its time
+    pipes.callback()
+    assert pipes.events.read() == []  # nothing new: no events, no status before its time
+    assert not pipes.stop.is_set()
 
 
-def test_block_callback_applies_only_the_last_of_commands_that_replace_each_other() -> None:
+def test_block_callback_applies_only_the_last_of_commands_that_replace_each_other(pipes: Pipes) -> None:
     """All on the same sample: the last tempo, the last value of a parameter and the last
     in-place edit (it carries the whole pattern) are all that count."""
-    graph = RecordingGraph()
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), graph, inbox, queue.SimpleQueue())
     edit = {"op": "pattern", "mode": "edit", "token": 0}
     amp = {"op": "param", "module": "voice1", "param": "amp"}
-    commands = [{**edit, "n": 1}, {**amp, "n": 2}, {"op": "tempo", "n": 3}, {**edit, "n": 4},
-                {"op": "pattern", "mode": "bar", "token": 7, "n": 5}, {**amp, "param": "pan", "n": 6},
-                {**edit, "n": 7}, {"op": "tempo", "n": 8}, {**amp, "n": 9}, {"op": "transport", "n": 10}]
-    for command in commands:
-        inbox.put(command)
-    callback()
-    assert [c["n"] for c in graph.handled] == [5, 6, 7, 8, 9, 10]
+    pipes.send({**edit, "n": 1}, {**amp, "n": 2}, {"op": "tempo", "n": 3}, {**edit, "n": 4},
+               {"op": "pattern", "mode": "bar", "token": 7, "n": 5}, {**amp, "param": "pan", "n": 6},
+               {**edit, "n": 7}, {"op": "tempo", "n": 8}, {**amp, "n": 9}, {"op": "transport", "n": 10})
+    pipes.callback()
+    assert [c["n"] for c in pipes.graph.handled] == [5, 6, 7, 8, 9, 10]
 
 
-def test_block_callback_sends_status_twice_a_second_of_audio() -> None:
-    outbox: queue.SimpleQueue = queue.SimpleQueue()
-    callback = BlockCallback(Engine(None, "null", SR, BUFFER, None), RecordingGraph(),
-                             queue.SimpleQueue(), outbox)
-    blocks = round(SR / BUFFER)  # one second of audio
-    for _ in range(blocks):
-        callback()
-    statuses = drain(outbox)
+def test_block_callback_sends_status_twice_a_second_of_audio(pipes: Pipes) -> None:
+    for _ in range(round(SR / BUFFER)):  # one second of audio
+        pipes.callback()
+    statuses = pipes.events.read()
     assert len(statuses) == 2
     for status in statuses:
         assert status["event"] == "status"
         assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
-        assert status["cpu"] >= 0
+        assert status["cpu"] >= 0 and status["callback_ms"] >= 0
         assert "xruns" not in status  # only JACK can count them
+
+
+def test_block_callback_stops_the_engine_when_the_client_goes(pipes: Pipes) -> None:
+    pipes.send({"op": "tempo", "n": 1})
+    os.close(pipes.commands)
+    pipes.callback()
+    assert [c["n"] for c in pipes.graph.handled] == [1]  # what was sent still applies
+    assert pipes.stop.is_set()
+
+
+def test_a_message_that_arrives_in_pieces_is_read_once_whole() -> None:
+    read_fd, write_fd = os.pipe()
+    reader = FrameReader(read_fd)
+    message = {"op": "pattern", "pattern": {"name": "x" * 100_000}}
+    data = encode(message)
+    try:
+        os.write(write_fd, data[:3])
+        assert reader.read() == []
+        os.write(write_fd, data[3:50_000])
+        assert reader.read() == []
+        os.write(write_fd, data[50_000:])
+        assert reader.read() == [message]
+    finally:
+        os.close(write_fd)
+    assert reader.read() == [] and reader.closed
+    reader.close()
+
+
+def test_events_never_block_the_engine_when_the_client_does_not_read() -> None:
+    read_fd, write_fd = os.pipe()
+    writer, reader = FrameWriter(write_fd), FrameReader(read_fd)
+    try:
+        for n in range(20_000):  # far more than a pipe holds
+            writer.send({"event": "position", "n": n})
+        received = []
+        while len(received) < 20_000:
+            assert reader.wait(1.0)
+            received += reader.read()
+            writer.flush()
+        assert [e["n"] for e in received] == list(range(20_000))
+    finally:
+        os.close(write_fd)
+        reader.close()
 
 
 # -- real engine processes -----------------------------------------------------------

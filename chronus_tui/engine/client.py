@@ -22,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from chronus_tui.engine.backends import candidates
+from chronus_tui.engine.wire import FrameReader, write_all
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class _Process:
     """One engine process and our ends of its pipes."""
 
     popen: subprocess.Popen
-    commands: Connection
-    events: Connection
+    commands: int | None  # our (blocking) write end of the command pipe; None once closed
+    events: FrameReader
     restart: bool
     ready: threading.Event = field(default_factory=threading.Event)
     info: dict[str, Any] = field(default_factory=dict)  # the "ready" or "failed" event
@@ -61,8 +61,8 @@ class _Process:
 
     def send(self, command: dict[str, Any]) -> None:
         with self.pipe_lock:
-            if not self.commands.closed:
-                self.commands.send(command)
+            if self.commands is not None:
+                write_all(self.commands, command)
 
     def close_commands(self) -> None:
         """Close the command pipe: the engine's cue to stop. A writer stuck on a hung engine
@@ -71,7 +71,9 @@ class _Process:
             self.kill()
             self.pipe_lock.acquire()
         try:
-            self.commands.close()
+            if self.commands is not None:
+                os.close(self.commands)
+                self.commands = None
         finally:
             self.pipe_lock.release()
 
@@ -178,8 +180,7 @@ class EngineClient:
             os.close(evt_write)
             if out is not subprocess.DEVNULL:
                 out.close()
-        proc = _Process(popen, Connection(cmd_write, readable=False), Connection(evt_read, writable=False),
-                        restart)
+        proc = _Process(popen, cmd_write, FrameReader(evt_read), restart)
         with self._lock:
             if self._closing:
                 _stop(proc)
@@ -191,16 +192,17 @@ class EngineClient:
 
     def _read(self, proc: _Process) -> None:
         """Deliver one process's events; when it dies, start the next one."""
-        while True:
+        while not proc.events.closed:
             try:
-                if not proc.events.poll(START_TIMEOUT if not proc.ready.is_set() else WATCHDOG):
+                if not proc.events.wait(START_TIMEOUT if not proc.ready.is_set() else WATCHDOG):
                     log.error("engine process %d is silent; killing it", proc.popen.pid)
                     proc.kill()
                     continue  # the pipe now reaches EOF
-                event = proc.events.recv()
-            except (EOFError, OSError):
+                events = proc.events.read()
+            except OSError:
                 break
-            self._dispatch(proc, event)
+            for event in events:
+                self._dispatch(proc, event)
         proc.events.close()
         proc.popen.wait()
         proc.close_commands()
@@ -252,7 +254,7 @@ class EngineClient:
             proc = self._proc
             if proc is None:
                 continue
-            with contextlib.suppress(OSError, ValueError):  # a dying process: the restart resyncs
+            with contextlib.suppress(OSError):  # a dying process: the restart resyncs
                 proc.send(command)
 
     def _rotate_log(self) -> None:

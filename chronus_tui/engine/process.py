@@ -2,22 +2,23 @@
 
 Started by EngineClient as `python -m chronus_tui.engine.process`, with fds 1 and 2
 already pointing at the engine log (so nothing pyo, PortAudio, JACK or ALSA prints
-reaches the terminal) and two pipes: commands in, events out (pickled dicts,
-multiprocessing.connection framing).
+reaches the terminal) and two pipes: commands in, events out (length-framed
+pickled dicts, wire.py).
 
 Why a process of its own: pyo's audio callback holds the GIL for every block, and a
-busy Python thread next to it caused JACK xruns. Here the only other threads are a
-reader and a writer that sleep in pipe syscalls. The audio callback never touches a
-pipe: the reader queues commands, the callback drains all that are waiting at the
-start of a block (so a multi-field change lands in one block; commands that a later
-one replaces are skipped) and queues the graph's events, the writer sends them.
+busy Python thread next to it caused JACK xruns. So this process runs no other
+Python thread while the audio runs (the main thread sleeps): the audio callback
+itself reads the command pipe and writes the event pipe, both non-blocking (see
+wire.py). At the start of every block it applies all the commands that have
+arrived (so a multi-field change lands in one block; commands that a later one
+replaces are skipped), then sends the graph's events.
 
 Interface used from graph.py (part a): EngineGraph(server) builds the graph on a
 booted server; handle(command) applies one protocol command at a block boundary;
 poll_events() returns the events since the last call, once per block.
 
 Events of our own, besides the graph's: "status" about twice a second; "ready" once
-the server runs and "failed" when the chosen backend cannot start (both consumed by
+the graph is built and "failed" when the chosen backend cannot start (both consumed by
 the client); "error" when a command could not be applied.
 
 Exit status: 0 after the command pipe closes (client closed, or died), 3 when the
@@ -39,23 +40,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 from chronus_tui.engine.backends import BACKENDS, HINTS, JACK_CLIENT_NAME, JackError, JackMonitor
+from chronus_tui.engine.wire import FrameReader, FrameWriter
 
 log = logging.getLogger("chronus.engine")
 
 STATUS_INTERVAL = 0.5  # seconds of audio between status events
 EXIT_BACKEND_FAILED = 3
-GIL_SWITCH_INTERVAL = 0.0005  # seconds
+PARENT_CHECK = 0.5  # seconds between checks that the client still lives
 _PYO_AUDIO = {"jack": "jack", "portaudio": "portaudio", "null": "manual"}
 _RESYNC_AFTER = 0.5  # the null clock restarts its schedule after falling this far behind
 
@@ -123,14 +123,15 @@ def boot(candidates: list[str], sr: int, buffer: int) -> Engine:
 
 
 class BlockCallback:
-    """Runs at the start of every audio block: apply waiting commands, queue events, status."""
+    """Runs at the start of every audio block: apply waiting commands, send events and status."""
 
-    def __init__(self, engine: Engine, graph: Any, inbox: queue.SimpleQueue,
-                 outbox: queue.SimpleQueue) -> None:
+    def __init__(self, engine: Engine, graph: Any, commands: FrameReader, events: FrameWriter,
+                 stop: threading.Event) -> None:
         self.engine = engine
         self.graph = graph
-        self.inbox = inbox
-        self.outbox = outbox
+        self.commands = commands
+        self.events = events
+        self.stop = stop
         self.blocks = 0
         self.status_blocks = max(1, round(STATUS_INTERVAL * engine.sr / engine.buffer))
         self.block = engine.buffer / engine.sr
@@ -142,19 +143,19 @@ class BlockCallback:
     def __call__(self) -> None:
         began = time.perf_counter()
         try:
-            waiting = []
-            while not self.inbox.empty():
-                waiting.append(self.inbox.get())
-            for command in superseded_dropped(waiting):
+            for command in superseded_dropped(self.commands.read()):
                 self._apply(command)
+            if self.commands.closed:  # the client closed the pipe, or died
+                self.stop.set()
             for event in self.graph.poll_events():
-                self.outbox.put(event)
+                self.events.send(event)
             self.blocks += 1
             if self.blocks % self.status_blocks == 0:
-                self.outbox.put(self.status())
+                self.events.send(self.status())
+            self.events.flush()  # what the pipe could not take last time
         except Exception as exc:  # pyo would print and carry on; say it where the user sees it
             log.exception("block callback failed")
-            self.outbox.put({"event": "error", "message": f"engine: {exc}"})
+            self.events.send({"event": "error", "message": f"engine: {exc}"})
         # Python time taken from the block's budget (buffer / sr), the part we control.
         self._callback_max = max(self._callback_max, time.perf_counter() - began)
 
@@ -165,7 +166,7 @@ class BlockCallback:
             self.graph.handle(command)
         except Exception as exc:
             log.exception("command %r failed", op)
-            self.outbox.put({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
+            self.events.send({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
         took = time.perf_counter() - began
         if took > self.slow:  # worth knowing when hunting xruns
             log.warning("command %r (%s) took %.2f ms of a %.2f ms block", op,
@@ -231,60 +232,37 @@ def run_null_clock(server: Any, sr: int, buffer: int, stop: threading.Event) -> 
             start, n = time.perf_counter(), 0
 
 
-def _read_commands(commands: Connection, inbox: queue.SimpleQueue, stop: threading.Event) -> None:
-    try:
-        while True:
-            inbox.put(commands.recv())
-    except (EOFError, OSError):  # the client closed the pipe, or died
-        pass
-    stop.set()
-
-
-def _write_events(events: Connection, outbox: queue.SimpleQueue) -> None:
-    while (event := outbox.get()) is not None:
-        try:
-            events.send(event)
-        except OSError:  # the client is gone; the command reader sees EOF and stops us
-            return
-
-
-def serve(candidates: list[str], sr: int, buffer: int, commands: Connection, events: Connection,
+def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, events: FrameWriter,
           make_graph: Callable[[Any], Any]) -> int:
     stop = threading.Event()
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    outbox: queue.SimpleQueue = queue.SimpleQueue()
-    writer = threading.Thread(target=_write_events, args=(events, outbox), name="events", daemon=True)
-    writer.start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the client stops the engine
+    parent = os.getppid()
     try:
         engine = boot(candidates, sr, buffer)
     except BackendFailed as exc:
         log.error("%s: %s", exc.backend, exc)
-        outbox.put({"event": "failed", "backend": exc.backend, "message": str(exc)})
-        outbox.put(None)
-        writer.join(2)
+        events.send({"event": "failed", "backend": exc.backend, "message": str(exc)})
         return EXIT_BACKEND_FAILED
     log.info("backend %s, %d Hz, %d frames", engine.backend, engine.sr, engine.buffer)
-    callback = BlockCallback(engine, make_graph(engine.server), inbox, outbox)
+    callback = BlockCallback(engine, make_graph(engine.server), commands, events, stop)
     engine.server.setCallback(callback)
-    threading.Thread(target=_read_commands, args=(commands, inbox, stop), name="commands",
-                     daemon=True).start()
-    engine.server.start()
-    outbox.put({"event": "ready", "backend": engine.backend, "sr": engine.sr, "buffer": engine.buffer,
-                "pid": os.getpid()})
+    events.send({"event": "ready", "backend": engine.backend, "sr": engine.sr, "buffer": engine.buffer,
+                 "pid": os.getpid()})
     for note in engine.notes:
-        outbox.put({"event": "error", "message": note})
+        events.send({"event": "error", "message": note})
+    engine.server.start()
     if engine.backend == "null":
         run_null_clock(engine.server, engine.sr, engine.buffer, stop)
     else:
-        stop.wait()
+        # The callback sees the client go (EOF); this catches it when no block runs
+        # (a stalled JACK server), so the engine is never left behind.
+        while not stop.wait(PARENT_CHECK) and os.getppid() == parent:
+            pass
     engine.server.stop()
     engine.server.shutdown()
     if engine.monitor is not None:
         engine.monitor.close()
-    outbox.put(None)
-    writer.join(2)
     log.info("engine stopped")
     return 0
 
@@ -305,17 +283,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # The audio thread waits at most this long for the GIL while the command reader
-    # unpickles a big pattern (the default, 5 ms, is a whole 256-frame block).
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s engine[%(process)d] %(levelname)s %(message)s")
     os.environ.setdefault("PYO_GUI_WX", "0")
     from chronus_tui.engine.graph import EngineGraph
 
-    commands = Connection(args.commands, writable=False)
-    events = Connection(args.events, readable=False)
-    return serve(args.audio, args.sr, args.buffer, commands, events, EngineGraph)
+    return serve(args.audio, args.sr, args.buffer, FrameReader(args.commands), FrameWriter(args.events),
+                 EngineGraph)
 
 
 if __name__ == "__main__":
