@@ -154,3 +154,34 @@ def test_clock_math_onsets_follow_design_formula():
         clock.swing = swing
         for n in (0, 1, 2, 3, 15, 16, 12345, 12346, 7 * 10**5, 7 * 10**5 + 1):  # 7e5 steps ≈ 1 hour
             assert clock.onset(n) == expected_onset(n, bpm, swing)
+
+
+def test_stop_start_restart_and_a_load_while_stopped(tmp_path):
+    a = click_pattern([("a", "voice1", "x...")], bpm=300)
+    b = click_pattern([("b", "voice1", "x.")], bpm=300)
+    buffer = 1024
+    schedule = {
+        5: [{"op": "transport", "playing": False}],
+        10: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 3}],  # stopped: at once
+        12: [{"op": "transport", "playing": True}],
+        13: [{"op": "transport", "playing": True}],  # a restart during step 0 replays step 0
+    }
+    audio, events = render_array(tmp_path, a, bars=2, buffer=buffer, schedule=schedule)
+    step = 2400  # 300 bpm
+    restart = 13 * buffer
+    expected = [0, 12 * buffer] + [restart + 2 * step * k for k in range(8)]
+    assert onsets(audio[:, 0])[:10] == expected
+    assert {"event": "switched", "token": 3, "sample": 10 * buffer} in events
+
+
+def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
+    a = click_pattern([("a", "voice1", "x...")])
+    bad = [{"op": "pattern", "pattern": "garbage", "mode": "bar", "token": 4},
+           {"op": "pattern", "pattern": a, "mode": "later", "token": 5},
+           {"op": "param", "module": "voice9", "param": "amp", "value": 1},
+           {"op": "param", "module": "voice1", "param": "amp", "value": "loud"},
+           {"op": "tempo", "bpm": "fast"}, {"op": "gate", "voice": "voice0", "on": True},
+           {"op": "bogus"}, "not a dict"]
+    audio, events = render_array(tmp_path, a, bars=1, schedule={20: bad})
+    assert len([e for e in events if e["event"] == "error"]) == len(bad)
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]

@@ -200,6 +200,7 @@ class EngineGraph:
         start = self.clock_graph.processed()
         if playing:
             self.clock.start_at(start, self.bpm)
+            self.clock_graph.restart()
             self._started_at = start
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0

@@ -223,8 +223,11 @@ class ClockGraph:
         pair = pyo.Floor(pos * 0.5)
         odd = pyo.Compare(pos - pair * 2, self.threshold, ">=")
         self.step = pair * 2 + odd
-        # Change starts comparing against 0, so offset n by a half: step 0 on sample 0 still counts
-        self.trig = pyo.Change(self.step + 0.5) * pyo.Compare(self.step, 0, ">=")
+        # Change compares with the previous sample (0 before the first one): n is offset by
+        # a non-integer, so step 0 on sample 0 still counts, and the offset alternates at
+        # each transport start, so a restart during step 0 still triggers step 0
+        self.offset = pyo.Sig(0.5)
+        self.trig = pyo.Change(self.step + self.offset) * pyo.Compare(self.step, 0, ">=")
         self.onset = pyo.SampHold(self.counter, self.trig, 1)  # c of the last step start
 
     def apply(self, clock: ClockMath) -> None:
@@ -233,6 +236,10 @@ class ClockGraph:
         self.base.value = clock.base
         self.inc.value = clock.inc
         self.threshold.value = 1 + clock.swing / 2
+
+    def restart(self) -> None:
+        """Mark a transport start, so that step 0 triggers even if step 0 was playing."""
+        self.offset.value = 0.75 if self.offset.value == 0.5 else 0.5
 
     def processed(self) -> int:
         """Samples computed so far: the index of the first sample of the next block."""
