@@ -17,7 +17,12 @@ For the engine process (part b) and the offline renderer:
   since the last call, and arms a queued load in the block that holds its bar line
   or step. A block must be shorter than 0.7 of a step (1680 samples at 48 kHz and
   300 bpm); pyo buffer sizes up to 1024 are fine.
-- Sample numbers count from the first sample the server computed (0).
+- Sample numbers count from the first sample the server computed (0) and name the
+  sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
+  recording of the output shows the new pattern's first hit on exactly that sample.
+- Cost: about 120 always-running pyo streams plus some 35 per sounding track; 8 busy
+  tracks with every effect render at about 25× real time on this machine
+  (benchmarks/bench_engine_render.py), i.e. ~4% of a core in real time at 48 kHz.
 
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.

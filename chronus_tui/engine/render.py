@@ -28,6 +28,7 @@ SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
 PROGRESS_AFTER = 1.0  # seconds of wall time before a progress line appears
 SEED = 1
 PREROLL_SECONDS = 0.01
+RENDER_BUFFER = 1024  # offline, a bigger block only saves per-block overhead; timing is the same
 
 
 @dataclass
@@ -195,7 +196,7 @@ def render_main(args: argparse.Namespace) -> int:
         return 1
     progress = _Progress(args.bars)
     try:
-        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
+        result = render(pattern, output, bars=args.bars, sr=args.sr, buffer=RENDER_BUFFER, progress=progress)
     except RenderError as exc:
         print(f"chronus render: {exc}", file=sys.stderr)
         return 1
