@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from chronus_tui import patternfile
-from chronus_tui.model import Pattern, Step, Track, default_modules, parse_steps
+from chronus_tui.model import Pattern, Track, default_modules, parse_steps
 
 SR = 48000
 SILENCE = 1e-6  # below this a sample counts as silent
@@ -70,16 +70,12 @@ def click_pattern(tracks: list[tuple[str, str, str]], *, bpm: float = 120.0, swi
     return patternfile.pattern_to_dict(pattern)
 
 
-def note_track(name: str, voice: str, steps: list[Step], gate: float = 0.5) -> Track:
-    return Track(name, voice, steps, gate=gate)
-
-
 def onsets(channel: np.ndarray, threshold: float = SILENCE, gap: int = GAP) -> list[int]:
     """Samples where the signal rises above `threshold` after more than `gap` silent samples."""
     loud = np.flatnonzero(np.abs(channel) > threshold)
     if not len(loud):
         return []
-    return [int(loud[0])] + [int(b) for a, b in zip(loud[:-1], loud[1:], strict=True) if b - a > gap]
+    return [int(loud[0]), *(int(x) for x in loud[1:][np.diff(loud) > gap])]
 
 
 def step_time(n: int, bpm: float, swing: float, sr: int = SR) -> Fraction:
