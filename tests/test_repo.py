@@ -25,3 +25,11 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     assert block[0].endswith(".venv/bin/chronus")
     assert "pytest" in block[1] and "[test]" in block[1]
     assert lines.index("```sh") < 5
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "chronus_tui").rglob("__init__.py")}
+    assert found | {"chronus_tui.patterns"} == listed
