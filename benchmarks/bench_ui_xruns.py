@@ -11,7 +11,8 @@ callback (backends.JackMonitor) and jackd's own log. Also measured: the UI
 process's CPU while flooded, and how long the screen takes to show the last tempo
 sent (the UI keeps up rather than falling behind).
 
-    .venv/bin/python benchmarks/bench_ui_xruns.py [--duration 30] [--interval-ms 3]
+    .venv/bin/python benchmarks/bench_ui_xruns.py [--duration 30] [--interval-ms 3] [--messages tempo,step]
+                                                  [--realtime] [--no-ui]
 
 Prints a table and writes benchmarks/results/ui_xruns.json. Want: 0 xruns.
 """
@@ -58,7 +59,7 @@ def chronus_pid(app: TmuxChronus) -> int:
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     port = free_udp_port()
-    with JackServer(workdir / "jackd.log", buffer=args.buffer) as server:
+    with JackServer(workdir / "jackd.log", buffer=args.buffer, realtime=args.realtime) as server:
         os.environ.update(server.env)  # for the monitor client in this process
         app = TmuxChronus(workdir, [*(["--no-ui"] if args.no_ui else []), "--audio", "jack",
                                     "--buffer", str(args.buffer), "--patterns-dir", str(workdir / "patterns"),
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "xruns_jack_callback": monitor_xruns, "xruns_jackd_log": log_xruns,
         "chronus_cpu_percent_of_a_core": round(ui_cpu, 1),
         "ui": not args.no_ui, "screen_caught_up_s": catch_up,
+        "jackd": "realtime" if args.realtime else "no-realtime",
         "exit_status": exit_status,
         "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
         "target": "0 xruns",
@@ -127,6 +129,8 @@ def main() -> int:
                         help="what the flood sends, in turn: tempo,step (default) or one of them")
     parser.add_argument("--no-ui", action="store_true",
                         help="control run: the same flood on `chronus --no-ui` (no terminal UI)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="jackd --realtime: SCHED_FIFO audio threads (needs the rights), as on a stage")
     parser.add_argument("--buffer", type=int, default=256)
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
@@ -139,7 +143,9 @@ def main() -> int:
         result = run(args, Path(tmp))
 
     rows = [
-        ("flood measured", f"{result['duration_s']} s, JACK dummy 48000 Hz / {result['buffer']} frames"),
+        ("flood measured", f"{result['duration_s']} s, JACK dummy 48000 Hz / {result['buffer']} frames, "
+                           f"jackd {result['jackd']}"),
+        ("terminal UI", "yes (120×40 tmux pane)" if result["ui"] else "no (--no-ui control run)"),
         ("OSC tempo + step messages sent", f"{result['osc_messages_sent']} ({result['osc_rate_per_s']}/s)"),
         ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
         ("xruns (jackd log)", str(result["xruns_jackd_log"])),
