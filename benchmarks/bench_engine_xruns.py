@@ -135,8 +135,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             client.close()
         log_xruns = server.xrun_lines() - log_xruns_before
 
-    slow = [line.split("WARNING ", 1)[1] for line in (workdir / "engine.log").read_text().splitlines()
-            if "WARNING command" in line]
+    slowest = [line.split("slowest: ", 1)[1] for line in (workdir / "engine.log").read_text().splitlines()
+               if "slowest: " in line]
     loads = [s["cpu"] for s in statuses[2:]] or [0.0]
     return {
         "duration_s": round(elapsed, 2),
@@ -155,8 +155,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "engine_callback_ms_max": max((s["callback_ms"] for s in statuses[2:]), default=0.0),
         "block_ms": round(1e3 * args.buffer / args.sr, 2),
         "position_events": counts["position"],
-        "slow_commands": len(slow),  # took over a quarter of a block in the engine's callback
-        "slow_command_examples": slow[:5],
+        # took over a quarter of a block in the engine's callback
+        "slow_commands": sum(s.get("slow_commands", 0) for s in statuses[2:]),
+        "slowest_commands_logged": sorted(slowest, key=lambda t: -float(t.rsplit(" ", 2)[-2]))[:5],
         "engine_errors": errors[:5],
         "engine_restarts": counts["restarted"],
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],

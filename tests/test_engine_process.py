@@ -80,6 +80,8 @@ class RecordingGraph:
     def handle(self, command: dict[str, Any]) -> None:
         if command.get("op") == "bad":
             raise ValueError("no such op")
+        if command.get("op") == "slow":
+            time.sleep(0.004)  # most of a 5.3 ms block
         self.handled.append(command)
         self.pending.append({"event": "position", "bar": 0, "step": len(self.handled), "sample": 0})
 
@@ -142,15 +144,18 @@ def test_block_callback_applies_only_the_last_of_commands_that_replace_each_othe
 
 
 def test_block_callback_sends_status_twice_a_second_of_audio(pipes: Pipes) -> None:
+    pipes.send({"op": "slow"})
     for _ in range(round(SR / BUFFER)):  # one second of audio
         pipes.callback()
-    statuses = pipes.events.read()
+    statuses = [e for e in pipes.events.read() if e["event"] == "status"]
     assert len(statuses) == 2
     for status in statuses:
-        assert status["event"] == "status"
         assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
-        assert status["cpu"] >= 0 and status["callback_ms"] >= 0
+        assert status["cpu"] >= 0
         assert "xruns" not in status  # only JACK can count them
+    # The slow command is counted, and the block it ran in shows the time it took.
+    assert [s["slow_commands"] for s in statuses] == [1, 0]
+    assert statuses[0]["callback_ms"] >= 4.0
 
 
 def test_block_callback_stops_the_engine_when_the_client_goes(pipes: Pipes) -> None:
@@ -384,6 +389,15 @@ def test_explicit_jack_without_a_server_is_a_clear_error(make_client: Callable[.
     with pytest.raises(EngineError, match="JACK server is not running"):
         client.start(Events())
     assert client.pid is None and engine_children() == []
+
+
+def test_an_engine_that_crashes_at_start_is_a_clear_error(make_client: Callable[..., EngineClient],
+                                                          engine_log: Path) -> None:
+    client = make_client(env={**NO_JACK, "PYTHONHOME": "/nonexistent"})  # its Python cannot start
+    with pytest.raises(EngineError, match=r"exited with status \d+ before it started \(see .*engine.log\)"):
+        client.start(Events())
+    assert engine_children() == []
+    assert "nonexistent" in engine_log.read_text()  # the reason is in the log
 
 
 def test_auto_falls_through_to_a_backend_that_works(make_client: Callable[..., EngineClient]) -> None:

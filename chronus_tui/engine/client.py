@@ -156,8 +156,11 @@ class EngineClient:
             if proc.info.get("event") == "ready":
                 self._backends = remaining
                 return
-            failed = proc.info.get("backend")
             _stop(proc)
+            if not proc.info:  # it died before it could say why: a crash at start
+                raise EngineError(f"the engine process exited with status {proc.popen.returncode} "
+                                  f"before it started (see {self.log_path})")
+            failed = proc.info.get("backend")
             if self.audio == "auto" and failed in remaining and len(remaining) > 1:
                 log.warning("%s failed (%s); trying the next backend", failed, proc.info.get("message"))
                 remaining.remove(failed)

@@ -31,8 +31,9 @@ effect "param" takes 0.04 ms and "tempo" 0.5 ms, but a voice "param" takes ~0.9 
 (apply_voice re-sets the lane's whole voice) and a "pattern" command 3-5 ms (up to
 14 ms): every step edit from the UI or OSC resends the pattern, so each one is an
 xrun risk. Most of it is re-assigning all 16 lanes, re-setting every module
-parameter and re-validating the dict; touching only what changed would fix it. The
-engine log names each command that took longer than a quarter of a block.
+parameter and re-validating the dict; touching only what changed would fix it. Status
+events count the commands that took over a quarter of a block, and the engine log
+names the slowest of each half second.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class BlockCallback:
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
         self._callback_max = 0.0
+        self._slow_count = 0
+        self._slowest: tuple[float, str] | None = None
 
     def __call__(self) -> None:
         began = time.perf_counter()
@@ -168,20 +171,26 @@ class BlockCallback:
             log.exception("command %r failed", op)
             self.events.send({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
         took = time.perf_counter() - began
-        if took > self.slow:  # worth knowing when hunting xruns
-            log.warning("command %r (%s) took %.2f ms of a %.2f ms block", op,
-                        command.get("mode", "") if isinstance(command, dict) else "",
-                        took * 1e3, self.block * 1e3)
+        if took > self.slow:  # worth knowing when hunting xruns; logged with the next status
+            self._slow_count += 1
+            if self._slowest is None or took > self._slowest[0]:
+                mode = command.get("mode") if isinstance(command, dict) else None
+                self._slowest = (took, f"{op!r}" + (f" ({mode})" if mode else ""))
 
     def status(self) -> dict[str, Any]:
         """Backend facts and load since the last status: cpu is the engine process's CPU time
-        in % of one core; callback_ms the longest the per-block Python work took."""
+        in % of one core; callback_ms the longest the per-block Python work took;
+        slow_commands how many took more than a quarter of a block."""
         wall, cpu = time.perf_counter(), time.process_time()
         load = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9)
         event = {"event": "status", "backend": self.engine.backend, "sr": self.engine.sr,
                  "buffer": self.engine.buffer, "cpu": round(load, 1), "blocks": self.blocks,
-                 "callback_ms": round(self._callback_max * 1e3, 2)}
+                 "callback_ms": round(self._callback_max * 1e3, 2), "slow_commands": self._slow_count}
+        if self._slowest is not None:  # one log line per status at most: writing costs time too
+            log.warning("%d command(s) took over %.2f ms; slowest: %s, %.2f ms", self._slow_count,
+                        self.slow * 1e3, self._slowest[1], self._slowest[0] * 1e3)
         self._wall, self._cpu, self._callback_max = wall, cpu, 0.0
+        self._slow_count, self._slowest = 0, None
         if self.engine.monitor is not None:
             event["xruns"] = self.engine.monitor.xruns
         return event
