@@ -384,6 +384,37 @@ def test_nothing_the_engine_prints_reaches_the_terminal(make_client: Callable[..
     assert "no-such-op" in log and "engine stopped" in log
 
 
+def test_the_engine_stops_when_the_control_process_dies(tmp_path: Path) -> None:
+    """A crashed UI must not leave an engine (and a JACK client) behind."""
+    code = ("import sys, time; from pathlib import Path; "
+            "from chronus_tui.engine.client import EngineClient; "
+            f"c = EngineClient(audio='null', log_path=Path({str(tmp_path / 'engine.log')!r}), "
+            f"env={NO_JACK!r}); "
+            "c.start(lambda e: None); print(c.pid, flush=True); time.sleep(60)")
+    control = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        engine_pid = int(control.stdout.readline())
+        assert alive(engine_pid)
+    finally:
+        control.kill()
+        control.wait()
+    deadline = time.monotonic() + 3
+    while alive(engine_pid):
+        assert time.monotonic() < deadline, "the engine outlived its control process"
+        time.sleep(0.02)
+
+
+def test_explicit_portaudio_plays_or_says_why_not(make_client: Callable[..., EngineClient]) -> None:
+    client = make_client("portaudio")
+    try:
+        client.start(Events())
+    except EngineError as exc:  # no sound card (CI): the message says what to do
+        assert "PortAudio has no default output device (use --audio null" in str(exc)
+        assert engine_children() == []
+    else:
+        assert client.backend == "portaudio"
+
+
 def test_explicit_jack_without_a_server_is_a_clear_error(make_client: Callable[..., EngineClient]) -> None:
     client = make_client("jack")
     with pytest.raises(EngineError, match="JACK server is not running"):
