@@ -84,7 +84,8 @@ class StepGrid(Widget, can_focus=True):
         first = page * STEPS_PER_BAR
 
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{f'page {page + 1}/{pages}':<{LABEL_WIDTH}}", style="dim")
+        # "MS" heads the mute and solo flags of the rows below.
+        text.append(f"{f'page {page + 1}/{pages}':<{NAME_WIDTH + 1}}MS ", style="dim")
         transport = self.session.transport
         bar_step = transport.step if transport.playing else None
         for i in range(first, first + STEPS_PER_BAR):

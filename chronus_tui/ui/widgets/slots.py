@@ -17,6 +17,7 @@ PADS = 16
 MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
 STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
           "broken": "bold red"}
+LEGEND = (("saved", "saved"), ("playing", "playing"), ("queued", "queued"), ("broken", "bad"))
 NAME_WIDTH = 10
 # Pad header, a row per bank, the selected slot, then the bank's names in two columns.
 FULL_HEIGHT = 1 + len(BANKS) + 1 + PADS // 2
@@ -101,6 +102,12 @@ class SlotBrowser(Widget, can_focus=True):
         text.append(self.describe(self.selected), style="red" if state == "broken" else "")
         if self.size.height >= FULL_HEIGHT:
             self._render_bank_names(text)
+        if self.size.height >= FULL_HEIGHT + 2:
+            text.append("\n")
+            for state, word in LEGEND:
+                text.append("\n" if state == "saved" else " ")
+                text.append(MARKS[state], style=STYLES[state])
+                text.append(f" {word}", style="dim")
         return text
 
     def _render_bank_names(self, text: Text) -> None:
