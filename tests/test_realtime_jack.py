@@ -16,19 +16,19 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from engine_support import Events, session_with_engine, step_samples
 from jackserver import JackServer, missing_tools
+from render_support import click_pattern, onsets, read_wav
 
+from chronus_tui import patternfile
 from chronus_tui.engine.client import EngineClient
-from chronus_tui.model import Pattern, Track, parse_steps
+from chronus_tui.model import Pattern
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
@@ -66,33 +66,8 @@ def client(jack: JackServer, tmp_path: Path) -> Iterator[EngineClient]:
 
 
 def clicks(name: str, bpm: float, hits: str) -> Pattern:
-    """One short sine track whose hits are easy to find: 80 Hz, so every step (a whole
-    number of periods at these tempos) starts at the same phase; a short envelope,
-    so each hit has died away long before the next; no effects."""
-    pattern = Pattern(name=name, bpm=bpm)
-    pattern.tracks.append(Track(name="click", voice="voice1", steps=parse_steps(hits), gate=0.5))
-    pattern.modules["voice1"].update({
-        "osc/type": 0, "freq": 80.0, "amp": 0.8, "filter/freq": 8000.0, "filter/q": 0.5,
-        "adsr/attack": 0.001, "adsr/decay": 0.02, "adsr/sustain": 0.5, "adsr/release": 0.01,
-        "send/reverb": 0.0, "send/delay": 0.0, "pan": 0.0})
-    return pattern
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """jack_rec -b 32 writes plain 32-bit integer PCM; the first channel as floats."""
-    with wave.open(str(path), "rb") as wav:
-        assert wav.getsampwidth() == 4 and wav.getframerate() == SR
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i4")
-        return frames.reshape(-1, wav.getnchannels())[:, 0] / 2.0**31
-
-
-def onsets(signal: np.ndarray, quiet: int) -> list[int]:
-    """Samples where the signal rises above 5 % of its peak after `quiet` samples below it."""
-    loud = np.flatnonzero(np.abs(signal) > 0.05 * np.abs(signal).max())
-    if loud.size == 0:
-        return []
-    starts = [loud[0], *loud[1:][np.diff(loud) > quiet]]
-    return [int(s) for s in starts]
+    """One track of short sine clicks with silence between them, no effects."""
+    return patternfile.pattern_from_dict(click_pattern([("click", "voice1", hits)], bpm=bpm, name=name))
 
 
 def record(jack: JackServer, path: Path, seconds: float) -> subprocess.Popen:
@@ -153,8 +128,7 @@ def record_take(jack: JackServer, session: Session, events: Events, path: Path, 
     after = events.mark()
     xruns_after = events.wait(lambda e: e["event"] == "status", since=after)["xruns"]
     assert pending is not None
-    return Take(onsets(read_wav(path), quiet=int(step_samples(bpm))), first, switched, pending.token,
-                xruns_after - xruns_before)
+    return Take(onsets(read_wav(path)[:, 0]), first, switched, pending.token, xruns_after - xruns_before)
 
 
 def test_recorded_hits_sit_on_the_grid_and_a_queued_load_starts_on_the_bar_line(
