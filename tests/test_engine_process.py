@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -439,9 +440,18 @@ def test_auto_falls_through_to_a_backend_that_works(make_client: Callable[..., E
     assert events.wait(lambda e: e["event"] == "status")["backend"] == client.backend
 
 
-def test_unknown_audio_backend_is_refused() -> None:
-    with pytest.raises(ValueError, match="--audio 'alsa'"):
-        EngineClient(audio="alsa")
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"audio": "alsa"}, "--audio 'alsa' is not one of auto, jack, portaudio, null"),
+    ({"sr": 1000}, "--sr 1000 is not a sample rate from 22050 to 192000"),
+    ({"sr": 48000.5}, "--sr 48000.5 is not"),
+    ({"buffer": 300}, "--buffer 300 is not one of 16, 32, 64, 128, 256, 512, 1024"),
+    ({"buffer": 4096}, "--buffer 4096 is not one of"),
+])
+def test_bad_audio_settings_are_refused_before_anything_starts(settings: dict[str, Any],
+                                                               message: str) -> None:
+    with pytest.raises(EngineError, match=re.escape(message)):
+        EngineClient(**settings)
+    assert engine_children() == []
 
 
 def test_the_client_side_never_imports_pyo() -> None:

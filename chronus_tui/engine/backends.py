@@ -31,6 +31,20 @@ HINTS = {
 }
 
 
+SR_RANGE = (22050, 192000)
+# Powers of two (JACK's rule); at most 1024 frames, as the sequencer needs a block
+# shorter than 0.7 of the shortest step (300 bpm at 22050 Hz: 1543 frames).
+BUFFER_SIZES = tuple(2**k for k in range(4, 11))
+
+
+def check_audio_settings(sr: int, buffer: int) -> None:
+    """ValueError naming the bad --sr or --buffer."""
+    if isinstance(sr, bool) or not isinstance(sr, int) or not SR_RANGE[0] <= sr <= SR_RANGE[1]:
+        raise ValueError(f"--sr {sr!r} is not a sample rate from {SR_RANGE[0]} to {SR_RANGE[1]}")
+    if buffer not in BUFFER_SIZES or isinstance(buffer, bool):
+        raise ValueError(f"--buffer {buffer!r} is not one of {', '.join(map(str, BUFFER_SIZES))}")
+
+
 def candidates(audio: str) -> list[str]:
     """The backends to try, in order, for an --audio value."""
     if audio == "auto":

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chronus_tui.engine.backends import candidates
+from chronus_tui.engine.backends import candidates, check_audio_settings
 from chronus_tui.engine.wire import FrameReader, write_all
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ _CLOSE = object()
 
 
 class EngineError(RuntimeError):
-    """The engine process could not start (the message says why and what to do)."""
+    """The engine could not start: bad settings, no such backend, a crash (the message says
+    why and what to do)."""
 
 
 @dataclass
@@ -87,8 +88,12 @@ class EngineClient:
 
     def __init__(self, audio: str = "auto", sr: int = 48000, buffer: int = 256,
                  log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+        try:
+            check_audio_settings(sr, buffer)
+            self._backends = candidates(audio)  # narrowed when a backend fails to boot
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
         self.audio = audio
-        self._backends = candidates(audio)  # narrowed when a backend fails to boot
         self.sr = sr
         self.buffer = buffer
         self.log_path = log_path

@@ -108,7 +108,7 @@ def boot(candidates: list[str], sr: int, buffer: int) -> Engine:
     from chronus_tui.engine.pyolib import pyo
 
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
-                    jackname=JACK_CLIENT_NAME)
+                        jackname=JACK_CLIENT_NAME)
     if backend == "jack":
         server.setJackAuto(False, True)  # outputs to system playback when it exists
     server.boot()
@@ -178,9 +178,10 @@ class BlockCallback:
                 self._slowest = (took, f"{op!r}" + (f" ({mode})" if mode else ""))
 
     def status(self) -> dict[str, Any]:
-        """Backend facts and load since the last status: cpu is the engine process's CPU time
-        in % of one core; callback_ms the longest the per-block Python work took;
-        slow_commands how many took more than a quarter of a block."""
+        """Backend facts and load since the last status: cpu is the engine process's CPU
+        time in % of one core; xruns (JACK only) counts every xrun of the JACK server since
+        start; callback_ms is the longest the per-block Python work took; slow_commands
+        how many commands took more than a quarter of a block."""
         wall, cpu = time.perf_counter(), time.process_time()
         load = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9)
         event = {"event": "status", "backend": self.engine.backend, "sr": self.engine.sr,
