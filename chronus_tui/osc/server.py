@@ -63,7 +63,7 @@ class OscServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._feedback: Feedback | None = None
         self._backlog: deque[tuple[str, list[Any] | str, Address]] = deque()
-        self._busy: asyncio.Task[None] | None = None
+        self._busy: asyncio.Future[Reply] | None = None
 
     @property
     def address(self) -> str:
@@ -95,6 +95,7 @@ class OscServer:
         """Stop answering at once; the socket itself closes on the loop's next turn."""
         if self._feedback is not None:
             self.session.unsubscribe(self._feedback.on_change)
+        self._backlog.clear()
         if self._busy is not None:
             self._busy.cancel()
         if self._transport is not None:
@@ -126,21 +127,21 @@ class OscServer:
                 self._error(address, str(exc), sender)
                 continue
             request = Request(self.session, address, sender, self.feedback)
-            if route.blocking:
-                self._busy = asyncio.ensure_future(self._run_blocking(route, request, args, values))
+            if route.blocking:  # later messages wait in the backlog until it is done
+                assert self._loop is not None
+                self.feedback.hold()
+                self._busy = self._loop.run_in_executor(None, route.handler, request, values)
+                self._busy.add_done_callback(functools.partial(self._blocking_done, route, request, args))
                 return
             self._finish(route, request, args, functools.partial(route.handler, request, values))
 
-    async def _run_blocking(self, route: Route, request: Request, args: list[Any],
-                            values: dict[str, Any]) -> None:
-        assert self._loop is not None
-        self.feedback.hold()
+    def _blocking_done(self, route: Route, request: Request, args: list[Any],
+                       future: asyncio.Future[Reply]) -> None:
+        self._busy = None
         try:
-            future = self._loop.run_in_executor(None, route.handler, request, values)
-            await asyncio.wait([future])  # the outcome is read in _finish
-            self._finish(route, request, args, future.result)
+            if not future.cancelled():  # cancelled: the server closed
+                self._finish(route, request, args, future.result)
         finally:
-            self._busy = None
             self.feedback.release()
         self._drain()
 
