@@ -157,3 +157,29 @@ def test_recorded_hits_sit_on_the_grid_and_a_queued_load_starts_on_the_bar_line(
                 line, line + 3 * step, line + bar, line + bar + 3 * step]  # new: steps 0 and 3
     offsets = [round((s - a0) / step, 3) for s in found]
     assert found[:8] == expected, f"hits at {offsets} steps from the first"
+
+
+@pytest.mark.parametrize("audio", ["auto", "jack"])
+def test_when_the_jack_server_goes_away(audio: str, tmp_path: Path) -> None:
+    """auto: the engine carries on at once on the next backend that works (the session
+    resyncs); jack, asked for by name: a clear error, and no engine left running."""
+    server = JackServer(tmp_path / "jackd.log", sr=SR, buffer=256).start()
+    client = EngineClient(audio=audio, log_path=tmp_path / "engine.log", env=server.env)
+    events = Events()
+    try:
+        client.start(events)
+        assert client.backend == "jack"
+        server.stop()
+        if audio == "auto":
+            restarted = events.wait(lambda e: e["event"] == "restarted", timeout=3)
+            assert restarted["backend"] in ("portaudio", "null") and client.backend == restarted["backend"]
+            since = events.all.index(restarted)
+            assert events.wait(lambda e: e["event"] == "status", since=since)["backend"] == client.backend
+        else:
+            error = events.wait(lambda e: e["event"] == "error", timeout=3)
+            assert error["message"].startswith(
+                "could not restart the engine: audio jack: the JACK server is not running")
+            assert client.backend is None and client.pid is None
+    finally:
+        client.close()
+        server.stop()

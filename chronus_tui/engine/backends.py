@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 BACKENDS = ("jack", "portaudio", "null")
@@ -59,6 +60,7 @@ class JackError(RuntimeError):
 
 
 _XrunCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+_ShutdownCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _libjack: ctypes.CDLL | None = None
 
 
@@ -74,6 +76,7 @@ def _lib() -> ctypes.CDLL:
         lib.jack_client_close.argtypes = [ctypes.c_void_p]
         lib.jack_activate.argtypes = [ctypes.c_void_p]
         lib.jack_set_xrun_callback.argtypes = [ctypes.c_void_p, _XrunCallback, ctypes.c_void_p]
+        lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _ShutdownCallback, ctypes.c_void_p]
         lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
         lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
         _libjack = lib
@@ -87,12 +90,14 @@ class JackInfo:
 
 
 class JackMonitor:
-    """A port-less JACK client that counts the server's xruns (every client hears of them).
+    """A port-less JACK client that counts the server's xruns (every client hears of them)
+    and calls `on_shutdown` if the server goes away.
 
     Raises JackError when no server runs; never starts one.
     """
 
-    def __init__(self, name: str = "chronus-monitor") -> None:
+    def __init__(self, name: str = "chronus-monitor",
+                 on_shutdown: Callable[[], None] | None = None) -> None:
         lib = _lib()
         status = ctypes.c_int(0)
         client = lib.jack_client_open(name.encode(), _JACK_NO_START_SERVER, ctypes.byref(status))
@@ -101,8 +106,11 @@ class JackMonitor:
         self._client: int | None = client
         self._lock = threading.Lock()
         self._xruns = 0
-        self._callback = _XrunCallback(self._on_xrun)  # kept referenced: libjack calls it later
+        # Kept referenced: libjack calls them later, from its own thread.
+        self._callback = _XrunCallback(self._on_xrun)
+        self._shutdown = _ShutdownCallback(lambda _arg: on_shutdown() if on_shutdown else None)
         lib.jack_set_xrun_callback(client, self._callback, None)
+        lib.jack_on_shutdown(client, self._shutdown, None)
         if lib.jack_activate(client) != 0:
             self.close()
             raise JackError("JACK refused to activate a client")

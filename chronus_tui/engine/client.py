@@ -155,13 +155,13 @@ class EngineClient:
         while True:
             proc = self._spawn(remaining, restart=restart)
             if not proc.ready.wait(START_TIMEOUT):
-                _stop(proc)
+                self._discard(proc)
                 raise EngineError(f"the engine did not start within {START_TIMEOUT:.0f} s "
                                   f"(see {self.log_path})")
             if proc.info.get("event") == "ready":
                 self._backends = remaining
                 return
-            _stop(proc)
+            self._discard(proc)
             if not proc.info:  # it died before it could say why: a crash at start
                 raise EngineError(f"the engine process exited with status {proc.popen.returncode} "
                                   f"before it started (see {self.log_path})")
@@ -171,6 +171,13 @@ class EngineClient:
                 remaining.remove(failed)
                 continue
             raise EngineError(f"audio {failed}: {proc.info.get('message', 'failed')}")
+
+    def _discard(self, proc: _Process) -> None:
+        """Stop a process that did not boot; no engine runs until the next launch."""
+        _stop(proc)
+        with self._lock:
+            if self._proc is proc:
+                self._proc, self.backend = None, None
 
     def _spawn(self, backends: list[str], *, restart: bool) -> _Process:
         cmd_read, cmd_write = os.pipe()

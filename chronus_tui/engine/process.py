@@ -85,12 +85,13 @@ def _portaudio_output() -> bool:
     return pyo.pa_get_default_output() >= 0
 
 
-def choose_backend(candidates: list[str]) -> tuple[str, JackMonitor | None]:
-    """The first available candidate; the JACK monitor comes along when it is JACK."""
+def choose_backend(candidates: list[str], stop: threading.Event) -> tuple[str, JackMonitor | None]:
+    """The first available candidate; the JACK monitor comes along when it is JACK (and
+    stops the engine if the JACK server goes away, so the client starts a new one at once)."""
     for backend in candidates:
         if backend == "jack":
             try:
-                return backend, JackMonitor()
+                return backend, JackMonitor(on_shutdown=stop.set)
             except JackError as exc:
                 log.info("jack: %s", exc)
         elif backend == "portaudio":
@@ -103,8 +104,8 @@ def choose_backend(candidates: list[str]) -> tuple[str, JackMonitor | None]:
     raise BackendFailed(last, HINTS[last])
 
 
-def boot(candidates: list[str], sr: int, buffer: int) -> Engine:
-    backend, monitor = choose_backend(candidates)
+def boot(candidates: list[str], sr: int, buffer: int, stop: threading.Event) -> Engine:
+    backend, monitor = choose_backend(candidates, stop)
     from chronus_tui.engine.pyolib import pyo
 
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
@@ -249,7 +250,7 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the client stops the engine
     parent = os.getppid()
     try:
-        engine = boot(candidates, sr, buffer)
+        engine = boot(candidates, sr, buffer, stop)
     except BackendFailed as exc:
         log.error("%s: %s", exc.backend, exc)
         events.send({"event": "failed", "backend": exc.backend, "message": str(exc)})
