@@ -10,6 +10,8 @@ for any drive) and the output ends in a limiter and a hard clip below 0 dBFS.
 from __future__ import annotations
 
 import math
+import random
+from array import array
 from typing import Any
 
 from chronus_tui.engine.voices import Lane, Params
@@ -17,15 +19,31 @@ from chronus_tui.engine.voices import Lane, Params
 DECAY_POINTS = 512
 LIMIT_THRESHOLD = 0.7  # the limiter holds the level here …
 LIMIT_CEILING = 0.98  # the last stage clips here, so the output always stays below 0 dBFS
+# Pink and brown noise are played from tables (one cheap table read per sample):
+# pyo's PinkNoise and BrownNoise call back into Python for every random number and
+# cost ~150 ns a sample, more than a whole lane. The tables hold exactly what those
+# objects compute, from a seeded white noise, as a seamless loop of NOISE_PERIOD
+# samples (5.5 s at 48 kHz; the white noise, pyo's 16-bit generator, loops every 65536).
+NOISE_PERIOD = 1 << 18
+NOISE_WARMUP = 1 << 14  # (even) samples the filters run before the loop starts: its end meets its start
+NOISE_SEED = 20261125
+# pyo's PinkNoise (Paul Kellet's filter): (pole, gain) of six one-pole filters of the
+# white noise, the white noise's own gain and its one-sample-late gain, the output gain
+PINK_POLES = ((0.99886, 0.0555179), (0.99332, 0.0750759), (0.96900, 0.1538520), (0.86650, 0.3104856),
+              (0.55000, 0.5329522), (-0.7616, -0.0168980))
+PINK_DIRECT, PINK_DELAYED, PINK_GAIN = 0.5362, 0.115926, 0.2
+BROWN_CUTOFF, BROWN_GAIN = 20.0, 20.0  # pyo's BrownNoise: a 20 Hz one-pole lowpass, times 20
 
 
 class Sources:
     """What lanes share: noise generators, the two LFOs, acid1's derived signals, tables."""
 
-    def __init__(self, pyo, params: Params) -> None:
+    def __init__(self, pyo, sr: int, params: Params) -> None:
         white = pyo.Noise()
-        white.setType(1)  # a linear congruential generator: a tenth of the cost of rand()
-        self.noises = [white, pyo.PinkNoise(), pyo.BrownNoise()]
+        white.setType(1)  # a linear congruential generator: pyo's rand() calls Python per sample
+        self.noise_tables = noise_tables(pyo, sr)
+        loop = sr / NOISE_PERIOD  # Hz: one table sample per output sample, exactly
+        self.noises = [white, *(pyo.Osc(table, freq=loop, interp=1) for table in self.noise_tables)]
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.signals["lfo1"], params.signals["lfo2"]
         # lfo1 scales voice2's cutoff by 1 ± depth; lfo2 dips voice3's amp by up to depth
@@ -53,6 +71,76 @@ class Sources:
                     noise.play()
             else:
                 noise.stop()
+
+
+_noise_cache: dict[int, tuple[bytes, bytes]] = {}  # sr -> the tables' samples, computed once per process
+
+
+def noise_tables(pyo, sr: int) -> tuple[Any, Any]:
+    """(pink, brown) noise tables of NOISE_PERIOD samples that loop without a seam."""
+    if sr not in _noise_cache:
+        _noise_cache[sr] = tuple(_samples(table) for table in _compute_noise(pyo, sr))
+    tables = []
+    for data in _noise_cache[sr]:
+        table = pyo.DataTable(NOISE_PERIOD)
+        with memoryview(table.getBuffer()) as view, view.cast("B") as raw:
+            raw[:] = data
+        tables.append(table)
+    return tables[0], tables[1]
+
+
+def _samples(table: Any) -> bytes:
+    with memoryview(table.getBuffer()) as view:
+        return view.tobytes()
+
+
+def _compute_noise(pyo, sr: int) -> tuple[Any, Any]:
+    """pyo's pink and brown noise algorithms on a seeded white noise, in C on pyo tables
+    (~50 ms): over NOISE_WARMUP samples of the loop's end and then the loop, of which
+    the tables keep the loop."""
+    raw = array("h", random.Random(NOISE_SEED).randbytes(2 * NOISE_PERIOD))
+    mean = sum(raw) / NOISE_PERIOD
+    size = NOISE_WARMUP + NOISE_PERIOD
+    white = pyo.DataTable(size, init=(raw[-NOISE_WARMUP:] + raw).tolist())
+    white.add(-mean)  # no DC: brown noise is its integral
+    white.mul(0.99 / 32768)  # pyo's white noise spans ±0.99
+
+    def copy(source: Any) -> Any:
+        table = pyo.DataTable(size)
+        table.copyData(source)
+        return table
+
+    def one_pole(pole: float, gain: float) -> Any:
+        """y[n] = pole × y[n-1] + gain × white[n], with pyo's one-pole lowpass (Tone's formula)."""
+        table = copy(white)
+        if pole < 0:  # a negative pole: the positive one on the signal with every other sample negated
+            signs = [1.0, -1.0] * (size // 2)
+            table.mul(signs)
+        b = (abs(pole) + 1 / abs(pole)) / 2
+        table.lowpass(math.acos(2 - b) * sr / (2 * math.pi))
+        table.mul(gain / (1 - abs(pole)))
+        if pole < 0:
+            table.mul(signs)
+        return table
+
+    pink = copy(white)
+    pink.mul(PINK_DIRECT)
+    delayed = copy(white)
+    delayed.rotate(-1)
+    delayed.mul(PINK_DELAYED)
+    pink.add(delayed)
+    for pole, gain in PINK_POLES:
+        pink.add(one_pole(pole, gain))
+    pink.mul(PINK_GAIN)
+    brown = copy(white)
+    brown.lowpass(BROWN_CUTOFF)
+    brown.mul(BROWN_GAIN)
+    loops = []
+    for source in (pink, brown):
+        table = pyo.DataTable(NOISE_PERIOD)
+        table.copyData(source, srcpos=NOISE_WARMUP)
+        loops.append(table)
+    return loops[0], loops[1]
 
 
 class Master:

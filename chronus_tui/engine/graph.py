@@ -86,7 +86,7 @@ class EngineGraph:
         self.clock_graph = ClockGraph(pyo)
         self.tables = StepTables(pyo, self.clock_graph.trig)
         self.params = Params(pyo)
-        self.sources = Sources(pyo, self.params)
+        self.sources = Sources(pyo, self.sr, self.params)
         self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources)
                       for i in range(MAX_TRACKS)]
         self.master = Master(pyo, self.sr, self.params, self.lanes)
