@@ -134,7 +134,7 @@ class Lane:
         # an accented hit lets some of the unfiltered source through: brighter
         brightness = pyo.TableIndex(table["accent"], counter, mul=ACCENT_BRIGHTNESS)
         self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
-        self._core = [counter, self.hit, velocity, gate_time, self.freq, self.gate, self.level,
+        self._core = [counter, self.hit, velocity, gate_time, self.gate, self.level,
                       self.env, self.filter, brightness, self.bright]
 
         # voice2's filter follows lfo1 at audio rate (other lanes set plain numbers)
@@ -201,12 +201,12 @@ class Lane:
         source, lfo_type = WAVEFORM_SOURCES[int(values["osc/type"])]
         if lfo_type is not None:
             self.wave.type = lfo_type
-        pitch = self.pitch if self.ties else self.freq
-        for obj in self._glide:
-            if self.ties:
-                obj.play()
-            else:
-                obj.stop()
+        # the pitch (and its glide) only for the oscillators: noise has none
+        tonal = source < len(self._tones)
+        glides = tonal and self.ties
+        _run([self.freq], tonal)
+        _run(self._glide, glides)
+        pitch = self.pitch if glides else self.freq
         glide = max(values["slide_time"], MIN_ENV_TIME) / GLIDE_TIME_CONSTANTS
         self.port.risetime = self.port.falltime = glide
         for tone_index, tone in enumerate(self._tones):
@@ -245,5 +245,14 @@ class Lane:
         return self.source_index - 2 if self.voice is not None and self.source_index >= 2 else None
 
     def stop(self) -> None:
-        for obj in (*self._core, *self._acid, *self._tones, *self._sends, *self._glide):
+        for obj in (*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq):
             obj.stop()
+
+
+def _run(objects: list, on: bool) -> None:
+    """Start or stop pyo objects (starting a running one would cost a call for nothing)."""
+    for obj in objects:
+        if not on:
+            obj.stop()
+        elif not obj.isPlaying():
+            obj.play()
