@@ -36,12 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("source", help="slot number, pattern file, or library name")
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     render.add_argument("--bars", type=int, default=4, help="bars to render (default 4)")
-    render.add_argument("--sr", type=int, default=48000, help="sample rate (default 48000)")
-    _add_patterns_dir(render)
+    render.add_argument("--sr", type=int, default=argparse.SUPPRESS, help="sample rate (default 48000)")
+    _add_patterns_dir(render, default=argparse.SUPPRESS)
 
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
     slots.add_argument("--json", action="store_true", help="print a JSON list")
-    _add_patterns_dir(slots)
+    _add_patterns_dir(slots, default=argparse.SUPPRESS)
 
     send = sub.add_parser("send", help="send one OSC message and print the replies")
     send.add_argument("address", help="OSC address, e.g. /seq/bpm")
@@ -59,8 +59,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     _add_patterns_dir(parser)
 
 
-def _add_patterns_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--patterns-dir", type=Path, default=None,
+def _add_patterns_dir(parser: argparse.ArgumentParser, default: object = None) -> None:
+    # Subcommands pass SUPPRESS so `chronus --patterns-dir D slots` keeps the top-level value.
+    parser.add_argument("--patterns-dir", type=Path, default=default,
                         help="pattern storage folder (default: $CHRONUS_PATTERNS_DIR, "
                              "else the user data folder)")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from chronus_tui.model import Pattern
-from chronus_tui.session import Session
+from chronus_tui.session import Session, SessionError
 from chronus_tui.store import AUTOSAVE_SLOT, SlotStore, StoreError
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Runtime:
         """Autosave the live session to slot 0, then stop the engine process."""
         try:
             self.session.autosave()
-        except StoreError as exc:
+        except SessionError as exc:
             log.error("autosave failed: %s", exc)
         if self.engine is not None:
             self.engine.close()

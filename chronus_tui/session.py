@@ -420,12 +420,18 @@ class Session:
     # -- slots ------------------------------------------------------------------
 
     def save_slot(self, slot: int, name: str | None = None, source: str = "") -> Path:
-        """Save the live pattern to a slot (the disk is written outside the lock)."""
+        """Save the live pattern to a slot (the disk is written outside the lock).
+
+        A failed save (disk full, read-only) raises SessionError; the old file is untouched.
+        """
         slot = _checked(check_slot, slot, "slot")
         snap = self.snapshot()
         if name is not None:
             name = _checked(check_name, name, "name")
-        path = self.store.save(slot, snap, name=name)
+        try:
+            path = self.store.save(slot, snap, name=name)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from exc
         if slot != AUTOSAVE_SLOT:
             self._notify(Change("saved", {"slot": slot, "name": name or snap["name"],
                                           "path": str(path)}, source))

@@ -51,6 +51,11 @@ def test_slots_json_through_main(mixed_dir, capsys):
     check_listing(json.loads(capsys.readouterr().out))
 
 
+def test_slots_takes_the_folder_before_or_after_the_command(mixed_dir, capsys):
+    assert main(["--patterns-dir", str(mixed_dir), "slots", "--json"]) == 0
+    check_listing(json.loads(capsys.readouterr().out))
+
+
 def test_slots_json_as_a_real_command(mixed_dir):
     if not CHRONUS.exists():
         pytest.skip(f"the chronus console script is not installed at {CHRONUS}")

@@ -184,6 +184,25 @@ def test_save_and_load_slots(session, store, engine, changes):
     assert not store.exists(3)
 
 
+def test_failed_save_is_a_session_error_and_keeps_the_old_file(session, store, changes, monkeypatch):
+    import errno
+    import os
+
+    session.apply_snapshot(groove("old"), "now")
+    session.save_slot(4)
+    session.set_name("new")
+    told = len(changes)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(SessionError, match="slot 4: not saved, the old file is unchanged: No space left"):
+        session.save_slot(4)
+    monkeypatch.undo()
+    assert store.load(4).name == "old" and len(changes) == told
+
+
 def test_rename_slot(session, store, changes):
     session.apply_snapshot(groove("old name"), "now", slot=4)
     session.save_slot(4)
