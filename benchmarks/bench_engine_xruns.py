@@ -11,8 +11,15 @@ Xruns are counted two ways, which should agree:
 - a port-less JACK client in this process (backends.JackMonitor) whose xrun
   callback JACK calls for every xrun in the graph;
 - the "JackEngine::XRun" lines jackd writes to its log.
-The engine's own status events give its CPU load, and its position events show
+The engine's own status events give its CPU load, the longest per-block Python work
+and the commands that took over a quarter of a block; its position events show
 that no step was lost.
+
+jackd runs --no-realtime by default (as the issue specifies); then the busy thread
+competes with jackd and the engine for the CPU itself, which on a 2-core machine
+costs xruns whatever the engine does. --realtime gives jackd and its clients'
+audio threads real-time scheduling, as on a live rig, and isolates what the engine
+and its commands cost.
 
     .venv/bin/python benchmarks/bench_engine_xruns.py [--duration 60] [--rate 50] [--edit-rate 0]
                                                       [--buffer 256] [--realtime]
