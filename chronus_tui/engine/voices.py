@@ -151,7 +151,7 @@ class Lane:
                             add=acid["cutoff"])
         acid_cutoff = pyo.Clip(sweep, 40.0, 0.4 * sr)
         drive_in = self.bright * acid["drive_gain"]
-        driven = pyo.Tanh(drive_in)
+        driven = pyo.Lookup(sources.tanh_table, drive_in)  # tanh((1 + 8 × drive) × source)
         acid_gain = acid["comp"] * boost  # … and hit harder
         acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=acid["res"], mul=acid_gain)
         self.acid_mix = pyo.Interp(self.bright, acid_out, interp=acid["mix"])
