@@ -183,9 +183,14 @@ class Master:
         self.drive = pyo.Sig(dist["drive"], mul=19.0 / TANH_RANGE, add=1.0 / TANH_RANGE)
         self.driven_in = self.pre * self.drive
         self.driven = pyo.Lookup(sources.tanh_table, self.driven_in)  # tanh((1 + 19 × drive) × pre)
-        self.tone_freq = pyo.Scale(dist["tone"], 0, 1, 500.0, min(12000.0, 0.45 * sr), 3)
+        # 500 Hz … 12 kHz along tone³ (products: Scale's exponent would call pow() per sample)
+        tone_squared = pyo.Sig(dist["tone"], mul=dist["tone"])
+        tone_cubed = pyo.Sig(tone_squared, mul=dist["tone"])
+        high = min(12000.0, 0.45 * sr)
+        self.tone_freq = pyo.Sig(tone_cubed, mul=high - 500.0, add=500.0)
         self.toned = pyo.Tone(self.driven, freq=self.tone_freq)
-        self._dist_chain = (self.drive, self.driven_in, self.driven, self.tone_freq, self.toned)
+        self._dist_chain = (self.drive, self.driven_in, self.driven, tone_squared, tone_cubed, self.tone_freq,
+                            self.toned)
         self.dist = pyo.Interp(self.pre, self.toned, interp=self.dist_mix)
         self.volume = pyo.Sig(self.dist, mul=sig["master"]["volume"])
         # A limiter without lookahead (pyo's Compress delays the signal by its lookahead,
