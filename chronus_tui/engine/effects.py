@@ -14,6 +14,7 @@ import random
 from array import array
 from typing import Any
 
+from chronus_tui.engine.pyolib import value_reader
 from chronus_tui.engine.voices import Lane, Params
 
 DECAY_POINTS = 512
@@ -191,6 +192,8 @@ class Master:
         self.toned = pyo.Tone(self.driven, freq=self.tone_freq)
         self._dist_chain = (self.drive, self.driven_in, self.driven, tone_squared, tone_cubed, self.tone_freq,
                             self.toned)
+        self._dist_running = True
+        self._dist_mix_value = value_reader(self.dist_mix)
         self.dist = pyo.Interp(self.pre, self.toned, interp=self.dist_mix)
         self.volume = pyo.Sig(self.dist, mul=sig["master"]["volume"])
         # A limiter without lookahead (pyo's Compress delays the signal by its lookahead,
@@ -204,9 +207,11 @@ class Master:
 
     def update(self, dist_mix: float) -> None:
         """Run the distortion only while its mix is (or is still gliding) above 0."""
-        running = dist_mix > 0 or self.dist_mix.get() > 0
-        for obj in self._dist_chain:
-            if running and not obj.isPlaying():
-                obj.play()
-            elif not running and obj.isPlaying():
-                obj.stop()
+        running = dist_mix > 0 or (self._dist_running and self._dist_mix_value() > 0)
+        if running != self._dist_running:
+            self._dist_running = running
+            for obj in self._dist_chain:
+                if running:
+                    obj.play()
+                else:
+                    obj.stop()

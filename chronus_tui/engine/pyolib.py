@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 if not os.environ.get("PYO_GUI_WX"):
     os.environ["PYO_GUI_WX"] = "0"  # pyo must not look for wxPython (slow, prints)
@@ -28,4 +30,10 @@ if "pyo._pyo64" not in sys.modules:
     raise ImportError("pyo was imported before chronus_tui.engine.pyolib: import pyolib first "
                       "so the engine runs on pyo's 64-bit build")
 
-__all__ = ["pyo"]
+__all__ = ["pyo", "value_reader"]
+
+
+def value_reader(obj: Any) -> Callable[[], float]:
+    """`obj.get()` without pyo's per-call argument checks (a few µs each; the engine
+    reads several values every block): the first stream's current value."""
+    return obj._base_objs[0]._getStream().getValue

@@ -214,6 +214,8 @@ class ClockGraph:
     """The clock's pyo objects: step number and step trigger, sample by sample."""
 
     def __init__(self, pyo) -> None:
+        from chronus_tui.engine.pyolib import value_reader  # here: ClockMath users need no pyo
+
         self.counter = pyo.Counter(pyo.Sig(1), min=1, max=2**62)  # c: 1 at sample 0
         self.c0 = pyo.Sig(0.0)
         self.base = pyo.Sig(STOPPED_POS)
@@ -229,6 +231,9 @@ class ClockGraph:
         self.offset = pyo.Sig(0.5)
         self.trig = pyo.Change(self.step + self.offset) * pyo.Compare(self.step, 0, ">=")
         self.onset = pyo.SampHold(self.counter, self.trig, 1)  # c of the last step start
+        self._counter_value = value_reader(self.counter)
+        self._step_value = value_reader(self.step)
+        self._onset_value = value_reader(self.onset)
 
     def apply(self, clock: ClockMath) -> None:
         """Takes effect from the first sample of the next block."""
@@ -243,11 +248,11 @@ class ClockGraph:
 
     def processed(self) -> int:
         """Samples computed so far: the index of the first sample of the next block."""
-        return int(self.counter.get())
+        return int(self._counter_value())
 
     def current_step(self) -> int:
-        return int(self.step.get())
+        return int(self._step_value())
 
     def last_onset(self) -> int:
         """Sample index of the latest step start."""
-        return int(self.onset.get()) - 1
+        return int(self._onset_value()) - 1
