@@ -189,3 +189,27 @@ def test_500_random_parameter_sets_never_break_the_sound(tmp_path):
     settled = audio[(after + 100) * 256:]
     assert len(settled) > SR // 2
     assert np.sqrt(np.mean(settled ** 2)) > 1e-3  # the sound came back
+
+
+def lfo1_acid_render(tmp_path, depth: float) -> np.ndarray:
+    """voice2 holding a saw through acid1 at full mix, lfo1 at 1 Hz."""
+    modules = dry_modules()
+    modules["voice2"].update({"osc/type": 1, "freq": 110.0, "amp": 0.5, "filter/freq": 8000.0,
+                              "filter/q": 0.5, "adsr/attack": 0.001, "adsr/sustain": 1.0})
+    modules["acid1"].update({"cutoff": 300.0, "res": 0.3, "env_amount": 0.0, "drive": 0.0, "mix": 1.0,
+                             "accent": 0.0})
+    modules["lfo1"].update({"rate": 1.0, "depth": depth})
+    steps = [Step(on=True, slide=True)] + [Step() for _ in range(15)]  # one note held all bar
+    audio, _ = render_array(tmp_path, pattern_with([Track("acid", "voice2", steps)], modules), bars=1,
+                            name=f"lfo{depth}.wav")
+    return audio[:, 0] + audio[:, 1]
+
+
+def test_lfo1_moves_the_acid_cutoff_of_voice2(tmp_path):
+    """With acid1 in, what you hear as voice2's filter is acid1's: lfo1 must move it."""
+    def brightness_range(mono: np.ndarray) -> float:
+        centroids = [centroid(mono[start:start + 4096]) for start in range(SR // 10, 19 * SR // 10, 2048)]
+        return max(centroids) / min(centroids)
+
+    assert brightness_range(lfo1_acid_render(tmp_path, 0.0)) < 1.1
+    assert brightness_range(lfo1_acid_render(tmp_path, 0.6)) > 1.5

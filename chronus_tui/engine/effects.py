@@ -55,7 +55,8 @@ class Sources:
         self.noises = [white, *(pyo.Osc(table, freq=loop, interp=1) for table in self.noise_tables)]
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.signals["lfo1"], params.signals["lfo2"]
-        # lfo1 scales voice2's cutoff by 1 ± depth; lfo2 dips voice3's amp by up to depth
+        # lfo1 scales voice2's cutoffs (its filter and acid1's) by 1 ± depth; lfo2 dips
+        # voice3's amp by up to depth
         self.lfo1 = pyo.Sine(freq=lfo1["rate"], mul=lfo1["depth"], add=1.0)
         self._lfo2_half = pyo.Sig(lfo2["depth"], mul=0.5)
         self._lfo2_rest = pyo.Sig(lfo2["depth"], mul=-0.5, add=1.0)

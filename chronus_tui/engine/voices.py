@@ -149,13 +149,14 @@ class Lane:
         amount = pyo.Sig(acid["env_amount"], mul=boost)  # they open the filter further …
         sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=acid["decay"], mul=amount,
                             add=acid["cutoff"])
-        acid_cutoff = pyo.Clip(sweep, 40.0, 0.4 * sr)
+        swept = pyo.Sig(sweep, mul=sources.lfo1)  # lfo1 moves the cutoff you hear through the insert too
+        acid_cutoff = pyo.Clip(swept, 40.0, 0.4 * sr)
         drive_in = self.bright * acid["drive_gain"]
         driven = pyo.Lookup(sources.tanh_table, drive_in)  # tanh((1 + 8 × drive) × source)
         acid_gain = acid["comp"] * boost  # … and hit harder
         acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=acid["res"], mul=acid_gain)
         self.acid_mix = pyo.Interp(self.bright, acid_out, interp=acid["mix"])
-        self._acid = [self.lfo_cutoff, lfo_clip, accent, boost, amount, sweep, acid_cutoff, drive_in,
+        self._acid = [self.lfo_cutoff, lfo_clip, accent, boost, amount, sweep, swept, acid_cutoff, drive_in,
                       driven, acid_gain, acid_out, self.acid_mix]
 
         self.mono = pyo.Sig(self.bright, mul=self.env)  # value: acid_mix on voice2
