@@ -1,9 +1,15 @@
 """A private JACK server with the dummy driver, for real-time tests and benchmarks.
 
-Each server gets its own name (JACK_DEFAULT_SERVER), so tests never touch a JACK
-server someone else runs on the machine, and jackd runs in its own session so it
-is killed even if it ignores SIGTERM. Its output (including its "XRun" lines) goes
-to a log file.
+Each server gets a name of its own (JACK_DEFAULT_SERVER), so tests never touch a
+JACK server someone else runs on the machine (or another test's), and jackd runs in
+its own session so it is killed even if it ignores SIGTERM. Its output (including
+its "XRun" lines) goes to a log file.
+
+The names come from a small fixed set, chronus-test-0 … -7: JACK keeps every server
+name in a registry of 8 slots, and a server that does not exit cleanly (stopped
+while clients are connected, killed) leaves its slot taken; JACK frees such a slot
+only for a new server of the same name. Unique names would fill the registry until
+no JACK server can start on the machine.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from pathlib import Path
 
 JACK_TOOLS = ("jackd", "jack_wait", "jack_lsp", "jack_rec")
 START_TIMEOUT = 10.0
+NAMES = tuple(f"chronus-test-{k}" for k in range(8))
+# A jackd that cannot have its name (another server has it) exits at once; alive this
+# long after the name answers, the server answering is ours.
+OWN_SERVER_GRACE = 0.2
 
 
 def missing_tools() -> list[str]:
@@ -25,7 +35,7 @@ def missing_tools() -> list[str]:
 
 class JackServer:
     def __init__(self, log_path: Path, sr: int = 48000, buffer: int = 256, realtime: bool = False) -> None:
-        self.name = f"chronus-test-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+        self.name = NAMES[0]  # until start() finds a free one
         self.sr = sr
         self.buffer = buffer
         self.realtime = realtime  # SCHED_FIFO for jackd and its clients' audio threads (needs rights)
@@ -38,18 +48,28 @@ class JackServer:
         return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
 
     def start(self) -> JackServer:
+        for name in NAMES:
+            self.name = name
+            if not self.running() and self._start_as_name():
+                return self
+        raise RuntimeError(f"jackd did not start under any of the names {NAMES[0]}…{NAMES[-1]}; "
+                           f"see {self.log_path}:\n{self.log_text()[-2000:]}")
+
+    def _start_as_name(self) -> bool:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 ["jackd", "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
                  "-r", str(self.sr), "-p", str(self.buffer)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
-        while not self.running():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"jackd did not start; see {self.log_path}:\n{self.log_text()[-2000:]}")
+        while self.process.poll() is None and time.monotonic() < deadline:
+            if self.running():
+                time.sleep(OWN_SERVER_GRACE)
+                if self.process.poll() is None:
+                    return True
             time.sleep(0.05)
-        return self
+        self.stop()
+        return False
 
     def running(self) -> bool:
         result = self.run(["jack_wait", "-c", "-s", self.name])
