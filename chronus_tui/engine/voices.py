@@ -159,13 +159,14 @@ class Lane:
         self._acid = [self.lfo_cutoff, lfo_clip, accent, boost, amount, sweep, swept, acid_cutoff, drive_in,
                       driven, acid_gain, acid_out, self.acid_mix]
 
-        self.mono = pyo.Sig(self.bright, mul=self.env)  # value: acid_mix on voice2
-        # mul: the voice's constant-power pan gains (computed once per voice, not per lane)
-        self.left = pyo.Sig(self.mono, mul=0.7)
-        self.right = pyo.Sig(self.mono, mul=0.7)
-        self.reverb_send = pyo.Sig(self.mono, mul=0.0)
-        self.delay_send = pyo.Sig(self.mono, mul=0.0)
-        self._core += [self.mono, self.left, self.right]
+        # The lane's output: bright (or acid_mix on voice2) with the envelope as its mul,
+        # to both sides and the sends; mul: the voice's constant-power pan gains (computed
+        # once per voice, not per lane) and send levels
+        self.left = pyo.Sig(self.bright, mul=0.7)
+        self.right = pyo.Sig(self.bright, mul=0.7)
+        self.reverb_send = pyo.Sig(self.bright, mul=0.0)
+        self.delay_send = pyo.Sig(self.bright, mul=0.0)
+        self._core += [self.left, self.right]
         self._sends = (self.reverb_send, self.delay_send)
         self._tones = (self.sine, self.wave)
         self.stop()
@@ -194,7 +195,12 @@ class Lane:
                 obj.play()
             else:
                 obj.stop()
-        self.mono.value = self.acid_mix if is_acid else self.bright
+        # the acid stage takes the source before the envelope, as a 303's filter does
+        output = self.acid_mix if is_acid else self.bright
+        self.bright.mul = 1.0 if is_acid else self.env
+        self.acid_mix.mul = self.env if is_acid else 1.0
+        for out in (self.left, self.right, *self._sends):
+            out.value = output
         self.apply_voice(params.values[voice])
 
     def apply_voice(self, values: dict[str, float]) -> None:
