@@ -26,7 +26,7 @@ def headless_main(args: argparse.Namespace) -> int:
     try:
         runtime = open_runtime(args)
     except EngineError as exc:
-        log.error("cannot start the audio engine: %s (try --audio null)", exc)
+        log.error("cannot start the audio engine: %s", exc)
         return 1
     for notice in runtime.notices:
         log.warning("%s", notice)
