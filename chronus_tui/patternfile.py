@@ -45,24 +45,23 @@ def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
         "sequencer": {
             "bpm": pattern.bpm,
             "swing": pattern.swing,
-            "tracks": [
-                {
-                    "name": t.name,
-                    "voice": t.voice,
-                    "length": t.length,
-                    "level": t.level,
-                    "gate": t.gate,
-                    "mute": t.mute,
-                    "solo": t.solo,
-                    "steps": [
-                        {"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide}
-                        for s in t.steps
-                    ],
-                }
-                for t in pattern.tracks
-            ],
+            "tracks": [track_to_dict(t) for t in pattern.tracks],
         },
         "modules": {module: dict(params) for module, params in pattern.modules.items()},
+    }
+
+
+def track_to_dict(track: Track) -> dict[str, Any]:
+    """One track as it sits in a pattern dict's sequencer.tracks."""
+    return {
+        "name": track.name,
+        "voice": track.voice,
+        "length": track.length,
+        "level": track.level,
+        "gate": track.gate,
+        "mute": track.mute,
+        "solo": track.solo,
+        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide} for s in track.steps],
     }
 
 
@@ -99,7 +98,7 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
         raise PatternError("sequencer.tracks", "expected a list")
     if len(tracks) > MAX_TRACKS:
         raise PatternError("sequencer.tracks", f"{len(tracks)} tracks; at most {MAX_TRACKS}")
-    parsed_tracks = [_track_from_dict(t, f"sequencer.tracks[{i}]") for i, t in enumerate(tracks)]
+    parsed_tracks = [track_from_dict(t, f"sequencer.tracks[{i}]") for i, t in enumerate(tracks)]
     names = [t.name for t in parsed_tracks]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -114,7 +113,8 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
     )
 
 
-def _track_from_dict(data: object, path: str) -> Track:
+def track_from_dict(data: object, path: str = "track") -> Track:
+    """One track of a pattern dict (track_to_dict's shape); PatternError names the bad field."""
     if not isinstance(data, dict):
         raise PatternError(path, "expected an object")
     _expect_keys(data, path, required={"name", "voice", "steps"},

@@ -210,12 +210,23 @@ class Session:
         self._notify(Change("queued", {"slot": None}, source))
         return True
 
-    def _edited(self, kind: str, data: dict[str, Any], source: str) -> None:
-        """Send the edited pattern to the engine to play in place (no restart); tell listeners."""
+    def _edited(self, kind: str, data: dict[str, Any], source: str, track: str | None = None) -> None:
+        """Send an edit to the engine to play in place (no restart); tell listeners.
+
+        An edit of one `track` sends that track alone ({"op": "track"}), which the
+        engine applies in a fraction of the time of a whole pattern; a change to
+        the set of tracks (add, remove, clear) sends the whole pattern (mode "edit").
+        """
         with self._lock:
-            command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
-                       "mode": "edit", "token": 0}
-        self._send(command)
+            names = [t.name for t in self._pattern.tracks]
+            if track is not None and track in names:
+                index = names.index(track)
+                command = {"op": "track", "index": index,
+                           "track": patternfile.track_to_dict(self._pattern.tracks[index])}
+            else:
+                command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
+                           "mode": "edit", "token": 0}
+            self._send(command)  # under the lock: edits reach the engine in the order they were made
         self._notify(Change(kind, data, source))
 
     # -- sound parameters -------------------------------------------------------
@@ -286,7 +297,8 @@ class Session:
             _assign_notes(track, [_checked(check_note, n, "note") for n in notes])
         with self._lock:
             names = [t.name for t in self._pattern.tracks]
-            if name in names:
+            in_place = name in names
+            if in_place:
                 old = self._pattern.tracks[names.index(name)]
                 track = replace(track, mute=old.mute, solo=old.solo, level=old.level, gate=old.gate)
                 self._pattern.tracks[names.index(name)] = track
@@ -294,7 +306,7 @@ class Session:
                 if len(names) >= MAX_TRACKS:
                     raise SessionError(f"already {MAX_TRACKS} tracks; remove one first")
                 self._pattern.tracks.append(track)
-        self._edited("tracks", {"track": name, "added": True}, source)
+        self._edited("tracks", {"track": name, "added": True}, source, track=name if in_place else None)
         return track
 
     def remove_track(self, name: str, source: str = "") -> None:
@@ -318,7 +330,7 @@ class Session:
                 if i < len(old):
                     step.note, step.slide = old[i].note, old[i].slide
             track.steps = steps
-        self._edited("track", {"track": name}, source)
+        self._edited("track", {"track": name}, source, track=name)
 
     def update_pattern_cycled(self, name: str, pattern: str, source: str = "") -> None:
         """New hits with the track's notes, in order, cycled over them: the original's
@@ -330,14 +342,14 @@ class Session:
             track.steps = steps
             if notes:
                 _assign_notes(track, notes)
-        self._edited("track", {"track": name}, source)
+        self._edited("track", {"track": name}, source, track=name)
 
     def update_notes(self, name: str, notes: list[int], source: str = "") -> None:
         """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
         checked = [_checked(check_note, n, "note") for n in notes]
         with self._lock:
             _assign_notes(self._track(name), checked)
-        self._edited("track", {"track": name}, source)
+        self._edited("track", {"track": name}, source, track=name)
 
     def set_step(self, name: str, index: int, on: bool | None = None, *, note: int | str | None = "keep",
                  accent: bool | None = None, slide: bool | None = None, source: str = "") -> Step:
@@ -353,7 +365,7 @@ class Session:
                         note=old.note if note == "keep" else new_note,
                         slide=old.slide if slide is None else bool(slide))
             track.steps[index] = step
-        self._edited("track", {"track": name, "step": index}, source)
+        self._edited("track", {"track": name, "step": index}, source, track=name)
         return step
 
     def set_length(self, name: str, length: int, source: str = "") -> Clamped:
@@ -363,7 +375,7 @@ class Session:
             track = self._track(name)
             n = int(applied.value)
             track.steps = track.steps[:n] + [Step() for _ in range(n - len(track.steps))]
-        self._edited("track", {"track": name, "length": n, "clamped": applied.clamped}, source)
+        self._edited("track", {"track": name, "length": n, "clamped": applied.clamped}, source, track=name)
         return applied
 
     def set_mute(self, name: str, mute: bool, source: str = "") -> None:
@@ -385,7 +397,7 @@ class Session:
     def _set_track_field(self, name: str, field_name: str, value: object, source: str) -> None:
         with self._lock:
             setattr(self._track(name), field_name, value)
-        self._edited("track", {"track": name, field_name: value}, source)
+        self._edited("track", {"track": name, field_name: value}, source, track=name)
 
     def _track(self, name: str) -> Track:
         try:

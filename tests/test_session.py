@@ -275,6 +275,17 @@ def test_tempo_swing_and_name(session, engine, changes):
 
 # -- tracks -------------------------------------------------------------------------------------
 
+def engine_tracks(commands: list[dict]) -> list[dict]:
+    """The tracks an engine plays after these commands: whole patterns and single tracks."""
+    tracks: list[dict] = []
+    for command in commands:
+        if command["op"] == "pattern":
+            tracks = list(command["pattern"]["sequencer"]["tracks"])
+        elif command["op"] == "track":
+            tracks[command["index"]] = command["track"]
+    return tracks
+
+
 def test_track_editing_sends_the_edited_pattern(session, engine, changes):
     session.add_track("kick", "voice1", "X...x...", source="osc")
     session.add_track("bass", "voice2", "x.x.x.", notes=[33, 45])
@@ -283,7 +294,12 @@ def test_track_editing_sends_the_edited_pattern(session, engine, changes):
     command = engine.last("pattern")
     assert command["mode"] == "edit" and command["pattern"] == session.snapshot()
     assert changes[0].kind == "tracks" and changes[0].source == "osc"
+    assert not engine.ops("track")
 
+    engine.clear()
+    session.set_step("bass", 0, True)  # an edit of one track sends that track alone
+    assert engine.commands == [{"op": "track", "index": 1,
+                                "track": session.snapshot()["sequencer"]["tracks"][1]}]
     session.set_mute("kick", True)
     session.set_solo("bass", True)
     assert session.set_level("kick", 1.7) == Clamped(1.0, True)
@@ -306,11 +322,16 @@ def test_track_editing_sends_the_edited_pattern(session, engine, changes):
     assert session.pattern.track("bass").length == 64 and not session.pattern.track("bass").steps[63].on
     session.set_length("bass", 4)
     assert steps_text(session.pattern.track("bass").steps) == "xxX."
-    assert pattern_from_dict(engine.last("pattern")["pattern"]) == session.pattern
+    assert not engine.ops("pattern")  # every edit since the clear was of one track
+    assert [c["index"] for c in engine.commands][-2:] == [1, 1]
+    assert engine_tracks([{"op": "pattern", "pattern": command["pattern"]}, *engine.commands]) == \
+        session.snapshot()["sequencer"]["tracks"]
     session.remove_track("kick")
     assert [t.name for t in session.pattern.tracks] == ["bass"]
+    assert engine.last("pattern")["pattern"] == session.snapshot()
     session.clear_tracks()
     assert session.pattern.tracks == []
+    assert engine.last("pattern")["pattern"]["sequencer"]["tracks"] == []
 
 
 @pytest.mark.parametrize(("call", "message"), [

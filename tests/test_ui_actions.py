@@ -68,9 +68,9 @@ async def test_step_keys_edit_the_step_under_the_cursor(patterns_dir: Path) -> N
         assert kick.steps[1].slide
         await pilot.press("s")
         assert not kick.steps[1].slide
-        edits = [c for c in engine.ops("pattern") if c["mode"] == "edit"]
-        assert len(edits) == 7
-        assert edits[-1]["pattern"]["sequencer"]["tracks"][0]["steps"][1]["on"] is True
+        edits = engine.ops("track")  # each key sends the edited track alone
+        assert len(edits) == 7 and {c["index"] for c in edits} == {0}
+        assert edits[-1]["track"]["steps"][1]["on"] is True
 
 
 async def test_note_keys_move_by_semitone_and_octave(patterns_dir: Path) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from chronus_tui import patternfile
 from chronus_tui.engine import pyolib
 from chronus_tui.engine.effects import Master, Sources
 from chronus_tui.engine.sequencer import (
+    TABLE_FIELDS,
     ClockGraph,
     ClockMath,
     LaneSteps,
@@ -92,8 +94,9 @@ class EngineGraph:
         self.master = Master(pyo, self.sr, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
-        self.tracks: list[dict[str, Any]] = []
-        self.lane_steps: list[LaneSteps] = []
+        self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
+        self.lane_steps: list[LaneSteps | None] = [None] * MAX_TRACKS  # the tracks compiled, by lane
+        self._gains: list[float | None] = [None] * MAX_TRACKS  # each lane's level as last set
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None
@@ -137,6 +140,8 @@ class EngineGraph:
         op = command.get("op")
         if op == "pattern":
             self._pattern(command["pattern"], command.get("mode", "now"), int(command.get("token", 0)))
+        elif op == "track":
+            self._track(command["index"], command["track"])
         elif op == "param":
             self._param(str(command["module"]), str(command["param"]), command["value"])
         elif op == "tempo":
@@ -184,12 +189,31 @@ class EngineGraph:
             raise ValueError(f"{module}/{param}: {value!r} is not a number")
         self.params.set(module, param, value)
         if module in VOICES:
-            for lane in self.lanes:
-                if lane.voice == module:
-                    lane.apply_voice(self.params.values[module])
+            lanes = [lane for lane in self.lanes if lane.voice == module]
+            for lane in lanes:
+                lane.apply_param(param, self.params.values[module])
+            if param == "osc/type":
+                self._update_usage()
+            elif param == "freq":  # the steps without a note of their own play it
+                self._write_tables([lane.index for lane in lanes], ("freq",))
+
+    def _track(self, index: Any, data: Any) -> None:
+        """One track edited in place: only its lane changes, from its next step on."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.tracks):
+            raise ValueError(f"track {index!r} is not one of the {len(self.tracks)} tracks playing")
+        track = patternfile.track_to_dict(patternfile.track_from_dict(data, f"track {index}"))
+        length = self.lane_steps[index].length
+        tracks = [*self.tracks]
+        tracks[index] = track
+        rewritten, reassigned = self._set_tracks(tracks, [index])
+        self._write_tables(rewritten)
+        if reassigned:
             self._update_usage()
-            if param == "freq":
-                self._write_tables()
+        steps = self.lane_steps[index]
+        if steps.length != length:  # a new length: the lane goes on from the bar position
+            start = self.clock_graph.processed()
+            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
+            self.tables.position({index: steps}, next_step)
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
         bpm = _clamped(bpm, *BPM_RANGE, "bpm")
@@ -199,7 +223,7 @@ class EngineGraph:
         self.clock.swing = swing
         self.bpm, self.swing = bpm, swing
         self.clock_graph.apply(self.clock)
-        self._write_tables()
+        self._write_tables(range(MAX_TRACKS), ("gate",))  # gate lengths are in seconds
 
     def _transport(self, playing: bool) -> None:
         start = self.clock_graph.processed()
@@ -210,7 +234,7 @@ class EngineGraph:
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0
             self._last_step = None
-            self.tables.position(self._padded_steps(), 0)
+            self.tables.position(dict(enumerate(self.lane_steps)), 0)
         else:
             self.clock.stop()
             if self.queued is not None:  # stopped: a load applies at once
@@ -229,9 +253,10 @@ class EngineGraph:
             if free is None:
                 raise ValueError(f"no free lane to play {voice}")
             self._manual[voice] = free.index
-            self._assign(free, voice, 1.0)
+            free.assign(voice, self.params, ties=False)
+            free.level.value = self._gains[free.index] = 1.0
             self._update_usage()
-            self._write_tables()
+            self._write_tables([free.index])
             lanes = [free]
         for lane in lanes:
             lane.hold(on)
@@ -270,35 +295,77 @@ class EngineGraph:
         if not anchored:
             self.clock.rebase(start, bpm)
             self.clock.swing = swing
+        retimed = (bpm, swing) != (self.bpm, self.swing)
         self.bpm, self.swing = bpm, swing
-        for module, values in pattern["modules"].items():
-            for param, value in values.items():
-                self.params.set(module, param, value)
-        self.tracks = seq["tracks"]
-        self.lane_steps = [compile_track(t) for t in self.tracks]
+        changed = self._set_modules(pattern["modules"])
+        released = set()
         for voice in list(self._manual):
-            self.lanes[self._manual.pop(voice)].hold(False)
-        for lane, gain in zip(self.lanes, lane_gains(self.tracks) + [None] * MAX_TRACKS, strict=False):
-            voice = self.tracks[lane.index]["voice"] if lane.index < len(self.tracks) else None
-            self._assign(lane, voice, gain)
-        self._update_usage()
-        self._write_tables()
+            lane = self.lanes[self._manual.pop(voice)]
+            lane.hold(False)
+            released.add(lane.index)
+        rewritten, reassigned = self._set_tracks(seq["tracks"], range(MAX_TRACKS), force=released)
+        retuned = set()  # lanes whose voice's freq changed
+        for module, param in changed:
+            for lane in self.lanes:
+                if lane.voice == module and lane.index not in reassigned:
+                    lane.apply_param(param, self.params.values[module])
+                    if param == "freq":
+                        retuned.add(lane.index)
+        if reassigned or any(param == "osc/type" for _, param in changed):
+            self._update_usage()
+        self._write_tables(rewritten)
+        if retimed:
+            self._write_tables(set(range(MAX_TRACKS)) - rewritten, ("gate",))
+        self._write_tables(retuned - rewritten, ("freq",))
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position(self._padded_steps(), next_step - n0)
+        self.tables.position(dict(enumerate(self.lane_steps)), next_step - n0)
         self.clock_graph.apply(self.clock)
 
-    def _assign(self, lane: Lane, voice: str | None, gain: float | None) -> None:
-        steps = self.lane_steps[lane.index] if lane.index < len(self.lane_steps) else None
-        lane.assign(voice, self.params, ties=steps is not None and any(steps.tie))
-        if gain is not None:
-            lane.level.value = gain
+    def _set_modules(self, modules: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
+        """Set the module parameters that differ from the playing ones; returns those."""
+        changed = []
+        for module, values in modules.items():
+            playing = self.params.values[module]
+            for param, value in values.items():
+                if playing[param] != value:
+                    self.params.set(module, param, value)
+                    changed.append((module, param))
+        return changed
 
-    def _padded_steps(self) -> list[LaneSteps | None]:
-        return [*self.lane_steps, *[None] * (MAX_TRACKS - len(self.lane_steps))]
+    def _set_tracks(self, tracks: list[dict[str, Any]], indexes: Iterable[int],
+                    force: Collection[int] = ()) -> tuple[set[int], set[int]]:
+        """Install `tracks`, touching only the lanes (of `indexes`) whose track changed, and
+        those in `force`: their step rows are compiled anew, and they are re-assigned only
+        when their voice (or whether they glide) changed. Level, mute and solo set the
+        lanes' gains that changed. Returns (lanes to rewrite in the tables, lanes re-assigned).
+        """
+        rewritten: set[int] = set()
+        reassigned: set[int] = set()
+        for i in indexes:
+            track = tracks[i] if i < len(tracks) else None
+            if i not in force and track == (self.tracks[i] if i < len(self.tracks) else None):
+                continue
+            rewritten.add(i)
+            steps = self.lane_steps[i] = compile_track(track) if track is not None else None
+            lane = self.lanes[i]
+            voice = track["voice"] if track is not None else None
+            ties = steps is not None and any(steps.tie)
+            if i in force or voice != lane.voice or (voice is not None and ties != lane.ties):
+                lane.assign(voice, self.params, ties=ties)
+                reassigned.add(i)
+        self.tracks = tracks
+        for i, gain in enumerate(lane_gains(tracks)):
+            if gain != self._gains[i]:
+                self.lanes[i].level.value = self._gains[i] = gain
+        return rewritten, reassigned
 
-    def _write_tables(self) -> None:
-        voices = [self.params.values[lane.voice] if lane.voice else None for lane in self.lanes]
-        self.tables.write(self._padded_steps(), voices, self.bpm, self.swing, self.sr)
+    def _write_tables(self, indexes: Iterable[int], fields: tuple[str, ...] = TABLE_FIELDS) -> None:
+        """The step-table rows of `fields` for the lanes `indexes` (the others keep theirs)."""
+        lanes = {i: self.lane_steps[i] for i in indexes}
+        if not lanes:
+            return
+        voices = {i: self.params.values[voice] if (voice := self.lanes[i].voice) else None for i in lanes}
+        self.tables.write(lanes, voices, self.bpm, self.swing, self.sr, fields)
 
     def _update_usage(self) -> None:
         """Stop what no lane plays: unused voices' signals and noise generators."""

@@ -133,12 +133,15 @@ def compile_track(track: dict) -> LaneSteps:
             values.extend([0.0] * len(steps))
         return rows
     gate = float(track.get("gate", 0.5))
+    # the hit sounding at step i: i itself, or the latest before it (wrapping round)
+    count = len(hits)
+    k = -1  # the index in hits of that hit (-1: the last one, before the first hit)
     for i in range(len(steps)):
-        # the hit sounding at step i: i itself, or the latest before it (wrapping round)
-        hit = max((h for h in hits if h <= i), default=hits[-1])
-        step = steps[hit]
-        previous = steps[hits[hits.index(hit) - 1]]
-        rows.on.append(1.0 if i == hit else 0.0)
+        if steps[i]["on"]:
+            k += 1
+        step = steps[hits[k % count]]
+        previous = steps[hits[(k - 1) % count]]
+        rows.on.append(1.0 if i == hits[k % count] else 0.0)
         rows.accent.append(1.0 if step.get("accent") else 0.0)
         rows.velocity.append(1.0 if step.get("accent") else PLAIN_VELOCITY)
         note = step.get("note")
@@ -170,37 +173,44 @@ class StepTables:
     def __init__(self, pyo, step_trig) -> None:
         size = MAX_TRACKS * MAX_STEPS
         self.tables = {f: pyo.DataTable(size, init=[0.0] * size) for f in TABLE_FIELDS}
+        # what the tables hold, so a lane's rows are rewritten alone (replacing a whole
+        # table from a list costs ~10 µs; writing values one by one far more)
+        self.rows = {f: [0.0] * size for f in TABLE_FIELDS}
         self.counters = [pyo.Counter(step_trig, min=0, max=1, add=i * MAX_STEPS)
                          for i in range(MAX_TRACKS)]
 
-    def write(self, lanes: list[LaneSteps | None], voices: list[dict[str, float] | None],
-              bpm: float, swing: float, sr: int) -> None:
-        """Every lane's rows: lanes[i] played by a voice with parameter values voices[i].
+    def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
+              bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
+        """The rows of `fields` of the lanes given: lanes[i] played by a voice with parameter
+        values voices[i]; other lanes keep theirs.
 
         A lane without steps but with a voice (held by the "gate" command) gets that
         voice's freq; a lane with neither is silent.
         """
-        rows: dict[str, list[float]] = {f: [] for f in TABLE_FIELDS}
-        for steps, voice in zip(lanes, voices, strict=True):
+        for index, steps in lanes.items():
+            voice = voices[index]
             count = steps.length if steps is not None else 0
-            fill = MAX_STEPS - count
             freq = voice["freq"] if voice is not None else 0.0
-            if steps is not None:
-                rows["on"] += steps.on
-                rows["velocity"] += steps.velocity
-                rows["freq"] += [hz or freq for hz in steps.note_hz]
-                rows["tie"] += steps.tie
-                rows["gate"] += [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
-                rows["accent"] += steps.accent
-            for field in TABLE_FIELDS:
-                rows[field] += [freq if field == "freq" else 0.0] * fill
-        for field, values in rows.items():
-            self.tables[field].replace(values)
+            start = index * MAX_STEPS
+            for field in fields:
+                if steps is None:
+                    values = []
+                elif field == "freq":
+                    values = [hz or freq for hz in steps.note_hz]
+                elif field == "gate":
+                    values = [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
+                else:
+                    values = getattr(steps, field)
+                fill = freq if field == "freq" else 0.0
+                self.rows[field][start:start + MAX_STEPS] = [*values, *[fill] * (MAX_STEPS - count)]
+        for field in fields:
+            self.tables[field].replace(self.rows[field])
 
-    def position(self, lanes: list[LaneSteps | None], next_step: int) -> None:
-        """Set each counter so the next trigger plays step `next_step` mod its length."""
-        for counter, steps in zip(self.counters, lanes, strict=True):
+    def position(self, lanes: dict[int, LaneSteps | None], next_step: int) -> None:
+        """Set the given lanes' counters so the next trigger plays step `next_step` mod its length."""
+        for index, steps in lanes.items():
             length = steps.length if steps is not None else 1
+            counter = self.counters[index]
             counter.max = length
             counter.reset(next_step % length)
 

@@ -205,6 +205,20 @@ class Lane:
 
     def apply_voice(self, values: dict[str, float]) -> None:
         """The voice's parameters that are plain numbers: waveform, filter, envelope times."""
+        self._apply_waveform(values)
+        self._apply_filter(values)
+        self._apply_envelope(values)
+        self._apply_sends(values)
+
+    def apply_param(self, param: str, values: dict[str, float]) -> None:
+        """One of the voice's parameters changed (`values` holds the new value): set only
+        what it drives. freq, amp and pan reach the lane through tables and signals."""
+        apply = _PARAM_APPLIERS.get(param)
+        if apply is not None:
+            apply(self, values)
+
+    def _apply_waveform(self, values: dict[str, float]) -> None:
+        """The oscillator or noise, the filter's input, and the pitch glide."""
         source, lfo_type = WAVEFORM_SOURCES[int(values["osc/type"])]
         if lfo_type is not None:
             self.wave.type = lfo_type
@@ -214,8 +228,7 @@ class Lane:
         _run([self.freq], tonal)
         _run(self._glide, glides)
         pitch = self.pitch if glides else self.freq
-        glide = max(values["slide_time"], MIN_ENV_TIME) / GLIDE_TIME_CONSTANTS
-        self.port.risetime = self.port.falltime = glide
+        self._apply_glide(values)
         for tone_index, tone in enumerate(self._tones):
             if tone_index == source:
                 tone.freq = pitch
@@ -227,6 +240,12 @@ class Lane:
         if self.filter.input is not signal:
             self.filter.setInput(signal, fadetime=INPUT_FADE)
             self.bright.setInput2(signal, fadetime=INPUT_FADE)
+
+    def _apply_glide(self, values: dict[str, float]) -> None:
+        glide = max(values["slide_time"], MIN_ENV_TIME) / GLIDE_TIME_CONSTANTS
+        self.port.risetime = self.port.falltime = glide
+
+    def _apply_filter(self, values: dict[str, float]) -> None:
         cutoff = min(values["filter/freq"], 0.45 * self.sr)
         if self.voice == ACID_VOICE:
             self.lfo_cutoff.value = cutoff
@@ -234,9 +253,14 @@ class Lane:
         else:
             self.filter.freq = cutoff
         self.filter.q = values["filter/q"]
+
+    def _apply_envelope(self, values: dict[str, float]) -> None:
         for param, attr in ADSR_ATTRS.items():
             value = values[param]
             setattr(self.env, attr, value if param == "adsr/sustain" else max(value, MIN_ENV_TIME))
+
+    def _apply_sends(self, values: dict[str, float]) -> None:
+        """A send runs only while its level is above 0."""
         for send, param in zip(self._sends, ("send/reverb", "send/delay"), strict=True):
             if values[param] > 0:
                 send.play()
@@ -254,6 +278,12 @@ class Lane:
     def stop(self) -> None:
         for obj in (*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq):
             obj.stop()
+
+
+_PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_glide,
+                   "filter/freq": Lane._apply_filter, "filter/q": Lane._apply_filter,
+                   **dict.fromkeys(ADSR_ATTRS, Lane._apply_envelope),
+                   "send/reverb": Lane._apply_sends, "send/delay": Lane._apply_sends}
 
 
 def _run(objects: list, on: bool) -> None:

@@ -1,0 +1,147 @@
+"""What each protocol command costs inside the engine's audio callback.
+
+Every command runs in pyo's block callback in the engine process, so its time comes
+out of the block's budget (5.3 ms at 256 frames / 48 kHz; want well under 0.5 ms a
+command). This drives the real EngineGraph on a manual (no audio device) pyo server
+playing the biggest common session (8 tracks × 64 steps, every effect on), with the
+commands a real Session sends for each kind of edit, and times graph.handle() alone,
+one command per block with a block computed between them.
+
+    .venv/bin/python benchmarks/bench_engine_commands.py [--repeat 200] [--buffer 256]
+
+Prints p50 / p99 / max per command kind and writes benchmarks/results/engine_commands.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("PYO_GUI_WX", "0")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import FakeEngine, full_pattern  # noqa: E402  (the session the tests prove; a recorder)
+
+from chronus_tui.engine.pyolib import pyo  # noqa: E402  (pyo64 before anything imports pyo)
+from chronus_tui.model import MODULE_PARAMS, VOICES  # noqa: E402
+from chronus_tui.session import Session  # noqa: E402
+from chronus_tui.store import SlotStore  # noqa: E402
+
+RESULT = REPO / "benchmarks" / "results" / "engine_commands.json"
+TARGET_MS = 0.5
+
+
+def edits(session: Session, rng: random.Random) -> dict[str, Callable[[], None]]:
+    """One Session call per command kind, with random but valid arguments."""
+    tracks = [t.name for t in session.pattern.tracks]
+    voice_params = [s for s in MODULE_PARAMS["voice1"] if s.name != "osc/type"]
+    effects = [(m, s) for m, specs in MODULE_PARAMS.items() if not m.startswith("voice") for s in specs]
+
+    def voice_param() -> None:
+        spec = rng.choice(voice_params)
+        session.set_param(rng.choice(VOICES), spec.name, rng.uniform(spec.low, spec.high))
+
+    def effect_param() -> None:
+        module, spec = rng.choice(effects)
+        session.set_param(module, spec.name, rng.uniform(spec.low, spec.high))
+
+    def step_edit() -> None:
+        name = rng.choice(tracks)
+        session.set_step(name, rng.randrange(session.pattern.track(name).length), on=rng.random() < 0.5,
+                         accent=rng.random() < 0.3)
+
+    return {
+        "param (voice)": voice_param,
+        "param (voice freq)": lambda: session.set_param(rng.choice(VOICES), "freq", rng.uniform(50, 2000)),
+        "param (voice waveform)": lambda: session.set_param(rng.choice(VOICES), "osc/type", rng.randrange(6)),
+        "param (effect)": effect_param,
+        "tempo": lambda: session.set_bpm(rng.uniform(110, 140)),
+        "step edit": step_edit,
+        "track level": lambda: session.set_level(rng.choice(tracks), rng.uniform(0.2, 1.0)),
+        "track mute": lambda: session.set_mute(rng.choice(tracks), rng.random() < 0.5),
+        "track length": lambda: session.set_length(rng.choice(tracks), rng.choice((16, 32, 48, 64))),
+        "add/remove track": lambda: (session.remove_track("extra") if "extra" in
+                                     [t.name for t in session.pattern.tracks]
+                                     else session.add_track("extra", rng.choice(VOICES), "x.x." * 4)),
+    }
+
+
+def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[str, float]]:
+    server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="manual")
+    server.setVerbosity(1)
+    server.boot()
+    server.start()
+    from chronus_tui.engine.graph import EngineGraph
+
+    graph = EngineGraph(server)
+    recorder = FakeEngine()
+    pattern = full_pattern()
+    pattern.tracks.pop()  # room for the added track (8 of MAX_TRACKS stay playing)
+    session = Session(SlotStore(workdir), recorder, pattern=pattern)
+    session.resync()
+    session.start()
+    for command in recorder.commands:
+        graph.handle(command)
+    errors: list[str] = []
+    for _ in range(20):
+        server.process()
+        errors += [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+    rng = random.Random(5)
+    kinds = edits(session, rng)
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for _ in range(repeat):
+        for kind, edit in kinds.items():
+            recorder.commands.clear()
+            edit()
+            for command in recorder.commands:
+                began = time.perf_counter()
+                graph.handle(command)
+                times[kind].append(time.perf_counter() - began)
+                server.process()
+                errors += [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+    server.stop()
+    server.shutdown()
+    if errors:
+        raise SystemExit(f"the engine reported errors: {errors[:3]}")
+    return {kind: {"p50_ms": round(1e3 * statistics.median(t), 3),
+                   "p99_ms": round(1e3 * sorted(t)[int(0.99 * (len(t) - 1))], 3),
+                   "max_ms": round(1e3 * max(t), 3), "n": len(t)}
+            for kind, t in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=200, help="commands timed per kind")
+    parser.add_argument("--buffer", type=int, default=256)
+    parser.add_argument("--sr", type=int, default=48000)
+    parser.add_argument("--output", type=Path, default=RESULT)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chronus-commands-") as tmp:
+        table = measure(args.repeat, args.buffer, args.sr, Path(tmp))
+    width = max(map(len, table))
+    print(f"{'command (full 8 × 64 session)':<{width}}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}")
+    for kind, row in table.items():
+        print(f"{kind:<{width}}  {row['p50_ms']:>7.3f}  {row['p99_ms']:>7.3f}  {row['max_ms']:>7.3f}")
+    block_ms = 1e3 * args.buffer / args.sr
+    print(f"target: p99 under {TARGET_MS} ms per command (a block is {block_ms:.2f} ms)")
+    result = {"commands": table, "buffer": args.buffer, "sr": args.sr, "block_ms": round(block_ms, 2),
+              "target_ms": TARGET_MS, "machine": platform.platform(), "python": platform.python_version(),
+              "cpus": os.cpu_count()}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
