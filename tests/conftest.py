@@ -6,7 +6,7 @@ Fixtures (use them by naming them as test arguments):
 - `engine`: a FakeEngine that records every command the Session sends.
 - `session`: a Session over `store` and `engine`, starting on an empty Pattern.
 - `changes`: a list that receives every Change the `session` tells its listeners.
-- `legacy_dir`: the folder of original Music Chronus files (shared/fixtures/legacy).
+- `legacy_dir`: the folder of original Music Chronus files (a copy of shared/fixtures/legacy).
 
 Helpers (import them: `from conftest import FakeEngine, full_pattern`):
 - `FakeEngine`: stands in for the engine client; `.commands` holds what was sent,
@@ -31,7 +31,9 @@ from chronus_tui.model import MODULE_PARAMS, VOICES, Pattern, Step, Track
 from chronus_tui.session import Change, Session
 from chronus_tui.store import SlotStore
 
-LEGACY_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "legacy"
+# A copy of shared/fixtures/legacy kept in the repository, so the tests never depend on a
+# folder outside the clone; test_legacy checks it still matches shared/ where that exists.
+LEGACY_DIR = Path(__file__).resolve().parent / "fixtures" / "legacy"
 
 
 class FakeEngine:
@@ -161,6 +163,4 @@ def changes(session: Session) -> list[Change]:
 
 @pytest.fixture
 def legacy_dir() -> Path:
-    if not LEGACY_DIR.is_dir():
-        pytest.skip(f"original Music Chronus fixtures not found at {LEGACY_DIR}")
     return LEGACY_DIR

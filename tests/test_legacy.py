@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 from conftest import damage
@@ -228,3 +229,11 @@ def test_any_damage_to_an_original_file_gives_a_pattern_error_or_a_pattern(legac
         assert str(exc)
         return
     assert loads(dumps(pattern_to_dict(pattern))) == pattern
+
+
+def test_the_repository_copy_matches_the_shared_fixtures(legacy_dir):
+    shared = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "legacy"
+    if not shared.is_dir():
+        pytest.skip(f"no shared fixtures beside this clone at {shared}")
+    for original in sorted(shared.glob("*.json")):
+        assert (legacy_dir / original.name).read_bytes() == original.read_bytes()
