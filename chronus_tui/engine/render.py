@@ -149,6 +149,7 @@ def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:
             struct.pack("<I", length)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a WAV is for sharing
             with os.fdopen(fd, "wb") as target:
                 target.write(b"RIFF" + struct.pack("<I", len(header) + length) + header)
                 target.flush()
@@ -157,6 +158,12 @@ def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _copy_range(source: Any, target: Any, offset: int, length: int) -> None:
