@@ -245,6 +245,7 @@ def render_main(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
     seconds = result.frames / result.sr
-    print(f"{output}: {args.bars} bars of {pattern.name!r} at {pattern.bpm:g} bpm, "
+    bars = f"{args.bars} bar{'s' if args.bars != 1 else ''}"
+    print(f"{output}: {bars} of {pattern.name!r} at {pattern.bpm:g} bpm, "
           f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
     return 0
