@@ -20,9 +20,12 @@ For the engine process (part b) and the offline renderer:
 - Sample numbers count from the first sample the server computed (0) and name the
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
-- Cost: about 120 always-running pyo streams plus some 35 per sounding track; 8 busy
-  tracks with every effect render at about 25× real time on this machine
-  (benchmarks/bench_engine_render.py), i.e. ~4% of a core in real time at 48 kHz.
+- Cost: about 80 always-running pyo streams plus 25–40 per sounding track (a noise
+  voice runs no pitch objects, the glide runs only for tracks with slides); 8 busy
+  tracks with every effect render at about 40× real time on this machine with the
+  benchmark's pink-noise voices, ~27× with sine/saw/square (pyo's LFO saw and square
+  cost ~28 ns a sample each) (benchmarks/bench_engine_render.py), i.e. 2.5–4% of a
+  core in real time at 48 kHz.
 
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
