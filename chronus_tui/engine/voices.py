@@ -3,8 +3,11 @@
 A track plays its own instance of its voice's sound (so two tracks on one voice do
 not cut each other off); the instance reads the voice module's smoothed parameters
 (`Params`), and a lane whose voice is voice2 runs through the acid1 insert. Lanes
-without a track are stopped and cost nothing. All objects are built once; assigning
-a lane to another voice only re-points attributes at block boundaries.
+without a track are stopped and cost nothing, and a lane runs only what its sound
+uses: the selected oscillator (noise comes from the shared tables, with no pitch
+objects at all), the glide only when a step slides, a send only when it is above 0.
+All objects are built once; assigning a lane to another voice only re-points
+attributes and starts or stops objects at block boundaries.
 """
 
 from __future__ import annotations
