@@ -49,7 +49,7 @@ class SessionError(ValueError):
 
 
 class EngineLink(Protocol):
-    """What the Session needs of an engine: one-way commands (see engine.protocol)."""
+    """What the Session needs of an engine: one-way commands (the protocol: engine/graph.py)."""
 
     def send(self, command: dict[str, Any]) -> None: ...
 

@@ -144,6 +144,15 @@ def test_block_callback_applies_only_the_last_of_commands_that_replace_each_othe
     assert [c["n"] for c in pipes.graph.handled] == [5, 6, 7, 8, 9, 10]
 
 
+def test_block_callback_applies_the_last_edit_of_each_track(pipes: Pipes) -> None:
+    """A track edit carries the whole track: of one track's edits in a block only the last counts."""
+    track = {"op": "track", "track": {}}
+    pipes.send({**track, "index": 0, "n": 1}, {**track, "index": 1, "n": 2}, {**track, "index": 0, "n": 3},
+               {"op": "pattern", "mode": "edit", "token": 0, "n": 4}, {**track, "index": 1, "n": 5})
+    pipes.callback()
+    assert [c["n"] for c in pipes.graph.handled] == [3, 4, 5]
+
+
 def test_block_callback_sends_status_twice_a_second_of_audio(pipes: Pipes) -> None:
     pipes.send({"op": "slow"})
     for _ in range(round(SR / BUFFER)):  # one second of audio

@@ -8,6 +8,7 @@ first sample above 1e-6 after silence is the onset.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from render_support import SR, click_pattern, expected_onset, onsets, render_array
 
@@ -185,3 +186,59 @@ def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
     audio, events = render_array(tmp_path, a, bars=1, schedule={20: bad})
     assert len([e for e in events if e["event"] == "error"]) == len(bad)
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
+
+
+def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
+    a = click_pattern([("a", "voice1", "x...x...x...x..."), ("b", "voice3", "x..")], voices=SIDES)
+    edited_a = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")], voices=SIDES)["sequencer"]["tracks"][0]
+    longer_b = click_pattern([("b", "voice3", "x....")], voices=SIDES)["sequencer"]["tracks"][0]
+    schedule = {50: [{"op": "track", "index": 0, "track": edited_a}],
+                150: [{"op": "track", "index": 1, "track": longer_b}]}
+    audio, events = render_array(tmp_path, a, bars=2, schedule=schedule)
+    edit_a, edit_b = (next(n for n in range(32) if expected_onset(n, 120, 0) >= block * 256)
+                      for block in (50, 150))
+    left = [n for n in range(32) if n % (4 if n < edit_a else 2) == 0]
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in left]
+    # b kept its phase through a's edit; its new length counts from the bar position
+    right = [n for n in range(32) if n % (3 if n < edit_b else 5) == 0]
+    assert onsets(audio[:, 1]) == [expected_onset(n, 120, 0) for n in right]
+    assert not [e for e in events if e["event"] == "error"]
+
+
+def test_bad_track_edits_become_errors_and_change_nothing(tmp_path):
+    a = click_pattern([("a", "voice1", "x...")])
+    track = a["sequencer"]["tracks"][0]
+    bad = [{"op": "track", "index": 1, "track": track}, {"op": "track", "index": True, "track": track},
+           {"op": "track", "index": 0, "track": {**track, "voice": "voice9"}},
+           {"op": "track", "index": 0, "track": {**track, "steps": [{"on": "yes"}]}},
+           {"op": "track", "index": 0}]
+    audio, events = render_array(tmp_path, a, bars=1, schedule={20: bad})
+    assert len([e for e in events if e["event"] == "error"]) == len(bad)
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
+
+
+def test_a_voice_parameter_reaches_the_lanes_of_that_voice_only(tmp_path):
+    """freq reaches a voice's lanes through the step tables, filter/freq through their filters."""
+    pattern = click_pattern([("a", "voice1", "x..."), ("b", "voice3", "x...")],
+                            voices={**SIDES, "voice3": {"pan": 1.0, "osc/type": 1, "freq": 200.0}})
+    schedule = {100: [{"op": "param", "module": "voice1", "param": "freq", "value": 2000.0},
+                      {"op": "param", "module": "voice3", "param": "filter/freq", "value": 300.0}]}
+    audio, _ = render_array(tmp_path, pattern, bars=2, schedule=schedule)
+    hits = [expected_onset(n, 120, 0) for n in range(0, 32, 4)]
+
+    def spectrum(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.fft.rfftfreq(len(window), 1 / SR), np.abs(np.fft.rfft(window * np.hanning(len(window))))
+
+    def peak_hz(window: np.ndarray) -> float:
+        freqs, magnitude = spectrum(window)
+        return float(freqs[np.argmax(magnitude)])
+
+    def above_1k(window: np.ndarray) -> float:
+        freqs, magnitude = spectrum(window)
+        return float(magnitude[freqs > 1000].sum() / magnitude.sum())
+
+    for hit in hits:
+        after = hit > 100 * 256
+        left, right = audio[hit + 100:hit + 1124, 0], audio[hit + 100:hit + 1124, 1]
+        assert abs(peak_hz(left) - (2000 if after else 1000)) < 50
+        assert (above_1k(right) < 0.1) == after  # the saw's overtones filtered away

@@ -7,9 +7,16 @@ For the engine process (part b) and the offline renderer:
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
   and starts the master output (`.out()`); nothing is created afterwards.
 - `handle(command)` applies one protocol command (brief: op pattern/param/tempo/
-  transport/gate/cancel). Call it between blocks, i.e. from the Server.setCallback
-  function, which pyo runs before it computes each block; values set there apply
-  from that block's first sample. Bad commands never raise: they produce an
+  transport/gate/cancel, and track:
+  {"op":"track","index":int,"track":<track dict of a pattern dict's sequencer.tracks>}
+  replaces the playing pattern's track `index` in place: from its next step on, with
+  the bar position kept and the other tracks untouched; the Session sends it for every
+  edit of one track, and "pattern" mode "edit" for adding, removing or clearing tracks).
+  Each command touches only what it changes (the lanes whose track, voice or gain
+  changed, the parameters that differ), so it costs well under a millisecond inside the
+  audio callback (benchmarks/bench_engine_commands.py). Call it between blocks,
+  i.e. from the Server.setCallback function, which pyo runs before it computes each
+  block; values set there apply from that block's first sample. Bad commands never raise: they produce an
   {"event": "error"} and change nothing.
 - `poll_events()` must be called exactly once per block from the same callback
   (before or after the block's commands, either works): it returns the "position"
@@ -161,7 +168,7 @@ class EngineGraph:
     def _pattern(self, data: Any, mode: str, token: int) -> None:
         if mode not in ("edit", "now", "bar", "step"):
             raise ValueError(f"unknown load mode {mode!r}")
-        pattern = patternfile.pattern_to_dict(patternfile.pattern_from_dict(data))
+        pattern = self._checked(data)
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
             self.queued = QueuedLoad(pattern, mode, token)
@@ -177,6 +184,26 @@ class EngineGraph:
             # stopped: the next start plays the new values at once
             self._snap(self.params.all_signals() + [lane.level for lane in self.lanes])
             self._install(pattern, 0, 0, start)
+
+    def _checked(self, data: Any) -> dict[str, Any]:
+        """The pattern dict validated, in patternfile's shape. Tracks and modules equal to
+        the ones playing are taken as they are: an in-place edit resends them all, and
+        checking a whole 8 × 64 pattern would take some 2 ms of the block's 5."""
+        seq = data.get("sequencer") if isinstance(data, dict) else None
+        tracks = seq.get("tracks") if isinstance(seq, dict) else None
+        if not isinstance(tracks, list) or len(tracks) > MAX_TRACKS:  # let patternfile name the fault
+            return patternfile.pattern_to_dict(patternfile.pattern_from_dict(data))
+        # the playing dict, not the one sent: True == 1, but only True is a valid "on"
+        playing = [next((t for t in self.tracks if t == track), None) for track in tracks]
+        fresh = [track for track, known in zip(tracks, playing, strict=True) if known is None]
+        same_modules = data.get("modules") == self.params.values
+        pattern = patternfile.pattern_to_dict(patternfile.pattern_from_dict(
+            {**data, "sequencer": {**seq, "tracks": fresh}, **({"modules": {}} if same_modules else {})}))
+        checked = iter(pattern["sequencer"]["tracks"])
+        pattern["sequencer"]["tracks"] = [next(checked) if known is None else known for known in playing]
+        if same_modules:
+            pattern["modules"] = {module: dict(values) for module, values in self.params.values.items()}
+        return pattern
 
     def _snap(self, signals: list) -> None:
         """Let `signals` jump to their next values instead of gliding, for one block."""
@@ -226,7 +253,7 @@ class EngineGraph:
         self.clock.swing = swing
         self.bpm, self.swing = bpm, swing
         self.clock_graph.apply(self.clock)
-        self._write_tables(range(MAX_TRACKS), ("gate",))  # gate lengths are in seconds
+        self._write_tables(self._sounding(), ("gate",))  # gate lengths are in seconds
 
     def _transport(self, playing: bool) -> None:
         start = self.clock_graph.processed()
@@ -318,10 +345,12 @@ class EngineGraph:
             self._update_usage()
         self._write_tables(rewritten)
         if retimed:
-            self._write_tables(set(range(MAX_TRACKS)) - rewritten, ("gate",))
+            self._write_tables(self._sounding() - rewritten, ("gate",))
         self._write_tables(retuned - rewritten, ("freq",))
+        # in place, the lanes whose steps did not change play on in step
+        moved = range(MAX_TRACKS) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position(dict(enumerate(self.lane_steps)), next_step - n0)
+        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0)
         self.clock_graph.apply(self.clock)
 
     def _set_modules(self, modules: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
@@ -361,6 +390,10 @@ class EngineGraph:
             if gain != self._gains[i]:
                 self.lanes[i].level.value = self._gains[i] = gain
         return rewritten, reassigned
+
+    def _sounding(self) -> set[int]:
+        """The lanes that have steps (the others' rows are all silent)."""
+        return {i for i, steps in enumerate(self.lane_steps) if steps is not None}
 
     def _write_tables(self, indexes: Iterable[int], fields: tuple[str, ...] = TABLE_FIELDS) -> None:
         """The step-table rows of `fields` for the lanes `indexes` (the others keep theirs)."""

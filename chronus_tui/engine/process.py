@@ -24,21 +24,19 @@ the client); "error" when a command could not be applied.
 Exit status: 0 after the command pipe closes (client closed, or died), 3 when the
 backend failed (see the "failed" event).
 
-NEEDED FROM graph.py (part a), found with benchmarks/bench_engine_xruns.py: every
-command runs inside the audio callback, so it must take well under a quarter of a
-block (1.3 ms at 256 frames / 48 kHz). Measured on the full 8 × 64 session: an
-effect "param" takes 0.04 ms and "tempo" 0.5 ms, but a voice "param" takes ~0.9 ms
-(apply_voice re-sets the lane's whole voice) and a "pattern" command 3-5 ms (up to
-14 ms): every step edit from the UI or OSC resends the pattern, so each one is an
-xrun risk. Most of it is re-assigning all 16 lanes, re-setting every module
-parameter and re-validating the dict; touching only what changed would fix it. Status
-events count the commands that took over a quarter of a block, and the engine log
-names the slowest of each half second.
+Command cost: every command runs inside the audio callback, so it must take well
+under a quarter of a block (1.3 ms at 256 frames / 48 kHz). A step or track edit is
+sent as that track alone ("track"), and the graph touches only what a command changes;
+on the full 8 × 64 session (benchmarks/bench_engine_commands.py) parameter, tempo and
+track commands take 0.02-0.2 ms (p99 under 0.5 ms), adding or removing a track (a
+whole "pattern" edit) ~0.7 ms. Status events count the commands that took over a
+quarter of a block, and the engine log names the slowest of each half second.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -209,6 +207,8 @@ def _supersede_key(command: Any) -> tuple[Any, ...] | None:
         return ("param", command.get("module"), command.get("param"))
     if op == "pattern" and command.get("mode") == "edit":
         return ("edit",)
+    if op == "track":
+        return ("track", command.get("index"))
     return None
 
 
@@ -216,8 +216,9 @@ def superseded_dropped(commands: list[Any]) -> list[Any]:
     """The commands of one block without those a later command of the same kind replaces.
 
     All of them would apply on the same sample, so only the last tempo, the last value
-    of a parameter and the last in-place edit (which carries the whole live pattern,
-    modules and tempo included) matter. A backlog (held keys, an OSC flood, an engine
+    of a parameter, the last in-place edit (which carries the whole live pattern,
+    modules and tempo included) and the last edit of each track (which carries the
+    whole track) matter. A backlog (held keys, an OSC flood, an engine
     that was stalled) then costs one command's time, not thousands.
     """
     last: dict[tuple[Any, ...], int] = {}
@@ -257,6 +258,9 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
         return EXIT_BACKEND_FAILED
     log.info("backend %s, %d Hz, %d frames", engine.backend, engine.sr, engine.buffer)
     callback = BlockCallback(engine, make_graph(engine.server), commands, events, stop)
+    # The graph's thousands of objects live until the end: out of the collector's sight, a
+    # full collection (which can strike in any command's allocations) stays short.
+    gc.freeze()
     engine.server.setCallback(callback)
     events.send({"event": "ready", "backend": engine.backend, "sr": engine.sr, "buffer": engine.buffer,
                  "pid": os.getpid()})

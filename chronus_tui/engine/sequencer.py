@@ -197,8 +197,9 @@ class StepTables:
                     values = []
                 elif field == "freq":
                     values = [hz or freq for hz in steps.note_hz]
-                elif field == "gate":
-                    values = [gate_seconds(g, bpm, swing, sr) for g in steps.gate]
+                elif field == "gate":  # a track has one or two gate lengths: each computed once
+                    seconds = {g: gate_seconds(g, bpm, swing, sr) for g in set(steps.gate)}
+                    values = [seconds[g] for g in steps.gate]
                 else:
                     values = getattr(steps, field)
                 fill = freq if field == "freq" else 0.0

@@ -184,8 +184,7 @@ class Lane:
             self.voice = None
             return
         if self.voice is None:
-            for obj in self._core:
-                obj.play()
+            _run(self._core, True)
         self.voice, self.ties = voice, ties
         signals = params.signals[voice]
         self.level.mul = self._sources.voice3_amp if voice == "voice3" else signals["amp"]
@@ -193,11 +192,7 @@ class Lane:
         self.reverb_send.mul = signals["send/reverb"]
         self.delay_send.mul = signals["send/delay"]
         is_acid = voice == ACID_VOICE
-        for obj in self._acid:
-            if is_acid:
-                obj.play()
-            else:
-                obj.stop()
+        _run(self._acid, is_acid)
         # the acid stage takes the source before the envelope, as a 303's filter does
         output = self.acid_mix if is_acid else self.bright
         self.bright.mul = 1.0 if is_acid else self.env
@@ -279,8 +274,7 @@ class Lane:
         return self.source_index - 2 if self.voice is not None and self.source_index >= 2 else None
 
     def stop(self) -> None:
-        for obj in (*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq):
-            obj.stop()
+        _run([*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq], False)
 
 
 _PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_glide,
@@ -290,9 +284,11 @@ _PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_g
 
 
 def _run(objects: list, on: bool) -> None:
-    """Start or stop pyo objects (starting a running one would cost a call for nothing)."""
+    """Start or stop pyo objects; those already so are left alone (a pyo play or stop
+    call costs several times the check, and commands run inside the audio callback)."""
     for obj in objects:
-        if not on:
-            obj.stop()
-        elif not obj.isPlaying():
-            obj.play()
+        if obj.isPlaying() != on:
+            if on:
+                obj.play()
+            else:
+                obj.stop()
