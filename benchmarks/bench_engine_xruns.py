@@ -5,7 +5,7 @@ engine process through EngineClient, as the app does, playing the biggest common
 session (8 tracks × 64 steps, every effect on). Meanwhile this process runs a busy
 pure-Python thread (the GIL pressure that caused 26 xruns in 5 s with pyo in the
 same process) and sends parameter and tempo changes through the Session
-(and, with --edit-rate, step edits, each of which resends the whole pattern).
+(and, with --edit-rate, step edits, each of which sends the edited track).
 
 Xruns are counted two ways, which should agree:
 - a port-less JACK client in this process (backends.JackMonitor) whose xrun
@@ -79,7 +79,7 @@ def change_parameters(session: Session, rate: float, stop: threading.Event, sent
 
 
 def edit_steps(session: Session, rate: float, stop: threading.Event, sent: list[int]) -> None:
-    """Step toggles at `rate` per second: each sends the whole edited pattern to play in place."""
+    """Step toggles at `rate` per second: each sends the edited track to play in place."""
     rng = random.Random(11)
     tracks = [t.name for t in session.pattern.tracks]
     next_at = time.monotonic()
@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of playback measured")
     parser.add_argument("--rate", type=float, default=50.0, help="parameter changes per second")
     parser.add_argument("--edit-rate", type=float, default=0.0,
-                        help="step edits per second (each resends the whole pattern; default none)")
+                        help="step edits per second (each sends the edited track; default none)")
     parser.add_argument("--busy-threads", type=int, default=1)
     parser.add_argument("--sr", type=int, default=48000)
     parser.add_argument("--buffer", type=int, default=256)
@@ -200,7 +200,7 @@ def main() -> int:
         ("busy Python threads in the control process", str(result["busy_threads"])),
         ("parameter (and tempo) changes sent", f"{result['param_changes_sent']} "
                                                f"({result['param_rate_per_s']}/s)"),
-        ("step edits sent (whole pattern each)", str(result["step_edits_sent"])),
+        ("step edits sent (one track each)", str(result["step_edits_sent"])),
         ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
         ("xruns (jackd log)", str(result["xruns_jackd_log"])),
         ("engine CPU, mean / max", f"{result['engine_cpu_percent_mean']} % / "

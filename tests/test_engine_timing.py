@@ -242,3 +242,23 @@ def test_a_voice_parameter_reaches_the_lanes_of_that_voice_only(tmp_path):
         left, right = audio[hit + 100:hit + 1124, 0], audio[hit + 100:hit + 1124, 1]
         assert abs(peak_hz(left) - (2000 if after else 1000)) < 50
         assert (above_1k(right) < 0.1) == after  # the saw's overtones filtered away
+
+
+def test_a_slide_added_by_a_track_edit_glides_into_the_next_note(tmp_path):
+    """A track that starts gliding runs its glide from the edit on: no retrigger, rising pitch."""
+    pattern = click_pattern([("bass", "voice1", "xx" + "." * 14)], bpm=60,
+                            voices={"voice1": {"slide_time": 0.1}})
+    track = pattern["sequencer"]["tracks"][0]
+    track["gate"] = 0.9
+    track["steps"][0]["note"], track["steps"][1]["note"] = 45, 57  # 110 Hz, then 220 Hz
+    sliding = {**track, "steps": [{**track["steps"][0], "slide": True}, *track["steps"][1:]]}
+    step = SR // 4
+    bar = 16 * step
+    for edit, second_bar in ((None, [bar, bar + step]), (sliding, [bar])):
+        schedule = {5 * step // 256: [{"op": "track", "index": 0, "track": edit}]} if edit else {}
+        audio, events = render_array(tmp_path, pattern, bars=2, schedule=schedule)
+        assert onsets(audio[:, 0]) == [0, step, *second_bar]
+        window = audio[bar + step + SR // 40:bar + step + SR // 20, 0]  # 25–50 ms into the second note
+        hz = np.count_nonzero((window[:-1] < 0) & (window[1:] >= 0)) / (len(window) / SR)
+        assert (130 < hz < 205) if edit else abs(hz - 220) < 45
+        assert not [e for e in events if e["event"] == "error"]

@@ -368,8 +368,8 @@ class EngineGraph:
                     force: Collection[int] = ()) -> tuple[set[int], set[int]]:
         """Install `tracks`, touching only the lanes (of `indexes`) whose track changed, and
         those in `force`: their step rows are compiled anew, and they are re-assigned only
-        when their voice (or whether they glide) changed. Level, mute and solo set the
-        lanes' gains that changed. Returns (lanes to rewrite in the tables, lanes re-assigned).
+        when their voice changed. Level, mute and solo set the lanes' gains that changed.
+        Returns (lanes to rewrite in the tables, lanes re-assigned).
         """
         rewritten: set[int] = set()
         reassigned: set[int] = set()
@@ -382,9 +382,11 @@ class EngineGraph:
             lane = self.lanes[i]
             voice = track["voice"] if track is not None else None
             ties = steps is not None and any(steps.tie)
-            if i in force or voice != lane.voice or (voice is not None and ties != lane.ties):
+            if i in force or voice != lane.voice:
                 lane.assign(voice, self.params, ties=ties)
                 reassigned.add(i)
+            elif voice is not None and ties != lane.ties:
+                lane.set_ties(ties, self.params.values[voice])
         self.tracks = tracks
         for i, gain in enumerate(lane_gains(tracks)):
             if gain != self._gains[i]:

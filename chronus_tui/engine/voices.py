@@ -208,6 +208,11 @@ class Lane:
         self._apply_envelope(values)
         self._apply_sends(values)
 
+    def set_ties(self, ties: bool, values: dict[str, float]) -> None:
+        """Whether some step glides: the glide objects run only then."""
+        self.ties = ties
+        self._apply_waveform(values)
+
     def apply_param(self, param: str, values: dict[str, float]) -> None:
         """One of the voice's parameters changed (`values` holds the new value): set only
         what it drives. freq, amp and pan reach the lane through tables and signals."""
