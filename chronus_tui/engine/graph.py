@@ -16,8 +16,8 @@ For the engine process (part b) and the offline renderer:
   changed, the parameters that differ), so it costs well under a millisecond inside the
   audio callback (benchmarks/bench_engine_commands.py). Call it between blocks,
   i.e. from the Server.setCallback function, which pyo runs before it computes each
-  block; values set there apply from that block's first sample. Bad commands never raise: they produce an
-  {"event": "error"} and change nothing.
+  block; values set there apply from that block's first sample. Bad commands never
+  raise: they produce an {"event": "error"} and change nothing.
 - `poll_events()` must be called exactly once per block from the same callback
   (before or after the block's commands, either works): it returns the "position"
   (at most one per step), "switched" (token and exact sample) and "error" events
