@@ -321,18 +321,6 @@ class Session:
         self._edited("tracks", {"cleared": True}, source)
 
     def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
-        """New hits from a pattern string; notes stay on the steps that had them."""
-        steps = _checked(parse_steps, pattern, "pattern")
-        with self._lock:
-            track = self._track(name)
-            old = track.steps
-            for i, step in enumerate(steps):
-                if i < len(old):
-                    step.note, step.slide = old[i].note, old[i].slide
-            track.steps = steps
-        self._edited("track", {"track": name}, source, track=name)
-
-    def update_pattern_cycled(self, name: str, pattern: str, source: str = "") -> None:
         """New hits with the track's notes, in order, cycled over them: the original's
         /seq/update/pattern, whose notes were a list played over whatever the hits were."""
         steps = _checked(parse_steps, pattern, "pattern")

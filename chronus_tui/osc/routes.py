@@ -381,7 +381,7 @@ def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.update_pattern_cycled(a["id"], a["pattern"], SOURCE)
+    req.session.update_pattern(a["id"], a["pattern"], SOURCE)
     return Reply((a["id"], steps_text(parse_steps(a["pattern"]))))
 
 
