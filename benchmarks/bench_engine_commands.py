@@ -16,11 +16,8 @@ Prints p50 / p99 per command kind and writes benchmarks/results/engine_commands.
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -29,18 +26,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from report import REPO, RESULTS, arguments, machine, percentile, write_result
+
 os.environ.setdefault("PYO_GUI_WX", "0")
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import FakeEngine, full_pattern  # noqa: E402  (the session the tests prove; a recorder)
+from conftest import FakeEngine, full_pattern  # the session the tests prove; a recorder
 
-from chronus_tui.engine.pyolib import pyo  # noqa: E402  (pyo64 before anything imports pyo)
-from chronus_tui.model import MODULE_PARAMS, VOICES  # noqa: E402
-from chronus_tui.session import Session  # noqa: E402
-from chronus_tui.store import SlotStore  # noqa: E402
+from chronus_tui.engine.pyolib import pyo  # pyo64 before anything imports pyo
+from chronus_tui.model import MODULE_PARAMS, VOICES
+from chronus_tui.session import Session
+from chronus_tui.store import SlotStore
 
-RESULT = REPO / "benchmarks" / "results" / "engine_commands.json"
+RESULT = RESULTS / "engine_commands.json"
 TARGET_MS = 0.5
 
 
@@ -119,14 +117,11 @@ def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[
     server.shutdown()
     if errors:
         raise SystemExit(f"the engine reported errors: {errors[:3]}")
-    return {kind: {"cpu_p50_ms": ms(statistics.median(cpu[kind])), "cpu_p99_ms": ms(p99(cpu[kind])),
-                   "cpu_max_ms": ms(max(cpu[kind])), "wall_p50_ms": ms(statistics.median(wall[kind])),
-                   "wall_p99_ms": ms(p99(wall[kind])), "n": len(cpu[kind])}
+    return {kind: {"cpu_p50_ms": ms(statistics.median(cpu[kind])),
+                   "cpu_p99_ms": ms(percentile(cpu[kind], 0.99)), "cpu_max_ms": ms(max(cpu[kind])),
+                   "wall_p50_ms": ms(statistics.median(wall[kind])),
+                   "wall_p99_ms": ms(percentile(wall[kind], 0.99)), "n": len(cpu[kind])}
             for kind in kinds}
-
-
-def p99(values: list[float]) -> float:
-    return sorted(values)[int(0.99 * (len(values) - 1))]
 
 
 def ms(seconds: float) -> float:
@@ -134,11 +129,10 @@ def ms(seconds: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULT)
     parser.add_argument("--repeat", type=int, default=200, help="commands timed per kind")
     parser.add_argument("--buffer", type=int, default=256)
     parser.add_argument("--sr", type=int, default=48000)
-    parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chronus-commands-") as tmp:
         table = measure(args.repeat, args.buffer, args.sr, Path(tmp))
@@ -148,16 +142,13 @@ def main() -> int:
     for kind, row in table.items():
         print(f"{kind:<{width}}  " + "  ".join(f"{row[c]:>11.3f}" for c in columns))
     block_ms = 1e3 * args.buffer / args.sr
+    facts = machine()
     print(f"ms; cpu: the engine thread's own time; wall: including time other processes took the CPU "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus)")
+          f"(load average {facts['load_average_1min']:.1f} on {facts['cpus']} cpus)")
     print(f"target: cpu p99 under {TARGET_MS} ms per command (a block is {block_ms:.2f} ms)")
     result = {"commands": table, "buffer": args.buffer, "sr": args.sr, "block_ms": round(block_ms, 2),
-              "target_ms": TARGET_MS, "load_average_1min": round(os.getloadavg()[0], 2),
-              "machine": platform.platform(), "python": platform.python_version(),
-              "cpus": os.cpu_count()}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+              "target_ms": TARGET_MS, **facts}
+    write_result(args.output, result)
     return 0
 
 

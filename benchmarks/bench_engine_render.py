@@ -23,11 +23,8 @@ Want: onset error 0 samples; render ≥ 50× real time.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,21 +32,22 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from report import REPO, RESULTS, arguments, machine, write_result
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads would spin next to the render
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import full_pattern  # noqa: E402  (the session the tests prove)
-from render_support import click_pattern, expected_onset, onsets, read_wav  # noqa: E402
+from conftest import full_pattern  # the session the tests prove
+from render_support import click_pattern, expected_onset, onsets, read_wav
 
-from chronus_tui import patternfile  # noqa: E402
-from chronus_tui.engine.render import render  # noqa: E402
-from chronus_tui.engine.sequencer import EPS_STEPS  # noqa: E402
+from chronus_tui import patternfile
+from chronus_tui.engine.render import render
+from chronus_tui.engine.sequencer import EPS_STEPS
 
 SR = 48000
-RESULTS = REPO / "benchmarks" / "results" / "engine_render.json"
+RESULT = RESULTS / "engine_render.json"
 
 
 def onset_errors(folder: Path) -> list[dict[str, Any]]:
@@ -162,7 +160,7 @@ def clock_drift(dtype: type, bpm: float, minutes: float, chunk: int = 1 << 22) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULT)
     parser.add_argument("--seconds", type=float, default=30.0, help="audio rendered for the speed test")
     parser.add_argument("--minutes", type=float, default=30.0, help="span of the precision test")
     parser.add_argument("--repeats", type=int, default=3,
@@ -197,13 +195,9 @@ def main() -> int:
         marks = "  ".join(f"{k} min: {v}" for k, v in r["max_error_after_min"].items())
         print(f"{r['dtype']:>8}  {marks}")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.processor()},
-        "onset_error": grid, "bar_switch": switches, "render_speed": speed, "clock_precision": drift,
-    }, indent=2) + "\n")
-    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    print()
+    write_result(args.output, {**machine(), "onset_error": grid, "bar_switch": switches,
+                               "render_speed": speed, "clock_precision": drift})
     return 0
 
 

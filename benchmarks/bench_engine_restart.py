@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import signal
 import statistics
 import sys
@@ -29,18 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from report import REPO, RESULTS, arguments, jack_missing, machine, write_result
+
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import full_pattern  # noqa: E402  (the session the tests prove)
-from jackserver import JackServer, missing_tools  # noqa: E402
+from conftest import full_pattern  # the session the tests prove
+from jackserver import JackServer, missing_tools
 
-from chronus_tui.engine import client as client_module  # noqa: E402
-from chronus_tui.engine.client import EngineClient  # noqa: E402
-from chronus_tui.session import Session  # noqa: E402
-from chronus_tui.store import SlotStore  # noqa: E402
+from chronus_tui.engine import client as client_module
+from chronus_tui.engine.client import EngineClient
+from chronus_tui.session import Session
+from chronus_tui.store import SlotStore
 
-RESULT = REPO / "benchmarks" / "results" / "engine_restart.json"
+RESULT = RESULTS / "engine_restart.json"
 TARGET_S = 1.0
 
 
@@ -99,17 +98,15 @@ def measure(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> lis
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULT)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--audio", choices=("null", "jack"), default="null")
-    parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="chronus-restart-") as tmp, contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
         if args.audio == "jack":
-            if missing_tools():
-                print(f"needs JACK tools not installed here: {', '.join(missing_tools())} (Debian: jackd2)")
+            if jack_missing(missing_tools()):
                 return 2
             env = stack.enter_context(JackServer(Path(tmp) / "jackd.log")).env
         rounds = measure(args, Path(tmp), env)
@@ -121,7 +118,7 @@ def main() -> int:
     result = {"audio": args.audio, "kills": len(rounds), "summary": summary,
               "rounds": [{k: round(v, 3) for k, v in r.items()} for r in rounds],
               "target_s": TARGET_S, "met": summary["playing_s"]["max"] < TARGET_S,
-              "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+              **machine()}
 
     print(f"engine restart after SIGKILL, {args.audio} backend, {len(rounds)} kills (seconds from the kill)")
     print(f"{'measure':<40} {'p50':>7} {'max':>7}")
@@ -129,9 +126,7 @@ def main() -> int:
                        ("playing_s", "playing again (first position event)")):
         print(f"{label:<40} {summary[key]['p50']:>7.3f} {summary[key]['max']:>7.3f}")
     print(f"target: playing again within {TARGET_S} s — {'met' if result['met'] else 'NOT met'}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    write_result(args.output, result)
     return 0
 
 

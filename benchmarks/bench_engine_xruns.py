@@ -30,9 +30,7 @@ Prints a table and writes benchmarks/results/engine_xruns.json. Want: 0 xruns.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -41,19 +39,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
+
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import full_pattern  # noqa: E402  (the session the tests prove)
-from jackserver import JackServer, missing_tools  # noqa: E402
+from conftest import full_pattern  # the session the tests prove
+from jackserver import JackServer, missing_tools
 
-from chronus_tui.engine.backends import JackMonitor  # noqa: E402
-from chronus_tui.engine.client import EngineClient  # noqa: E402
-from chronus_tui.model import MODULE_PARAMS  # noqa: E402
-from chronus_tui.session import Session  # noqa: E402
-from chronus_tui.store import SlotStore  # noqa: E402
+from chronus_tui.engine.backends import JackMonitor
+from chronus_tui.engine.client import EngineClient
+from chronus_tui.model import MODULE_PARAMS
+from chronus_tui.session import Session
+from chronus_tui.store import SlotStore
 
-RESULT = REPO / "benchmarks" / "results" / "engine_xruns.json"
+RESULT = RESULTS / "engine_xruns.json"
 
 
 def busy(stop: threading.Event, counter: list[int]) -> None:
@@ -145,6 +144,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     slowest = [line.split("slowest: ", 1)[1] for line in (workdir / "engine.log").read_text().splitlines()
                if "slowest: " in line]
     loads = [s["cpu"] for s in statuses[2:]] or [0.0]
+    facts = machine()  # the load average now, after the run
     return {
         "duration_s": round(elapsed, 2),
         "sr": args.sr, "buffer": args.buffer,
@@ -167,14 +167,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "slowest_commands_logged": sorted(slowest, key=lambda t: -float(t.rsplit(" ", 2)[-2]))[:5],
         "engine_errors": errors[:5],
         "engine_restarts": counts["restarted"],
-        "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        "load_average_1min_before_after": [round(load_before, 2), facts["load_average_1min"]],
+        **facts,
         "target": "0 xruns",
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULT)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of playback measured")
     parser.add_argument("--rate", type=float, default=50.0, help="parameter changes per second")
     parser.add_argument("--edit-rate", type=float, default=0.0,
@@ -184,11 +184,8 @@ def main() -> int:
     parser.add_argument("--buffer", type=int, default=256)
     parser.add_argument("--realtime", action="store_true",
                         help="run jackd with real-time scheduling (as on a live rig; needs the rights)")
-    parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
-    missing = missing_tools()
-    if missing:
-        print(f"needs JACK tools not installed here: {', '.join(missing)} (Debian: jackd2)")
+    if jack_missing(missing_tools()):
         return 2
 
     with tempfile.TemporaryDirectory(prefix="chronus-xruns-") as tmp:
@@ -213,14 +210,9 @@ def main() -> int:
         ("machine load average before / after",
          " / ".join(map(str, result["load_average_1min_before_after"]))),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
     print(f"target: {result['target']}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    write_result(args.output, result)
     return 0
 
 

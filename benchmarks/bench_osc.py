@@ -17,29 +17,25 @@ Prints a table and writes benchmarks/results/osc.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing
-import os
-import platform
 import socket
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from report import REPO, RESULTS, arguments, machine, percentile, write_result
+
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import full_pattern  # noqa: E402  (the session the tests prove)
-from pythonosc.osc_message import OscMessage  # noqa: E402
-from pythonosc.osc_message_builder import build_msg  # noqa: E402
+from conftest import full_pattern  # the session the tests prove
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import build_msg
 
-from chronus_tui.osc.server import OscServer, serve_in_thread  # noqa: E402
-from chronus_tui.session import Session  # noqa: E402
-from chronus_tui.store import SlotStore  # noqa: E402
+from chronus_tui.osc.server import OscServer, serve_in_thread
+from chronus_tui.session import Session
+from chronus_tui.store import SlotStore
 
 TARGET_P50_MS = 3.0  # the seed measured 15 ms (save) and 25 ms (load)
 
@@ -79,9 +75,8 @@ def burst(server: OscServer, session: Session, count: int) -> dict[str, float]:
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
-    samples = sorted(samples)
-    return {"p50_ms": statistics.median(samples), "p99_ms": samples[int((len(samples) - 1) * 0.99)],
-            "max_ms": samples[-1], "runs": len(samples)}
+    return {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99),
+            "max_ms": max(samples), "runs": len(samples)}
 
 
 def round_trips(server: OscServer, address: str, args: list, runs: int) -> dict[str, float]:
@@ -114,7 +109,7 @@ def direct(call: Callable[[], object], runs: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULTS / "osc.json")
     parser.add_argument("--burst", type=int, default=20000, help="messages per burst")
     parser.add_argument("--rounds", type=int, default=3, help="bursts (the table shows each)")
     parser.add_argument("--runs", type=int, default=300, help="round trips per route")
@@ -143,19 +138,17 @@ def main() -> int:
     for name, r in (("  Session.save_slot, no OSC", save_direct),
                     ("  Session.load_slot, no OSC", load_direct)):
         print(f"{name:<38} {r['p50_ms']:>6.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}")
-    print(f"load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    facts = machine()
+    print(f"load average (1 min) {facts['load_average_1min']:.2f} on {facts['cpus']} CPUs")
 
     results = {
-        "benchmark": "osc", "machine": platform.platform(), "python": platform.python_version(),
-        "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
+        "benchmark": "osc", **facts,
         "receive_buffer_bytes": receive_buffer, "bursts": bursts,
         "round_trip": {"save": save, "load": load, "target_p50_ms": TARGET_P50_MS},
         "session_direct": {"save": save_direct, "load": load_direct},
     }
-    out = REPO / "benchmarks" / "results" / "osc.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(REPO)}")
+    print()
+    write_result(args.output, results)
     ok = all(b["lost"] == 0 and b["last_value_applied"] for b in bursts)
     return 0 if ok else 1
 

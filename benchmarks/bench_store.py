@@ -12,10 +12,8 @@ Prints a table and writes benchmarks/results/store.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -24,13 +22,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from report import REPO, RESULTS, arguments, machine, percentile, write_result
+
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import full_pattern  # noqa: E402  (the session the tests prove)
+from conftest import full_pattern  # the session the tests prove
 
-from chronus_tui import patternfile  # noqa: E402
-from chronus_tui.store import SlotStore, load_file  # noqa: E402
+from chronus_tui import patternfile
+from chronus_tui.store import SlotStore, load_file
 
 TARGETS_MS = {"save": 2.0, "load": 1.0}
 
@@ -43,13 +42,12 @@ def timed(fn: Callable[[], object], runs: int) -> dict[str, float]:
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1e3)
-    samples.sort()
-    return {"p50": statistics.median(samples), "p99": samples[min(runs - 1, int(runs * 0.99))],
-            "max": samples[-1], "runs": runs}
+    return {"p50": statistics.median(samples), "p99": percentile(samples, 0.99), "max": max(samples),
+            "runs": runs}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULTS / "store.json")
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--dir", type=Path, default=None,
                         help="folder for the slot files (default: a temporary folder)")
@@ -86,27 +84,22 @@ def main() -> int:
     }
     shutil.rmtree(root)
 
-    load_avg = os.getloadavg()  # other work on the machine shows in the disk and CPU times
+    facts = machine()  # other work on the machine shows in the disk and CPU times
     print(f"full session: 8 tracks × 64 steps, {len(payload)} bytes; {args.runs} runs; folder {root}; "
-          f"load average {load_avg[0]:.2f} on {os.cpu_count()} CPUs")
+          f"load average {facts['load_average_1min']:.2f} on {facts['cpus']} CPUs")
     print(f"{'operation':46} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target")
     for name, r in results.items():
         target = TARGETS_MS.get(name)
         verdict = "" if target is None else f"< {target:g} ms p50: {'met' if r['p50'] < target else 'MISSED'}"
         print(f"{name:46} {r['p50']:8.3f} {r['p99']:8.3f} {r['max']:8.3f}  {verdict}")
 
-    out = REPO / "benchmarks" / "results" / "store.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    write_result(args.output, {
         "benchmark": "store", "file_bytes": len(payload), "tracks": 8, "steps": 64,
-        "folder": str(root.parent), "machine": {"python": platform.python_version(),
-                                         "system": platform.platform(), "cpus": os.cpu_count(),
-                                         "load_average_1m": load_avg[0]},
+        "folder": str(root.parent), **facts,
         "targets_ms_p50": TARGETS_MS,
         "met": {k: results[k]["p50"] < v for k, v in TARGETS_MS.items()},
         "results_ms": results,
-    }, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out.relative_to(REPO)}")
+    })
     return 0
 
 

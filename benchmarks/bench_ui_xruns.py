@@ -20,9 +20,7 @@ Prints a table and writes benchmarks/results/ui_xruns.json. Want: 0 xruns.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -30,16 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
+
 sys.path.insert(0, str(REPO / "tests"))
 
-from jackserver import JackServer, missing_tools  # noqa: E402
-from pythonosc.udp_client import SimpleUDPClient  # noqa: E402
-from ui_tmux import TmuxChronus, free_udp_port  # noqa: E402
+from jackserver import JackServer, missing_tools
+from pythonosc.udp_client import SimpleUDPClient
+from ui_tmux import TmuxChronus, free_udp_port
 
-from chronus_tui.engine.backends import JackMonitor  # noqa: E402
+from chronus_tui.engine.backends import JackMonitor
 
-RESULT = REPO / "benchmarks" / "results" / "ui_xruns.json"
+RESULT = RESULTS / "ui_xruns.json"
 TRACKS = {"kick": ("voice1", "X...x...X...x..."), "hat": ("voice3", "..x...x...x...X."),
           "bass": ("voice2", "x.xX..x.x.xX..x."), "flood": ("voice4", "x.......x.......")}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -116,13 +115,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "ui": not args.no_ui, "screen_caught_up_s": catch_up,
         "jackd": "realtime" if args.realtime else "no-realtime",
         "exit_status": exit_status,
-        "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        **machine(),
         "target": "0 xruns",
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, RESULT)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of OSC flood")
     parser.add_argument("--interval-ms", type=float, default=3.0, help="milliseconds between OSC messages")
     parser.add_argument("--messages", type=lambda text: text.split(","), default=["tempo", "step"],
@@ -132,11 +131,8 @@ def main() -> int:
     parser.add_argument("--realtime", action="store_true",
                         help="jackd --realtime: SCHED_FIFO audio threads (needs the rights), as on a stage")
     parser.add_argument("--buffer", type=int, default=256)
-    parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
-    missing = missing_tools()
-    if missing:
-        print(f"needs JACK tools not installed here: {', '.join(missing)} (Debian: jackd2)")
+    if jack_missing(missing_tools()):
         return 2
 
     with tempfile.TemporaryDirectory(prefix="chronus-ui-xruns-") as tmp:
@@ -153,14 +149,9 @@ def main() -> int:
         ("last tempo on screen after", f"{result['screen_caught_up_s']} s"),
         ("chronus exit", result["exit_status"]),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
     print(f"target: {result['target']}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    write_result(args.output, result)
     return 0 if result["exit_status"] == "EXIT=0" else 1
 
 
