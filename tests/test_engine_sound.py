@@ -213,3 +213,14 @@ def test_lfo1_moves_the_acid_cutoff_of_voice2(tmp_path):
 
     assert brightness_range(lfo1_acid_render(tmp_path, 0.0)) < 1.1
     assert brightness_range(lfo1_acid_render(tmp_path, 0.6)) > 1.5
+
+
+def test_every_lane_sounds_also_when_added_while_playing(tmp_path):
+    """Lanes are mixed in groups, and a group without a track stops: the tracks an edit
+    adds on lanes of stopped groups sound from their next step on, on all 16 lanes."""
+    one = click_pattern([("a", "voice1", "x" + "." * 15)])
+    sixteen = click_pattern([(f"t{i}", "voice1", "." * i + "x" + "." * (15 - i)) for i in range(16)])
+    schedule = {10: [{"op": "pattern", "pattern": sixteen, "mode": "edit", "token": 1}]}
+    audio, events = render_array(tmp_path, one, bars=2, schedule=schedule)
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120.0, 0.0) for n in range(32)]
+    assert not [e for e in events if e["event"] == "error"]

@@ -41,6 +41,7 @@ BROWN_CUTOFF, BROWN_GAIN = 20.0, 20.0  # pyo's BrownNoise: a 20 Hz one-pole lowp
 TANH_RANGE = 20.0
 TANH_POINTS = 16384
 LOOKUP_SPAN = 0.495
+LANE_GROUP = 4  # lanes per submix
 
 
 class Sources:
@@ -168,9 +169,19 @@ class Master:
 
     def __init__(self, pyo, sr: int, params: Params, sources: Sources, lanes: list[Lane]) -> None:
         sig = params.signals
-        self.dry = pyo.Mix([side for lane in lanes for side in (lane.left, lane.right)], voices=2)
-        self.reverb_in = pyo.Mix([lane.reverb_send for lane in lanes], voices=1)
-        self.delay_in = pyo.Mix([lane.delay_send for lane in lanes], voices=1)
+        # lanes are mixed in groups of LANE_GROUP; a group without a playing lane stops
+        # (pyo's Mix adds every input, stopped ones too, sample by sample)
+        self._groups = []
+        for first in range(0, len(lanes), LANE_GROUP):
+            group = lanes[first:first + LANE_GROUP]
+            self._groups.append((
+                pyo.Mix([side for lane in group for side in (lane.left, lane.right)], voices=2),
+                pyo.Mix([lane.reverb_send for lane in group], voices=1),
+                pyo.Mix([lane.delay_send for lane in group], voices=1)))
+        self._group_running = [True] * len(self._groups)
+        self.dry = pyo.Mix([mixes[0] for mixes in self._groups], voices=2)
+        self.reverb_in = pyo.Mix([mixes[1] for mixes in self._groups], voices=1)
+        self.delay_in = pyo.Mix([mixes[2] for mixes in self._groups], voices=1)
         rev = sig["reverb1"]
         self.reverb = pyo.Freeverb(self.reverb_in, size=rev["room"], damp=rev["damp"], bal=1.0,
                                    mul=rev["mix"])
@@ -205,6 +216,18 @@ class Master:
         self.limited = self.volume * self.gain
         self.output = pyo.Clip(self.limited, -LIMIT_CEILING, LIMIT_CEILING)
         self.output.out()
+
+    def use_lanes(self, playing: set[int]) -> None:
+        """Run only the lane groups' mixes that hold a playing lane (the others are silent)."""
+        for g, mixes in enumerate(self._groups):
+            running = any(g * LANE_GROUP <= i < (g + 1) * LANE_GROUP for i in playing)
+            if running != self._group_running[g]:
+                self._group_running[g] = running
+                for mix in mixes:
+                    if running:
+                        mix.play()
+                    else:
+                        mix.stop()
 
     def update(self, dist_mix: float) -> None:
         """Run the distortion only while its mix is (or is still gliding) above 0."""

@@ -409,6 +409,7 @@ class EngineGraph:
         """Stop what no lane plays: unused voices' signals and noise generators."""
         self._snap(self.params.use_voices({lane.voice for lane in self.lanes if lane.voice}))
         self.sources.use_noises({n for lane in self.lanes if (n := lane.uses_noise()) is not None})
+        self.master.use_lanes({lane.index for lane in self.lanes if lane.voice})
 
     # -- events -----------------------------------------------------------------------
 
