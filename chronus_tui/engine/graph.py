@@ -32,7 +32,12 @@ For the engine process (part b) and the offline renderer:
   tracks with every effect render at about 40× real time on this machine with the
   benchmark's pink-noise voices, ~27× with sine/saw/square (pyo's LFO saw and square
   cost ~28 ns a sample each) (benchmarks/bench_engine_render.py), i.e. 2.5–4% of a
-  core in real time at 48 kHz.
+  core in real time at 48 kHz. Shares of such a render (perf): lane submixes ~2%
+  (groups of 4 lanes; a group without a track stops), reverb + delay ~5%, the two
+  LFOs ~2%, poll_events ~1.5 µs a block (~1% at 256), the 24-bit WAV conversion ~2%;
+  the LFO's saw/square ~11% of the tone render (libm expm1/atan/tanh per sample; a
+  wavetable would not be sample-exact). Stopping reverb/delay or an LFO while unheard
+  would change the sound when they return (frozen tail, LFO phase), so they run.
 
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
