@@ -125,6 +125,8 @@ class Session:
         self._notify(Change("error", {"message": message, **data}, source))
 
     def _send(self, command: dict[str, Any]) -> None:
+        """Call with the lock held, so the engine gets changes in the order the model made
+        them (two threads' edits must not cross on the way); EngineLink.send never blocks."""
         if self.engine is not None:
             self.engine.send(command)
 
@@ -185,9 +187,8 @@ class Session:
                 self._pending = None
                 self.transport.queued_slot = None
                 self._switch_to(pattern, slot)
-            command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(pattern),
-                       "mode": at if queue else "now", "token": pending.token}
-        self._send(command)
+            self._send({"op": "pattern", "pattern": patternfile.pattern_to_dict(pattern),
+                        "mode": at if queue else "now", "token": pending.token})
         if queue:
             self._notify(Change("queued", {"slot": slot, "at": at, "token": pending.token,
                                            "name": pattern.name}, source))
@@ -206,7 +207,7 @@ class Session:
                 return False
             self._pending = None
             self.transport.queued_slot = None
-        self._send({"op": "cancel"})
+            self._send({"op": "cancel"})
         self._notify(Change("queued", {"slot": None}, source))
         return True
 
@@ -226,7 +227,7 @@ class Session:
             else:
                 command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
                            "mode": "edit", "token": 0}
-            self._send(command)  # under the lock: edits reach the engine in the order they were made
+            self._send(command)
         self._notify(Change(kind, data, source))
 
     # -- sound parameters -------------------------------------------------------
@@ -240,7 +241,7 @@ class Session:
         applied = _clamp(spec, value, f"{module}/{param}")
         with self._lock:
             self._pattern.modules[module][param] = applied.value
-        self._send({"op": "param", "module": module, "param": param, "value": applied.value})
+            self._send({"op": "param", "module": module, "param": param, "value": applied.value})
         self._notify(Change("param", {"module": module, "param": param, "value": applied.value,
                                       "clamped": applied.clamped}, source))
         return applied
@@ -264,8 +265,7 @@ class Session:
         applied = _clamp(ParamSpec("bpm", *BPM_RANGE, 120.0), bpm, "bpm")
         with self._lock:
             self._pattern.bpm = applied.value
-            swing = self._pattern.swing
-        self._send({"op": "tempo", "bpm": applied.value, "swing": swing})
+            self._send({"op": "tempo", "bpm": applied.value, "swing": self._pattern.swing})
         self._notify(Change("tempo", {"bpm": applied.value, "clamped": applied.clamped}, source))
         return applied
 
@@ -273,8 +273,7 @@ class Session:
         applied = _clamp(ParamSpec("swing", *SWING_RANGE, 0.0), swing, "swing")
         with self._lock:
             self._pattern.swing = applied.value
-            bpm = self._pattern.bpm
-        self._send({"op": "tempo", "bpm": bpm, "swing": applied.value})
+            self._send({"op": "tempo", "bpm": self._pattern.bpm, "swing": applied.value})
         self._notify(Change("swing", {"swing": applied.value, "clamped": applied.clamped}, source))
         return applied
 
@@ -398,7 +397,7 @@ class Session:
     def start(self, source: str = "") -> None:
         with self._lock:
             self.transport.playing = True
-        self._send({"op": "transport", "playing": True})
+            self._send({"op": "transport", "playing": True})
         self._notify(Change("transport", {"playing": True}, source))
 
     def stop(self, source: str = "") -> None:
@@ -407,14 +406,15 @@ class Session:
             self.transport.playing = False
             self.transport.bar = self.transport.step = 0
             pending, self._pending = self._pending, None
-        self._send({"op": "transport", "playing": False})
+            self._send({"op": "transport", "playing": False})
         self._notify(Change("transport", {"playing": False}, source))
         if pending is not None:
             self.apply_snapshot(pending.pattern, "now", slot=pending.slot, source=pending.source)
 
     def gate(self, voice: str, on: bool, source: str = "") -> None:
         voice = _checked(check_voice, voice, "voice")
-        self._send({"op": "gate", "voice": voice, "on": bool(on)})
+        with self._lock:
+            self._send({"op": "gate", "voice": voice, "on": bool(on)})
         self._notify(Change("gate", {"voice": voice, "on": bool(on)}, source))
 
     # -- slots ------------------------------------------------------------------
@@ -498,17 +498,13 @@ class Session:
     def resync(self) -> None:
         """Send the whole live state to a (new) engine process."""
         with self._lock:
-            commands = [
-                {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
-                 "mode": "now", "token": 0},
-                {"op": "transport", "playing": self.transport.playing},
-            ]
+            self._send({"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
+                        "mode": "now", "token": 0})
+            self._send({"op": "transport", "playing": self.transport.playing})
             if self._pending is not None:
-                commands.append({"op": "pattern", "token": self._pending.token,
-                                 "pattern": patternfile.pattern_to_dict(self._pending.pattern),
-                                 "mode": self._pending.at})
-        for command in commands:
-            self._send(command)
+                self._send({"op": "pattern", "token": self._pending.token,
+                            "pattern": patternfile.pattern_to_dict(self._pending.pattern),
+                            "mode": self._pending.at})
 
 
 def _assign_notes(track: Track, notes: list[int]) -> None:

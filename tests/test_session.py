@@ -445,3 +445,36 @@ def test_snapshots_stay_valid_while_other_threads_edit(session):
         for thread in threads:
             thread.join()
     assert errors == []
+
+
+def test_every_engine_command_is_sent_under_the_session_lock(store):
+    """Two threads changing the session must not reach the engine in another order than
+    the model saw: each command leaves while the lock that ordered its change is held."""
+    unlocked: list[str] = []
+
+    class LockCheckingEngine(FakeEngine):
+        def send(self, command):
+            def probe() -> None:  # another thread must find the lock taken
+                if session._lock.acquire(blocking=False):
+                    session._lock.release()
+                    unlocked.append(command["op"])
+
+            checker = threading.Thread(target=probe)
+            checker.start()
+            checker.join()
+            super().send(command)
+
+    session = Session(store, LockCheckingEngine(), pattern=groove())
+    session.set_param("voice1", "amp", 0.5)
+    session.set_bpm(130)
+    session.set_swing(0.2)
+    session.start()
+    session.set_step(session.pattern.tracks[0].name, 0, True)
+    session.gate("voice1", True)
+    session.apply_snapshot(groove("next"), "bar")
+    session.cancel_queued()
+    session.resync()
+    session.stop()
+    assert {c["op"] for c in session.engine.commands} >= {"param", "tempo", "transport", "track",
+                                                          "gate", "pattern", "cancel"}
+    assert unlocked == []
