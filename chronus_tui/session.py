@@ -438,12 +438,18 @@ class Session:
         return path
 
     def load_slot(self, slot: int, at: LoadAt = "bar", source: str = "") -> PendingLoad | None:
+        """Load a slot; an original Music Chronus file also tells listeners ("imported")
+        which of its fields had no place here, so nothing is lost silently."""
         slot = _checked(check_slot, slot, "slot")
+        dropped: list[str] = []
         try:
-            pattern = self.store.load(slot)
+            pattern = self.store.load(slot, dropped=dropped)
         except StoreError as exc:
             raise SessionError(str(exc)) from exc
-        return self.apply_snapshot(pattern, at, slot=slot, source=source)
+        pending = self.apply_snapshot(pattern, at, slot=slot, source=source)
+        if dropped:
+            self._notify(Change("imported", {"slot": slot, "dropped": dropped}, source))
+        return pending
 
     def rename_slot(self, slot: int, name: str, source: str = "") -> Path:
         name = _checked(check_name, name, "name")

@@ -266,14 +266,17 @@ class SlotStore:
         self._write_atomic(target, _validated_text(data, f"library {name}"), f"library {name}")
         return target
 
-    def resolve(self, source: str) -> Pattern:
-        """A pattern named on the command line: a slot number, a pattern file, or a library name."""
+    def resolve(self, source: str, *, dropped: list[str] | None = None) -> Pattern:
+        """A pattern named on the command line: a slot number, a pattern file, or a library name.
+
+        Fields of an original Music Chronus file with no place here are appended to `dropped`.
+        """
         text = str(source).strip()
         if text.isdigit():
-            return self.load(check_slot(int(text)))
+            return self.load(check_slot(int(text)), dropped=dropped)
         path = Path(text).expanduser()
         if path.is_file():
-            return load_file(path)
+            return load_file(path, dropped=dropped)
         if text in self.library():
             return self.load_library(text)
         raise StoreError(f"{source!r} is not a slot number (0–{SLOT_COUNT}), a pattern file, "

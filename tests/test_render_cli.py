@@ -50,12 +50,16 @@ def test_render_a_pattern_file_at_another_rate(tmp_path):
     check_render(out, pattern, 3, sr=44100)
 
 
-def test_render_an_original_format_file(tmp_path, legacy_dir):
+def test_render_an_original_format_file(tmp_path, legacy_dir, capsys):
     source = tmp_path / "legacy.json"
     shutil.copy(legacy_dir / "slot_001.json", source)
     out = tmp_path / "legacy.wav"
     assert main(["render", str(source), "-o", str(out), "--bars", "1", "--patterns-dir", str(tmp_path)]) == 0
     check_render(out, patternfile.loads(source.read_bytes()), 1)
+    # nothing is lost silently: the fields with no place here are named
+    err = capsys.readouterr().err
+    assert "not carried over: sequencer.tracks.hats.filter_freq (12000 clamped to 8000)" in err
+    assert "not carried over: sequencer.running" in err
 
 
 def test_render_a_library_name_through_the_console_script(tmp_path):

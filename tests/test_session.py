@@ -478,3 +478,18 @@ def test_every_engine_command_is_sent_under_the_session_lock(store):
     assert {c["op"] for c in session.engine.commands} >= {"param", "tempo", "transport", "track",
                                                           "gate", "pattern", "cancel"}
     assert unlocked == []
+
+
+def test_loading_an_original_file_names_what_was_not_carried_over(session, store, changes, legacy_dir):
+    import shutil
+
+    shutil.copy(legacy_dir / "slot_002.json", store.slot_path(21))
+    session.load_slot(21, "now", source="osc")
+    assert session.pattern.bpm == 174.0
+    imported = [c for c in changes if c.kind == "imported"]
+    assert len(imported) == 1 and imported[0].source == "osc" and imported[0].data["slot"] == 21
+    assert any("acid.notes" in field for field in imported[0].data["dropped"])
+    told = len(changes)
+    session.save_slot(22)
+    session.load_slot(22, "now")
+    assert "imported" not in [c.kind for c in changes[told:]]  # our own files drop nothing

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import FakeEngine
+from conftest import LEGACY_DIR, FakeEngine
 from rich.console import Console
 from textual.pilot import Pilot
 from ui_support import fixed_pattern, make_app
@@ -293,6 +294,19 @@ async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> No
         kick = session.pattern.track("kick")
         assert app.grid.playhead(kick) == 39 % 16
         assert app.grid.playhead(session.pattern.track("stab")) == 39 % 12
+
+
+async def test_loading_an_original_file_warns_what_was_not_carried_over(patterns_dir: Path) -> None:
+    shutil.copy(LEGACY_DIR / "slot_001.json", SlotStore(patterns_dir).slot_path(1))
+    app, session = make_app(patterns_dir)
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("L")
+        await settle(pilot)
+        assert session.pattern.bpm == 125.0
+        warnings = [message for message, severity in notes if severity == "warning"]
+        assert any(m.startswith("A01 is an original Music Chronus file; not carried over: ")
+                   and "hats.filter_freq (12000 clamped to 8000)" in m for m in warnings)
 
 
 async def test_a_flood_of_changes_is_drawn_at_most_once_a_frame(patterns_dir: Path) -> None:

@@ -221,11 +221,14 @@ class _Progress:
 
 def render_main(args: argparse.Namespace) -> int:
     """`chronus render SOURCE -o out.wav [--bars N] [--sr R]`: exit 0, or 1 with the reason."""
+    dropped: list[str] = []
     try:
-        pattern = SlotStore(args.patterns_dir).resolve(args.source)
+        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
     except StoreError as exc:
         print(f"chronus render: {exc}", file=sys.stderr)
         return 1
+    for lost in dropped:
+        print(f"chronus render: original Music Chronus field not carried over: {lost}", file=sys.stderr)
     output = Path(args.output)
     if not output.parent.is_dir():
         print(f"chronus render: {output.parent} is not a directory", file=sys.stderr)

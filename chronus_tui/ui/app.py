@@ -183,6 +183,9 @@ class ChronusApp(App[int]):
             self.notify(f"{verb} {what}", title=title)
         elif change.kind == "error":
             self.notify(data.get("message", "error"), title=title, severity="error", timeout=10)
+        elif change.kind == "imported":
+            self.notify(f"{label} is an original Music Chronus file; not carried over: "
+                        + "; ".join(data["dropped"]), title=title, severity="warning", timeout=15)
         elif change.kind == "engine" and data.get("event") == "restarted":
             self.notify("The audio engine stopped and was restarted", title=title, severity="warning",
                         timeout=10)
