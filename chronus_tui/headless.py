@@ -33,8 +33,11 @@ def headless_main(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(serve(runtime, args.osc_host, args.osc_port))
     finally:
-        runtime.close()
-        log.info("stopped; session autosaved to %s", runtime.store.slot_path(0))
+        saved = runtime.close()
+        if saved is not None:
+            log.info("stopped; session autosaved to %s", saved)
+        else:
+            log.info("stopped; the session could not be autosaved (see above)")
 
 
 async def serve(runtime: Runtime, host: str, port: int) -> int:

@@ -38,14 +38,19 @@ class Runtime:
     engine: EngineClient | None
     notices: list[str]  # things the user should be told at start (dropped fields, a bad autosave)
 
-    def close(self) -> None:
-        """Autosave the live session to slot 0, then stop the engine process."""
+    def close(self) -> Path | None:
+        """Autosave the live session to slot 0, then stop the engine process.
+
+        Returns the autosave's path, or None when it failed (the reason is logged).
+        """
+        saved = None
         try:
-            self.session.autosave()
+            saved = self.session.autosave()
         except SessionError as exc:
             log.error("autosave failed: %s", exc)
         if self.engine is not None:
             self.engine.close()
+        return saved
 
 
 def initial_pattern(store: SlotStore, notices: list[str]) -> Pattern:

@@ -493,3 +493,19 @@ def test_loading_an_original_file_names_what_was_not_carried_over(session, store
     session.save_slot(22)
     session.load_slot(22, "now")
     assert "imported" not in [c.kind for c in changes[told:]]  # our own files drop nothing
+
+
+def test_runtime_close_says_whether_the_autosave_was_written(session, store, monkeypatch):
+    import errno
+    import os
+
+    from chronus_tui.runtime import Runtime
+
+    runtime = Runtime(store, session, None, [])
+    assert runtime.close() == store.slot_path(0)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "write", read_only)
+    assert runtime.close() is None
