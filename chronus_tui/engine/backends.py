@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 BACKENDS = ("jack", "portaudio", "null")
 AUDIO_CHOICES = ("auto", *BACKENDS)
@@ -28,7 +27,6 @@ _JACK_NO_START_SERVER = 0x01  # JackOptions: never start a server as a side effe
 HINTS = {
     "jack": "the JACK server is not running (start jackd, or use --audio auto)",
     "portaudio": "PortAudio has no default output device (use --audio null for a silent clock)",
-    "null": "the silent clock could not start",
 }
 
 
@@ -77,16 +75,8 @@ def _lib() -> ctypes.CDLL:
         lib.jack_activate.argtypes = [ctypes.c_void_p]
         lib.jack_set_xrun_callback.argtypes = [ctypes.c_void_p, _XrunCallback, ctypes.c_void_p]
         lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _ShutdownCallback, ctypes.c_void_p]
-        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
-        lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
         _libjack = lib
     return _libjack
-
-
-@dataclass(frozen=True)
-class JackInfo:
-    sr: int
-    buffer: int
 
 
 class JackMonitor:
@@ -114,7 +104,6 @@ class JackMonitor:
         if lib.jack_activate(client) != 0:
             self.close()
             raise JackError("JACK refused to activate a client")
-        self.info = JackInfo(lib.jack_get_sample_rate(client), lib.jack_get_buffer_size(client))
 
     def _on_xrun(self, _arg: object) -> int:
         with self._lock:
@@ -136,12 +125,3 @@ class JackMonitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def jack_running() -> JackInfo | None:
-    """The running JACK server's rate and buffer size, or None when there is none."""
-    try:
-        with JackMonitor("chronus-probe") as monitor:
-            return monitor.info
-    except JackError:
-        return None

@@ -75,6 +75,7 @@ from chronus_tui.model import (
     SWING_RANGE,
     VOICES,
     PatternError,
+    check_voice,
 )
 
 log = logging.getLogger("chronus.engine")
@@ -280,8 +281,7 @@ class EngineGraph:
         self.clock_graph.apply(self.clock)
 
     def _gate(self, voice: str, on: bool) -> None:
-        if voice not in VOICES:
-            raise ValueError(f"{voice!r} is not a voice (voice1–voice8)")
+        check_voice(voice, "voice")
         lanes = [lane for lane in self.lanes if lane.voice == voice]
         if not lanes and on:
             free = next((lane for lane in self.lanes if lane.voice is None), None)
