@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chronus_tui.model import (
-    BPM_RANGE,
-    GATE_RANGE,
-    LENGTH_RANGE,
+    BPM_SPEC,
+    GATE_SPEC,
     MAX_NAME,
     PARAM_INDEX,
-    SWING_RANGE,
+    SWING_SPEC,
     VOICES,
+    ParamSpec,
     PatternError,
     default_modules,
     hz_to_midi,
@@ -72,8 +72,8 @@ def convert(data: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
         "name": "imported",
         "saved_at": _saved_at(data.get("timestamp")),
         "sequencer": {
-            "bpm": _clamped(seq.get("bpm", 120.0), *BPM_RANGE, "sequencer.bpm", dropped),
-            "swing": _clamped(seq.get("swing", 0.0), *SWING_RANGE, "sequencer.swing", dropped),
+            "bpm": _clamped(seq.get("bpm", BPM_SPEC.default), BPM_SPEC, "sequencer.bpm", dropped),
+            "swing": _clamped(seq.get("swing", SWING_SPEC.default), SWING_SPEC, "sequencer.swing", dropped),
             "tracks": tracks,
         },
         "modules": modules,
@@ -138,15 +138,14 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
             if field == "base_freq" and notes:
                 continue  # notes set the pitch of every hit; base_freq only sounded without them
             _set_param(modules, voice, param, track[field], f"{path}.{field}", dropped)
-    gate = track.get("gate_frac", 0.5)
+    gate = track.get("gate_frac", GATE_SPEC.default)
     for field in sorted(_DROPPED_TRACK_FIELDS & track.keys()):
         dropped.append(f"{path}.{field} (no place in this model)")
     return {
         "name": name,
         "voice": voice,
         "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide} for s in steps],
-        "gate": _clamped(gate, *GATE_RANGE, f"{path}.gate_frac", dropped),
-        "length": min(max(len(steps), LENGTH_RANGE[0]), LENGTH_RANGE[1]),
+        "gate": _clamped(gate, GATE_SPEC, f"{path}.gate_frac", dropped),
     }
 
 
@@ -155,19 +154,17 @@ def _set_param(modules: dict, module: str, param: str, value: object, path: str,
     spec = PARAM_INDEX[module][param]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PatternError(path, f"{value!r} is not a number")
-    modules[module][param] = _clamped(value, spec.low, spec.high, path, dropped,
-                                      integer=spec.integer)
+    modules[module][param] = _clamped(value, spec, path, dropped)
 
 
-def _clamped(value: object, low: float, high: float, path: str, dropped: list[str], *,
-             integer: bool = False) -> object:
+def _clamped(value: object, spec: ParamSpec, path: str, dropped: list[str]) -> object:
     """The value kept in range; a moved value is reported, a non-number left for validation."""
     if not _finite(value):
         return value
-    inside = min(max(value, low), high)
-    if inside != value:
+    inside, moved = spec.clamp(value)
+    if moved:
         dropped.append(f"{path} ({value:g} clamped to {inside:g})")
-    return round(inside) if integer else float(inside)
+    return inside
 
 
 def _finite(value: object) -> bool:

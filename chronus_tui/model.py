@@ -50,6 +50,14 @@ class ParamSpec:
             inside = round(inside)
         return (inside if self.integer else float(inside)), inside != value
 
+    def clamp_number(self, value: object, path: str) -> tuple[float, bool]:
+        """clamp() for a value from outside: PatternError unless it is a number (NaN is not)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PatternError(path, f"{value!r} is not a number")
+        if math.isnan(value):
+            raise PatternError(path, "NaN is not a value")
+        return self.clamp(value)
+
     def check(self, value: object, path: str) -> float | int:
         """The value if it has the right type and is in range, else PatternError."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -64,6 +72,14 @@ class ParamSpec:
 
 def fmt_range(low: float, high: float) -> str:
     return f"{low:g}–{high:g}"
+
+
+# The pattern's own numbers: the Session clamps to them, files are checked against them.
+BPM_SPEC = ParamSpec("bpm", *BPM_RANGE, 120.0)
+SWING_SPEC = ParamSpec("swing", *SWING_RANGE, 0.0)
+LENGTH_SPEC = ParamSpec("length", *LENGTH_RANGE, 16, integer=True)
+LEVEL_SPEC = ParamSpec("level", *LEVEL_RANGE, 1.0)
+GATE_SPEC = ParamSpec("gate", *GATE_RANGE, 0.5)
 
 
 def _voice_params() -> tuple[ParamSpec, ...]:
@@ -159,8 +175,8 @@ class Track:
     steps: list[Step]
     mute: bool = False
     solo: bool = False
-    level: float = 1.0
-    gate: float = 0.5  # gate length as a fraction of a step
+    level: float = LEVEL_SPEC.default
+    gate: float = GATE_SPEC.default  # gate length as a fraction of a step
 
     @property
     def length(self) -> int:
@@ -172,8 +188,8 @@ class Pattern:
     """Everything that makes a sound: what a slot file holds and the Session owns."""
 
     name: str = "untitled"
-    bpm: float = 120.0
-    swing: float = 0.0
+    bpm: float = BPM_SPEC.default
+    swing: float = SWING_SPEC.default
     tracks: list[Track] = field(default_factory=list)
     modules: dict[str, dict[str, float]] = field(default_factory=default_modules)
     saved_at: str | None = None
@@ -209,10 +225,6 @@ def check_name(value: object, path: str) -> str:
     if not value.strip() or len(value) > MAX_NAME or not value.isprintable():
         raise PatternError(path, f"{value!r} must be 1–{MAX_NAME} printable characters")
     return value
-
-
-def check_number(value: object, path: str, low: float, high: float) -> float:
-    return ParamSpec(path, low, high, low).check(value, path)
 
 
 def check_voice(value: object, path: str) -> str:

@@ -12,21 +12,20 @@ from typing import Any
 
 from chronus_tui import legacy
 from chronus_tui.model import (
-    BPM_RANGE,
-    GATE_RANGE,
+    BPM_SPEC,
+    GATE_SPEC,
     LENGTH_RANGE,
-    LEVEL_RANGE,
+    LEVEL_SPEC,
     MAX_TRACKS,
     NOTE_RANGE,
     PARAM_INDEX,
-    SWING_RANGE,
+    SWING_SPEC,
     Pattern,
     PatternError,
     Step,
     Track,
     check_name,
     check_note,
-    check_number,
     check_voice,
     default_modules,
 )
@@ -105,8 +104,8 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
             raise PatternError(f"sequencer.tracks[{i}].name", f"{name!r} is used by another track")
     return Pattern(
         name=check_name(data.get("name", "untitled"), "name"),
-        bpm=check_number(seq["bpm"], "sequencer.bpm", *BPM_RANGE),
-        swing=check_number(seq.get("swing", 0.0), "sequencer.swing", *SWING_RANGE),
+        bpm=BPM_SPEC.check(seq["bpm"], "sequencer.bpm"),
+        swing=SWING_SPEC.check(seq.get("swing", SWING_SPEC.default), "sequencer.swing"),
         tracks=parsed_tracks,
         modules=_modules_from_dict(data.get("modules", {})),
         saved_at=saved_at,
@@ -131,8 +130,8 @@ def track_from_dict(data: object, path: str = "track") -> Track:
         steps=_steps_from_list(steps, f"{path}.steps"),
         mute=_check_bool(data.get("mute", False), f"{path}.mute"),
         solo=_check_bool(data.get("solo", False), f"{path}.solo"),
-        level=check_number(data.get("level", 1.0), f"{path}.level", *LEVEL_RANGE),
-        gate=check_number(data.get("gate", 0.5), f"{path}.gate", *GATE_RANGE),
+        level=LEVEL_SPEC.check(data.get("level", LEVEL_SPEC.default), f"{path}.level"),
+        gate=GATE_SPEC.check(data.get("gate", GATE_SPEC.default), f"{path}.gate"),
     )
 
 

@@ -19,12 +19,12 @@ from typing import Any, Literal, Protocol
 
 from chronus_tui import patternfile
 from chronus_tui.model import (
-    BPM_RANGE,
-    GATE_RANGE,
-    LENGTH_RANGE,
-    LEVEL_RANGE,
+    BPM_SPEC,
+    GATE_SPEC,
+    LENGTH_SPEC,
+    LEVEL_SPEC,
     MAX_TRACKS,
-    SWING_RANGE,
+    SWING_SPEC,
     ParamSpec,
     Pattern,
     PatternError,
@@ -262,7 +262,7 @@ class Session:
         return self.set_param(module, param, current + step, source)
 
     def set_bpm(self, bpm: float, source: str = "") -> Clamped:
-        applied = _clamp(ParamSpec("bpm", *BPM_RANGE, 120.0), bpm, "bpm")
+        applied = _clamp(BPM_SPEC, bpm, "bpm")
         with self._lock:
             self._pattern.bpm = applied.value
             self._send({"op": "tempo", "bpm": applied.value, "swing": self._pattern.swing})
@@ -270,7 +270,7 @@ class Session:
         return applied
 
     def set_swing(self, swing: float, source: str = "") -> Clamped:
-        applied = _clamp(ParamSpec("swing", *SWING_RANGE, 0.0), swing, "swing")
+        applied = _clamp(SWING_SPEC, swing, "swing")
         with self._lock:
             self._pattern.swing = applied.value
             self._send({"op": "tempo", "bpm": self._pattern.bpm, "swing": applied.value})
@@ -357,7 +357,7 @@ class Session:
 
     def set_length(self, name: str, length: int, source: str = "") -> Clamped:
         """Set a track's length; new steps are rests, steps beyond the end are dropped."""
-        applied = _clamp(ParamSpec("length", *LENGTH_RANGE, 16, integer=True), length, "length")
+        applied = _clamp(LENGTH_SPEC, length, "length")
         with self._lock:
             track = self._track(name)
             n = int(applied.value)
@@ -372,12 +372,12 @@ class Session:
         self._set_track_field(name, "solo", bool(solo), source)
 
     def set_level(self, name: str, level: float, source: str = "") -> Clamped:
-        applied = _clamp(ParamSpec("level", *LEVEL_RANGE, 1.0), level, "level")
+        applied = _clamp(LEVEL_SPEC, level, "level")
         self._set_track_field(name, "level", applied.value, source)
         return applied
 
     def set_gate(self, name: str, gate: float, source: str = "") -> Clamped:
-        applied = _clamp(ParamSpec("gate", *GATE_RANGE, 0.5), gate, "gate")
+        applied = _clamp(GATE_SPEC, gate, "gate")
         self._set_track_field(name, "gate", applied.value, source)
         return applied
 
@@ -520,12 +520,10 @@ def _assign_notes(track: Track, notes: list[int]) -> None:
 
 
 def _clamp(spec: ParamSpec, value: object, what: str) -> Clamped:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SessionError(f"{what}: {value!r} is not a number")
-    if value != value:  # NaN never reaches the engine
-        raise SessionError(f"{what}: NaN is not a value")
-    applied, moved = spec.clamp(value)
-    return Clamped(applied, moved)
+    try:
+        return Clamped(*spec.clamp_number(value, what))
+    except PatternError as exc:
+        raise SessionError(str(exc)) from exc
 
 
 def _checked(check: Callable[[Any, str], Any], value: object, what: str) -> Any:

@@ -48,7 +48,6 @@ a block ahead where each step falls (ClockMath mirrors the graph's arithmetic).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -68,11 +67,11 @@ from chronus_tui.engine.sequencer import (
 )
 from chronus_tui.engine.voices import SMOOTH_TIME, Lane, Params
 from chronus_tui.model import (
-    BPM_RANGE,
+    BPM_SPEC,
     MAX_TRACKS,
     PARAM_INDEX,
     STEPS_PER_BAR,
-    SWING_RANGE,
+    SWING_SPEC,
     VOICES,
     PatternError,
     check_voice,
@@ -252,8 +251,8 @@ class EngineGraph:
             self.tables.position({index: steps}, next_step)
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
-        bpm = _clamped(bpm, *BPM_RANGE, "bpm")
-        swing = _clamped(swing, *SWING_RANGE, "swing")
+        bpm, _ = BPM_SPEC.clamp_number(bpm, "bpm")
+        swing, _ = SWING_SPEC.clamp_number(swing, "swing")
         start = self.clock_graph.processed()
         self.clock.rebase(start, bpm)
         self.clock.swing = swing
@@ -445,9 +444,3 @@ class EngineGraph:
     def _error(self, message: str) -> None:
         log.error("%s", message)
         self._events.append({"event": "error", "message": message})
-
-
-def _clamped(value: Any, low: float, high: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{what}: {value!r} is not a number")
-    return min(max(float(value), low), high)
