@@ -25,7 +25,9 @@ import platformdirs
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern, PatternError
 
-SLOT_COUNT = 128
+BANKS = "ABCDEFGH"  # 8 banks of 16 pads, as on the hardware this workflow comes from
+PADS = 16
+SLOT_COUNT = len(BANKS) * PADS
 AUTOSAVE_SLOT = 0
 MAX_BACKUPS = 10
 STALE_TEMP_SECONDS = 60.0  # a save takes milliseconds; an older temp file is a crash's leftover
@@ -70,7 +72,19 @@ def slot_label(slot: int) -> str:
     """Bank and pad of a slot, as on the hardware: 1 → A01, 16 → A16, 17 → B01; 0 is the autosave."""
     if slot == AUTOSAVE_SLOT:
         return "autosave"
-    return f"{'ABCDEFGH'[(slot - 1) // 16]}{(slot - 1) % 16 + 1:02d}"
+    return f"{BANKS[(slot - 1) // PADS]}{(slot - 1) % PADS + 1:02d}"
+
+
+def parse_slot(text: str) -> int | None:
+    """A slot number from "B05", "b5" or "21" (the inverse of slot_label); None if it is not one."""
+    text = text.strip().upper()
+    if text.isdigit():
+        slot = int(text)
+    elif len(text) >= 2 and text[0] in BANKS and text[1:].isdigit() and 1 <= int(text[1:]) <= PADS:
+        slot = BANKS.index(text[0]) * PADS + int(text[1:])
+    else:
+        return None
+    return slot if 1 <= slot <= SLOT_COUNT else None
 
 
 def now_iso() -> str:

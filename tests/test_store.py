@@ -28,6 +28,7 @@ from chronus_tui.store import (
     default_root,
     factory_patterns,
     load_file,
+    parse_slot,
     slot_label,
 )
 
@@ -560,3 +561,9 @@ def test_user_library_wins_and_resolve(store, tmp_path):
         store.resolve("nothing")
     with pytest.raises(StoreError, match="no library pattern named 'nothing'"):
         store.load_library("nothing")
+
+
+def test_parse_slot_reads_what_slot_label_writes() -> None:
+    assert all(parse_slot(slot_label(slot)) == slot for slot in range(1, 129))
+    assert [parse_slot(t) for t in ("A01", "a1", "H16", "1", "128")] == [1, 1, 128, 1, 128]
+    assert [parse_slot(t) for t in ("I01", "A17", "0", "129", "", "B")] == [None] * 6

@@ -21,7 +21,7 @@ from chronus_tui.model import MODULE_PARAMS, steps_text
 from chronus_tui.session import Change
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.actions import ACTIONS
-from chronus_tui.ui.app import ChronusApp, parse_slot
+from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.screens.help import HelpScreen, actions_table
 from chronus_tui.ui.widgets.params import TRACK
 
@@ -258,11 +258,6 @@ async def test_goto_slot_prompt(patterns_dir: Path) -> None:
         assert app.slots.selected == 128
         await pilot.press("g", *"z9", "enter")
         assert app.slots.selected == 128
-
-
-def test_parse_slot() -> None:
-    assert [parse_slot(t) for t in ("A01", "a1", "H16", "1", "128")] == [1, 1, 128, 1, 128]
-    assert [parse_slot(t) for t in ("I01", "A17", "0", "129", "", "B")] == [None] * 6
 
 
 async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> None:

@@ -23,7 +23,7 @@ from textual.widgets import Footer
 
 from chronus_tui.model import NOTE_RANGE, hz_to_midi
 from chronus_tui.session import Change, Session, SessionError
-from chronus_tui.store import SLOT_COUNT, StoreError, slot_label
+from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import APP, bindings
 from chronus_tui.ui.commands import ActionsProvider
 from chronus_tui.ui.messages import SessionChanged
@@ -31,7 +31,7 @@ from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.grid import StepGrid
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel
-from chronus_tui.ui.widgets.slots import BANKS, PADS, SlotBrowser
+from chronus_tui.ui.widgets.slots import SlotBrowser
 from chronus_tui.ui.widgets.transport import TransportBar
 
 log = logging.getLogger(__name__)
@@ -341,18 +341,6 @@ class ChronusApp(App[int]):
     async def action_quit(self) -> None:
         await self._stop_osc()
         self.exit(0)
-
-
-def parse_slot(text: str) -> int | None:
-    """A slot number from "B05", "b5" or "21"; None if it is not one."""
-    text = text.strip().upper()
-    if text.isdigit():
-        slot = int(text)
-    elif len(text) >= 2 and text[0] in BANKS and text[1:].isdigit() and 1 <= int(text[1:]) <= PADS:
-        slot = BANKS.index(text[0]) * PADS + int(text[1:])
-    else:
-        return None
-    return slot if 1 <= slot <= SLOT_COUNT else None
 
 
 def _log_to_file() -> None:

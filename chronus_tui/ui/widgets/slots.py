@@ -9,11 +9,9 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from chronus_tui.session import Session
-from chronus_tui.store import SLOT_COUNT, slot_label
+from chronus_tui.store import BANKS, PADS, SLOT_COUNT, slot_label
 from chronus_tui.ui.actions import SLOTS, bindings
 
-BANKS = "ABCDEFGH"
-PADS = 16
 MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
 STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
           "broken": "bold red"}
