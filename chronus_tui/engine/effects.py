@@ -14,7 +14,7 @@ import random
 from array import array
 from typing import Any
 
-from chronus_tui.engine.pyolib import value_reader
+from chronus_tui.engine.pyolib import set_running, value_reader
 from chronus_tui.engine.voices import Lane, Params
 
 DECAY_POINTS = 512
@@ -78,11 +78,7 @@ class Sources:
     def use_noises(self, used: set[int]) -> None:
         """Run only the noise generators some lane plays (they are the costliest sources)."""
         for index, noise in enumerate(self.noises):
-            if index in used:
-                if not noise.isPlaying():
-                    noise.play()
-            else:
-                noise.stop()
+            set_running([noise], index in used)
 
 
 def tanh_points() -> list[float]:
@@ -178,7 +174,6 @@ class Master:
                 pyo.Mix([side for lane in group for side in (lane.left, lane.right)], voices=2),
                 pyo.Mix([lane.reverb_send for lane in group], voices=1),
                 pyo.Mix([lane.delay_send for lane in group], voices=1)))
-        self._group_running = [True] * len(self._groups)
         self.dry = pyo.Mix([mixes[0] for mixes in self._groups], voices=2)
         self.reverb_in = pyo.Mix([mixes[1] for mixes in self._groups], voices=1)
         self.delay_in = pyo.Mix([mixes[2] for mixes in self._groups], voices=1)
@@ -219,23 +214,13 @@ class Master:
 
     def use_lanes(self, playing: set[int]) -> None:
         """Run only the lane groups' mixes that hold a playing lane (the others are silent)."""
+        groups = {i // LANE_GROUP for i in playing}
         for g, mixes in enumerate(self._groups):
-            running = any(g * LANE_GROUP <= i < (g + 1) * LANE_GROUP for i in playing)
-            if running != self._group_running[g]:
-                self._group_running[g] = running
-                for mix in mixes:
-                    if running:
-                        mix.play()
-                    else:
-                        mix.stop()
+            set_running(mixes, g in groups)
 
     def update(self, dist_mix: float) -> None:
         """Run the distortion only while its mix is (or is still gliding) above 0."""
         running = dist_mix > 0 or (self._dist_running and self._dist_mix_value() > 0)
         if running != self._dist_running:
             self._dist_running = running
-            for obj in self._dist_chain:
-                if running:
-                    obj.play()
-                else:
-                    obj.stop()
+            set_running(self._dist_chain, running)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 if not os.environ.get("PYO_GUI_WX"):
@@ -30,7 +30,18 @@ if "pyo._pyo64" not in sys.modules:
     raise ImportError("pyo was imported before chronus_tui.engine.pyolib: import pyolib first "
                       "so the engine runs on pyo's 64-bit build")
 
-__all__ = ["pyo", "value_reader"]
+__all__ = ["pyo", "set_running", "value_reader"]
+
+
+def set_running(objects: Iterable[Any], on: bool) -> None:
+    """Start or stop pyo objects; those already so are left alone (a pyo play or stop
+    call costs several times the check, and commands run inside the audio callback)."""
+    for obj in objects:
+        if obj.isPlaying() != on:
+            if on:
+                obj.play()
+            else:
+                obj.stop()
 
 
 def value_reader(obj: Any) -> Callable[[], float]:

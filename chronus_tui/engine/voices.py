@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chronus_tui.engine.pyolib import set_running
 from chronus_tui.engine.sequencer import ClockGraph, StepTables
-from chronus_tui.model import MODULE_PARAMS, PARAM_INDEX
+from chronus_tui.model import MODULE_PARAMS, PARAM_INDEX, VOICES
 
 SMOOTH_TIME = 0.02  # seconds: every signal parameter glides this long, so changes never click
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets through
@@ -70,15 +71,11 @@ class Params:
         """Run the signals of the voices some lane plays (the others cost nothing);
         returns the signals started, which must jump to their values, not glide."""
         started = []
-        for module, signals in self.signals.items():
-            if module.startswith("voice"):
-                for signal in (*signals.values(), *self.pan_gains[module]):
-                    if module in voices:
-                        if not signal.isPlaying():
-                            signal.play()
-                            started.append(signal)
-                    else:
-                        signal.stop()
+        for module in VOICES:
+            signals = (*self.signals[module].values(), *self.pan_gains[module])
+            if module in voices:
+                started += [signal for signal in signals if not signal.isPlaying()]
+            set_running(signals, module in voices)
         return started
 
     def set(self, module: str, param: str, value: float) -> float:
@@ -184,7 +181,7 @@ class Lane:
             self.voice = None
             return
         if self.voice is None:
-            _run(self._core, True)
+            set_running(self._core, True)
         self.voice, self.ties = voice, ties
         signals = params.signals[voice]
         self.level.mul = self._sources.voice3_amp if voice == "voice3" else signals["amp"]
@@ -192,7 +189,7 @@ class Lane:
         self.reverb_send.mul = signals["send/reverb"]
         self.delay_send.mul = signals["send/delay"]
         is_acid = voice == ACID_VOICE
-        _run(self._acid, is_acid)
+        set_running(self._acid, is_acid)
         # the acid stage takes the source before the envelope, as a 303's filter does
         output = self.acid_mix if is_acid else self.bright
         self.bright.mul = 1.0 if is_acid else self.env
@@ -228,16 +225,14 @@ class Lane:
         # the pitch (and its glide) only for the oscillators: noise has none
         tonal = source < len(self._tones)
         glides = tonal and self.ties
-        _run([self.freq], tonal)
-        _run(self._glide, glides)
+        set_running([self.freq], tonal)
+        set_running(self._glide, glides)
         pitch = self.pitch if glides else self.freq
         self._apply_glide(values)
         for tone_index, tone in enumerate(self._tones):
             if tone_index == source:
                 tone.freq = pitch
-                tone.play()
-            else:
-                tone.stop()
+            set_running([tone], tone_index == source)
         self.source_index = source
         signal = (*self._tones, *self._sources.noises)[source]
         if self.filter.input is not signal:
@@ -265,10 +260,7 @@ class Lane:
     def _apply_sends(self, values: dict[str, float]) -> None:
         """A send runs only while its level is above 0."""
         for send, param in zip(self._sends, ("send/reverb", "send/delay"), strict=True):
-            if values[param] > 0:
-                send.play()
-            elif send.isPlaying():
-                send.stop()
+            set_running([send], values[param] > 0)
 
     def hold(self, on: bool) -> None:
         """The "gate" command: hold the envelope open (at full velocity) or let it go."""
@@ -279,21 +271,10 @@ class Lane:
         return self.source_index - 2 if self.voice is not None and self.source_index >= 2 else None
 
     def stop(self) -> None:
-        _run([*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq], False)
+        set_running([*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq], False)
 
 
 _PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_glide,
                    "filter/freq": Lane._apply_filter, "filter/q": Lane._apply_filter,
                    **dict.fromkeys(ADSR_ATTRS, Lane._apply_envelope),
                    "send/reverb": Lane._apply_sends, "send/delay": Lane._apply_sends}
-
-
-def _run(objects: list, on: bool) -> None:
-    """Start or stop pyo objects; those already so are left alone (a pyo play or stop
-    call costs several times the check, and commands run inside the audio callback)."""
-    for obj in objects:
-        if obj.isPlaying() != on:
-            if on:
-                obj.play()
-            else:
-                obj.stop()
