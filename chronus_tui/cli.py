@@ -12,10 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.store import SlotStore, StoreError, slot_label
-
-DEFAULT_OSC_HOST = "127.0.0.1"
-DEFAULT_OSC_PORT = 5005
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,16 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send one OSC message and print the replies")
     send.add_argument("address", help="OSC address, e.g. /seq/bpm")
     send.add_argument("args", nargs="*", help="arguments: numbers are sent as numbers")
-    send.add_argument("--host", default=DEFAULT_OSC_HOST)
-    send.add_argument("--port", type=int, default=DEFAULT_OSC_PORT)
+    send.add_argument("--host", default=DEFAULT_HOST)
+    send.add_argument("--port", type=int, default=DEFAULT_PORT)
     send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for replies")
     return parser
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--osc-host", default=DEFAULT_OSC_HOST,
+    parser.add_argument("--osc-host", default=DEFAULT_HOST,
                         help="OSC listen address (default 127.0.0.1; another interface is your choice)")
-    parser.add_argument("--osc-port", type=int, default=DEFAULT_OSC_PORT, help="OSC UDP port (default 5005)")
+    parser.add_argument("--osc-port", type=int, default=DEFAULT_PORT, help="OSC UDP port (default 5005)")
     _add_patterns_dir(parser)
 
 

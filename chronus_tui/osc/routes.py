@@ -36,7 +36,6 @@ from chronus_tui.model import (
     PatternError,
     Step,
     fmt_range,
-    hz_to_midi,
     note_name,
     parse_note,
     parse_steps,
@@ -111,11 +110,7 @@ def to_note(value: object) -> int:
     49 Hz there, `"49"` MIDI 49); a float sent as a number follows parse_note, so a
     controller that only sends floats can still send MIDI 60 as 60.0.
     """
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ArgError(f"{value!r} is not a note")
     try:
-        if isinstance(value, str) and "." in value:
-            return hz_to_midi(to_number(value))
         return parse_note(value)
     except PatternError as exc:
         raise ArgError(exc.message) from None

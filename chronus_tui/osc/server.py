@@ -34,14 +34,13 @@ from pythonosc import osc_packet
 from pythonosc.osc_message import OscMessage
 from pythonosc.parsing import osc_types
 
+from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.osc.notify import Address, Feedback
 from chronus_tui.osc.routes import SOURCE, ArgError, Reply, Request, Route, address_map, unknown_address
 from chronus_tui.session import Session, SessionError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5005
 # A queued datagram costs the kernel ~800 bytes however small it is: 32 MiB holds a burst
 # of ~40,000 parameter sets while the server catches up.
 RECEIVE_BUFFER = 32 << 20
