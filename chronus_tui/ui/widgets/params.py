@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from chronus_tui.model import GATE_SPEC, LEVEL_SPEC, MODULE_PARAMS, WAVEFORMS, ParamSpec, Track
+from chronus_tui.model import GATE_SPEC, LEVEL_SPEC, MODULE_PARAMS, VOICES, WAVEFORMS, ParamSpec, Track
 from chronus_tui.session import Session
 from chronus_tui.ui.actions import PARAMS, bindings
 
-EFFECT_MODULES = ("acid1", "dist1", "reverb1", "delay1", "lfo1", "lfo2", "master")
+EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
 TRACK = "track"  # the selected track's own fields, shown above its voice
 TRACK_PARAMS = (LEVEL_SPEC, GATE_SPEC)
 COLUMN_WIDTH = 40  # label 9, name 13, value 10 + 1, bar 6 + 1
