@@ -1,5 +1,10 @@
-"""Shared sources and the master section: noises, LFOs, acid1's shared signals,
-reverb and delay send buses, dist1, master volume and the limiter.
+"""Module parameters, shared sources and the master section: noises, oscillator
+tables, LFOs, acid1's controls, reverb and delay send buses, dist1, master volume and
+the limiter.
+
+`Params` holds every module's values; the effect modules reach pyo through Controls
+(controls.py): one per number an object reads, derived from the values by
+`control_targets`, a plain float while it holds still and a ramp while it changes.
 
 Every feedback or resonant path is bounded by its parameter range (delay feedback
 ≤ 0.7, MoogLP resonance < 1) and every frequency is clipped below Nyquist, so no
@@ -14,8 +19,10 @@ import random
 from array import array
 from typing import Any
 
-from chronus_tui.engine.pyolib import set_running, value_reader
-from chronus_tui.engine.voices import Lane, Params
+from chronus_tui.engine.controls import Control, Controls
+from chronus_tui.engine.pyolib import set_running
+from chronus_tui.engine.voices import Lane, safe_value
+from chronus_tui.model import MODULE_PARAMS, VOICES
 
 DECAY_POINTS = 512
 LIMIT_THRESHOLD = 0.7  # the limiter holds the level here …
@@ -42,43 +49,121 @@ TANH_RANGE = 20.0
 TANH_POINTS = 16384
 LOOKUP_SPAN = 0.495
 LANE_GROUP = 4  # lanes per submix
+# Saw and square are read from tables of the shapes pyo's LFO computes sample by
+# sample (~28 ns a sample; a table read ~6): saw p - tanh(n p) / tanh(n) over
+# p = -1 … 1, square atan(n sin(2π φ)) × 2/π, with n "harmonics" of sharpness. LFO
+# lowers n for high pitches (n ≤ sr/4/f for saw, sr/8/f for square) so they alias
+# less; a lane takes the table of the largest n in WAVE_SHARPNESS its highest pitch
+# allows, which at bass pitches is LFO's own n = 50.
+WAVE_SHARPNESS = (1, 2, 3, 4, 6, 8, 12, 17, 25, 35, 50)
+WAVE_POINTS = 4096
+MAX_SHARPNESS = WAVE_SHARPNESS[-1]
+DIST_TONE_LOW, DIST_TONE_HIGH = 500.0, 12000.0  # dist1's tone filter, Hz, along tone³
+
+
+def control_targets(module: str, values: dict[str, float], sr: int) -> dict[str, float]:
+    """What each control of a module's objects holds, from the module's parameter values.
+    (Voices have none here: their lanes' gains are set per lane.)"""
+    if module == "acid1":
+        comp = 1.0 + 1.5 * values["res"] * values["vol_comp"]  # vol_comp makes up resonance's loss
+        return {"cutoff": values["cutoff"], "res": values["res"], "decay": values["decay"],
+                "mix": values["mix"], "env_amount": values["env_amount"],
+                "depth_accent": values["env_amount"] * values["accent"],
+                "comp": comp, "comp_accent": comp * values["accent"],
+                "drive_gain": (1.0 + 8.0 * values["drive"]) / TANH_RANGE}  # reads tanh((1 + 8 drive) x)
+    if module == "lfo1":  # scales voice2's cutoffs by 1 ± depth
+        return {"rate": values["rate"], "depth": values["depth"]}
+    if module == "lfo2":  # dips voice3's amp by up to depth
+        return {"rate": values["rate"], "half": values["depth"] / 2, "rest": 1.0 - values["depth"] / 2}
+    if module == "dist1":
+        high = min(DIST_TONE_HIGH, 0.45 * sr)
+        return {"drive_gain": (1.0 + 19.0 * values["drive"]) / TANH_RANGE, "mix": values["mix"],
+                "tone_freq": DIST_TONE_LOW + (high - DIST_TONE_LOW) * values["tone"] ** 3}
+    if module in VOICES:
+        return {}
+    return dict(values)  # reverb1, delay1, master: the values themselves
+
+
+class Params:
+    """Every module's parameter values, and the controls the effect modules read."""
+
+    def __init__(self, controls: Controls, sr: int) -> None:
+        self.sr = sr
+        self.values: dict[str, dict[str, float]] = {
+            module: {spec.name: float(spec.default) for spec in specs}
+            for module, specs in MODULE_PARAMS.items()
+        }
+        self.controls: dict[str, dict[str, Control]] = {
+            module: {name: controls.new(target)
+                     for name, target in control_targets(module, values, sr).items()}
+            for module, values in self.values.items()
+        }
+
+    def set(self, module: str, param: str, value: float, now: int, glide: bool = True) -> float:
+        """Set a parameter (clamped into its range) from sample `now`; returns the value set."""
+        value = safe_value(module, param, value)
+        values = self.values[module]
+        values[param] = value
+        controls = self.controls[module]
+        for name, target in control_targets(module, values, self.sr).items():
+            controls[name].set(target, now, glide)
+        return value
 
 
 class Sources:
-    """What lanes share: noise generators, the two LFOs, acid1's derived signals, tables."""
+    """What lanes share: noise generators, oscillator tables, the two LFOs, acid1's
+    controls, the gate and decay shapes."""
 
     def __init__(self, pyo, sr: int, params: Params) -> None:
+        self.sr = sr
         white = pyo.Noise()
         white.setType(1)  # a linear congruential generator: pyo's rand() calls Python per sample
         self.noise_tables = noise_tables(pyo, sr)
         self.tanh_table = pyo.DataTable(TANH_POINTS, init=tanh_points())
         loop = sr / NOISE_PERIOD  # Hz: one table sample per output sample, exactly
         self.noises = [white, *(pyo.Osc(table, freq=loop, interp=1) for table in self.noise_tables)]
+        self._wave_tables = {(source, n): pyo.DataTable(WAVE_POINTS, init=wave_points(source, n))
+                             for source in (1, 2) for n in WAVE_SHARPNESS}
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
-        lfo1, lfo2 = params.signals["lfo1"], params.signals["lfo2"]
-        # lfo1 scales voice2's cutoffs (its filter and acid1's) by 1 ± depth; lfo2 dips
-        # voice3's amp by up to depth
-        self.lfo1 = pyo.Sine(freq=lfo1["rate"], mul=lfo1["depth"], add=1.0)
-        self._lfo2_half = pyo.Sig(lfo2["depth"], mul=0.5)
-        self._lfo2_rest = pyo.Sig(lfo2["depth"], mul=-0.5, add=1.0)
-        self.lfo2 = pyo.Sine(freq=lfo2["rate"], mul=self._lfo2_half, add=self._lfo2_rest)
-        self.voice3_amp = params.signals["voice3"]["amp"] * self.lfo2
-        acid = params.signals["acid1"]
-        self._res_comp = pyo.Sig(acid["vol_comp"], mul=acid["res"])
-        self.acid: dict[str, Any] = {
-            **acid,
-            # 1 + 8 × drive, over TANH_RANGE: a lane's source times this reads tanh_table
-            "drive_gain": pyo.Sig(acid["drive"], mul=8.0 / TANH_RANGE, add=1.0 / TANH_RANGE),
-            "comp": pyo.Sig(self._res_comp, mul=1.5, add=1.0),  # vol_comp makes up resonance's loss
-        }
+        lfo1, lfo2 = params.controls["lfo1"], params.controls["lfo2"]
+        self.lfo1 = pyo.Sine(freq=1.0, mul=0.0, add=1.0)
+        self.lfo2 = pyo.Sine(freq=1.0, mul=0.0, add=1.0)
+        for control, obj, attr in ((lfo1["rate"], self.lfo1, "freq"), (lfo1["depth"], self.lfo1, "mul"),
+                                   (lfo2["rate"], self.lfo2, "freq"), (lfo2["half"], self.lfo2, "mul"),
+                                   (lfo2["rest"], self.lfo2, "add")):
+            control.attach(obj, attr)
+        self.acid = params.controls["acid1"]
         curve = [math.exp(-5.0 * i / (DECAY_POINTS - 1)) for i in range(DECAY_POINTS)]
         curve[-1] = 0.0
         self.decay_curve = pyo.DataTable(DECAY_POINTS, init=curve)
+
+    def wave_table(self, source: int, top_freq: float) -> Any:
+        """The saw (source 1) or square (2) table for a lane whose highest pitch is `top_freq`."""
+        limit = self.sr / (4 if source == 1 else 8) / max(top_freq, 1.0)
+        n = max((n for n in WAVE_SHARPNESS if n <= limit), default=WAVE_SHARPNESS[0])
+        return self._wave_tables[(source, n)]
 
     def use_noises(self, used: set[int]) -> None:
         """Run only the noise generators some lane plays (they are the costliest sources)."""
         for index, noise in enumerate(self.noises):
             set_running([noise], index in used)
+
+
+def wave_points(source: int, sharpness: int) -> list[float]:
+    """One period of pyo LFO's saw (source 1) or square (2) at that sharpness."""
+    key = (source, sharpness)
+    if key not in _wave_cache:
+        phases = [i / WAVE_POINTS for i in range(WAVE_POINTS)]
+        if source == 1:
+            norm = math.tanh(sharpness)
+            _wave_cache[key] = [(2 * x - 1) - math.tanh(sharpness * (2 * x - 1)) / norm for x in phases]
+        else:
+            _wave_cache[key] = [math.atan(sharpness * math.sin(2 * math.pi * x)) * 2 / math.pi
+                                for x in phases]
+    return _wave_cache[key]
+
+
+_wave_cache: dict[tuple[int, int], list[float]] = {}
 
 
 def tanh_points() -> list[float]:
@@ -164,7 +249,6 @@ class Master:
     """Lanes -> dry mix + reverb and delay returns -> dist1 -> volume -> limiter -> out."""
 
     def __init__(self, pyo, sr: int, params: Params, sources: Sources, lanes: list[Lane]) -> None:
-        sig = params.signals
         # lanes are mixed in groups of LANE_GROUP; a group without a playing lane stops
         # (pyo's Mix adds every input, stopped ones too, sample by sample)
         self._groups = []
@@ -177,32 +261,29 @@ class Master:
         self.dry = pyo.Mix([mixes[0] for mixes in self._groups], voices=2)
         self.reverb_in = pyo.Mix([mixes[1] for mixes in self._groups], voices=1)
         self.delay_in = pyo.Mix([mixes[2] for mixes in self._groups], voices=1)
-        rev = sig["reverb1"]
-        self.reverb = pyo.Freeverb(self.reverb_in, size=rev["room"], damp=rev["damp"], bal=1.0,
-                                   mul=rev["mix"])
-        dly = sig["delay1"]
-        self.delay = pyo.Delay(self.delay_in, delay=dly["time"], feedback=dly["feedback"], maxdelay=1.0)
-        self.delay_low = pyo.ButHP(self.delay, freq=dly["lowcut"])
-        self.delay_out = pyo.ButLP(self.delay_low, freq=dly["highcut"], mul=dly["mix"])
+        controls = params.controls
+        self.reverb = pyo.Freeverb(self.reverb_in, bal=1.0)
+        self.delay = pyo.Delay(self.delay_in, maxdelay=1.0)
+        self.delay_low = pyo.ButHP(self.delay)
+        self.delay_out = pyo.ButLP(self.delay_low)
         self.returns = self.reverb + self.delay_out
         self.pre = self.dry + self.returns
-        dist = sig["dist1"]
-        self.dist_mix = dist["mix"]
-        self.drive = pyo.Sig(dist["drive"], mul=19.0 / TANH_RANGE, add=1.0 / TANH_RANGE)
-        self.driven_in = self.pre * self.drive
+        self.driven_in = pyo.Sig(self.pre)
         self.driven = pyo.Lookup(sources.tanh_table, self.driven_in)  # tanh((1 + 19 × drive) × pre)
-        # 500 Hz … 12 kHz along tone³ (products: Scale's exponent would call pow() per sample)
-        tone_squared = pyo.Sig(dist["tone"], mul=dist["tone"])
-        tone_cubed = pyo.Sig(tone_squared, mul=dist["tone"])
-        high = min(12000.0, 0.45 * sr)
-        self.tone_freq = pyo.Sig(tone_cubed, mul=high - 500.0, add=500.0)
-        self.toned = pyo.Tone(self.driven, freq=self.tone_freq)
-        self._dist_chain = (self.drive, self.driven_in, self.driven, tone_squared, tone_cubed, self.tone_freq,
-                            self.toned)
+        self.toned = pyo.Tone(self.driven)
+        self._dist_chain = (self.driven_in, self.driven, self.toned)
         self._dist_running = True
-        self._dist_mix_value = value_reader(self.dist_mix)
-        self.dist = pyo.Interp(self.pre, self.toned, interp=self.dist_mix)
-        self.volume = pyo.Sig(self.dist, mul=sig["master"]["volume"])
+        self.dist_mix = controls["dist1"]["mix"]
+        self.dist = pyo.Interp(self.pre, self.toned)
+        self.volume = pyo.Sig(self.dist)
+        for module, name, obj, attr in (
+                ("reverb1", "room", self.reverb, "size"), ("reverb1", "damp", self.reverb, "damp"),
+                ("reverb1", "mix", self.reverb, "mul"), ("delay1", "time", self.delay, "delay"),
+                ("delay1", "feedback", self.delay, "feedback"), ("delay1", "lowcut", self.delay_low, "freq"),
+                ("delay1", "highcut", self.delay_out, "freq"), ("delay1", "mix", self.delay_out, "mul"),
+                ("dist1", "drive_gain", self.driven_in, "mul"), ("dist1", "tone_freq", self.toned, "freq"),
+                ("dist1", "mix", self.dist, "interp"), ("master", "volume", self.volume, "mul")):
+            controls[module][name].attach(obj, attr)
         # A limiter without lookahead (pyo's Compress delays the signal by its lookahead,
         # which would move every onset): gain = threshold / level above the threshold.
         self.level = pyo.Follower2(self.volume, risetime=0.001, falltime=0.15)
@@ -218,9 +299,9 @@ class Master:
         for g, mixes in enumerate(self._groups):
             set_running(mixes, g in groups)
 
-    def update(self, dist_mix: float) -> None:
+    def update(self) -> None:
         """Run the distortion only while its mix is (or is still gliding) above 0."""
-        running = dist_mix > 0 or (self._dist_running and self._dist_mix_value() > 0)
+        running = self.dist_mix.value > 0 or self.dist_mix.gliding
         if running != self._dist_running:
             self._dist_running = running
             set_running(self._dist_chain, running)

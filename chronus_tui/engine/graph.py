@@ -54,7 +54,8 @@ from typing import Any
 
 from chronus_tui import patternfile
 from chronus_tui.engine import pyolib
-from chronus_tui.engine.effects import Master, Sources
+from chronus_tui.engine.controls import Controls
+from chronus_tui.engine.effects import Master, Params, Sources
 from chronus_tui.engine.sequencer import (
     TABLE_FIELDS,
     ClockGraph,
@@ -63,9 +64,9 @@ from chronus_tui.engine.sequencer import (
     StepTables,
     bar_of,
     compile_track,
-    lane_gains,
+    track_levels,
 )
-from chronus_tui.engine.voices import SMOOTH_TIME, Lane, Params
+from chronus_tui.engine.voices import GAIN_PARAMS, Lane
 from chronus_tui.model import (
     BPM_SPEC,
     MAX_TRACKS,
@@ -102,16 +103,17 @@ class EngineGraph:
         self.clock = ClockMath(self.sr)
         self.clock_graph = ClockGraph(pyo)
         self.tables = StepTables(pyo, self.clock_graph.trig)
-        self.params = Params(pyo)
+        self.controls = Controls(pyo, self.sr, self.buffer)
+        self.params = Params(self.controls, self.sr)
         self.sources = Sources(pyo, self.sr, self.params)
-        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources)
+        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
                       for i in range(MAX_TRACKS)]
         self.master = Master(pyo, self.sr, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
         self.lane_steps: list[LaneSteps | None] = [None] * MAX_TRACKS  # the tracks compiled, by lane
-        self._gains: list[float | None] = [None] * MAX_TRACKS  # each lane's level as last set
+        self._levels: list[float] = [0.0] * MAX_TRACKS  # each lane's track level after mute and solo
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None
@@ -119,8 +121,6 @@ class EngineGraph:
         self._reports: list[tuple[int, int]] = []  # (token, expected sample) of armed switches
         self._last_step: int | None = None
         self._started_at = 0  # sample of the last transport start
-        self._snapped: list = []  # signals whose smoothing is off until a block has run …
-        self._snapped_at = 0  # … after this sample
         self._manual: dict[str, int] = {}  # voice -> lane borrowed for a hand-held gate
         self._update_usage()
 
@@ -136,11 +136,8 @@ class EngineGraph:
     def poll_events(self) -> list[dict[str, Any]]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
-        if self._snapped and start > self._snapped_at:
-            for signal in self._snapped:
-                signal.time = SMOOTH_TIME
-            self._snapped = []
-        self.master.update(self.params.values["dist1"]["mix"])
+        self.controls.settle(start)
+        self.master.update()
         self._report_switches(start)
         self._report_position()
         self._arm_queued(start)
@@ -185,10 +182,8 @@ class EngineGraph:
         if self.clock.playing:  # edit / now: in place, the bar position kept
             next_step = self.clock.step_at(start - 1) + 1
             self._install(pattern, next_step, self.n0, start)
-        else:
-            # stopped: the next start plays the new values at once
-            self._snap(self.params.all_signals() + [lane.level for lane in self.lanes])
-            self._install(pattern, 0, 0, start)
+        else:  # stopped: the next start plays the new values at once
+            self._install(pattern, 0, 0, start, glide=False)
 
     def _checked(self, data: Any) -> dict[str, Any]:
         """The pattern dict validated, in patternfile's shape. Tracks and modules equal to
@@ -210,27 +205,30 @@ class EngineGraph:
             pattern["modules"] = {module: dict(values) for module, values in self.params.values.items()}
         return pattern
 
-    def _snap(self, signals: list) -> None:
-        """Let `signals` jump to their next values instead of gliding, for one block."""
-        for signal in signals:
-            signal.time = 0.0
-        self._snapped += signals
-        self._snapped_at = self.clock_graph.processed()
-
     def _param(self, module: str, param: str, value: Any) -> None:
         if module not in PARAM_INDEX or param not in PARAM_INDEX[module]:
             raise ValueError(f"unknown parameter {module}/{param}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{module}/{param}: {value!r} is not a number")
-        self.params.set(module, param, value)
+        start = self.clock_graph.processed()
+        self.params.set(module, param, value, start)
         if module in VOICES:
-            lanes = [lane for lane in self.lanes if lane.voice == module]
-            for lane in lanes:
-                lane.apply_param(param, self.params.values[module])
-            if param == "osc/type":
-                self._update_usage()
-            elif param == "freq":  # the steps without a note of their own play it
-                self._write_tables([lane.index for lane in lanes], ("freq",))
+            self._voice_changed(module, {param}, start, glide=True)
+
+    def _voice_changed(self, voice: str, params: set[str], now: int, glide: bool,
+                       skip: Collection[int] = ()) -> None:
+        """Voice parameters `params` changed: pass them to its lanes (but those in `skip`)."""
+        values = self.params.values[voice]
+        lanes = [lane for lane in self.lanes if lane.voice == voice and lane.index not in skip]
+        for lane in lanes:
+            for param in params:
+                lane.apply_param(param, values)
+            if params & GAIN_PARAMS:
+                lane.set_gains(self._levels[lane.index], values, now, glide)
+        if "osc/type" in params:
+            self._update_usage()
+        if "freq" in params:  # the steps without a note of their own play it
+            self._write_tables([lane.index for lane in lanes], ("freq",))
 
     def _track(self, index: Any, data: Any) -> None:
         """One track edited in place: only its lane changes, from its next step on."""
@@ -240,7 +238,7 @@ class EngineGraph:
         length = self.lane_steps[index].length
         tracks = [*self.tracks]
         tracks[index] = track
-        rewritten, reassigned = self._set_tracks(tracks, [index])
+        rewritten, reassigned = self._set_tracks(tracks, [index], self.clock_graph.processed(), glide=True)
         self._write_tables(rewritten)
         if reassigned:
             self._update_usage()
@@ -287,8 +285,10 @@ class EngineGraph:
             if free is None:
                 raise ValueError(f"no free lane to play {voice}")
             self._manual[voice] = free.index
-            free.assign(voice, self.params, ties=False)
-            free.level.value = self._gains[free.index] = 1.0
+            values = self.params.values[voice]
+            free.assign(voice, values, ties=False, top_freq=values["freq"])
+            self._levels[free.index] = 1.0
+            free.set_gains(1.0, values, self.clock_graph.processed(), glide=False)
             self._update_usage()
             self._write_tables([free.index])
             lanes = [free]
@@ -318,11 +318,12 @@ class EngineGraph:
         self._reports.append((queued.token, onset))
 
     def _install(self, pattern: dict[str, Any], next_step: int, n0: int, start: int, *,
-                 anchored: bool = False) -> None:
+                 anchored: bool = False, glide: bool = True) -> None:
         """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
 
         Unless the caller `anchored` the clock on the switch step, the tempo changes
-        from this block on, keeping the step position.
+        from this block on, keeping the step position. Without `glide`, levels and
+        effect settings jump to the new values (the transport is stopped).
         """
         seq = pattern["sequencer"]
         bpm, swing = float(seq["bpm"]), float(seq["swing"])
@@ -331,44 +332,42 @@ class EngineGraph:
             self.clock.swing = swing
         retimed = (bpm, swing) != (self.bpm, self.swing)
         self.bpm, self.swing = bpm, swing
-        changed = self._set_modules(pattern["modules"])
+        changed = self._set_modules(pattern["modules"], start, glide)
         released = set()
         for voice in list(self._manual):
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
             released.add(lane.index)
-        rewritten, reassigned = self._set_tracks(seq["tracks"], range(MAX_TRACKS), force=released)
-        retuned = set()  # lanes whose voice's freq changed
-        for module, param in changed:
-            for lane in self.lanes:
-                if lane.voice == module and lane.index not in reassigned:
-                    lane.apply_param(param, self.params.values[module])
-                    if param == "freq":
-                        retuned.add(lane.index)
-        if reassigned or any(param == "osc/type" for _, param in changed):
+        rewritten, reassigned = self._set_tracks(seq["tracks"], range(MAX_TRACKS), start, glide,
+                                                 force=released)
+        for voice in VOICES:
+            params = {param for module, param in changed if module == voice}
+            if params:
+                self._voice_changed(voice, params, start, glide, skip=reassigned)
+        if reassigned:
             self._update_usage()
         self._write_tables(rewritten)
         if retimed:
             self._write_tables(self._sounding() - rewritten, ("gate",))
-        self._write_tables(retuned - rewritten, ("freq",))
         # in place, the lanes whose steps did not change play on in step
         moved = range(MAX_TRACKS) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
         self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0)
         self.clock_graph.apply(self.clock)
 
-    def _set_modules(self, modules: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
+    def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
+                     glide: bool) -> list[tuple[str, str]]:
         """Set the module parameters that differ from the playing ones; returns those."""
         changed = []
         for module, values in modules.items():
             playing = self.params.values[module]
             for param, value in values.items():
                 if playing[param] != value:
-                    self.params.set(module, param, value)
+                    self.params.set(module, param, value, now, glide)
                     changed.append((module, param))
         return changed
 
-    def _set_tracks(self, tracks: list[dict[str, Any]], indexes: Iterable[int],
+    def _set_tracks(self, tracks: list[dict[str, Any]], indexes: Iterable[int], now: int, glide: bool,
                     force: Collection[int] = ()) -> tuple[set[int], set[int]]:
         """Install `tracks`, touching only the lanes (of `indexes`) whose track changed, and
         those in `force`: their step rows are compiled anew, and they are re-assigned only
@@ -377,6 +376,7 @@ class EngineGraph:
         """
         rewritten: set[int] = set()
         reassigned: set[int] = set()
+        levels = track_levels(tracks)
         for i in indexes:
             track = tracks[i] if i < len(tracks) else None
             if i not in force and track == (self.tracks[i] if i < len(self.tracks) else None):
@@ -386,15 +386,21 @@ class EngineGraph:
             lane = self.lanes[i]
             voice = track["voice"] if track is not None else None
             ties = steps is not None and any(steps.tie)
+            values = self.params.values[voice] if voice is not None else None
             if i in force or voice != lane.voice:
-                lane.assign(voice, self.params, ties=ties)
+                # a lane taking another voice takes its gains at once, as it takes its sound
+                lane.assign(voice, values, ties, self.tables.top_freq[i])
+                if values is not None:
+                    lane.set_gains(levels[i], values, now, glide=False)
                 reassigned.add(i)
-            elif voice is not None and ties != lane.ties:
-                lane.set_ties(ties, self.params.values[voice])
+            elif values is not None and ties != lane.ties:
+                lane.set_pitch(ties, lane.top_freq, values)
         self.tracks = tracks
-        for i, gain in enumerate(lane_gains(tracks)):
-            if gain != self._gains[i]:
-                self.lanes[i].level.value = self._gains[i] = gain
+        for i, level in enumerate(levels):
+            lane = self.lanes[i]
+            if level != self._levels[i] and lane.voice is not None and i not in reassigned:
+                lane.set_gains(level, self.params.values[lane.voice], now, glide)
+            self._levels[i] = level
         return rewritten, reassigned
 
     def _sounding(self) -> set[int]:
@@ -408,10 +414,14 @@ class EngineGraph:
             return
         voices = {i: self.params.values[voice] if (voice := self.lanes[i].voice) else None for i in lanes}
         self.tables.write(lanes, voices, self.bpm, self.swing, self.sr, fields)
+        if "freq" in fields:  # the highest pitch picks a lane's oscillator table
+            for i, values in voices.items():
+                lane = self.lanes[i]
+                if values is not None and lane.top_freq != self.tables.top_freq[i]:
+                    lane.set_pitch(lane.ties, self.tables.top_freq[i], values)
 
     def _update_usage(self) -> None:
-        """Stop what no lane plays: unused voices' signals and noise generators."""
-        self._snap(self.params.use_voices({lane.voice for lane in self.lanes if lane.voice}))
+        """Stop what no lane plays: noise generators and lane submixes."""
         self.sources.use_noises({n for lane in self.lanes if (n := lane.uses_noise()) is not None})
         self.master.use_lanes({lane.index for lane in self.lanes if lane.voice})
 

@@ -13,9 +13,10 @@ swing × step / 2 and a pair of steps (so a bar) keeps its length. Python only m
 the line (c0, base, inc) at block boundaries, for start, stop, tempo and swing
 changes and pattern switches, choosing it so the step position is continuous.
 
-Every track is a lane: a Counter of step triggers modulo the track's length indexes
-DataTables of its steps (on, velocity, note, tie, gate length, accent); the counter
-only moves on a trigger, so the values it reads change on the trigger sample.
+Every track is a lane: a Counter of step triggers modulo the track's length (shared
+by the lanes of that length) indexes DataTables of its steps (on, note, tie, gate
+length, accent); the counter only moves on a trigger, so the values it reads change
+on the trigger sample.
 ClockMath mirrors the graph's arithmetic in Python, so
 the engine knows a block ahead on which sample a bar line or step falls, and can
 apply a queued pattern at the boundary of the block that holds it: no trigger falls
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, midi_to_hz
 
@@ -100,7 +102,7 @@ class ClockMath:
         return guess
 
 
-TABLE_FIELDS = ("on", "velocity", "freq", "tie", "gate", "accent")
+TABLE_FIELDS = ("on", "freq", "tie", "gate", "accent")
 
 
 @dataclass
@@ -112,11 +114,10 @@ class LaneSteps:
     """
 
     on: list[float]
-    velocity: list[float]
     note_hz: list[float]  # 0: the voice's own freq (written into the freq table)
     tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
     gate: list[float]  # fraction of a step; HELD_GATE marks a slide step
-    accent: list[float]
+    accent: list[float]  # 1 on an accented hit: velocity 1 instead of PLAIN_VELOCITY, brighter
 
     @property
     def length(self) -> int:
@@ -127,9 +128,9 @@ def compile_track(track: dict) -> LaneSteps:
     """Table rows for one track of a pattern dict (patternfile shape, already validated)."""
     steps = track["steps"]
     hits = [i for i, s in enumerate(steps) if s["on"]]
-    rows = LaneSteps([], [], [], [], [], [])
+    rows = LaneSteps([], [], [], [], [])
     if not hits:
-        for values in (rows.on, rows.velocity, rows.note_hz, rows.tie, rows.gate, rows.accent):
+        for values in (rows.on, rows.note_hz, rows.tie, rows.gate, rows.accent):
             values.extend([0.0] * len(steps))
         return rows
     gate = float(track.get("gate", 0.5))
@@ -143,7 +144,6 @@ def compile_track(track: dict) -> LaneSteps:
         previous = steps[hits[(k - 1) % count]]
         rows.on.append(1.0 if i == hits[k % count] else 0.0)
         rows.accent.append(1.0 if step.get("accent") else 0.0)
-        rows.velocity.append(1.0 if step.get("accent") else PLAIN_VELOCITY)
         note = step.get("note")
         rows.note_hz.append(midi_to_hz(note) if note is not None else 0.0)
         rows.tie.append(1.0 if previous.get("slide") else 0.0)
@@ -160,7 +160,7 @@ def gate_seconds(fraction: float, bpm: float, swing: float, sr: int) -> float:
     return max(1.0, min(fraction * step, (1 - swing / 2) * step - 2)) / sr
 
 
-def lane_gains(tracks: list[dict]) -> list[float]:
+def track_levels(tracks: list[dict]) -> list[float]:
     """Each track's level after mute and solo (any solo silences the tracks without it)."""
     soloing = any(t.get("solo") for t in tracks)
     return [0.0 if t.get("mute") or (soloing and not t.get("solo")) else float(t.get("level", 1.0))
@@ -168,16 +168,27 @@ def lane_gains(tracks: list[dict]) -> list[float]:
 
 
 class StepTables:
-    """The DataTables every lane reads (lane i at rows i*64 … i*64+63) and the lane counters."""
+    """Each lane's step rows as DataTables, read through one step counter per track length.
+
+    Lanes of the same length are always on the same step (all count from the same
+    restart step), so they share a Counter: a busy pattern of equal-length tracks runs
+    one counter, not one per track. Each lane registers the TableIndex objects that
+    read its rows; positioning a lane points them at the counter of its length.
+    """
 
     def __init__(self, pyo, step_trig) -> None:
-        size = MAX_TRACKS * MAX_STEPS
-        self.tables = {f: pyo.DataTable(size, init=[0.0] * size) for f in TABLE_FIELDS}
-        # what the tables hold, so a lane's rows are rewritten alone (replacing a whole
-        # table from a list costs ~10 µs; writing values one by one far more)
-        self.rows = {f: [0.0] * size for f in TABLE_FIELDS}
-        self.counters = [pyo.Counter(step_trig, min=0, max=1, add=i * MAX_STEPS)
-                         for i in range(MAX_TRACKS)]
+        self.tables = [{f: pyo.DataTable(MAX_STEPS, init=[0.0] * MAX_STEPS) for f in TABLE_FIELDS}
+                       for _ in range(MAX_TRACKS)]
+        self._spare = [pyo.Counter(step_trig, min=0, max=1) for _ in range(MAX_TRACKS)]
+        # never started, so always 0: what lanes without steps read (row 0, which
+        # holds a hand-held voice's freq)
+        self.idle = pyo.Counter(step_trig, min=0, max=1)
+        for counter in (*self._spare, self.idle):
+            counter.stop()
+        self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
+        self._lengths: list[int | None] = [None] * MAX_TRACKS  # the length each lane reads at
+        self.readers: list[list[Any]] = [[] for _ in range(MAX_TRACKS)]  # each lane's TableIndex objects
+        self.top_freq = [0.0] * MAX_TRACKS  # the highest pitch each lane plays (Hz)
 
     def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
               bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
@@ -191,7 +202,6 @@ class StepTables:
             voice = voices[index]
             count = steps.length if steps is not None else 0
             freq = voice["freq"] if voice is not None else 0.0
-            start = index * MAX_STEPS
             for field in fields:
                 if steps is None:
                     values = []
@@ -203,17 +213,33 @@ class StepTables:
                 else:
                     values = getattr(steps, field)
                 fill = freq if field == "freq" else 0.0
-                self.rows[field][start:start + MAX_STEPS] = [*values, *[fill] * (MAX_STEPS - count)]
-        for field in fields:
-            self.tables[field].replace(self.rows[field])
+                if field == "freq":
+                    self.top_freq[index] = max(values, default=freq)
+                self.tables[index][field].replace([*values, *[fill] * (MAX_STEPS - count)])
 
     def position(self, lanes: dict[int, LaneSteps | None], next_step: int) -> None:
-        """Set the given lanes' counters so the next trigger plays step `next_step` mod its length."""
+        """Set the given lanes so the next trigger plays step `next_step` mod their length."""
         for index, steps in lanes.items():
-            length = steps.length if steps is not None else 1
-            counter = self.counters[index]
-            counter.max = length
-            counter.reset(next_step % length)
+            if steps is None:
+                length, counter = None, self.idle
+            else:
+                length = steps.length
+                counter = self._counters.get(length) or self._start_counter(length)
+                counter.reset(next_step % length)
+            if self._lengths[index] != length:
+                self._lengths[index] = length
+                for reader in self.readers[index]:
+                    reader.index = counter
+        for length in set(self._counters) - set(self._lengths):
+            counter = self._counters.pop(length)
+            counter.stop()
+            self._spare.append(counter)
+
+    def _start_counter(self, length: int) -> Any:
+        counter = self._counters[length] = self._spare.pop()
+        counter.max = length
+        counter.play()
+        return counter
 
 
 def bar_of(n: int, n0: int) -> tuple[int, int]:
