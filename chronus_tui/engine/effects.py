@@ -55,9 +55,8 @@ LANE_GROUP = 4  # lanes per submix
 # lowers n for high pitches (n ≤ sr/4/f for saw, sr/8/f for square) so they alias
 # less; a lane takes the table of the largest n in WAVE_SHARPNESS its highest pitch
 # allows, which at bass pitches is LFO's own n = 50.
-WAVE_SHARPNESS = (1, 2, 3, 4, 6, 8, 12, 17, 25, 35, 50)
-WAVE_POINTS = 4096
-MAX_SHARPNESS = WAVE_SHARPNESS[-1]
+WAVE_SHARPNESS = (1, 2, 4, 7, 12, 20, 32, 50)
+WAVE_POINTS = 2048  # the sharpest saw's edge still spans ~80 points
 DIST_TONE_LOW, DIST_TONE_HIGH = 500.0, 12000.0  # dist1's tone filter, Hz, along tone³
 
 
@@ -153,13 +152,14 @@ def wave_points(source: int, sharpness: int) -> list[float]:
     """One period of pyo LFO's saw (source 1) or square (2) at that sharpness."""
     key = (source, sharpness)
     if key not in _wave_cache:
-        phases = [i / WAVE_POINTS for i in range(WAVE_POINTS)]
         if source == 1:
+            ramp = [2 * i / WAVE_POINTS - 1 for i in range(WAVE_POINTS)]
+            edge = map(math.tanh, (sharpness * p for p in ramp))
             norm = math.tanh(sharpness)
-            _wave_cache[key] = [(2 * x - 1) - math.tanh(sharpness * (2 * x - 1)) / norm for x in phases]
+            _wave_cache[key] = [p - e / norm for p, e in zip(ramp, edge, strict=True)]
         else:
-            _wave_cache[key] = [math.atan(sharpness * math.sin(2 * math.pi * x)) * 2 / math.pi
-                                for x in phases]
+            sines = map(math.sin, (2 * math.pi * i / WAVE_POINTS for i in range(WAVE_POINTS)))
+            _wave_cache[key] = [2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines))]
     return _wave_cache[key]
 
 

@@ -47,8 +47,10 @@ a block ahead where each step falls (ClockMath mirrors the graph's arithmetic).
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +88,19 @@ SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this clos
 ENVELOPE_LATENCY = 1
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the graph is built: the ~1000 pyo objects made
+    in a row trigger collection after collection of the growing heap (85 ms of 150)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class QueuedLoad:
     pattern: dict[str, Any]
@@ -101,14 +116,15 @@ class EngineGraph:
         self.sr = int(server.getSamplingRate())
         self.buffer = int(server.getBufferSize())
         self.clock = ClockMath(self.sr)
-        self.clock_graph = ClockGraph(pyo)
-        self.tables = StepTables(pyo, self.clock_graph.trig)
-        self.controls = Controls(pyo, self.sr, self.buffer)
-        self.params = Params(self.controls, self.sr)
-        self.sources = Sources(pyo, self.sr, self.params)
-        self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
-                      for i in range(MAX_TRACKS)]
-        self.master = Master(pyo, self.sr, self.params, self.sources, self.lanes)
+        with _collector_paused():
+            self.clock_graph = ClockGraph(pyo)
+            self.tables = StepTables(pyo, self.clock_graph.trig)
+            self.controls = Controls(pyo, self.sr, self.buffer)
+            self.params = Params(self.controls, self.sr)
+            self.sources = Sources(pyo, self.sr, self.params)
+            self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
+                          for i in range(MAX_TRACKS)]
+            self.master = Master(pyo, self.sr, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
