@@ -38,6 +38,7 @@ STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
 EPS_STEPS = 1e-7
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
+ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets through
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 
 
@@ -102,7 +103,7 @@ class ClockMath:
         return guess
 
 
-TABLE_FIELDS = ("on", "freq", "tie", "gate", "accent")
+TABLE_FIELDS = ("on", "level", "freq", "tie", "gate", "bright", "accent")
 
 
 @dataclass
@@ -113,11 +114,13 @@ class LaneSteps:
     the sounding note's values until the next hit without a sample-and-hold.
     """
 
-    on: list[float]
+    on: list[float]  # 1 on a hit
+    level: list[float]  # the gate's level: the hit's velocity, and through the rests a slide holds; else 0
     note_hz: list[float]  # 0: the voice's own freq (written into the freq table)
     tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
-    gate: list[float]  # fraction of a step; HELD_GATE marks a slide step
-    accent: list[float]  # 1 on an accented hit: velocity 1 instead of PLAIN_VELOCITY, brighter
+    gate: list[float]  # fraction of a step (0 on rests); HELD_GATE: held until the next hit (a slide)
+    bright: list[float]  # the unfiltered share: ACCENT_BRIGHTNESS while an accented hit sounds
+    accent: list[float]  # 1 while an accented hit sounds
 
     @property
     def length(self) -> int:
@@ -128,9 +131,9 @@ def compile_track(track: dict) -> LaneSteps:
     """Table rows for one track of a pattern dict (patternfile shape, already validated)."""
     steps = track["steps"]
     hits = [i for i, s in enumerate(steps) if s["on"]]
-    rows = LaneSteps([], [], [], [], [])
+    rows = LaneSteps([], [], [], [], [], [], [])
     if not hits:
-        for values in (rows.on, rows.note_hz, rows.tie, rows.gate, rows.accent):
+        for values in (rows.on, rows.level, rows.note_hz, rows.tie, rows.gate, rows.bright, rows.accent):
             values.extend([0.0] * len(steps))
         return rows
     gate = float(track.get("gate", 0.5))
@@ -142,12 +145,15 @@ def compile_track(track: dict) -> LaneSteps:
             k += 1
         step = steps[hits[k % count]]
         previous = steps[hits[(k - 1) % count]]
+        sounds = i == hits[k % count] or bool(step.get("slide"))  # a hit, or held by a slide
         rows.on.append(1.0 if i == hits[k % count] else 0.0)
+        rows.level.append((1.0 if step.get("accent") else PLAIN_VELOCITY) if sounds else 0.0)
+        rows.bright.append(ACCENT_BRIGHTNESS if step.get("accent") else 0.0)
         rows.accent.append(1.0 if step.get("accent") else 0.0)
         note = step.get("note")
         rows.note_hz.append(midi_to_hz(note) if note is not None else 0.0)
         rows.tie.append(1.0 if previous.get("slide") else 0.0)
-        rows.gate.append(HELD_GATE if step.get("slide") else gate)
+        rows.gate.append(HELD_GATE if step.get("slide") else gate if sounds else 0.0)
     return rows
 
 

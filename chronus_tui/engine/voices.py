@@ -20,10 +20,9 @@ from typing import Any
 
 from chronus_tui.engine.controls import Control, Controls
 from chronus_tui.engine.pyolib import set_running
-from chronus_tui.engine.sequencer import PLAIN_VELOCITY, ClockGraph, StepTables
+from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import PARAM_INDEX
 
-ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets through
 ACID_VOICE = "voice2"
 LFO2_VOICE = "voice3"  # lfo2 moves this voice's amp
 # osc/type (0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown) -> source: 0 sine,
@@ -77,8 +76,7 @@ class Lane:
             readers.append(reader)
             return reader
 
-        self.hit = read("on", mul=clock.trig)  # 1 on a hit's first sample
-        velocity = read("accent", mul=1.0 - PLAIN_VELOCITY, add=PLAIN_VELOCITY)
+        level = read("level")
         gate_time = read("gate")
         self.freq = read("freq")
         # a slide: on tied steps the pitch glides linearly in the voice's slide_time,
@@ -86,18 +84,19 @@ class Lane:
         glide_time = read("tie", mul=0.0)
         self.pitch = pyo.SigTo(self.freq, time=glide_time, init=440.0)
         self._glide = [glide_time, self.pitch]
-        # the gate: velocity for gate_time seconds after each hit (add: a hand-held gate);
-        # a tied hit restarts it while it is still open, so the envelope does not retrigger
-        self.gate = pyo.TrigEnv(self.hit, table=sources.gate_shape, dur=gate_time, interp=1,
-                                mul=velocity, add=0.0)
+        # the gate: the step's level for its gate time from each step's start (add: a
+        # hand-held gate). A rest's level is 0, but for the rests a slide holds, where the
+        # gate restarts while still open, into the tied hit: no retrigger.
+        self.gate = pyo.TrigEnv(clock.trig, table=sources.gate_shape, dur=gate_time, interp=1,
+                                mul=level, add=0.0)
         self.env = pyo.MidiAdsr(self.gate)
         self.sine = pyo.Sine(self.freq)
         self.wave = pyo.Osc(sources.wave_table(1, 0.0), freq=self.freq)
         self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
         # an accented hit lets some of the unfiltered source through: brighter
-        brightness = read("accent", mul=ACCENT_BRIGHTNESS)
+        brightness = read("bright")
         self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
-        self._core = [self.hit, velocity, gate_time, self.gate, self.env, self.filter, brightness,
+        self._core = [level, gate_time, self.gate, self.env, self.filter, brightness,
                       self.bright]
 
         # voice2's filter follows lfo1 at audio rate (other lanes set plain numbers)
@@ -108,6 +107,7 @@ class Lane:
         # the filter further (sweep depth env_amount × (1 + accent)) and hit harder
         # (gain comp × (1 + accent)): both are one table read of the accent row.
         acid = sources.acid
+        self.hit = read("on", mul=clock.trig)  # 1 on a hit's first sample
         depth = read("accent")
         sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=0.25, mul=depth)
         swept = pyo.Sig(sweep, mul=sources.lfo1)  # lfo1 moves the cutoff you hear through the insert too
@@ -123,8 +123,8 @@ class Lane:
                                    (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
                                    (acid["mix"], self.acid_mix, "interp")):
             control.attach(obj, attr)
-        self._acid = [self.lfo_cutoff, self._lfo_clip, depth, sweep, swept, acid_cutoff, drive_in, driven,
-                      acid_gain, acid_out, self.acid_mix]
+        self._acid = [self.lfo_cutoff, self._lfo_clip, self.hit, depth, sweep, swept, acid_cutoff, drive_in,
+                      driven, acid_gain, acid_out, self.acid_mix]
 
         # The lane's output: bright (or acid_mix on voice2) with the envelope as its mul,
         # to both sides and the sends, each with its gain (level × amp × pan or send)
