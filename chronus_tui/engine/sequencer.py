@@ -2,21 +2,22 @@
 
 The clock lives in the signal graph. A sample counter `c` (1 at sample 0) drives
 
-    pos = (c - c0) * inc + base                      position in steps (float64)
-    pair = floor(pos / 2);  g = pos - 2 * pair
-    n = 2 * pair + (g >= 1 + swing / 2)              the global step number
+    half = c * (inc / 2) + (base - c0 * inc) / 2     half the position in steps (float64)
+    pair = floor(half);  g = half - pair
+    n = 2 * pair + (g >= 1/2 + swing / 4)            the global step number
     step_trig = Change(n) where n >= 0               1 on the sample a step starts
 
-so step n starts on the first sample at or after its ideal time
+i.e. the position pos = (c - c0) * inc + base, halved, in one multiply-add (every pyo
+object is a pass over the block), so that step n starts on the first sample at or after its ideal time
 `n * step + (n odd) * swing * step / 2` (DESIGN.md §2): odd steps are late by
 swing × step / 2 and a pair of steps (so a bar) keeps its length. Python only moves
 the line (c0, base, inc) at block boundaries, for start, stop, tempo and swing
 changes and pattern switches, choosing it so the step position is continuous.
 
 Every track is a lane: a Counter of step triggers modulo the track's length (shared
-by the lanes of that length) indexes DataTables of its steps (on, note, tie, gate
-length, accent); the counter only moves on a trigger, so the values it reads change
-on the trigger sample.
+by the lanes of that length) indexes DataTables of its steps (on, level, note, tie,
+gate length, brightness, accent); the counter only moves on a trigger, so the values
+it reads change on the trigger sample.
 ClockMath mirrors the graph's arithmetic in Python, so
 the engine knows a block ahead on which sample a bar line or step falls, and can
 apply a queued pattern at the boundary of the block that holds it: no trigger falls
@@ -47,6 +48,11 @@ def step_boundary(n: int, swing: float) -> float:
     return 2 * (n // 2) + (1 + swing / 2 if n % 2 else 0.0)
 
 
+def odd_threshold(swing: float) -> float:
+    """Where in a pair of steps (in pairs) the odd step starts."""
+    return 0.5 + swing / 4
+
+
 def step_samples(bpm: float, sr: int) -> float:
     return sr * 60.0 / bpm / 4.0
 
@@ -65,13 +71,25 @@ class ClockMath:
     def playing(self) -> bool:
         return self.inc > 0.0
 
+    @property
+    def half_inc(self) -> float:
+        return self.inc * 0.5
+
+    @property
+    def half_offset(self) -> float:
+        return (self.base - self.c0 * self.inc) * 0.5
+
+    def half(self, sample: int) -> float:
+        """Half the position at `sample`, in the graph's very arithmetic."""
+        return (sample + 1) * self.half_inc + self.half_offset
+
     def pos(self, sample: int) -> float:
-        return ((sample + 1) - self.c0) * self.inc + self.base
+        return 2.0 * self.half(sample)
 
     def step_at(self, sample: int) -> int:
-        pos = self.pos(sample)
-        pair = math.floor(pos * 0.5)
-        return 2 * pair + (1 if pos - pair * 2 >= 1 + self.swing / 2 else 0)
+        half = self.half(sample)
+        pair = math.floor(half)
+        return 2 * pair + (1 if half - pair >= odd_threshold(self.swing) else 0)
 
     def start_at(self, sample: int, bpm: float) -> None:
         """Step 0 on `sample`."""
@@ -260,19 +278,15 @@ class ClockGraph:
         from chronus_tui.engine.pyolib import value_reader  # here: ClockMath users need no pyo
 
         self.counter = pyo.Counter(pyo.Sig(1), min=1, max=2**62)  # c: 1 at sample 0
-        self.c0 = pyo.Sig(0.0)
-        self.base = pyo.Sig(STOPPED_POS)
-        self.inc = pyo.Sig(0.0)
-        self.threshold = pyo.Sig(1.0)  # 1 + swing/2: where the odd step of a pair starts
-        pos = (self.counter - self.c0) * self.inc + self.base
-        pair = pyo.Floor(pos * 0.5)
-        odd = pyo.Compare(pos - pair * 2, self.threshold, ">=")
-        self.step = pair * 2 + odd
+        self.half = pyo.Sig(self.counter, mul=0.0, add=STOPPED_POS / 2)  # mul, add: ClockMath's line
+        self.pair = pyo.Floor(self.half)
         # Change compares with the previous sample (0 before the first one): n is offset by
         # a non-integer, so step 0 on sample 0 still counts, and the offset alternates at
         # each transport start, so a restart during step 0 still triggers step 0
-        self.offset = pyo.Sig(0.5)
-        self.trig = pyo.Change(self.step + self.offset) * pyo.Compare(self.step, 0, ">=")
+        self._offset = 0.5
+        self.odd = pyo.Compare(self.half - self.pair, odd_threshold(0.0), ">=", add=self._offset)
+        self.step = pyo.Sig(self.pair, mul=2, add=self.odd)  # n + the offset
+        self.trig = pyo.Change(self.step, mul=pyo.Compare(self.pair, 0, ">="))
         self.onset = pyo.SampHold(self.counter, self.trig, 1)  # c of the last step start
         self._counter_value = value_reader(self.counter)
         self._step_value = value_reader(self.step)
@@ -280,21 +294,21 @@ class ClockGraph:
 
     def apply(self, clock: ClockMath) -> None:
         """Takes effect from the first sample of the next block."""
-        self.c0.value = float(clock.c0)
-        self.base.value = clock.base
-        self.inc.value = clock.inc
-        self.threshold.value = 1 + clock.swing / 2
+        self.half.mul = clock.half_inc
+        self.half.add = clock.half_offset
+        self.odd.comp = odd_threshold(clock.swing)
 
     def restart(self) -> None:
         """Mark a transport start, so that step 0 triggers even if step 0 was playing."""
-        self.offset.value = 0.75 if self.offset.value == 0.5 else 0.5
+        self._offset = 0.75 if self._offset == 0.5 else 0.5
+        self.odd.add = self._offset
 
     def processed(self) -> int:
         """Samples computed so far: the index of the first sample of the next block."""
         return int(self._counter_value())
 
     def current_step(self) -> int:
-        return int(self._step_value())
+        return round(self._step_value() - self._offset)
 
     def last_onset(self) -> int:
         """Sample index of the latest step start."""
