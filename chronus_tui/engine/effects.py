@@ -53,8 +53,8 @@ LANE_GROUP = 4  # lanes per submix
 # sample (~28 ns a sample; a table read ~6): saw p - tanh(n p) / tanh(n) over
 # p = -1 … 1, square atan(n sin(2π φ)) × 2/π, with n "harmonics" of sharpness. LFO
 # lowers n for high pitches (n ≤ sr/4/f for saw, sr/8/f for square) so they alias
-# less; a lane takes the table of the largest n in WAVE_SHARPNESS its highest pitch
-# allows, which at bass pitches is LFO's own n = 50.
+# less; a lane takes the table of the largest n in WAVE_SHARPNESS that its median
+# pitch allows, which at bass pitches is LFO's own n = 50.
 WAVE_SHARPNESS = (1, 2, 4, 7, 12, 20, 32, 50)
 WAVE_POINTS = 2048  # the sharpest saw's edge still spans ~80 points
 DIST_TONE_LOW, DIST_TONE_HIGH = 500.0, 12000.0  # dist1's tone filter, Hz, along tone³
@@ -136,9 +136,9 @@ class Sources:
         curve[-1] = 0.0
         self.decay_curve = pyo.DataTable(DECAY_POINTS, init=curve)
 
-    def wave_table(self, source: int, top_freq: float) -> Any:
-        """The saw (source 1) or square (2) table for a lane whose highest pitch is `top_freq`."""
-        limit = self.sr / (4 if source == 1 else 8) / max(top_freq, 1.0)
+    def wave_table(self, source: int, pitch: float) -> Any:
+        """The saw (source 1) or square (2) table for a lane whose median pitch is `pitch`."""
+        limit = self.sr / (4 if source == 1 else 8) / max(pitch, 1.0)
         n = max((n for n in WAVE_SHARPNESS if n <= limit), default=WAVE_SHARPNESS[0])
         return self._wave_tables[(source, n)]
 

@@ -302,7 +302,7 @@ class EngineGraph:
                 raise ValueError(f"no free lane to play {voice}")
             self._manual[voice] = free.index
             values = self.params.values[voice]
-            free.assign(voice, values, ties=False, top_freq=values["freq"])
+            free.assign(voice, values, ties=False, median_pitch=values["freq"])
             self._levels[free.index] = 1.0
             free.set_gains(1.0, values, self.clock_graph.processed(), glide=False)
             self._update_usage()
@@ -405,12 +405,12 @@ class EngineGraph:
             values = self.params.values[voice] if voice is not None else None
             if i in force or voice != lane.voice:
                 # a lane taking another voice takes its gains at once, as it takes its sound
-                lane.assign(voice, values, ties, self.tables.top_freq[i])
+                lane.assign(voice, values, ties, self.tables.median_pitch[i])
                 if values is not None:
                     lane.set_gains(levels[i], values, now, glide=False)
                 reassigned.add(i)
             elif values is not None and ties != lane.ties:
-                lane.set_pitch(ties, lane.top_freq, values)
+                lane.set_pitch(ties, lane.median_pitch, values)
         self.tracks = tracks
         for i, level in enumerate(levels):
             lane = self.lanes[i]
@@ -430,11 +430,11 @@ class EngineGraph:
             return
         voices = {i: self.params.values[voice] if (voice := self.lanes[i].voice) else None for i in lanes}
         self.tables.write(lanes, voices, self.bpm, self.swing, self.sr, fields)
-        if "freq" in fields:  # the highest pitch picks a lane's oscillator table
+        if "freq" in fields:  # the median pitch picks a lane's oscillator table
             for i, values in voices.items():
                 lane = self.lanes[i]
-                if values is not None and lane.top_freq != self.tables.top_freq[i]:
-                    lane.set_pitch(lane.ties, self.tables.top_freq[i], values)
+                if values is not None and lane.median_pitch != self.tables.median_pitch[i]:
+                    lane.set_pitch(lane.ties, self.tables.median_pitch[i], values)
 
     def _update_usage(self) -> None:
         """Stop what no lane plays: noise generators and lane submixes."""

@@ -28,6 +28,7 @@ in place for exactly the first step that plays them.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,7 +213,7 @@ class StepTables:
         self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
         self._lengths: list[int | None] = [None] * MAX_TRACKS  # the length each lane reads at
         self.readers: list[list[Any]] = [[] for _ in range(MAX_TRACKS)]  # each lane's TableIndex objects
-        self.top_freq = [0.0] * MAX_TRACKS  # the highest pitch each lane plays (Hz)
+        self.median_pitch = [0.0] * MAX_TRACKS  # each lane's median pitch (Hz), by time played
 
     def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
               bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
@@ -238,7 +239,7 @@ class StepTables:
                     values = getattr(steps, field)
                 fill = freq if field == "freq" else 0.0
                 if field == "freq":
-                    self.top_freq[index] = max(values, default=freq)
+                    self.median_pitch[index] = statistics.median(values) if values else freq
                 self.tables[index][field].replace([*values, *[fill] * (MAX_STEPS - count)])
 
     def position(self, lanes: dict[int, LaneSteps | None], next_step: int) -> None:

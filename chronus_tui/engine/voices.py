@@ -64,7 +64,7 @@ class Lane:
         self.sr = sr
         self.voice: str | None = None
         self.ties = False  # whether any step of the lane glides (then the glide runs)
-        self.top_freq = 0.0  # the highest pitch it plays: picks the oscillator's table
+        self.median_pitch = 0.0  # picks the oscillator's table
         self.source_index = 0
         self._sources = sources
         rows = tables.tables[index]
@@ -140,9 +140,10 @@ class Lane:
 
     # -- assignment (block boundaries only) ------------------------------------
 
-    def assign(self, voice: str | None, values: dict[str, float] | None, ties: bool, top_freq: float) -> None:
+    def assign(self, voice: str | None, values: dict[str, float] | None, ties: bool,
+               median_pitch: float) -> None:
         """Play `voice` (parameter values `values`; None: stop the lane); `ties`: some step
-        glides; `top_freq`: the highest pitch it plays."""
+        glides; `median_pitch`: its median pitch (Hz)."""
         if voice is None or values is None:
             if self.voice is not None:
                 self.stop()
@@ -150,7 +151,7 @@ class Lane:
             return
         if self.voice is None:
             set_running(self._core, True)
-        self.voice, self.ties, self.top_freq = voice, ties, top_freq
+        self.voice, self.ties, self.median_pitch = voice, ties, median_pitch
         self.env.mul = self._sources.lfo2 if voice == LFO2_VOICE else 1.0
         is_acid = voice == ACID_VOICE
         set_running(self._acid, is_acid)
@@ -169,10 +170,10 @@ class Lane:
         self._apply_envelope(values)
         self._apply_sends(values)
 
-    def set_pitch(self, ties: bool, top_freq: float, values: dict[str, float]) -> None:
-        """Whether some step glides (the glide objects run only then), and the highest
+    def set_pitch(self, ties: bool, median_pitch: float, values: dict[str, float]) -> None:
+        """Whether some step glides (the glide objects run only then), and the median
         pitch (which picks the oscillator's table)."""
-        self.ties, self.top_freq = ties, top_freq
+        self.ties, self.median_pitch = ties, median_pitch
         self._apply_waveform(values)
 
     def set_gains(self, level: float, values: dict[str, float], now: int, glide: bool) -> None:
@@ -192,7 +193,7 @@ class Lane:
         """The oscillator or noise, the filter's input, and the pitch glide."""
         source = int(values["osc/type"])
         if source in (1, 2):
-            table = self._sources.wave_table(source, self.top_freq)
+            table = self._sources.wave_table(source, self.median_pitch)
             if self.wave.table is not table:
                 self.wave.table = table
         tonal = source < TONAL_SOURCES
