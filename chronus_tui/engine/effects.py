@@ -125,6 +125,7 @@ class Sources:
                              for source in (1, 2) for n in WAVE_SHARPNESS}
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.controls["lfo1"], params.controls["lfo2"]
+        self._lfo1_depth = lfo1["depth"]
         self.lfo1 = pyo.Sine(freq=1.0, mul=0.0, add=1.0)
         self.lfo2 = pyo.Sine(freq=1.0, mul=0.0, add=1.0)
         for control, obj, attr in ((lfo1["rate"], self.lfo1, "freq"), (lfo1["depth"], self.lfo1, "mul"),
@@ -141,6 +142,10 @@ class Sources:
         limit = self.sr / (4 if source == 1 else 8) / max(pitch, 1.0)
         n = max((n for n in WAVE_SHARPNESS if n <= limit), default=WAVE_SHARPNESS[0])
         return self._wave_tables[(source, n)]
+
+    def lfo1_moving(self) -> bool:
+        """Whether lfo1 moves anything: its depth is (or is still gliding) above 0."""
+        return self._lfo1_depth.value > 0 or self._lfo1_depth.gliding
 
     def use_noises(self, used: set[int]) -> None:
         """Run only the noise generators some lane plays (they are the costliest sources)."""

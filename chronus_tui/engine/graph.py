@@ -138,6 +138,7 @@ class EngineGraph:
         self._last_step: int | None = None
         self._started_at = 0  # sample of the last transport start
         self._manual: dict[str, int] = {}  # voice -> lane borrowed for a hand-held gate
+        self._lfo1_moving = self.sources.lfo1_moving()
         self._update_usage()
 
     # -- the two entry points ---------------------------------------------------
@@ -154,6 +155,11 @@ class EngineGraph:
         start = self.clock_graph.processed()
         self.controls.settle(start)
         self.master.update()
+        if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
+            self._lfo1_moving = not self._lfo1_moving
+            for lane in self.lanes:
+                if lane.voice is not None:
+                    lane.apply_param("filter/freq", self.params.values[lane.voice])
         self._report_switches(start)
         self._report_position()
         self._arm_queued(start)

@@ -99,9 +99,11 @@ class Lane:
         self._core = [level, gate_time, self.gate, self.env, self.filter, brightness,
                       self.bright]
 
-        # voice2's filter follows lfo1 at audio rate (other lanes set plain numbers)
+        # voice2's filter follows lfo1 at audio rate while lfo1 moves (the Biquad then
+        # computes its coefficients every sample: a sine and cosine each)
         self.lfo_cutoff = pyo.Sig(1000.0, mul=sources.lfo1)
         self._lfo_clip = pyo.Clip(self.lfo_cutoff, 20.0, 0.45 * sr)
+        self._lfo_filter = [self.lfo_cutoff, self._lfo_clip]
 
         # acid1: 303-style insert (only on lanes playing voice2). Accented steps open
         # the filter further (sweep depth env_amount × (1 + accent)) and hit harder
@@ -123,7 +125,7 @@ class Lane:
                                    (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
                                    (acid["mix"], self.acid_mix, "interp")):
             control.attach(obj, attr)
-        self._acid = [self.lfo_cutoff, self._lfo_clip, self.hit, depth, sweep, swept, acid_cutoff, drive_in,
+        self._acid = [self.hit, depth, sweep, swept, acid_cutoff, drive_in,
                       driven, acid_gain, acid_out, self.acid_mix]
 
         # The lane's output: bright (or acid_mix on voice2) with the envelope as its mul,
@@ -218,7 +220,9 @@ class Lane:
 
     def _apply_filter(self, values: dict[str, float]) -> None:
         cutoff = min(values["filter/freq"], 0.45 * self.sr)
-        if self.voice == ACID_VOICE:
+        modulated = self.voice == ACID_VOICE and self._sources.lfo1_moving()
+        set_running(self._lfo_filter, modulated)
+        if modulated:
             self.lfo_cutoff.value = cutoff
             self.filter.freq = self._lfo_clip
         else:
@@ -246,7 +250,8 @@ class Lane:
         return self.source_index - TONAL_SOURCES
 
     def stop(self) -> None:
-        set_running([*self._core, *self._acid, *self._tones, *self._sends, *self._glide, self.freq], False)
+        set_running([*self._core, *self._acid, *self._lfo_filter, *self._tones, *self._sends, *self._glide,
+                     self.freq], False)
 
 
 _PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_glide,
