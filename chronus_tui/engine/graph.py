@@ -27,17 +27,18 @@ For the engine process (part b) and the offline renderer:
 - Sample numbers count from the first sample the server computed (0) and name the
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
-- Cost: about 80 always-running pyo streams plus 25–40 per sounding track (a noise
-  voice runs no pitch objects, the glide runs only for tracks with slides); 8 busy
-  tracks with every effect render at about 40× real time on this machine with the
-  benchmark's pink-noise voices, ~27× with sine/saw/square (pyo's LFO saw and square
-  cost ~28 ns a sample each) (benchmarks/bench_engine_render.py), i.e. 2.5–4% of a
-  core in real time at 48 kHz. Shares of such a render (perf): lane submixes ~2%
-  (groups of 4 lanes; a group without a track stops), reverb + delay ~5%, the two
-  LFOs ~2%, poll_events ~1.5 µs a block (~1% at 256), the 24-bit WAV conversion ~2%;
-  the LFO's saw/square ~11% of the tone render (libm expm1/atan/tanh per sample; a
-  wavetable would not be sample-exact). Stopping reverb/delay or an LFO while unheard
-  would change the sound when they return (frozen tail, LFO phase), so they run.
+- Cost: every pyo object is a pass over each block, so the graph runs as few as it
+  can: about 65 streams always (clock, LFOs, reverb, delay, dist1, limiter) and 20–25
+  per sounding track, 45 through the acid insert (a noise voice runs no pitch objects,
+  the glide runs only for tracks with slides, a send only above 0). Parameters cost nothing while they hold
+  still (controls.py). 8 busy tracks with every effect render at about 48× real time
+  on this machine with the benchmark's pink-noise voices and about 45× with
+  sine/saw/square, 1024-sample blocks (benchmarks/bench_engine_render.py), i.e. some
+  2% of a core in real time. Shares of such a render (callgrind): step-table reads
+  14%, gate + envelope 13%, lane outputs and their mixes 12%, reverb 6%, filters 5%,
+  the acid insert 10%, the 24-bit WAV conversion 3%. Stopping reverb/delay or an LFO
+  while unheard would change the sound when they return (frozen tail, LFO phase), so
+  they run.
 
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
