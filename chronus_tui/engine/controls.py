@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chronus_tui.engine.pyolib import attribute_setter
+
 SMOOTH_TIME = 0.02  # seconds: every change of a smoothed parameter glides this long
 
 
@@ -30,8 +32,10 @@ class Control:
     def __init__(self, pyo, owner: Controls, value: float) -> None:
         self.value = float(value)
         self._owner = owner
-        self._ramp = pyo.Linseg([(0.0, self.value), (1.0, self.value)])
-        self._sinks: list[tuple[Any, str]] = []
+        ramp = pyo.Linseg([(0.0, self.value), (1.0, self.value)])
+        self._ramp = ramp._base_objs[0]  # its one stream: played and re-pointed directly, as sinks are
+        self._ramp_object = ramp  # what sinks read
+        self._sinks: dict[tuple[int, str], Any] = {}  # (id(obj), attr) -> setter
         self._ramp_from = self._ramp_to = self.value
         self._started = 0  # sample at which the ramp was (re)started
         self.gliding = False  # the ramp is playing
@@ -39,8 +43,12 @@ class Control:
 
     def attach(self, obj: Any, attr: str) -> None:
         """Let `obj.attr` follow this control from now on."""
-        self._sinks.append((obj, attr))
-        setattr(obj, attr, self._ramp if self._on_ramp else self.value)
+        setter = self._sinks[(id(obj), attr)] = attribute_setter(obj, attr)
+        setter(self._ramp_object if self._on_ramp else self.value)
+
+    def detach(self, obj: Any, attr: str) -> None:
+        """`obj.attr` no longer follows this control (it keeps its current value)."""
+        del self._sinks[(id(obj), attr)]
 
     def set(self, value: float, now: int, glide: bool = True) -> None:
         """The new value, from sample `now` (a block boundary): a glide, or a jump."""
@@ -54,8 +62,8 @@ class Control:
         self._ramp_from = self._position(now) if self.gliding else self.value
         self._ramp_to = self.value = value
         hold, ramp = self._owner.hold_time, SMOOTH_TIME
-        self._ramp.list = [(0.0, self._ramp_from), (hold, self._ramp_from), (hold + ramp, value)]
-        self._ramp.play()
+        self._ramp.setList([(0.0, self._ramp_from), (hold, self._ramp_from), (hold + ramp, value)])
+        self._ramp.play(0, 0)
         self._started = now
         self.gliding = True
         self._owner.gliding.add(self)
@@ -68,8 +76,8 @@ class Control:
             self._land()
         elif elapsed > 0 and not self._on_ramp:
             self._on_ramp = True
-            for obj, attr in self._sinks:
-                setattr(obj, attr, self._ramp)
+            for setter in self._sinks.values():
+                setter(self._ramp_object)
 
     def _position(self, now: int) -> float:
         ramped = (now - self._started - self._owner.hold_samples) / self._owner.ramp_samples
@@ -78,10 +86,10 @@ class Control:
     def _land(self) -> None:
         if self.gliding:
             self.gliding = self._on_ramp = False
-            self._ramp.stop()
+            self._ramp.stop(0)
             self._owner.gliding.discard(self)
-        for obj, attr in self._sinks:
-            setattr(obj, attr, self.value)
+        for setter in self._sinks.values():
+            setter(self.value)
 
 
 class Controls:

@@ -30,7 +30,7 @@ if "pyo._pyo64" not in sys.modules:
     raise ImportError("pyo was imported before chronus_tui.engine.pyolib: import pyolib first "
                       "so the engine runs on pyo's 64-bit build")
 
-__all__ = ["pyo", "set_running", "value_reader"]
+__all__ = ["attribute_setter", "pyo", "set_running", "value_reader"]
 
 
 def set_running(objects: Iterable[Any], on: bool) -> None:
@@ -48,3 +48,18 @@ def value_reader(obj: Any) -> Callable[[], float]:
     """`obj.get()` without pyo's per-call argument checks (a few µs each; the engine
     reads several values every block): the first stream's current value."""
     return obj._base_objs[0]._getStream().getValue
+
+
+def attribute_setter(obj: Any, attr: str) -> Callable[[Any], None]:
+    """`obj.attr = value` without pyo's per-call argument checks (some 10 µs each; a
+    pattern switch sets hundreds inside the audio callback): the value, a number or a
+    one-stream pyo object, goes straight to each of obj's streams. (obj's Python-side
+    copy of the attribute is not updated: read it from where it was set.)"""
+    methods = [getattr(base, f"set{attr.capitalize()}") for base in obj._base_objs]
+
+    def set_value(value: Any) -> None:
+        stream = value._base_objs[0] if isinstance(value, pyo.PyoObject) else value
+        for method in methods:
+            method(stream)
+
+    return set_value

@@ -119,12 +119,13 @@ class Lane:
         acid_gain = read("accent")
         acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=0.0, mul=acid_gain)
         self.acid_mix = pyo.Interp(self.bright, acid_out, interp=1.0)
-        for control, obj, attr in ((acid["depth_accent"], depth, "mul"), (acid["env_amount"], depth, "add"),
-                                   (acid["cutoff"], sweep, "add"), (acid["decay"], sweep, "dur"),
-                                   (acid["drive_gain"], drive_in, "mul"), (acid["res"], acid_out, "res"),
-                                   (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
-                                   (acid["mix"], self.acid_mix, "interp")):
-            control.attach(obj, attr)
+        # what follows acid1's controls while the lane plays voice2
+        self._acid_sinks = ((acid["depth_accent"], depth, "mul"), (acid["env_amount"], depth, "add"),
+                            (acid["cutoff"], sweep, "add"), (acid["decay"], sweep, "dur"),
+                            (acid["drive_gain"], drive_in, "mul"), (acid["res"], acid_out, "res"),
+                            (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
+                            (acid["mix"], self.acid_mix, "interp"))
+        self._acid_followed = False
         self._acid = [self.hit, depth, sweep, swept, acid_cutoff, drive_in,
                       driven, acid_gain, acid_out, self.acid_mix]
 
@@ -149,6 +150,7 @@ class Lane:
         if voice is None or values is None:
             if self.voice is not None:
                 self.stop()
+            self._follow_acid(False)
             self.voice = None
             return
         if self.voice is None:
@@ -156,6 +158,7 @@ class Lane:
         self.voice, self.ties, self.median_pitch = voice, ties, median_pitch
         self.env.mul = self._sources.lfo2 if voice == LFO2_VOICE else 1.0
         is_acid = voice == ACID_VOICE
+        self._follow_acid(is_acid)
         set_running(self._acid, is_acid)
         # the acid stage takes the source before the envelope, as a 303's filter does
         output = self.acid_mix if is_acid else self.bright
@@ -164,6 +167,12 @@ class Lane:
         for out in self.outputs:
             out.value = output
         self.apply_voice(values)
+
+    def _follow_acid(self, on: bool) -> None:
+        if on != self._acid_followed:
+            for control, obj, attr in self._acid_sinks:
+                (control.attach if on else control.detach)(obj, attr)
+            self._acid_followed = on
 
     def apply_voice(self, values: dict[str, float]) -> None:
         """The voice's parameters that are plain numbers: waveform, filter, envelope times."""
