@@ -96,14 +96,21 @@ class JackMonitor:
         self._client: int | None = client
         self._lock = threading.Lock()
         self._xruns = 0
+        self.server_gone = False
+        self._on_server_gone = on_shutdown
         # Kept referenced: libjack calls them later, from its own thread.
         self._callback = _XrunCallback(self._on_xrun)
-        self._shutdown = _ShutdownCallback(lambda _arg: on_shutdown() if on_shutdown else None)
+        self._shutdown = _ShutdownCallback(self._on_shutdown)
         lib.jack_set_xrun_callback(client, self._callback, None)
         lib.jack_on_shutdown(client, self._shutdown, None)
         if lib.jack_activate(client) != 0:
             self.close()
             raise JackError("JACK refused to activate a client")
+
+    def _on_shutdown(self, _arg: object) -> None:
+        self.server_gone = True
+        if self._on_server_gone is not None:
+            self._on_server_gone()
 
     def _on_xrun(self, _arg: object) -> int:
         with self._lock:

@@ -274,6 +274,12 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
         # (a stalled JACK server), so the engine is never left behind.
         while not stop.wait(PARENT_CHECK) and os.getppid() == parent:
             pass
+    if engine.monitor is not None and engine.monitor.server_gone:
+        # pyo's JACK client died with the server, and stopping it can then block for good:
+        # end here, and the client starts the next engine at once
+        log.info("the JACK server went away; engine stopping")
+        logging.shutdown()
+        os._exit(0)
     engine.server.stop()
     engine.server.shutdown()
     if engine.monitor is not None:
