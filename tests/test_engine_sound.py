@@ -117,17 +117,54 @@ def test_kick_is_a_short_low_sine_and_hats_are_bright_noise(tmp_path):
     assert np.abs(hats[expected_onset(1, 120, 0) + int(0.08 * SR):expected_onset(3, 120, 0)]).max() < 1e-4
 
 
-def test_parameter_changes_are_smoothed(tmp_path):
+def held_note(voices: dict[str, float]) -> dict:
+    """voice1 holding one sine note all bar long (a slide step, gate 1)."""
     pattern = click_pattern([("pad", "voice1", "x" + "." * 15)],
-                            voices={"voice1": {"freq": 220.0, "amp": 0.2, "adsr/sustain": 1.0}})
+                            voices={"voice1": {"freq": 220.0, "adsr/sustain": 1.0, **voices}})
     pattern["sequencer"]["tracks"][0]["gate"] = 1.0
-    pattern["sequencer"]["tracks"][0]["steps"][0]["slide"] = True  # hold the note
+    pattern["sequencer"]["tracks"][0]["steps"][0]["slide"] = True
+    return pattern
+
+
+def test_parameter_changes_are_smoothed(tmp_path):
+    pattern = held_note({"amp": 0.2})
     schedule = {100: [{"op": "param", "module": "voice1", "param": "amp", "value": 1.0}],
                 200: [{"op": "param", "module": "master", "param": "volume", "value": 0.2}]}
     audio, _ = render_array(tmp_path, pattern, bars=1, schedule=schedule)
     left = audio[20000:70000, 0]
     assert np.abs(np.diff(left)).max() < 2 * np.pi * 220 / SR * 0.8  # no step anywhere
     assert np.abs(audio[40000:45000, 0]).max() > 3 * np.abs(audio[20000:25000, 0]).max()
+
+
+def test_a_change_during_a_glide_glides_on_from_where_it_was(tmp_path):
+    """amp 0.2 -> 1.0, and two blocks into that glide back down to 0.1: one smooth
+    movement, ending on the last value."""
+    def amp(value: float) -> list[dict]:
+        return [{"op": "param", "module": "voice1", "param": "amp", "value": value}]
+
+    schedule = {100: amp(1.0), 102: amp(0.1)}
+    audio, _ = render_array(tmp_path, held_note({"amp": 0.2}), bars=1, schedule=schedule)
+    left = audio[20000:70000, 0]
+    assert np.abs(np.diff(left)).max() < 2 * np.pi * 220 / SR * 0.8  # no step anywhere
+    before, after = (np.abs(audio[a:a + 4800, 0]).max() for a in (20000, 40000))
+    assert after == pytest.approx(before / 2, rel=0.05)
+
+
+def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
+    """acid1's controls follow only the lanes playing voice2: a lane that comes to voice2
+    by an edit gets acid1's values as they are (here a dark, fully wet filter)."""
+    modules = dry_modules()
+    for voice in ("voice1", "voice2"):
+        modules[voice].update({"osc/type": 1, "freq": 110.0, "amp": 0.5, "filter/freq": 8000.0,
+                               "filter/q": 0.5, "adsr/sustain": 1.0})
+    modules["acid1"].update({"cutoff": 150.0, "res": 0.0, "env_amount": 0.0, "mix": 1.0})
+    steps = [Step(on=True, slide=True)] + [Step() for _ in range(15)]
+    plain = pattern_with([Track("t", "voice1", steps)], modules)
+    acid = pattern_with([Track("t", "voice2", steps)], modules)
+    schedule = {100: [{"op": "pattern", "pattern": acid, "mode": "edit", "token": 1}]}
+    audio, _ = render_array(tmp_path, plain, bars=1, schedule=schedule)
+    mono = audio[:, 0] + audio[:, 1]
+    assert centroid(mono[30000:34096]) < 0.5 * centroid(mono[10000:14096])
 
 
 def test_gate_command_holds_a_voice_by_hand(tmp_path):
