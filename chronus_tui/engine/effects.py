@@ -253,7 +253,7 @@ def _compute_noise(pyo, sr: int) -> tuple[Any, Any]:
 class Master:
     """Lanes -> dry mix + reverb and delay returns -> dist1 -> volume -> limiter -> out."""
 
-    def __init__(self, pyo, sr: int, params: Params, sources: Sources, lanes: list[Lane]) -> None:
+    def __init__(self, pyo, params: Params, sources: Sources, lanes: list[Lane]) -> None:
         # lanes are mixed in groups of LANE_GROUP; a group without a playing lane stops
         # (pyo's Mix adds every input, stopped ones too, sample by sample)
         self._groups = []

@@ -125,7 +125,7 @@ class EngineGraph:
             self.sources = Sources(pyo, self.sr, self.params)
             self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
                           for i in range(MAX_TRACKS)]
-            self.master = Master(pyo, self.sr, self.params, self.sources, self.lanes)
+            self.master = Master(pyo, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
