@@ -107,7 +107,7 @@ class Lane:
 
         # acid1: 303-style insert (only on lanes playing voice2). Accented steps open
         # the filter further (sweep depth env_amount × (1 + accent)) and hit harder
-        # (gain comp × (1 + accent)): both are one table read of the accent row.
+        # (gain comp × (1 + accent)): each one table read of the accent row, scaled by controls.
         acid = sources.acid
         self.hit = read("on", mul=clock.trig)  # 1 on a hit's first sample
         depth = read("accent")
