@@ -98,15 +98,15 @@ class Params:
             for module, values in self.values.items()
         }
 
-    def set(self, module: str, param: str, value: float, now: int, glide: bool = True) -> float:
-        """Set a parameter (clamped into its range) from sample `now`; returns the value set."""
-        value = safe_value(module, param, value)
+    def set(self, module: str, changes: dict[str, float], now: int, glide: bool = True) -> None:
+        """Set some of a module's parameters (each clamped into its range) from sample
+        `now`; its controls move once, to targets worked out from all the new values."""
         values = self.values[module]
-        values[param] = value
+        for param, value in changes.items():
+            values[param] = safe_value(module, param, value)
         controls = self.controls[module]
         for name, target in control_targets(module, values, self.sr).items():
             controls[name].set(target, now, glide)
-        return value
 
 
 class Sources:

@@ -234,7 +234,7 @@ class EngineGraph:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{module}/{param}: {value!r} is not a number")
         start = self.clock_graph.processed()
-        self.params.set(module, param, value, start)
+        self.params.set(module, {param: value}, start)
         if module in VOICES:
             self._voice_changed(module, {param}, start, glide=True)
 
@@ -384,10 +384,10 @@ class EngineGraph:
         changed = []
         for module, values in modules.items():
             playing = self.params.values[module]
-            for param, value in values.items():
-                if playing[param] != value:
-                    self.params.set(module, param, value, now, glide)
-                    changed.append((module, param))
+            differing = {param: value for param, value in values.items() if playing[param] != value}
+            if differing:
+                self.params.set(module, differing, now, glide)
+                changed += [(module, param) for param in differing]
         return changed
 
     def _set_tracks(self, tracks: list[dict[str, Any]], indexes: Iterable[int], now: int, glide: bool,
