@@ -69,7 +69,7 @@ from chronus_tui.engine.sequencer import (
     compile_track,
     track_levels,
 )
-from chronus_tui.engine.voices import GAIN_PARAMS, Lane
+from chronus_tui.engine.voices import ACID_VOICE, GAIN_PARAMS, Lane
 from chronus_tui.model import (
     BPM_SPEC,
     MAX_TRACKS,
@@ -158,9 +158,7 @@ class EngineGraph:
         self.master.update()
         if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
             self._lfo1_moving = not self._lfo1_moving
-            for lane in self.lanes:
-                if lane.voice is not None:
-                    lane.apply_param("filter/freq", self.params.values[lane.voice])
+            self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
         self._report_switches(start)
         self._report_position()
         self._arm_queued(start)
