@@ -32,9 +32,8 @@ class Control:
     def __init__(self, pyo, owner: Controls, value: float) -> None:
         self.value = float(value)
         self._owner = owner
-        ramp = pyo.Linseg([(0.0, self.value), (1.0, self.value)])
-        self._ramp = ramp._base_objs[0]  # its one stream: played and re-pointed directly, as sinks are
-        self._ramp_object = ramp  # what sinks read
+        self._linseg = pyo.Linseg([(0.0, self.value), (1.0, self.value)])  # kept: it owns the stream
+        self._ramp = self._linseg._base_objs[0]  # its one stream: what sinks read, played directly
         self._sinks: dict[tuple[int, str], Any] = {}  # (id(obj), attr) -> setter
         self._ramp_from = self._ramp_to = self.value
         self._started = 0  # sample at which the ramp was (re)started
@@ -44,7 +43,7 @@ class Control:
     def attach(self, obj: Any, attr: str) -> None:
         """Let `obj.attr` follow this control from now on."""
         setter = self._sinks[(id(obj), attr)] = attribute_setter(obj, attr)
-        setter(self._ramp_object if self._on_ramp else self.value)
+        setter(self._ramp if self._on_ramp else self.value)
 
     def detach(self, obj: Any, attr: str) -> None:
         """`obj.attr` no longer follows this control (it keeps its current value)."""
@@ -77,7 +76,7 @@ class Control:
         elif elapsed > 0 and not self._on_ramp:
             self._on_ramp = True
             for setter in self._sinks.values():
-                setter(self._ramp_object)
+                setter(self._ramp)
 
     def _position(self, now: int) -> float:
         ramped = (now - self._started - self._owner.hold_samples) / self._owner.ramp_samples

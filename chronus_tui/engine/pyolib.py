@@ -52,14 +52,14 @@ def value_reader(obj: Any) -> Callable[[], float]:
 
 def attribute_setter(obj: Any, attr: str) -> Callable[[Any], None]:
     """`obj.attr = value` without pyo's per-call argument checks (some 10 µs each; a
-    pattern switch sets hundreds inside the audio callback): the value, a number or a
-    one-stream pyo object, goes straight to each of obj's streams. (obj's Python-side
-    copy of the attribute is not updated: read it from where it was set.)"""
+    pattern switch sets hundreds inside the audio callback): the value, a number or one
+    stream of a pyo object (`x._base_objs[0]`), goes straight to each of obj's streams.
+    (obj's Python-side copy of the attribute is not updated: read it from where it was
+    set.)"""
     methods = [getattr(base, f"set{attr.capitalize()}") for base in obj._base_objs]
 
     def set_value(value: Any) -> None:
-        stream = value._base_objs[0] if isinstance(value, pyo.PyoObject) else value
         for method in methods:
-            method(stream)
+            method(value)
 
     return set_value
