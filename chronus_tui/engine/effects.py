@@ -14,6 +14,7 @@ for any drive) and the output ends in a limiter and a hard clip below 0 dBFS.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from array import array
@@ -118,10 +119,10 @@ class Sources:
         white = pyo.Noise()
         white.setType(1)  # a linear congruential generator: pyo's rand() calls Python per sample
         self.noise_tables = noise_tables(pyo, sr)
-        self.tanh_table = pyo.DataTable(TANH_POINTS, init=tanh_points())
+        self.tanh_table = pyo.DataTable(TANH_POINTS, init=list(tanh_points()))
         loop = sr / NOISE_PERIOD  # Hz: one table sample per output sample, exactly
         self.noises = [white, *(pyo.Osc(table, freq=loop, interp=1) for table in self.noise_tables)]
-        self._wave_tables = {(source, n): pyo.DataTable(WAVE_POINTS, init=wave_points(source, n))
+        self._wave_tables = {(source, n): pyo.DataTable(WAVE_POINTS, init=list(wave_points(source, n)))
                              for source in (1, 2) for n in WAVE_SHARPNESS}
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.controls["lfo1"], params.controls["lfo2"]
@@ -153,42 +154,38 @@ class Sources:
             set_running([noise], index in used)
 
 
-def wave_points(source: int, sharpness: int) -> list[float]:
+# The tables' contents are computed once per process (the engine restarts and the
+# tests' renders build many graphs).
+
+
+@functools.cache
+def wave_points(source: int, sharpness: int) -> tuple[float, ...]:
     """One period of pyo LFO's saw (source 1) or square (2) at that sharpness."""
-    key = (source, sharpness)
-    if key not in _wave_cache:
-        if source == 1:
-            ramp = [2 * i / WAVE_POINTS - 1 for i in range(WAVE_POINTS)]
-            edge = map(math.tanh, (sharpness * p for p in ramp))
-            norm = math.tanh(sharpness)
-            _wave_cache[key] = [p - e / norm for p, e in zip(ramp, edge, strict=True)]
-        else:
-            sines = map(math.sin, (2 * math.pi * i / WAVE_POINTS for i in range(WAVE_POINTS)))
-            _wave_cache[key] = [2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines))]
-    return _wave_cache[key]
+    if source == 1:
+        ramp = [2 * i / WAVE_POINTS - 1 for i in range(WAVE_POINTS)]
+        edge = map(math.tanh, (sharpness * p for p in ramp))
+        norm = math.tanh(sharpness)
+        return tuple(p - e / norm for p, e in zip(ramp, edge, strict=True))
+    sines = map(math.sin, (2 * math.pi * i / WAVE_POINTS for i in range(WAVE_POINTS)))
+    return tuple(2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines)))
 
 
-_wave_cache: dict[tuple[int, int], list[float]] = {}
-
-
-def tanh_points() -> list[float]:
+@functools.cache
+def tanh_points() -> tuple[float, ...]:
     """tanh over ±TANH_RANGE at the positions pyo's Lookup reads (see LOOKUP_SPAN)."""
-    if not _tanh_cache:
-        scale = TANH_RANGE / (LOOKUP_SPAN * TANH_POINTS)
-        _tanh_cache.extend(math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))
-    return list(_tanh_cache)
+    scale = TANH_RANGE / (LOOKUP_SPAN * TANH_POINTS)
+    return tuple(math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))
 
 
-_tanh_cache: list[float] = []
-_noise_cache: dict[int, tuple[bytes, bytes]] = {}  # sr -> the tables' samples, computed once per process
+@functools.cache
+def _noise_samples(pyo, sr: int) -> tuple[bytes, bytes]:
+    return tuple(_samples(table) for table in _compute_noise(pyo, sr))
 
 
 def noise_tables(pyo, sr: int) -> tuple[Any, Any]:
     """(pink, brown) noise tables of NOISE_PERIOD samples that loop without a seam."""
-    if sr not in _noise_cache:
-        _noise_cache[sr] = tuple(_samples(table) for table in _compute_noise(pyo, sr))
     tables = []
-    for data in _noise_cache[sr]:
+    for data in _noise_samples(pyo, sr):
         table = pyo.DataTable(NOISE_PERIOD)
         with memoryview(table.getBuffer()) as view, view.cast("B") as raw:
             raw[:] = data
