@@ -30,8 +30,8 @@ For the engine process (part b) and the offline renderer:
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
   can: about 65 streams always (clock, LFOs, reverb, delay, dist1, limiter) and 20–25
   per sounding track, 45 through the acid insert (a noise voice runs no pitch objects,
-  the glide runs only for tracks with slides, a send only above 0). Parameters cost nothing while they hold
-  still (controls.py). 8 busy tracks with every effect render at about 48× real time
+  the glide runs only for tracks with slides, a send only above 0). Parameters cost
+  nothing while they hold still (controls.py). 8 busy tracks with every effect render at about 48× real time
   on this machine with the benchmark's pink-noise voices and about 45× with
   sine/saw/square, 1024-sample blocks (benchmarks/bench_engine_render.py), i.e. some
   2% of a core in real time. Shares of such a render (callgrind): step-table reads
