@@ -117,7 +117,7 @@ class EngineGraph:
         self.sr = int(server.getSamplingRate())
         self.buffer = int(server.getBufferSize())
         self.clock = ClockMath(self.sr)
-        with _collector_paused():
+        with _collector_paused(), pyolib.direct_inputs():
             self.clock_graph = ClockGraph(pyo)
             self.tables = StepTables(pyo, self.clock_graph.trig)
             self.controls = Controls(pyo, self.sr, self.buffer)

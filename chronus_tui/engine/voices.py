@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import set_running
+from chronus_tui.engine.pyolib import direct_inputs, set_running
 from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import PARAM_INDEX
 
@@ -92,10 +92,11 @@ class Lane:
         self.env = pyo.MidiAdsr(self.gate)
         self.sine = pyo.Sine(self.freq)
         self.wave = pyo.Osc(sources.wave_table(1, 0.0), freq=self.freq)
-        self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
         # an accented hit lets some of the unfiltered source through: brighter
         brightness = read("bright")
-        self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
+        with direct_inputs(faded=[self.sine]):  # the source changes with the waveform
+            self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
+            self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
         self._core = [level, gate_time, self.gate, self.env, self.filter, brightness,
                       self.bright]
 
