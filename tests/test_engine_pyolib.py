@@ -1,4 +1,5 @@
-"""pyolib's shortcuts around pyo: objects that read their inputs without an InputFader."""
+"""pyolib's shortcuts around pyo: objects that read their inputs without an InputFader,
+and starting objects without the trigger streams nobody reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chronus_tui.engine.pyolib import direct_inputs, pyo
+from chronus_tui.engine.pyolib import direct_inputs, pyo, set_running
 
 SR = 48000
 BLOCKS = 8
@@ -88,3 +89,12 @@ def test_direct_inputs_restores_pyos_faders_afterwards(tmp_path):
         after = pyo.Biquad(pyo.Sine())
         assert not isinstance(inner._in_fader, pyo.InputFader)
         assert isinstance(after._in_fader, pyo.InputFader)
+
+
+def test_set_running_starts_an_object_but_not_its_end_of_event_triggers(tmp_path):
+    with offline_server(tmp_path / "out.wav"):
+        envelope = pyo.TrigEnv(pyo.Sig(0), pyo.DataTable(2, init=[1.0, 1.0]))
+        set_running([envelope], False)
+        set_running([envelope], True)
+        assert envelope.isPlaying()
+        assert not envelope["trig"].isPlaying()

@@ -36,11 +36,16 @@ __all__ = ["attribute_setter", "direct_inputs", "pyo", "set_running", "value_rea
 
 def set_running(objects: Iterable[Any], on: bool) -> None:
     """Start or stop pyo objects; those already so are left alone (a pyo play or stop
-    call costs several times the check, and commands run inside the audio callback)."""
+    call costs several times the check, and commands run inside the audio callback).
+
+    An object's end-of-event trigger stream (TrigEnv's obj["trig"]), which play starts
+    too, is stopped: the engine never reads one, and each costs a pass a block."""
     for obj in objects:
         if obj.isPlaying() != on:
             if on:
                 obj.play()
+                if obj._trig_objs is not None:
+                    obj._trig_objs.stop()
             else:
                 obj.stop()
 
