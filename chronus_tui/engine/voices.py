@@ -2,11 +2,13 @@
 
 A track plays its own instance of its voice's sound (so two tracks on one voice do
 not cut each other off), and a lane whose voice is voice2 runs through the acid1
-insert. Lanes without a track are stopped and cost nothing, and a lane runs only what
-its sound uses: the selected oscillator (noise comes from the shared tables, with no
-pitch objects at all), the glide only when a step slides, a send only when it is
-above 0. All objects are built once; assigning a lane to another voice only re-points
-attributes and starts or stops objects at block boundaries.
+insert. An accented hit plays louder (velocity 1 against 0.6, as the original's
+did); through acid1 it also brightens (DESIGN.md §3). Lanes without a track are
+stopped and cost nothing, and a lane runs only what its sound uses: the selected
+oscillator (noise comes from the shared tables, with no pitch objects at all), the
+glide only when a step slides, a send only when it is above 0. All objects are built
+once; assigning a lane to another voice only re-points attributes and starts or stops
+objects at block boundaries.
 
 The voice's parameters reach a lane as plain numbers (the cheapest thing pyo reads):
 waveform, filter and envelope at the next block; amp, pan and sends through the
@@ -92,13 +94,13 @@ class Lane:
         self.env = pyo.MidiAdsr(self.gate)
         self.sine = pyo.Sine(self.freq)
         self.wave = pyo.Osc(sources.wave_table(1, 0.0), freq=self.freq)
-        # an accented hit lets some of the unfiltered source through: brighter
+        # ahead of acid1, an accented hit lets some of the unfiltered source through,
+        # which the insert's accent then opens up to
         brightness = read("bright")
         with direct_inputs(faded=[self.sine]):  # the source changes with the waveform
             self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
             self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
-        self._core = [level, gate_time, self.gate, self.env, self.filter, brightness,
-                      self.bright]
+        self._core = [level, gate_time, self.gate, self.env, self.filter]
 
         # voice2's filter follows lfo1 at audio rate while lfo1 moves (the Biquad then
         # computes its coefficients every sample: a sine and cosine each)
@@ -127,12 +129,12 @@ class Lane:
                             (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
                             (acid["mix"], self.acid_mix, "interp"))
         self._acid_followed = False
-        self._acid = [self.hit, depth, sweep, swept, acid_cutoff, drive_in,
+        self._acid = [brightness, self.bright, self.hit, depth, sweep, swept, acid_cutoff, drive_in,
                       driven, acid_gain, acid_out, self.acid_mix]
 
-        # The lane's output: bright (or acid_mix on voice2) with the envelope as its mul,
-        # to both sides and the sends, each with its gain (level × amp × pan or send)
-        self.outputs = [pyo.Sig(self.bright, mul=0.0) for _ in GAIN_NAMES]
+        # The lane's output: the filter (or acid_mix on voice2) with the envelope as its
+        # mul, to both sides and the sends, each with its gain (level × amp × pan or send)
+        self.outputs = [pyo.Sig(self.filter, mul=0.0) for _ in GAIN_NAMES]
         self.left, self.right, self.reverb_send, self.delay_send = self.outputs
         self.gains: list[Control] = [controls.new(0.0) for _ in GAIN_NAMES]
         for gain, output in zip(self.gains, self.outputs, strict=True):
@@ -162,8 +164,8 @@ class Lane:
         self._follow_acid(is_acid)
         set_running(self._acid, is_acid)
         # the acid stage takes the source before the envelope, as a 303's filter does
-        output = self.acid_mix if is_acid else self.bright
-        self.bright.mul = 1.0 if is_acid else self.env
+        output = self.acid_mix if is_acid else self.filter
+        self.filter.mul = 1.0 if is_acid else self.env
         self.acid_mix.mul = self.env if is_acid else 1.0
         for out in self.outputs:
             out.value = output
