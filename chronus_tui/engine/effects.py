@@ -49,7 +49,7 @@ BROWN_CUTOFF, BROWN_GAIN = 20.0, 20.0  # pyo's BrownNoise: a 20 Hz one-pole lowp
 TANH_RANGE = 20.0
 TANH_POINTS = 16384
 LOOKUP_SPAN = 0.495
-LANE_GROUP = 4  # lanes per submix
+LANE_GROUP = 8  # lanes per submix
 # Saw and square are read from tables of the shapes pyo's LFO computes sample by
 # sample (~28 ns a sample; a table read ~6): saw p - tanh(n p) / tanh(n) over
 # p = -1 … 1, square atan(n sin(2π φ)) × 2/π, with n "harmonics" of sharpness. LFO
