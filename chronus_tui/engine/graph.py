@@ -28,17 +28,20 @@ For the engine process (part b) and the offline renderer:
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
-  can: about 65 streams always (clock, LFOs, reverb, delay, dist1, limiter) and 20–25
-  per sounding track, 45 through the acid insert (a noise voice runs no pitch objects,
-  the glide runs only for tracks with slides, a send only above 0). Parameters cost
-  nothing while they hold still (controls.py). 8 busy tracks with every effect render at about 48× real time
-  on this machine with the benchmark's pink-noise voices and about 45× with
-  sine/saw/square, 1024-sample blocks (benchmarks/bench_engine_render.py), i.e. some
-  2% of a core in real time. Shares of such a render (callgrind): step-table reads
-  14%, gate + envelope 13%, lane outputs and their mixes 12%, reverb 6%, filters 5%,
-  the acid insert 10%, the 24-bit WAV conversion 3%. Stopping reverb/delay or an LFO
-  while unheard would change the sound when they return (frozen tail, LFO phase), so
-  they run.
+  can: about 65 streams always (clock, LFOs, reverb, delay, dist1, limiter) and 13–16
+  per sounding track, 30 through the acid insert (a noise voice runs no pitch objects,
+  the glide runs only for tracks with slides, a send only above 0), and inputs that
+  never change are read without pyo's InputFader (pyolib.direct_inputs). Parameters
+  cost nothing while they hold still (controls.py). 8 busy tracks with every effect
+  render at about 55× real time on this machine with the benchmark's pink-noise voices
+  and about 47× with sine/saw/square, set-up included (60× and 51× for the audio
+  alone), 1024-sample blocks (benchmarks/bench_engine_render.py). Where the time of
+  such a render with tonal voices goes (perf): lane filters 17% (voice2's follows lfo1
+  at audio rate, so it computes a sine and cosine every sample), gate and envelope
+  14%, oscillators and glides 12%, the acid insert 8%, lane outputs and mixes 8%,
+  step-table reads 8%, reverb and delay 7%, dist1 and limiter 6%, the 24-bit WAV
+  conversion 3%, the clock 3%. Stopping reverb/delay or an LFO while unheard would
+  change the sound when they return (frozen tail, LFO phase), so they run.
 
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
