@@ -33,6 +33,10 @@ if "pyo._pyo64" not in sys.modules:
 
 __all__ = ["attribute_setter", "direct_inputs", "pyo", "set_running", "value_reader"]
 
+# pyo's modules whose classes give their inputs an InputFader (see direct_inputs)
+_FADING_MODULES = [module for name, module in sys.modules.items()
+                   if name.startswith("pyo.lib.") and hasattr(module, "InputFader")]
+
 
 def set_running(objects: Iterable[Any], on: bool) -> None:
     """Start or stop pyo objects; those already so are left alone (a pyo play or stop
@@ -94,8 +98,7 @@ def direct_inputs(faded: Collection[Any] = ()) -> Iterator[None]:
     pyo gives every object's input an InputFader, so that setInput can crossfade to a
     new one; until then it copies its input every block: some 60 copies a sample in a
     busy graph, 4% of its cost, for inputs that never change."""
-    modules = [module for name, module in sys.modules.items()
-               if name.startswith("pyo.lib.") and hasattr(module, "InputFader")]
+    modules = _FADING_MODULES
     previous = [module.InputFader for module in modules]
 
     def input_fader(source: Any) -> Any:
