@@ -40,6 +40,11 @@ class Control:
         self.gliding = False  # the ramp is playing
         self._on_ramp = False  # the sinks read the ramp
 
+    @property
+    def heard(self) -> bool:
+        """Whether what it scales can be heard: it is above 0, or still gliding."""
+        return self.value > 0 or self.gliding
+
     def attach(self, obj: Any, attr: str) -> None:
         """Let `obj.attr` follow this control from now on."""
         setter = self._sinks[(id(obj), attr)] = attribute_setter(obj, attr)

@@ -148,7 +148,7 @@ class Sources:
 
     def lfo1_moving(self) -> bool:
         """Whether lfo1 moves anything: its depth is (or is still gliding) above 0."""
-        return self._lfo1_depth.value > 0 or self._lfo1_depth.gliding
+        return self._lfo1_depth.heard
 
     def use_noises(self, used: set[int]) -> None:
         """Run only the noise generators some lane plays (they are the costliest sources)."""
@@ -305,7 +305,7 @@ class Master:
 
     def update(self) -> None:
         """Run the distortion only while its mix is (or is still gliding) above 0."""
-        running = self.dist_mix.value > 0 or self.dist_mix.gliding
+        running = self.dist_mix.heard
         if running != self._dist_running:
             self._dist_running = running
             set_running(self._dist_chain, running)
