@@ -98,18 +98,17 @@ def direct_inputs(faded: Collection[Any] = ()) -> Iterator[None]:
     pyo gives every object's input an InputFader, so that setInput can crossfade to a
     new one; until then it copies its input every block: some 60 copies a sample in a
     busy graph, 4% of its cost, for inputs that never change."""
-    modules = _FADING_MODULES
-    previous = [module.InputFader for module in modules]
+    previous = [module.InputFader for module in _FADING_MODULES]
 
     def input_fader(source: Any) -> Any:
         if any(source is kept for kept in faded) or not isinstance(source, pyo.PyoObject):
             return pyo.InputFader(source)
         return _DirectInput(source.getBaseObjects())
 
-    for module in modules:
+    for module in _FADING_MODULES:
         module.InputFader = input_fader
     try:
         yield
     finally:
-        for module, fader in zip(modules, previous, strict=True):
+        for module, fader in zip(_FADING_MODULES, previous, strict=True):
             module.InputFader = fader
