@@ -40,7 +40,7 @@ STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
 EPS_STEPS = 1e-7
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
-ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets through
+ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 
 
@@ -138,7 +138,7 @@ class LaneSteps:
     note_hz: list[float]  # 0: the voice's own freq (written into the freq table)
     tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
     gate: list[float]  # fraction of a step (0 on rests); HELD_GATE: held until the next hit (a slide)
-    bright: list[float]  # the unfiltered share: ACCENT_BRIGHTNESS while an accented hit sounds
+    bright: list[float]  # the unfiltered share ahead of acid1: ACCENT_BRIGHTNESS while an accent sounds
     accent: list[float]  # 1 while an accented hit sounds
 
     @property
