@@ -455,6 +455,8 @@ def test_auto_falls_through_to_a_backend_that_works(make_client: Callable[..., E
     ({"sr": 48000.5}, "--sr 48000.5 is not"),
     ({"buffer": 300}, "--buffer 300 is not one of 16, 32, 64, 128, 256, 512, 1024"),
     ({"buffer": 4096}, "--buffer 4096 is not one of"),
+    ({"sr": 22050, "buffer": 1024}, "--buffer 1024: 1024-frame buffers are too long at 22050 Hz: two steps "
+                                    "could start in one buffer at 300 bpm with swing (512 frames or less"),
 ])
 def test_bad_audio_settings_are_refused_before_anything_starts(settings: dict[str, Any],
                                                                message: str) -> None:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from render_support import SR, click_pattern, expected_onset, onsets, render_array
 
+from chronus_tui.engine.backends import max_buffer
+from chronus_tui.engine.render import RenderError, render
 from chronus_tui.engine.sequencer import ClockMath
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -79,6 +81,31 @@ def test_bar_aligned_switch_starts_exactly_on_the_bar_line(tmp_path, buffer):
     assert len(right) >= 12
     assert [e for e in events if e["event"] == "switched"] == [{"event": "switched", "token": 7,
                                                                "sample": bar_line}]
+
+
+def test_at_22050_hz_bar_switches_are_exact_in_the_longest_blocks_allowed(tmp_path):
+    """300 bpm with swing 0.6: an odd step and the next start 771 samples apart at 22050 Hz,
+    so blocks there are at most 512 samples. In 1024-sample blocks both can start in the
+    block that arms a switch, and the new pattern starts a step early (here on bars 4 and 8)."""
+    sr, bpm, swing = 22050, 300, 0.6
+    buffer = max_buffer(sr)
+    assert buffer == 512
+    with pytest.raises(RenderError, match="1024-frame buffers are too long at 22050 Hz"):
+        render(click_pattern([("a", "voice1", "x")]), tmp_path / "no.wav", bars=1, sr=sr, buffer=1024)
+    # odd and even steps on lanes of their own: each lane is silent a block before its next hit
+    sides = {"voice1": {"pan": -1.0}, "voice5": {"pan": -1.0}, "voice3": {"pan": 1.0}, "voice4": {"pan": 1.0}}
+    a = click_pattern([("even", "voice1", "x." * 8), ("odd", "voice5", ".x" * 8)], bpm=bpm, swing=swing,
+                      voices=sides, name="A")
+    b = click_pattern([("rest1", "voice1", "."), ("rest2", "voice5", "."), ("even", "voice3", "x." * 8),
+                       ("odd", "voice4", ".x" * 8)], bpm=bpm, swing=swing, voices=sides, name="B")
+    for bar in range(1, 9):  # each bar line falls elsewhere in its block
+        bar_line = expected_onset(16 * bar, bpm, swing, sr)
+        schedule = {(bar_line - 8000) // buffer: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+        audio, events = render_array(tmp_path, a, bars=bar + 1, sr=sr, buffer=buffer, schedule=schedule)
+        grid = [expected_onset(n, bpm, swing, sr) for n in range(16 * bar + 16)]
+        assert onsets(audio[:, 0]) == grid[:16 * bar]  # A up to the bar line
+        assert onsets(audio[:, 1]) == grid[16 * bar:]  # B from it
+        assert [e["sample"] for e in events if e["event"] == "switched"] == [bar_line]
 
 
 def test_newer_queued_load_replaces_older_and_cancel_drops_it(tmp_path):

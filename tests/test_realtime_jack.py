@@ -27,7 +27,7 @@ from jackserver import JackServer, missing_tools
 from render_support import click_pattern, onsets, read_wav
 
 from chronus_tui import patternfile
-from chronus_tui.engine.client import EngineClient
+from chronus_tui.engine.client import EngineClient, EngineError
 from chronus_tui.model import Pattern
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
@@ -182,4 +182,25 @@ def test_when_the_jack_server_goes_away(audio: str, tmp_path: Path) -> None:
             assert client.backend is None and client.pid is None
     finally:
         client.close()
+        server.stop()
+
+
+def test_a_jack_server_whose_buffers_are_too_long_for_its_rate_is_refused(tmp_path: Path) -> None:
+    """JACK's own rate and buffer size win over --sr and --buffer: at 22050 Hz, 1024 frames
+    could hold two step starts. Asked for by name, JACK is a clear error; auto goes on."""
+    server = JackServer(tmp_path / "jackd.log", sr=22050, buffer=1024).start()
+    try:
+        for audio in ("jack", "auto"):
+            client = EngineClient(audio=audio, log_path=tmp_path / f"{audio}.log", env=server.env)
+            try:
+                if audio == "jack":
+                    with pytest.raises(EngineError, match=r"audio jack: 1024-frame buffers are too long "
+                                                          r"at 22050 Hz.*512 frames or less"):
+                        client.start(Events())
+                else:
+                    client.start(Events())
+                    assert client.backend in ("portaudio", "null")
+            finally:
+                client.close()
+    finally:
         server.stop()

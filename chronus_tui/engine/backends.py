@@ -18,6 +18,8 @@ import ctypes
 import threading
 from collections.abc import Callable
 
+from chronus_tui.engine.sequencer import block_fits
+
 BACKENDS = ("jack", "portaudio", "null")
 AUDIO_CHOICES = ("auto", *BACKENDS)
 
@@ -31,9 +33,22 @@ HINTS = {
 
 
 SR_RANGE = (22050, 192000)
-# Powers of two (JACK's rule); at most 1024 frames, as the sequencer needs a block
-# shorter than 0.7 of the shortest step (300 bpm at 22050 Hz: 1543 frames).
+# Powers of two (JACK's rule), and short enough that no two steps start in one block
+# (sequencer.block_fits): 1024 frames from 29.5 kHz up, 512 below.
 BUFFER_SIZES = tuple(2**k for k in range(4, 11))
+
+
+def max_buffer(sr: int) -> int:
+    """The longest buffer the sequencer can run at `sr`."""
+    return max(size for size in BUFFER_SIZES if block_fits(size, sr))
+
+
+def buffer_problem(sr: int, buffer: int) -> str | None:
+    """Why `buffer`-frame blocks at `sr` Hz cannot play every step on its sample, if they cannot."""
+    if block_fits(buffer, sr):
+        return None
+    return (f"{buffer}-frame buffers are too long at {sr} Hz: two steps could start in one "
+            f"buffer at 300 bpm with swing ({max_buffer(sr)} frames or less play every step on time)")
 
 
 def check_audio_settings(sr: int, buffer: int) -> None:
@@ -42,6 +57,8 @@ def check_audio_settings(sr: int, buffer: int) -> None:
         raise ValueError(f"--sr {sr!r} is not a sample rate from {SR_RANGE[0]} to {SR_RANGE[1]}")
     if buffer not in BUFFER_SIZES or isinstance(buffer, bool):
         raise ValueError(f"--buffer {buffer!r} is not one of {', '.join(map(str, BUFFER_SIZES))}")
+    if (problem := buffer_problem(sr, buffer)) is not None:
+        raise ValueError(f"--buffer {buffer}: {problem}")
 
 
 def candidates(audio: str) -> list[str]:

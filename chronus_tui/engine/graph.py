@@ -22,8 +22,8 @@ For the engine process (part b) and the offline renderer:
   (before or after the block's commands, either works): it returns the "position"
   (at most one per step), "switched" (token and exact sample) and "error" events
   since the last call, and arms a queued load in the block that holds its bar line
-  or step. A block must be shorter than 0.7 of a step (1680 samples at 48 kHz and
-  300 bpm); pyo buffer sizes up to 1024 are fine.
+  or step. No two step starts may fall in one block (sequencer.block_fits: up to 1024
+  samples from 29.5 kHz, 512 at 22050 Hz); EngineGraph refuses a server whose blocks are longer.
 - Sample numbers count from the first sample the server computed (0) and name the
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
@@ -63,12 +63,14 @@ from chronus_tui.engine import pyolib
 from chronus_tui.engine.controls import Controls
 from chronus_tui.engine.effects import Master, Params, Sources
 from chronus_tui.engine.sequencer import (
+    SWITCH_MARGIN,
     TABLE_FIELDS,
     ClockGraph,
     ClockMath,
     LaneSteps,
     StepTables,
     bar_of,
+    block_fits,
     compile_track,
     track_levels,
 )
@@ -86,7 +88,6 @@ from chronus_tui.model import (
 
 log = logging.getLogger("chronus.engine")
 
-SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
 # pyo's MidiAdsr outputs 0 on the sample its gate opens: a hit triggered on sample t
 # is heard from t + 1. Events name the sample where the sound starts.
 ENVELOPE_LATENCY = 1
@@ -119,6 +120,8 @@ class EngineGraph:
             raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib (pyo64)")
         self.sr = int(server.getSamplingRate())
         self.buffer = int(server.getBufferSize())
+        if not block_fits(self.buffer, self.sr):
+            raise ValueError(f"{self.buffer}-sample blocks are too long at {self.sr} Hz")
         self.clock = ClockMath(self.sr)
         with _collector_paused(), pyolib.direct_inputs():
             self.clock_graph = ClockGraph(pyo)

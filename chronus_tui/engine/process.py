@@ -47,7 +47,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chronus_tui.engine.backends import BACKENDS, HINTS, JACK_CLIENT_NAME, JackError, JackMonitor
+from chronus_tui.engine.backends import (
+    BACKENDS,
+    HINTS,
+    JACK_CLIENT_NAME,
+    JackError,
+    JackMonitor,
+    buffer_problem,
+)
 from chronus_tui.engine.wire import FrameReader, FrameWriter
 
 log = logging.getLogger("chronus.engine")
@@ -116,6 +123,11 @@ def boot(candidates: list[str], sr: int, buffer: int, stop: threading.Event) -> 
             monitor.close()
         raise BackendFailed(backend, f"{backend} would not start (see the engine log)")
     engine = Engine(server, backend, int(server.getSamplingRate()), int(server.getBufferSize()), monitor)
+    if (problem := buffer_problem(engine.sr, engine.buffer)) is not None:  # JACK's own settings win
+        server.shutdown()
+        if monitor is not None:
+            monitor.close()
+        raise BackendFailed(backend, problem)
     if (engine.sr, engine.buffer) != (sr, buffer):
         engine.notes.append(f"{backend} runs at {engine.sr} Hz with {engine.buffer}-frame buffers "
                             f"(asked for {sr} Hz, {buffer})")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chronus_tui import patternfile
+from chronus_tui.engine.backends import buffer_problem, max_buffer
 from chronus_tui.model import STEPS_PER_BAR, Pattern
 from chronus_tui.store import SlotStore, StoreError
 
@@ -28,7 +29,6 @@ SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
 PROGRESS_AFTER = 1.0  # seconds of wall time before a progress line appears
 SEED = 1
 PREROLL_SECONDS = 0.01
-RENDER_BUFFER = 1024  # offline, a bigger block only saves per-block overhead; timing is the same
 
 
 @dataclass
@@ -55,9 +55,12 @@ def render_length(pattern: Pattern | dict[str, Any], bars: int, sr: int) -> int:
 
 
 def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr: int = 48000,
-           buffer: int = 256, schedule: dict[int, list[dict[str, Any]]] | None = None,
+           buffer: int | None = None, schedule: dict[int, list[dict[str, Any]]] | None = None,
            float32: bool = False, progress: Callable[[int, int], None] | None = None) -> RenderResult:
     """Render `bars` bars of `pattern` to a stereo WAV (24-bit, or float32 for analysis).
+
+    `buffer`: the block size; by default the longest the sequencer allows at `sr`
+    (offline, longer blocks only save per-block overhead: the timing is the same).
 
     `schedule` maps a block index (0 = the block where step 0 plays) to protocol
     commands handed to the graph before that block is computed (e.g. a "bar" load
@@ -72,6 +75,10 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
         raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
     if sr not in SAMPLE_RATES:
         raise RenderError(f"--sr {sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
+    if buffer is None:
+        buffer = max_buffer(sr)
+    elif (problem := buffer_problem(sr, buffer)) is not None:
+        raise RenderError(problem)
     path = Path(path)
     frames = render_length(data, bars, sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
@@ -238,7 +245,7 @@ def render_main(args: argparse.Namespace) -> int:
         return 1
     progress = _Progress(args.bars)
     try:
-        result = render(pattern, output, bars=args.bars, sr=args.sr, buffer=RENDER_BUFFER, progress=progress)
+        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
     except RenderError as exc:
         print(f"chronus render: {exc}", file=sys.stderr)
         return 1

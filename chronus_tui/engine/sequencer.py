@@ -32,7 +32,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, midi_to_hz
+from chronus_tui.model import BPM_RANGE, MAX_TRACKS, STEPS_PER_BAR, SWING_RANGE, midi_to_hz
 
 MAX_STEPS = 64
 STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
@@ -42,6 +42,7 @@ EPS_STEPS = 1e-7
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
+SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
 
 
 def step_boundary(n: int, swing: float) -> float:
@@ -56,6 +57,18 @@ def odd_threshold(swing: float) -> float:
 
 def step_samples(bpm: float, sr: int) -> float:
     return sr * 60.0 / bpm / 4.0
+
+
+def block_fits(buffer: int, sr: int) -> bool:
+    """Whether blocks of `buffer` samples keep every step start apart from the one before.
+
+    A queued switch is installed at the boundary of the block before its step, up to a
+    block and SWITCH_MARGIN samples ahead: no other step may start in between. The
+    closest two steps can start is an odd step to the next, at the fastest tempo and
+    widest swing (1 - 0.6 / 2 of a step at 300 bpm: 1680 samples at 48 kHz, 771 at 22050).
+    """
+    closest = (1 - SWING_RANGE[1] / 2) * step_samples(BPM_RANGE[1], sr)
+    return buffer + SWITCH_MARGIN <= math.floor(closest)
 
 
 @dataclass
