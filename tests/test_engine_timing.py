@@ -215,6 +215,27 @@ def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
 
 
+def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks():
+    """A render builds only the lanes its patterns need; a bigger pattern is an error, not a crash."""
+    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.engine.pyolib import pyo
+
+    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
+    server.setVerbosity(1)
+    server.boot()
+    try:
+        graph = EngineGraph(server, lanes=2)
+        small = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x")])
+        big = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x"), ("c", "voice4", "x")])
+        graph.handle({"op": "pattern", "pattern": small, "mode": "now", "token": 1})
+        graph.handle({"op": "pattern", "pattern": big, "mode": "now", "token": 2})
+        errors = [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+        assert len(errors) == 1 and "3 tracks, and this graph was built with 2 lanes" in errors[0]
+        assert [t["name"] for t in graph.tracks] == ["a", "b"]
+    finally:
+        server.shutdown()
+
+
 def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
     a = click_pattern([("a", "voice1", "x...x...x...x..."), ("b", "voice3", "x..")], voices=SIDES)
     edited_a = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")], voices=SIDES)["sequencer"]["tracks"][0]

@@ -5,7 +5,8 @@ For the engine process (part b) and the offline renderer:
 - Import pyo through `chronus_tui.engine.pyolib` (the 64-bit build) BEFORE anything
   imports `pyo`, and boot the Server from it; EngineGraph refuses a 32-bit server.
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
-  and starts the master output (`.out()`); nothing is created afterwards.
+  and starts the master output (`.out()`); nothing is created afterwards. A render,
+  which knows every pattern it will play, builds only the lanes they need (`lanes=`).
 - `handle(command)` applies one protocol command (brief: op pattern/param/tempo/
   transport/gate/cancel, and track:
   {"op":"track","index":int,"track":<track dict of a pattern dict's sequencer.tracks>}
@@ -114,7 +115,7 @@ class QueuedLoad:
 
 
 class EngineGraph:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, lanes: int = MAX_TRACKS) -> None:
         pyo = pyolib.pyo
         if not isinstance(server, pyo.Server):
             raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib (pyo64)")
@@ -125,18 +126,18 @@ class EngineGraph:
         self.clock = ClockMath(self.sr)
         with _collector_paused(), pyolib.direct_inputs():
             self.clock_graph = ClockGraph(pyo)
-            self.tables = StepTables(pyo, self.clock_graph.trig)
+            self.tables = StepTables(pyo, self.clock_graph.trig, lanes)
             self.controls = Controls(pyo, self.sr, self.buffer)
             self.params = Params(self.controls, self.sr)
             self.sources = Sources(pyo, self.sr, self.params)
             self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
-                          for i in range(MAX_TRACKS)]
+                          for i in range(lanes)]
             self.master = Master(pyo, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
-        self.lane_steps: list[LaneSteps | None] = [None] * MAX_TRACKS  # the tracks compiled, by lane
-        self._levels: list[float] = [0.0] * MAX_TRACKS  # each lane's track level after mute and solo
+        self.lane_steps: list[LaneSteps | None] = [None] * lanes  # the tracks compiled, by lane
+        self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None
@@ -220,6 +221,8 @@ class EngineGraph:
         tracks = seq.get("tracks") if isinstance(seq, dict) else None
         if not isinstance(tracks, list) or len(tracks) > MAX_TRACKS:  # let patternfile name the fault
             return patternfile.pattern_to_dict(patternfile.pattern_from_dict(data))
+        if len(tracks) > len(self.lanes):
+            raise ValueError(f"{len(tracks)} tracks, and this graph was built with {len(self.lanes)} lanes")
         # the playing dict, not the one sent: True == 1, but only True is a valid "on"
         playing = [next((t for t in self.tracks if t == track), None) for track in tracks]
         fresh = [track for track, known in zip(tracks, playing, strict=True) if known is None]
@@ -365,7 +368,7 @@ class EngineGraph:
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
             released.add(lane.index)
-        rewritten, reassigned = self._set_tracks(seq["tracks"], range(MAX_TRACKS), start, glide,
+        rewritten, reassigned = self._set_tracks(seq["tracks"], range(len(self.lanes)), start, glide,
                                                  force=released)
         for voice in VOICES:
             params = {param for module, param in changed if module == voice}
@@ -377,7 +380,7 @@ class EngineGraph:
         if retimed:
             self._write_tables(self._sounding() - rewritten, ("gate",))
         # in place, the lanes whose steps did not change play on in step
-        moved = range(MAX_TRACKS) if anchored or n0 != self.n0 else rewritten
+        moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
         self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0)
         self.clock_graph.apply(self.clock)

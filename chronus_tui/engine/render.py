@@ -21,7 +21,7 @@ from typing import Any
 
 from chronus_tui import patternfile
 from chronus_tui.engine.backends import buffer_problem, max_buffer
-from chronus_tui.model import STEPS_PER_BAR, Pattern
+from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, Pattern
 from chronus_tui.store import SlotStore, StoreError
 
 MAX_BARS = 1000
@@ -92,7 +92,7 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     events: list[dict[str, Any]] = []
     try:
         server.setGlobalSeed(SEED)
-        graph = EngineGraph(server)
+        graph = EngineGraph(server, lanes=_lanes_needed(data, schedule or {}))
         pending = {preroll + k: commands for k, commands in (schedule or {}).items()}
         pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
         graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
@@ -123,6 +123,17 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     finally:
         raw.unlink(missing_ok=True)
     return RenderResult(path, frames, sr, events)
+
+
+def _lanes_needed(pattern: dict[str, Any], schedule: dict[int, list[dict[str, Any]]]) -> int:
+    """The most tracks any pattern of the render has (building a lane costs about 1 ms),
+    and one to spare for a hand-held "gate" command."""
+    patterns = [pattern, *(command.get("pattern") for commands in schedule.values() for command in commands
+                           if isinstance(command, dict))]
+    counts = [len(p["sequencer"]["tracks"]) for p in patterns  # a malformed one is the graph's to report
+              if isinstance(p, dict) and isinstance(p.get("sequencer"), dict)
+              and isinstance(p["sequencer"].get("tracks"), list)]
+    return min(MAX_TRACKS, max(counts, default=0) + 1)
 
 
 def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:

@@ -214,19 +214,19 @@ class StepTables:
     read its rows; positioning a lane points them at the counter of its length.
     """
 
-    def __init__(self, pyo, step_trig) -> None:
+    def __init__(self, pyo, step_trig, lanes: int = MAX_TRACKS) -> None:
         self.tables = [{f: pyo.DataTable(MAX_STEPS, init=[0.0] * MAX_STEPS) for f in TABLE_FIELDS}
-                       for _ in range(MAX_TRACKS)]
-        self._spare = [pyo.Counter(step_trig, min=0, max=1) for _ in range(MAX_TRACKS)]
+                       for _ in range(lanes)]
+        self._spare = [pyo.Counter(step_trig, min=0, max=1) for _ in range(lanes)]
         # never started, so always 0: what lanes without steps read (row 0, which
         # holds a hand-held voice's freq)
         self.idle = pyo.Counter(step_trig, min=0, max=1)
         for counter in (*self._spare, self.idle):
             counter.stop()
         self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
-        self._lengths: list[int | None] = [None] * MAX_TRACKS  # the length each lane reads at
-        self.readers: list[list[Any]] = [[] for _ in range(MAX_TRACKS)]  # each lane's TableIndex objects
-        self.median_pitch = [0.0] * MAX_TRACKS  # each lane's median pitch (Hz), by time played
+        self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
+        self.readers: list[list[Any]] = [[] for _ in range(lanes)]  # each lane's TableIndex objects
+        self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
 
     def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
               bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
