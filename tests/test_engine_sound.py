@@ -153,6 +153,39 @@ def test_a_change_during_a_glide_glides_on_from_where_it_was(tmp_path):
     assert after == pytest.approx(before / 2, rel=0.05)
 
 
+def zero_crossing_hz(window: np.ndarray) -> float:
+    crossings = np.flatnonzero(np.diff(np.signbit(window)))
+    return (len(crossings) - 1) / 2 / ((crossings[-1] - crossings[0]) / SR)
+
+
+@pytest.mark.parametrize("change", ["voice", "removed"])
+def test_a_switch_lets_the_old_patterns_notes_ring_out(tmp_path, change):
+    """At a bar switch a track of the new pattern on another voice, or a track that has
+    gone, must not change or cut the note its lane still sounds (that steps the wave, a
+    click, a block before the bar line): the note rings out, at its own pitch, and the
+    new pattern starts on the bar line."""
+    modules = dry_modules()
+    modules["voice4"].update({"osc/type": 0, "freq": 300.0, "amp": 0.5, "filter/freq": 8000.0,
+                              "adsr/attack": 0.005, "adsr/sustain": 1.0, "adsr/release": 0.3, "pan": -1.0})
+    modules["voice1"].update({"osc/type": 0, "freq": 500.0, "amp": 0.5, "filter/freq": 8000.0,
+                              "adsr/release": 0.05, "pan": 1.0})
+    ringing = Track("ring", "voice4", [Step(on=True, note=57) for _ in range(16)], gate=0.5)  # 220 Hz
+    right = Track("new", "voice1", [Step(on=i % 4 == 0) for i in range(16)])
+    a = pattern_with([ringing] if change == "voice" else [right, ringing], modules)
+    b = pattern_with([right], modules)
+    schedule = {100: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+    audio, events = render_array(tmp_path, a, bars=2, schedule=schedule)
+    bar_line = expected_onset(16, 120, 0)
+    assert [e["sample"] for e in events if e["event"] == "switched"] == [bar_line]
+    left = audio[:, 0]
+    assert np.abs(np.diff(left[bar_line - 6000:bar_line + 6000])).max() < 2 * np.pi * 220 / SR * 0.5
+    tail = left[bar_line:bar_line + 4800]  # the last note, released before the bar line
+    assert np.abs(tail).max() > 0.05
+    assert zero_crossing_hz(tail) == pytest.approx(220.0, rel=0.02)
+    assert np.abs(left[bar_line + 16000:]).max() < 1e-9  # then nothing more on the left
+    assert onsets(audio[:, 1])[-4:] == [bar_line + expected_onset(n, 120, 0) for n in range(0, 16, 4)]
+
+
 def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
     """acid1's controls follow only the lanes playing voice2: a lane that comes to voice2
     by an edit gets acid1's values as they are (here a dark, fully wet filter)."""

@@ -8,6 +8,9 @@ first sample above 1e-6 after silence is the onset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 from render_support import SR, click_pattern, expected_onset, onsets, render_array
@@ -215,8 +218,9 @@ def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
 
 
-def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks():
-    """A render builds only the lanes its patterns need; a bigger pattern is an error, not a crash."""
+def run_graph(tmp_path, lanes: int, blocks: int, per_block: Callable[[Any, int], None]) -> None:
+    """An EngineGraph of `lanes` lanes on an offline server computes `blocks` blocks of
+    256 samples; per_block(graph, block) is called before each."""
     from chronus_tui.engine.graph import EngineGraph
     from chronus_tui.engine.pyolib import pyo
 
@@ -224,16 +228,64 @@ def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks():
     server.setVerbosity(1)
     server.boot()
     try:
-        graph = EngineGraph(server, lanes=2)
-        small = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x")])
-        big = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x"), ("c", "voice4", "x")])
-        graph.handle({"op": "pattern", "pattern": small, "mode": "now", "token": 1})
-        graph.handle({"op": "pattern", "pattern": big, "mode": "now", "token": 2})
-        errors = [e["message"] for e in graph.poll_events() if e["event"] == "error"]
-        assert len(errors) == 1 and "3 tracks, and this graph was built with 2 lanes" in errors[0]
-        assert [t["name"] for t in graph.tracks] == ["a", "b"]
+        graph = EngineGraph(server, lanes=lanes)
+        block = [0]
+
+        def callback() -> None:
+            per_block(graph, block[0])
+            block[0] += 1
+
+        server.setCallback(callback)
+        server.recordOptions(dur=blocks * 256 / SR, filename=str(tmp_path / "graph.wav"), fileformat=0)
+        server.start()
     finally:
+        server.stop()
         server.shutdown()
+
+
+def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
+    """A render builds only the lanes its patterns need; a bigger pattern is an error, not a crash."""
+    small = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x")])
+    big = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x"), ("c", "voice4", "x")])
+    seen: dict = {}
+
+    def per_block(graph, block):
+        if block == 0:
+            graph.handle({"op": "pattern", "pattern": small, "mode": "now", "token": 1})
+            graph.handle({"op": "pattern", "pattern": big, "mode": "now", "token": 2})
+            seen["errors"] = [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+            seen["tracks"] = [t["name"] for t in graph.tracks]
+
+    run_graph(tmp_path, 2, 1, per_block)
+    assert len(seen["errors"]) == 1 and "3 tracks, and this graph was built with 2 lanes" in seen["errors"][0]
+    assert seen["tracks"] == ["a", "b"]
+
+
+def test_a_lane_whose_track_has_gone_rings_out_and_then_stops(tmp_path):
+    """B drops A's track "b" (a long release): its lane plays no more hits, keeps its voice
+    while the note rings out, and stops once the note is silent (then costs nothing)."""
+    long_release = {"voice3": {"adsr/release": 0.1}}
+    a = click_pattern([("a", "voice1", "x..."), ("b", "voice3", "x" * 16)], voices=long_release)
+    b = click_pattern([("a", "voice1", "x...")], voices=long_release)
+    voices: list[list] = []
+
+    def per_block(graph, block):
+        if block == 0:
+            graph.handle({"op": "transport", "playing": True})
+            graph.handle({"op": "pattern", "pattern": a, "mode": "now", "token": 1})
+        if block == 30:  # mid-step 1: the note of step 1 sounds until 0.1 s after its gate
+            graph.handle({"op": "pattern", "pattern": b, "mode": "now", "token": 2})
+        graph.poll_events()
+        voices.append([(lane.voice, lane.env.isPlaying()) for lane in graph.lanes])
+
+    run_graph(tmp_path, 3, 80, per_block)
+    assert voices[29] == [("voice1", True), ("voice3", True), (None, False)]
+    assert voices[31] == [("voice1", True), ("voice3", True), (None, False)]  # ringing out
+    assert voices[-1] == [("voice1", True), (None, False), (None, False)]  # stopped
+    # step 1's gate closes on sample 6000 + 0.2 × 6000, its release is over 0.1 s later:
+    # the lane stops at the first block boundary after that
+    silent_from = 6000 + 1200 + int(0.1 * SR) + 1
+    assert next(k for k, lanes in enumerate(voices) if lanes[1] == (None, False)) == silent_from // 256 + 1
 
 
 def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):

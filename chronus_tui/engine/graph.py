@@ -19,6 +19,12 @@ For the engine process (part b) and the offline renderer:
   i.e. from the Server.setCallback function, which pyo runs before it computes each
   block; values set there apply from that block's first sample. Bad commands never
   raise: they produce an {"event": "error"} and change nothing.
+- Each track plays on a lane (a voice's objects). A loaded pattern's track keeps the
+  lane of the playing track of its name (else of its place) while that lane plays its
+  voice; otherwise it takes a silent lane, so the note the old lane still sounds rings
+  out rather than changing voice a block before the bar line (a click). A lane left
+  without a track plays no more hits, lets its note ring out, and stops once it is
+  silent. An edited track keeps its lane, whatever its voice.
 - `poll_events()` must be called exactly once per block from the same callback
   (before or after the block's commands, either works): it returns the "position"
   (at most one per step), "switched" (token and exact sample) and "error" events
@@ -136,7 +142,9 @@ class EngineGraph:
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
+        self.lane_of: list[int] = []  # the lane each track plays on
         self.lane_steps: list[LaneSteps | None] = [None] * lanes  # the tracks compiled, by lane
+        self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
@@ -168,6 +176,7 @@ class EngineGraph:
             self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
         self._report_switches(start)
         self._report_position()
+        self._stop_silent()
         self._arm_queued(start)
         events, self._events = self._events, []
         return events
@@ -209,9 +218,9 @@ class EngineGraph:
             self._events.append({"event": "switched", "token": token, "sample": start + ENVELOPE_LATENCY})
         if self.clock.playing:  # edit / now: in place, the bar position kept
             next_step = self.clock.step_at(start - 1) + 1
-            self._install(pattern, next_step, self.n0, start)
+            self._install(pattern, next_step, self.n0, start, edit=mode == "edit")
         else:  # stopped: the next start plays the new values at once
-            self._install(pattern, 0, 0, start, glide=False)
+            self._install(pattern, 0, 0, start, glide=False, edit=mode == "edit")
 
     def _checked(self, data: Any) -> dict[str, Any]:
         """The pattern dict validated, in patternfile's shape. Tracks and modules equal to
@@ -257,26 +266,26 @@ class EngineGraph:
                 lane.set_gains(self._levels[lane.index], values, now, glide)
         if "osc/type" in params:
             self._update_usage()
-        if "freq" in params:  # the steps without a note of their own play it
-            self._write_tables([lane.index for lane in lanes], ("freq",))
+        if "freq" in params:  # the steps without a note of their own play it (not a note ringing out)
+            self._write_tables([lane.index for lane in lanes if lane.index not in self._releasing], ("freq",))
 
     def _track(self, index: Any, data: Any) -> None:
         """One track edited in place: only its lane changes, from its next step on."""
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.tracks):
             raise ValueError(f"track {index!r} is not one of the {len(self.tracks)} tracks playing")
         track = patternfile.track_to_dict(patternfile.track_from_dict(data, f"track {index}"))
-        length = self.lane_steps[index].length
+        lane, length = self.lane_of[index], self.lane_steps[self.lane_of[index]].length
         tracks = [*self.tracks]
         tracks[index] = track
-        rewritten, reassigned = self._set_tracks(tracks, [index], self.clock_graph.processed(), glide=True)
+        start = self.clock_graph.processed()
+        rewritten, reassigned = self._set_tracks(tracks, start, glide=True, edit=True)
         self._write_tables(rewritten)
         if reassigned:
             self._update_usage()
-        steps = self.lane_steps[index]
-        if steps.length != length:  # a new length: the lane goes on from the bar position
-            start = self.clock_graph.processed()
+        steps = self.lane_steps[self.lane_of[index]]
+        if self.lane_of[index] != lane or steps.length != length:  # it goes on from the bar position
             next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
-            self.tables.position({index: steps}, next_step)
+            self.tables.position({self.lane_of[index]: steps}, next_step)
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
         bpm, _ = BPM_SPEC.clamp_number(bpm, "bpm")
@@ -309,7 +318,7 @@ class EngineGraph:
 
     def _gate(self, voice: str, on: bool) -> None:
         check_voice(voice, "voice")
-        lanes = [lane for lane in self.lanes if lane.voice == voice]
+        lanes = [lane for lane in self.lanes if lane.voice == voice and lane.index not in self._releasing]
         if not lanes and on:
             free = next((lane for lane in self.lanes if lane.voice is None), None)
             if free is None:
@@ -348,7 +357,7 @@ class EngineGraph:
         self._reports.append((queued.token, onset))
 
     def _install(self, pattern: dict[str, Any], next_step: int, n0: int, start: int, *,
-                 anchored: bool = False, glide: bool = True) -> None:
+                 anchored: bool = False, glide: bool = True, edit: bool = False) -> None:
         """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
 
         Unless the caller `anchored` the clock on the switch step, the tempo changes
@@ -363,13 +372,11 @@ class EngineGraph:
         retimed = (bpm, swing) != (self.bpm, self.swing)
         self.bpm, self.swing = bpm, swing
         changed = self._set_modules(pattern["modules"], start, glide)
-        released = set()
-        for voice in list(self._manual):
+        for voice in list(self._manual):  # a hand-held note is let go, and rings out
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
-            released.add(lane.index)
-        rewritten, reassigned = self._set_tracks(seq["tracks"], range(len(self.lanes)), start, glide,
-                                                 force=released)
+            self._releasing.add(lane.index)
+        rewritten, reassigned = self._set_tracks(seq["tracks"], start, glide, edit)
         for voice in VOICES:
             params = {param for module, param in changed if module == voice}
             if params:
@@ -397,41 +404,95 @@ class EngineGraph:
                 changed += [(module, param) for param in differing]
         return changed
 
-    def _set_tracks(self, tracks: list[dict[str, Any]], indexes: Iterable[int], now: int, glide: bool,
-                    force: Collection[int] = ()) -> tuple[set[int], set[int]]:
-        """Install `tracks`, touching only the lanes (of `indexes`) whose track changed, and
-        those in `force`: their step rows are compiled anew, and they are re-assigned only
-        when their voice changed. Level, mute and solo set the lanes' gains that changed.
+    def _set_tracks(self, tracks: list[dict[str, Any]], now: int, glide: bool,
+                    edit: bool = False) -> tuple[set[int], set[int]]:
+        """Install `tracks` (`edit`: the playing tracks edited, not another pattern), touching
+        only the lanes whose track changed: their step rows are compiled anew, and they are
+        re-assigned only when their voice changed. A lane left without a track lets its
+        last note ring out (_release). Level, mute and solo set the gains that changed.
         Returns (lanes to rewrite in the tables, lanes re-assigned).
         """
+        lanes = self._allocate(tracks, edit)
+        for lane_index in set(self.lane_of) - set(lanes):
+            self._release(lane_index)
+        previous = dict(zip(self.lane_of, self.tracks, strict=True))  # lane -> the track it played
         rewritten: set[int] = set()
         reassigned: set[int] = set()
-        levels = track_levels(tracks)
-        for i in indexes:
-            track = tracks[i] if i < len(tracks) else None
-            if i not in force and track == (self.tracks[i] if i < len(self.tracks) else None):
+        levels = [0.0] * len(self.lanes)
+        for track, lane_index, level in zip(tracks, lanes, track_levels(tracks), strict=True):
+            levels[lane_index] = level
+            if previous.get(lane_index) == track:
                 continue
-            rewritten.add(i)
-            steps = self.lane_steps[i] = compile_track(track) if track is not None else None
-            lane = self.lanes[i]
-            voice = track["voice"] if track is not None else None
-            ties = steps is not None and any(steps.tie)
-            values = self.params.values[voice] if voice is not None else None
-            if i in force or voice != lane.voice:
+            rewritten.add(lane_index)
+            self._releasing.discard(lane_index)
+            steps = self.lane_steps[lane_index] = compile_track(track)
+            lane = self.lanes[lane_index]
+            ties = any(steps.tie)
+            values = self.params.values[track["voice"]]
+            if track["voice"] != lane.voice:
                 # a lane taking another voice takes its gains at once, as it takes its sound
-                lane.assign(voice, values, ties, self.tables.median_pitch[i])
-                if values is not None:
-                    lane.set_gains(levels[i], values, now, glide=False)
-                reassigned.add(i)
-            elif values is not None and ties != lane.ties:
+                lane.assign(track["voice"], values, ties, self.tables.median_pitch[lane_index])
+                lane.set_gains(level, values, now, glide=False)
+                reassigned.add(lane_index)
+            elif ties != lane.ties:
                 lane.set_pitch(ties, lane.median_pitch, values)
-        self.tracks = tracks
-        for i, level in enumerate(levels):
-            lane = self.lanes[i]
-            if level != self._levels[i] and lane.voice is not None and i not in reassigned:
+        self.tracks, self.lane_of = tracks, lanes
+        for lane_index, level in enumerate(levels):
+            lane = self.lanes[lane_index]
+            if lane_index in self._releasing:
+                continue  # it keeps its gains while its note rings out
+            if level != self._levels[lane_index] and lane.voice is not None and lane_index not in reassigned:
                 lane.set_gains(level, self.params.values[lane.voice], now, glide)
-            self._levels[i] = level
+            self._levels[lane_index] = level
         return rewritten, reassigned
+
+    def _allocate(self, tracks: list[dict[str, Any]], edit: bool) -> list[int]:
+        """The lane of each track. A track is the playing track of its name, else of its
+        place. An edited track keeps its lane (a drone given another voice plays on in
+        it). A track of another pattern keeps the lane while the lane plays its voice;
+        else it takes a lane on that voice whose track has gone, else a silent one, so
+        that the note its old lane sounds rings out there instead of changing voice
+        (a click). Only when every lane sounds does a lane change voice mid-note."""
+        by_name = {track["name"]: lane for track, lane in zip(self.tracks, self.lane_of, strict=True)}
+        named = {track["name"] for track in tracks}
+        by_place = [lane if track["name"] not in named else None  # a renamed track, or another pattern's
+                    for track, lane in zip(self.tracks, self.lane_of, strict=True)]
+        lanes: list[int | None] = [None] * len(tracks)
+        for i, track in enumerate(tracks):
+            lane = by_name.get(track["name"], by_place[i] if i < len(by_place) else None)
+            if lane is not None and (edit or self.lanes[lane].voice == track["voice"]):
+                lanes[i] = lane
+        taken = {lane for lane in lanes if lane is not None} | set(self._manual.values())
+        for i, track in enumerate(tracks):
+            if lanes[i] is not None:
+                continue
+            free = [lane for lane in self.lanes if lane.index not in taken]
+            same_voice = [lane for lane in free if lane.voice == track["voice"]]
+            silent = [lane for lane in free if lane.voice is None]
+            lane = (same_voice or silent or free)[0]
+            lanes[i] = lane.index
+            taken.add(lane.index)
+        return [lane for lane in lanes if lane is not None]
+
+    def _release(self, lane_index: int) -> None:
+        """Lane `lane_index` has lost its track: no more hits, and the note it sounds rings
+        out with its pitch, accent and sound (poll_events stops the lane once it is silent)."""
+        steps = self.lane_steps[lane_index]
+        voice = self.lanes[lane_index].voice
+        if steps is not None and voice is not None:
+            step = max(self.clock_graph.current_step() - self.n0, 0) % steps.length
+            self.tables.hold(lane_index, steps, step, self.params.values[voice])
+        self.lane_steps[lane_index] = None
+        self._releasing.add(lane_index)
+
+    def _stop_silent(self) -> None:
+        """Stop the lanes without a track whose last note has rung out."""
+        silent = {index for index in self._releasing if self.lanes[index].silent()}
+        if silent:
+            self._releasing -= silent
+            for index in silent:
+                self.lanes[index].assign(None, None, ties=False, median_pitch=0.0)
+            self._update_usage()
 
     def _sounding(self) -> set[int]:
         """The lanes that have steps (the others' rows are all silent)."""

@@ -126,14 +126,16 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
 
 
 def _lanes_needed(pattern: dict[str, Any], schedule: dict[int, list[dict[str, Any]]]) -> int:
-    """The most tracks any pattern of the render has (building a lane costs about 1 ms),
-    and one to spare for a hand-held "gate" command."""
+    """Lanes for the render's patterns (building one costs about 1 ms): the most tracks
+    of one, or with scheduled loads, of two at once (the notes of a pattern's tracks
+    ring out on their lanes while the next one's tracks start on others), and one to
+    spare for a hand-held "gate" command."""
     patterns = [pattern, *(command.get("pattern") for commands in schedule.values() for command in commands
                            if isinstance(command, dict))]
     counts = [len(p["sequencer"]["tracks"]) for p in patterns  # a malformed one is the graph's to report
               if isinstance(p, dict) and isinstance(p.get("sequencer"), dict)
               and isinstance(p["sequencer"].get("tracks"), list)]
-    return min(MAX_TRACKS, max(counts, default=0) + 1)
+    return min(MAX_TRACKS, sum(sorted(counts)[-2:]) + 1)
 
 
 def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:

@@ -255,6 +255,15 @@ class StepTables:
                     self.median_pitch[index] = statistics.median(values) if values else freq
                 self.tables[index][field].replace([*values, *[fill] * (MAX_STEPS - count)])
 
+    def hold(self, index: int, steps: LaneSteps, step: int, voice: dict[str, float]) -> None:
+        """Lane `index` plays no more hits, and the note of `step` sounds on as it is (its
+        pitch, glide, accent and brightness, played by a voice with parameter values
+        `voice`): every row holds that step's values, with no hit and no level."""
+        held = {"on": 0.0, "level": 0.0, "freq": steps.note_hz[step] or voice["freq"], "tie": steps.tie[step],
+                "gate": 0.0, "bright": steps.bright[step], "accent": steps.accent[step]}
+        for field, value in held.items():
+            self.tables[index][field].replace([value] * MAX_STEPS)
+
     def position(self, lanes: dict[int, LaneSteps | None], next_step: int) -> None:
         """Set the given lanes so the next trigger plays step `next_step` mod their length."""
         for index, steps in lanes.items():

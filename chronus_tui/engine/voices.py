@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import direct_inputs, set_running
+from chronus_tui.engine.pyolib import direct_inputs, set_running, value_reader
 from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import PARAM_INDEX
 
@@ -92,6 +92,7 @@ class Lane:
         self.gate = pyo.TrigEnv(clock.trig, table=sources.gate_shape, dur=gate_time, interp=1,
                                 mul=level, add=0.0)
         self.env = pyo.MidiAdsr(self.gate)
+        self._env_value = value_reader(self.env)
         self.sine = pyo.Sine(self.freq)
         self.wave = pyo.Osc(sources.wave_table(1, 0.0), freq=self.freq)
         # ahead of acid1, an accented hit lets some of the unfiltered source through,
@@ -254,6 +255,10 @@ class Lane:
     def hold(self, on: bool) -> None:
         """The "gate" command: hold the envelope open (at full velocity) or let it go."""
         self.gate.add = 1.0 if on else 0.0
+
+    def silent(self) -> bool:
+        """Whether its envelope has come to rest at 0 (on the last sample computed)."""
+        return self._env_value() == 0.0
 
     def uses_noise(self) -> int | None:
         """Which shared noise (0 white, 1 pink, 2 brown) this lane plays, if any."""
