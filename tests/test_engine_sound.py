@@ -186,6 +186,32 @@ def test_a_switch_lets_the_old_patterns_notes_ring_out(tmp_path, change):
     assert onsets(audio[:, 1])[-4:] == [bar_line + expected_onset(n, 120, 0) for n in range(0, 16, 4)]
 
 
+def local_hz(channel: np.ndarray, end: int, span: int) -> float:
+    """The pitch of the `span` samples before `end`, from zero crossings."""
+    return zero_crossing_hz(channel[end - span:end])
+
+
+@pytest.mark.parametrize("buffer", [256, 1024])
+@pytest.mark.parametrize("mode", ["bar", "edit"])
+def test_a_sounding_note_keeps_its_pitch_until_the_next_step(tmp_path, mode, buffer):
+    """A legato bass on A2, changed to A4 by a bar load (the same track) or by an edit:
+    the rows change at a block boundary, up to a block before the next step, but the
+    note sounding plays on at its own pitch until that step starts, on its sample."""
+    modules = dry_modules()
+    modules["voice1"].update({"osc/type": 0, "amp": 0.5, "filter/freq": 8000.0, "adsr/attack": 0.005,
+                              "adsr/sustain": 1.0, "adsr/release": 0.05, "pan": 0.0})
+    low, high = (pattern_with([Track("bass", "voice1", [Step(on=True, note=note) for _ in range(16)],
+                                     gate=1.0)], modules) for note in (45, 69))  # 110 Hz, 440 Hz
+    change = expected_onset(16, 120, 0)  # the bar line; an edit takes the step after the one it falls in
+    command = {"op": "pattern", "pattern": high, "mode": "bar", "token": 1} if mode == "bar" else \
+        {"op": "track", "index": 0, "track": high["sequencer"]["tracks"][0]}
+    schedule = {(change - 1500) // buffer: [command]}
+    audio, _ = render_array(tmp_path, low, bars=2, buffer=buffer, schedule=schedule)
+    left = audio[:, 0]
+    assert local_hz(left, change - 2, 1500) == pytest.approx(110, rel=0.03)  # up to the step: A2
+    assert local_hz(left, change + 2500, 2000) == pytest.approx(440, rel=0.03)  # from it: A4
+
+
 def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
     """acid1's controls follow only the lanes playing voice2: a lane that comes to voice2
     by an edit gets acid1's values as they are (here a dark, fully wet filter)."""

@@ -176,6 +176,7 @@ class EngineGraph:
             self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
         self._report_switches(start)
         self._report_position()
+        self.tables.settle()
         self._stop_silent()
         self._arm_queued(start)
         events, self._events = self._events, []
@@ -279,13 +280,16 @@ class EngineGraph:
         tracks[index] = track
         start = self.clock_graph.processed()
         rewritten, reassigned = self._set_tracks(tracks, start, glide=True, edit=True)
+        playing = self.clock.playing
+        if playing:  # the step sounding now plays on as it was (StepTables.keep_playing)
+            self.tables.keep_playing(rewritten)
         self._write_tables(rewritten)
         if reassigned:
             self._update_usage()
-        steps = self.lane_steps[self.lane_of[index]]
-        if self.lane_of[index] != lane or steps.length != length:  # it goes on from the bar position
-            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
-            self.tables.position({self.lane_of[index]: steps}, next_step)
+        new_lane = self.lane_of[index]
+        if playing or new_lane != lane or self.lane_steps[new_lane].length != length:
+            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if playing else 0
+            self.tables.position({new_lane: self.lane_steps[new_lane]}, next_step, held=rewritten)
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
         bpm, _ = BPM_SPEC.clamp_number(bpm, "bpm")
@@ -383,13 +387,17 @@ class EngineGraph:
                 self._voice_changed(voice, params, start, glide, skip=reassigned)
         if reassigned:
             self._update_usage()
+        playing = self.clock.playing
+        if playing:  # the steps sounding now play on as they were until the next one starts
+            self.tables.keep_playing(rewritten)
         self._write_tables(rewritten)
         if retimed:
             self._write_tables(self._sounding() - rewritten, ("gate",))
         # in place, the lanes whose steps did not change play on in step
         moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0)
+        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0,
+                             held=rewritten if playing else ())
         self.clock_graph.apply(self.clock)
 
     def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
@@ -477,11 +485,7 @@ class EngineGraph:
     def _release(self, lane_index: int) -> None:
         """Lane `lane_index` has lost its track: no more hits, and the note it sounds rings
         out with its pitch, accent and sound (poll_events stops the lane once it is silent)."""
-        steps = self.lane_steps[lane_index]
-        voice = self.lanes[lane_index].voice
-        if steps is not None and voice is not None:
-            step = max(self.clock_graph.current_step() - self.n0, 0) % steps.length
-            self.tables.hold(lane_index, steps, step, self.params.values[voice])
+        self.tables.hold(lane_index)
         self.lane_steps[lane_index] = None
         self._releasing.add(lane_index)
 

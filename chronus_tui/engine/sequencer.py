@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from chronus_tui.model import BPM_RANGE, MAX_TRACKS, STEPS_PER_BAR, SWING_RANGE, midi_to_hz
 
 MAX_STEPS = 64
+HOLD_SLOTS = 1  # row entry 0: a lane's hold slot (see StepTables); step k is entry k + 1
 STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
 # Added to the position so a step whose ideal time is an exact sample starts on that
 # sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
@@ -212,26 +214,50 @@ class StepTables:
     restart step), so they share a Counter: a busy pattern of equal-length tracks runs
     one counter, not one per track. Each lane registers the TableIndex objects that
     read its rows; positioning a lane points them at the counter of its length.
+
+    Row entry 0 is a lane's hold slot and step k is entry k + 1 (counters count from
+    1). New rows take effect on the next step trigger, not before: a lane rewritten
+    while playing (keep_playing, then write, then position with hold=True) first
+    copies the values it reads now into its hold slot and reads that through a counter
+    of its own that still outputs 0 (a counter outputs 0 until its first trigger);
+    on the trigger that counter moves on to the new rows, and settle() hands the lane
+    back to the shared counter of its length. So a note still sounding keeps its
+    pitch, level and accent until the next step, on the very sample the new rows start.
+    Counters between uses are parked at 0: reset to 0, they output 0 from their next
+    trigger, and are stopped then.
     """
 
     def __init__(self, pyo, step_trig, lanes: int = MAX_TRACKS) -> None:
-        self.tables = [{f: pyo.DataTable(MAX_STEPS, init=[0.0] * MAX_STEPS) for f in TABLE_FIELDS}
+        from chronus_tui.engine import pyolib  # here: ClockMath users need no pyo
+
+        self._value = pyolib.value_reader
+        self._setter = pyolib.attribute_setter
+        entries = HOLD_SLOTS + MAX_STEPS
+        self.tables = [{f: pyo.DataTable(entries, init=[0.0] * entries) for f in TABLE_FIELDS}
                        for _ in range(lanes)]
-        self._spare = [pyo.Counter(step_trig, min=0, max=1) for _ in range(lanes)]
-        # never started, so always 0: what lanes without steps read (row 0, which
-        # holds a hand-held voice's freq)
-        self.idle = pyo.Counter(step_trig, min=0, max=1)
-        for counter in (*self._spare, self.idle):
+        self._rows = [{f: [0.0] * entries for f in TABLE_FIELDS} for _ in range(lanes)]  # what tables hold
+        # shared counters (one more than lanes, as a new one starts before an old one
+        # stops) and a lane's own ones, all parked at 0 (never triggered yet)
+        self._parked = [pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
+                        for _ in range(2 * lanes + 1)]
+        # never started, so always 0: what lanes without steps read (their hold slot,
+        # which holds a hand-held voice's freq)
+        self.idle = pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
+        for counter in (*self._parked, self.idle):
             counter.stop()
+        self._parking: list[Any] = []  # reset to 0, running until they output it
         self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
         self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
+        self._reading: list[Any] = [self.idle] * lanes  # the counter each lane reads
+        self._own: dict[int, Any] = {}  # lane -> its own counter, until its first trigger has passed
         self.readers: list[list[Any]] = [[] for _ in range(lanes)]  # each lane's TableIndex objects
+        self._index_setters: list[list[Any]] = [[] for _ in range(lanes)]
         self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
 
     def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
               bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
         """The rows of `fields` of the lanes given: lanes[i] played by a voice with parameter
-        values voices[i]; other lanes keep theirs.
+        values voices[i]; other lanes keep theirs. A lane with steps keeps its hold slot.
 
         A lane without steps but with a voice (held by the "gate" command) gets that
         voice's freq; a lane with neither is silent.
@@ -253,40 +279,113 @@ class StepTables:
                 fill = freq if field == "freq" else 0.0
                 if field == "freq":
                     self.median_pitch[index] = statistics.median(values) if values else freq
-                self.tables[index][field].replace([*values, *[fill] * (MAX_STEPS - count)])
+                held = self._rows[index][field][0] if steps is not None else fill
+                self._replace(index, field, [held, *values, *[fill] * (MAX_STEPS - count)])
 
-    def hold(self, index: int, steps: LaneSteps, step: int, voice: dict[str, float]) -> None:
-        """Lane `index` plays no more hits, and the note of `step` sounds on as it is (its
-        pitch, glide, accent and brightness, played by a voice with parameter values
-        `voice`): every row holds that step's values, with no hit and no level."""
-        held = {"on": 0.0, "level": 0.0, "freq": steps.note_hz[step] or voice["freq"], "tie": steps.tie[step],
-                "gate": 0.0, "bright": steps.bright[step], "accent": steps.accent[step]}
-        for field, value in held.items():
-            self.tables[index][field].replace([value] * MAX_STEPS)
+    def hold(self, index: int) -> None:
+        """Lane `index` plays no more hits, and the note it sounds sounds on as it is (its
+        pitch, glide, accent and brightness): every entry of its rows holds the values
+        it reads now, with no hit, no level and no gate."""
+        now = self._entry_read(index)
+        for field, row in self._rows[index].items():
+            value = 0.0 if field in ("on", "level", "gate") else row[now]
+            self._replace(index, field, [value] * len(row))
 
-    def position(self, lanes: dict[int, LaneSteps | None], next_step: int) -> None:
-        """Set the given lanes so the next trigger plays step `next_step` mod their length."""
+    def keep_playing(self, indexes: Iterable[int]) -> None:
+        """Before rewriting these lanes' rows: copy the values each reads now to its hold slot."""
+        for index in indexes:
+            self._hold_entry(index, self._entry_read(index))
+
+    def _hold_entry(self, index: int, entry: int) -> None:
+        for field, row in self._rows[index].items():
+            row[0] = row[entry]
+            self.tables[index][field]._base_objs[0].put(row[entry], 0)
+
+    def position(self, lanes: dict[int, LaneSteps | None], next_step: int,
+                 held: Collection[int] = ()) -> None:
+        """Set the given lanes so the next trigger plays step `next_step` mod their length.
+        The lanes in `held` (while playing, after keep_playing) read their hold slots
+        until that trigger."""
         for index, steps in lanes.items():
+            own = self._own.pop(index, None)
+            if own is not None:
+                self._park(own)
             if steps is None:
                 length, counter = None, self.idle
             else:
                 length = steps.length
-                counter = self._counters.get(length) or self._start_counter(length)
-                counter.reset(next_step % length)
-            if self._lengths[index] != length:
-                self._lengths[index] = length
-                for reader in self.readers[index]:
-                    reader.index = counter
+                first = next_step % length + HOLD_SLOTS
+                shared = self._counters.get(length)
+                if shared is not None:  # its lanes are on the same step as this one
+                    shared.reset(first)
+                if index in held and self._parked:  # a counter of its own, still at 0
+                    counter = self._own[index] = self._take(length)
+                else:  # a counter just started reads the hold slot until its first trigger:
+                    self._hold_entry(index, first)  # the first step's pitch is there before its hit
+                    counter = shared or self._start_counter(length)
+                counter.reset(first)
+            self._lengths[index] = length
+            self._point(index, counter)
         for length in set(self._counters) - set(self._lengths):
-            counter = self._counters.pop(length)
-            counter.stop()
-            self._spare.append(counter)
+            self._park(self._counters.pop(length))
 
-    def _start_counter(self, length: int) -> Any:
-        counter = self._counters[length] = self._spare.pop()
-        counter.max = length
+    def settle(self) -> None:
+        """Once per block: lanes whose own counter has had its first trigger go back to the
+        shared counter of their length (or theirs becomes it); parked counters stop."""
+        for index, counter in list(self._own.items()):
+            if self._value(counter)() == 0.0:
+                continue  # its first trigger is still to come
+            del self._own[index]
+            length = self._lengths[index]
+            shared = self._counters.get(length)
+            if shared is None:
+                self._counters[length] = counter
+            else:  # both count the same steps from the same sample on
+                self._point(index, shared)
+                self._park(counter)
+        parked = [counter for counter in self._parking if self._value(counter)() == 0.0]
+        if parked:
+            self._parking = [counter for counter in self._parking if self._value(counter)() != 0.0]
+            for counter in parked:
+                counter.stop()
+            self._parked += parked
+
+    def _entry_read(self, index: int) -> int:
+        return round(self._value(self._reading[index])())
+
+    def _point(self, index: int, counter: Any) -> None:
+        if self._reading[index] is not counter:
+            self._reading[index] = counter
+            if len(self._index_setters[index]) != len(self.readers[index]):  # once the lane has made them
+                self._index_setters[index] = [self._setter(reader, "index") for reader in self.readers[index]]
+            for set_index in self._index_setters[index]:  # pyo's own setter costs 6 µs, this 1
+                set_index(counter._base_objs[0])
+
+    def _replace(self, index: int, field: str, values: list[float]) -> None:
+        self._rows[index][field] = values
+        self.tables[index][field]._base_objs[0].setTable(values)  # without pyo's argument checks
+
+    def _take(self, length: int) -> Any:
+        """A counter from the pool (parked ones first), counting `length` steps."""
+        counter = self._parked.pop() if self._parked else self._parking.pop()
+        counter.max = length + HOLD_SLOTS
         counter.play()
         return counter
+
+    def _start_counter(self, length: int) -> Any:
+        counter = self._counters[length] = self._take(length)
+        return counter
+
+    def _park(self, counter: Any) -> None:
+        # (`is`, not `in`: a pyo object's == makes a Compare object, which is true)
+        if any(read is counter for read in (*self._counters.values(), *self._own.values())):
+            return  # still read
+        if self._value(counter)() == 0.0:  # not triggered since it was parked
+            counter.stop()
+            self._parked.append(counter)
+        else:
+            counter.reset(0)
+            self._parking.append(counter)
 
 
 def bar_of(n: int, n0: int) -> tuple[int, int]:
