@@ -53,7 +53,9 @@ For the engine process (part b) and the offline renderer:
 How time works (sequencer.py has the details): the step clock, step triggers, table
 reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
 Python only moves the clock's line and writes tables at block boundaries, and knows
-a block ahead where each step falls (ClockMath mirrors the graph's arithmetic).
+a block ahead where each step falls (ClockMath mirrors the graph's arithmetic). Rows
+written while playing take effect on the next step's own sample: until then a lane
+plays on from its hold slot (StepTables).
 """
 
 from __future__ import annotations

@@ -290,6 +290,7 @@ class StepTables:
         for field, row in self._rows[index].items():
             value = 0.0 if field in ("on", "level", "gate") else row[now]
             self._replace(index, field, [value] * len(row))
+        self.position({index: None}, 0)  # every entry is the same: it needs no counter
 
     def keep_playing(self, indexes: Iterable[int]) -> None:
         """Before rewriting these lanes' rows: copy the values each reads now to its hold slot."""
@@ -305,11 +306,12 @@ class StepTables:
                  held: Collection[int] = ()) -> None:
         """Set the given lanes so the next trigger plays step `next_step` mod their length.
         The lanes in `held` (while playing, after keep_playing) read their hold slots
-        until that trigger."""
+        until that trigger, as do those still waiting for it since an earlier call."""
         for index, steps in lanes.items():
             own = self._own.pop(index, None)
             if own is not None:
                 self._park(own)
+                held = {*held, index}
             if steps is None:
                 length, counter = None, self.idle
             else:
