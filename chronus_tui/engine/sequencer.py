@@ -217,7 +217,7 @@ class StepTables:
 
     Row entry 0 is a lane's hold slot and step k is entry k + 1 (counters count from
     1). New rows take effect on the next step trigger, not before: a lane rewritten
-    while playing (keep_playing, then write, then position with hold=True) first
+    while playing (keep_playing, then write, then position with the lane `held`) first
     copies the values it reads now into its hold slot and reads that through a counter
     of its own that still outputs 0 (a counter outputs 0 until its first trigger);
     on the trigger that counter moves on to the new rows, and settle() hands the lane
