@@ -8,6 +8,7 @@ first sample above 1e-6 after silence is the onset.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from render_support import SR, click_pattern, expected_onset, onsets, render_arr
 from chronus_tui.engine.backends import max_buffer
 from chronus_tui.engine.render import RenderError, render
 from chronus_tui.engine.sequencer import ClockMath
+from chronus_tui.model import VOICES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -286,6 +288,63 @@ def test_a_lane_whose_track_has_gone_rings_out_and_then_stops(tmp_path):
     # the lane stops at the first block boundary after that
     silent_from = 6000 + 1200 + int(0.1 * SR) + 1
     assert next(k for k, lanes in enumerate(voices) if lanes[1] == (None, False)) == silent_from // 256 + 1
+
+
+def test_lanes_and_counters_stay_accounted_for_through_random_commands(tmp_path):
+    """Loads in every mode, track edits, tempo changes and stops at random, for 3000
+    blocks: every step counter is parked, parking, shared by one length or one lane's
+    own, once; a lane with a track reads a counter of its length; nothing raises."""
+    rng = random.Random(7)
+
+    def random_tracks() -> dict:
+        tracks = {}
+        for _ in range(rng.randrange(1, 9)):
+            steps = "".join(rng.choice("x..") for _ in range(rng.choice((1, 3, 16, 16, 32))))
+            name = f"t{rng.randrange(12)}"
+            tracks[name] = (name, rng.choice(VOICES), steps)
+        return click_pattern(list(tracks.values()), bpm=300)
+
+    problems: list[str] = []
+    switches = [0]
+
+    def command(graph) -> dict | None:
+        roll = rng.random()
+        if roll < 0.08:
+            mode = rng.choice(("now", "bar", "step", "edit"))
+            return {"op": "pattern", "pattern": random_tracks(), "mode": mode, "token": 1}
+        if roll < 0.16 and graph.tracks:
+            index = rng.randrange(len(graph.tracks))
+            track = {**random_tracks()["sequencer"]["tracks"][0], "name": graph.tracks[index]["name"]}
+            return {"op": "track", "index": index, "track": track}
+        if roll < 0.18:
+            return {"op": "transport", "playing": not graph.clock.playing}
+        if roll < 0.20:
+            return {"op": "tempo", "bpm": rng.uniform(60, 300), "swing": rng.uniform(0, 0.6)}
+        return None
+
+    def per_block(graph, block):
+        try:
+            if (next_command := command(graph)) is not None:
+                graph.handle(next_command)
+            for event in graph.poll_events():
+                problems.extend([event["message"]] if event["event"] == "error" else [])
+                switches[0] += event["event"] == "switched"
+            tables = graph.tables
+            in_use = [*tables._counters.values(), *tables._own.values()]
+            counters = [*tables._parked, *tables._parking, *in_use]
+            apart = len({id(c) for c in counters})
+            if apart != len(counters) or apart != 2 * len(graph.lanes) + 1:
+                problems.append(f"block {block}: {len(counters)} counters, {apart} apart")
+            for index, steps in enumerate(graph.lane_steps):
+                if steps is not None and (tables._lengths[index] != steps.length
+                                          or not any(tables._reading[index] is c for c in in_use)):
+                    problems.append(f"block {block}: lane {index} reads no counter of its length")
+        except Exception as exc:  # pyo would print it and go on
+            problems.append(f"block {block}: {exc!r}")
+
+    run_graph(tmp_path, 16, 3000, per_block)
+    assert problems == []
+    assert switches[0] > 20
 
 
 def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
