@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send one OSC message and print the replies")
     send.add_argument("address", help="OSC address, e.g. /seq/bpm")
     send.add_argument("args", nargs="*", help="arguments: numbers are sent as numbers")
-    send.add_argument("--host", default=DEFAULT_HOST)
-    send.add_argument("--port", type=int, default=DEFAULT_PORT)
+    # default: the common --osc-host/--osc-port, so `chronus --osc-port P send …` reaches P
+    send.add_argument("--host", default=argparse.SUPPRESS, help="default: --osc-host, else 127.0.0.1")
+    send.add_argument("--port", type=int, default=argparse.SUPPRESS, help="default: --osc-port, else 5005")
     send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for replies")
     return parser
 
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return render_main(args)
         if args.command == "send":
             from chronus_tui.osc.send import send_main
+            args.host, args.port = getattr(args, "host", args.osc_host), getattr(args, "port", args.osc_port)
             return send_main(args)
         if args.no_ui:
             from chronus_tui.headless import headless_main

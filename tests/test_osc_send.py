@@ -49,6 +49,16 @@ def test_command_prints_its_confirmation(osc: Osc, session: Session) -> None:
     assert [s.note for s in session.pattern.track("acid").steps if s.on] == [28, 49, 55]
 
 
+def test_the_common_osc_port_option_is_where_send_sends(osc: Osc, session: Session) -> None:
+    """`chronus --osc-port P send …`: the port a headless chronus was started with."""
+    server, _ = osc
+    result = subprocess.run([sys.executable, "-m", "chronus_tui", "--osc-port", str(server.port), "send",
+                             "/seq/bpm", "97"], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "PYO_GUI_WX": "0"})
+    assert result.returncode == 0, result.stderr
+    assert session.pattern.bpm == 97
+
+
 def test_query_prints_the_json_alone(osc: Osc, session: Session) -> None:
     server, _ = osc
     session.set_bpm(111)
