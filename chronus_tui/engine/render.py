@@ -129,13 +129,14 @@ def _lanes_needed(pattern: dict[str, Any], schedule: dict[int, list[dict[str, An
     """Lanes for the render's patterns (building one costs about 1 ms): the most tracks
     of one, or with scheduled loads, of two at once (the notes of a pattern's tracks
     ring out on their lanes while the next one's tracks start on others), and one to
-    spare for a hand-held "gate" command."""
-    patterns = [pattern, *(command.get("pattern") for commands in schedule.values() for command in commands
-                           if isinstance(command, dict))]
+    spare for a scheduled hand-held "gate" command."""
+    commands = [command for block in schedule.values() for command in block if isinstance(command, dict)]
+    patterns = [pattern, *(command.get("pattern") for command in commands)]
     counts = [len(p["sequencer"]["tracks"]) for p in patterns  # a malformed one is the graph's to report
               if isinstance(p, dict) and isinstance(p.get("sequencer"), dict)
               and isinstance(p["sequencer"].get("tracks"), list)]
-    return min(MAX_TRACKS, sum(sorted(counts)[-2:]) + 1)
+    spare = any(command.get("op") == "gate" for command in commands)
+    return min(MAX_TRACKS, max(1, sum(sorted(counts)[-2:]) + spare))
 
 
 def _write_exact(raw: Path, path: Path, first: int, frames: int) -> None:
