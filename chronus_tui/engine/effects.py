@@ -262,9 +262,10 @@ class Master:
                 pyo.Mix([side for lane in group for side in (lane.left, lane.right)], voices=2),
                 pyo.Mix([lane.reverb_send for lane in group], voices=1),
                 pyo.Mix([lane.delay_send for lane in group], voices=1)))
-        self.dry = pyo.Mix([mixes[0] for mixes in self._groups], voices=2)
-        self.reverb_in = pyo.Mix([mixes[1] for mixes in self._groups], voices=1)
-        self.delay_in = pyo.Mix([mixes[2] for mixes in self._groups], voices=1)
+        # one group (a render of up to 8 tracks) is its own sum: no copy of it
+        self.dry, self.reverb_in, self.delay_in = (
+            buses[0] if len(buses) == 1 else pyo.Mix(list(buses), voices=voices)
+            for buses, voices in zip(zip(*self._groups, strict=True), (2, 1, 1), strict=True))
         controls = params.controls
         self.reverb = pyo.Freeverb(self.reverb_in, bal=1.0)
         self.delay = pyo.Delay(self.delay_in, maxdelay=1.0)
