@@ -40,9 +40,10 @@ For the engine process (part b) and the offline renderer:
   the glide runs only for tracks with slides, a send only above 0), and inputs that
   never change are read without pyo's InputFader (pyolib.direct_inputs). Parameters
   cost nothing while they hold still (controls.py). 8 busy tracks with every effect
-  render at about 55× real time on this machine with the benchmark's pink-noise voices
-  and about 47× with sine/saw/square, set-up included (60× and 51× for the audio
-  alone), 1024-sample blocks (benchmarks/bench_engine_render.py). Where the time of
+  render at 55–58× real time on this machine with the benchmark's pink-noise voices
+  and 48–49× with sine/saw/square, set-up included (58–61× and 50–52× for the audio
+  alone; the machine's speed wanders by ±20%), 1024-sample blocks
+  (benchmarks/bench_engine_render.py). Where the time of
   such a render with tonal voices goes (perf): lane filters 17% (voice2's follows lfo1
   at audio rate, so it computes a sine and cosine every sample), gate and envelope
   14%, oscillators and glides 12%, the acid insert 8%, lane outputs and mixes 8%,
