@@ -45,7 +45,7 @@ def set_running(objects: Iterable[Any], on: bool) -> None:
     An object's end-of-event trigger stream (TrigEnv's obj["trig"]), which play starts
     too, is stopped: the engine never reads one, and each costs a pass a block."""
     for obj in objects:
-        if obj.isPlaying() != on:
+        if obj._base_objs[0]._getStream().isPlaying() != on:  # obj.isPlaying() without its argument check
             if on:
                 obj.play()
                 if obj._trig_objs is not None:
