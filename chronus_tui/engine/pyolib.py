@@ -43,15 +43,35 @@ def set_running(objects: Iterable[Any], on: bool) -> None:
     call costs several times the check, and commands run inside the audio callback).
 
     An object's end-of-event trigger stream (TrigEnv's obj["trig"]), which play starts
-    too, is stopped: the engine never reads one, and each costs a pass a block."""
+    too, is stopped: the engine never reads one, and each costs a pass a block.
+
+    An object with nothing of its own to start besides its streams (no InputFader, trigger
+    stream or players) has its streams started directly: pyo's play and stop check their
+    arguments and look for such parts, some 10 µs, 1 µs this way."""
     for obj in objects:
-        if obj._base_objs[0]._getStream().isPlaying() != on:  # obj.isPlaying() without its argument check
-            if on:
-                obj.play()
-                if obj._trig_objs is not None:
-                    obj._trig_objs.stop()
-            else:
-                obj.stop()
+        if obj._base_objs[0]._getStream().isPlaying() == on:  # obj.isPlaying() without its argument check
+            continue
+        if _streams_alone(obj):
+            for stream in obj._base_objs:
+                if on:
+                    stream.play(0, 0)
+                else:
+                    stream.stop(0)
+        elif on:
+            obj.play()
+            if obj._trig_objs is not None:
+                obj._trig_objs.stop()
+        else:
+            obj.stop()
+
+
+def _streams_alone(obj: Any) -> bool:
+    """Whether pyo's play and stop of `obj` only start and stop its streams (see pyo's
+    PyoObject.play: it also plays an InputFader, trigger streams, players and time
+    streams, and the children when the server auto-starts them, which ours does not)."""
+    fader = getattr(obj, "_in_fader", None)
+    return (obj._trig_objs is None and obj._base_players is None and obj._time_objs is None
+            and (fader is None or isinstance(fader, _DirectInput)) and not hasattr(obj, "_in_fader2"))
 
 
 def value_reader(obj: Any) -> Callable[[], float]:
