@@ -98,3 +98,24 @@ def test_set_running_starts_an_object_but_not_its_end_of_event_triggers(tmp_path
         set_running([envelope], True)
         assert envelope.isPlaying()
         assert not envelope["trig"].isPlaying()
+
+
+def test_set_running_starts_and_stops_what_pyo_would(tmp_path):
+    """Plain objects (their streams started directly) and faded ones (through pyo) end up
+    playing, or stopped, as pyo's own play and stop leave them, and sound the same."""
+    def build() -> list[Any]:
+        source = pyo.Sine(440)
+        with direct_inputs():
+            plain = pyo.Biquad(source, freq=1000)
+        faded = pyo.Biquad(source, freq=1000)
+        for obj in (plain, faded):
+            set_running([obj], False)
+            assert not obj.isPlaying()
+            set_running([obj], True)
+            assert obj.isPlaying()
+        assert faded._in_fader.isPlaying()
+        return [plain, faded]
+
+    plain, faded = recorded(tmp_path, build)
+    assert np.abs(plain).max() > 0.1
+    assert np.allclose(plain, faded)
