@@ -49,6 +49,7 @@ from chronus_tui.engine.sequencer import EPS_STEPS
 
 SR = 48000
 RESULT = RESULTS / "engine_render.json"
+WANT_X = 50.0  # issue 3: render at least 50× real time
 
 
 def onset_errors(folder: Path) -> list[dict[str, Any]]:
@@ -199,6 +200,10 @@ def main() -> int:
         print(f"{r['voices']:>15} {r['buffer']:>6} {r['audio_s']:>8} {r['wall_s']:>7} {r['cpu_s']:>7} "
               f"{r['setup_cpu_s']:>7} {r['x_realtime_wall']:>9} {r['x_realtime_cpu']:>9} "
               f"{r['x_realtime_cpu_steady']:>11}")
+    verdicts = [f"{r['voices']} {r['x_realtime_cpu']}× {'yes' if r['x_realtime_cpu'] >= WANT_X else 'no'}"
+                for r in speed if r["buffer"] == 1024]
+    print(f"want ≥ {WANT_X:g}× real time, whole render, 1024-sample blocks (chronus render's): "
+          + "; ".join(verdicts))
     print("\nclock precision at 174 bpm: max onset error (samples) after N minutes")
     for r in drift:
         marks = "  ".join(f"{k} min: {v}" for k, v in r["max_error_after_min"].items())
