@@ -283,16 +283,13 @@ class EngineGraph:
         tracks[index] = track
         start = self.clock_graph.processed()
         rewritten, reassigned = self._set_tracks(tracks, start, glide=True, edit=True)
-        playing = self.clock.playing
-        if playing:  # the step sounding now plays on as it was (StepTables.keep_playing)
-            self.tables.keep_playing(rewritten)
-        self._write_tables(rewritten)
+        held = self._write_steps(rewritten)
         if reassigned:
             self._update_usage()
         new_lane = self.lane_of[index]
-        if playing or new_lane != lane or self.lane_steps[new_lane].length != length:
-            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if playing else 0
-            self.tables.position({new_lane: self.lane_steps[new_lane]}, next_step, held=rewritten)
+        if held or new_lane != lane or self.lane_steps[new_lane].length != length:
+            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
+            self.tables.position({new_lane: self.lane_steps[new_lane]}, next_step, held=held)
 
     def _tempo(self, bpm: Any, swing: Any) -> None:
         bpm, _ = BPM_SPEC.clamp_number(bpm, "bpm")
@@ -390,17 +387,13 @@ class EngineGraph:
                 self._voice_changed(voice, params, start, glide, skip=reassigned)
         if reassigned:
             self._update_usage()
-        playing = self.clock.playing
-        if playing:  # the steps sounding now play on as they were until the next one starts
-            self.tables.keep_playing(rewritten)
-        self._write_tables(rewritten)
+        held = self._write_steps(rewritten)
         if retimed:
             self._write_tables(self._sounding() - rewritten, ("gate",))
         # in place, the lanes whose steps did not change play on in step
         moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0,
-                             held=rewritten if playing else ())
+        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0, held=held)
         self.clock_graph.apply(self.clock)
 
     def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
@@ -500,6 +493,15 @@ class EngineGraph:
             for index in silent:
                 self.lanes[index].assign(None, None, ties=False, median_pitch=0.0)
             self._update_usage()
+
+    def _write_steps(self, rewritten: set[int]) -> set[int]:
+        """Write the step rows of the lanes `rewritten` (their tracks changed). While playing,
+        the steps they sound now play on until the next one starts: returns the lanes to
+        position as `held` (StepTables.keep_playing), none when stopped."""
+        held = rewritten if self.clock.playing else set()
+        self.tables.keep_playing(held)
+        self._write_tables(rewritten)
+        return held
 
     def _sounding(self) -> set[int]:
         """The lanes that have steps (the others' rows are all silent)."""
