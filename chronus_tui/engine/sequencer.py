@@ -345,12 +345,13 @@ class StepTables:
             else:  # both count the same steps from the same sample on
                 self._point(index, shared)
                 self._park(counter)
-        parked = [counter for counter in self._parking if self._value(counter)() == 0.0]
-        if parked:
-            self._parking = [counter for counter in self._parking if self._value(counter)() != 0.0]
-            for counter in parked:
+        parking, self._parking = self._parking, []
+        for counter in parking:
+            if self._value(counter)() == 0.0:
                 counter.stop()
-            self._parked += parked
+                self._parked.append(counter)
+            else:
+                self._parking.append(counter)
 
     def _entry_read(self, index: int) -> int:
         return round(self._value(self._reading[index])())
