@@ -153,11 +153,6 @@ def test_a_change_during_a_glide_glides_on_from_where_it_was(tmp_path):
     assert after == pytest.approx(before / 2, rel=0.05)
 
 
-def zero_crossing_hz(window: np.ndarray) -> float:
-    crossings = np.flatnonzero(np.diff(np.signbit(window)))
-    return (len(crossings) - 1) / 2 / ((crossings[-1] - crossings[0]) / SR)
-
-
 @pytest.mark.parametrize("change", ["voice", "removed"])
 def test_a_switch_lets_the_old_patterns_notes_ring_out(tmp_path, change):
     """At a bar switch a track of the new pattern on another voice, or a track that has
@@ -181,14 +176,9 @@ def test_a_switch_lets_the_old_patterns_notes_ring_out(tmp_path, change):
     assert np.abs(np.diff(left[bar_line - 6000:bar_line + 6000])).max() < 2 * np.pi * 220 / SR * 0.5
     tail = left[bar_line:bar_line + 4800]  # the last note, released before the bar line
     assert np.abs(tail).max() > 0.05
-    assert zero_crossing_hz(tail) == pytest.approx(220.0, rel=0.02)
+    assert period_frequencies(left, bar_line, bar_line + 4800) == pytest.approx(220.0, rel=0.02)
     assert np.abs(left[bar_line + 16000:]).max() < 1e-9  # then nothing more on the left
     assert onsets(audio[:, 1])[-4:] == [bar_line + expected_onset(n, 120, 0) for n in range(0, 16, 4)]
-
-
-def local_hz(channel: np.ndarray, end: int, span: int) -> float:
-    """The pitch of the `span` samples before `end`, from zero crossings."""
-    return zero_crossing_hz(channel[end - span:end])
 
 
 @pytest.mark.parametrize("buffer", [256, 1024])
@@ -208,8 +198,9 @@ def test_a_sounding_note_keeps_its_pitch_until_the_next_step(tmp_path, mode, buf
     schedule = {(change - 1500) // buffer: [command]}
     audio, _ = render_array(tmp_path, low, bars=2, buffer=buffer, schedule=schedule)
     left = audio[:, 0]
-    assert local_hz(left, change - 2, 1500) == pytest.approx(110, rel=0.03)  # up to the step: A2
-    assert local_hz(left, change + 2500, 2000) == pytest.approx(440, rel=0.03)  # from it: A4
+    # every period up to the step is A2's, and from it A4's
+    assert period_frequencies(left, change - 1500, change - 2) == pytest.approx(110, rel=0.03)
+    assert period_frequencies(left, change + 500, change + 2500) == pytest.approx(440, rel=0.03)
 
 
 def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
