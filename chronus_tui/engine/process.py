@@ -118,13 +118,14 @@ def boot(candidates: list[str], sr: int, buffer: int, stop: threading.Event) -> 
     if backend == "jack":
         server.setJackAuto(False, True)  # outputs to system playback when it exists
     server.boot()
-    if not server.getIsBooted():
-        if monitor is not None:
-            monitor.close()
-        raise BackendFailed(backend, f"{backend} would not start (see the engine log)")
+    booted = server.getIsBooted()
     engine = Engine(server, backend, int(server.getSamplingRate()), int(server.getBufferSize()), monitor)
-    if (problem := buffer_problem(engine.sr, engine.buffer)) is not None:  # JACK's own settings win
-        server.shutdown()
+    # JACK's own rate and buffer size win over ours: they may be ones we cannot play at
+    problem = buffer_problem(engine.sr, engine.buffer) if booted else \
+        f"{backend} would not start (see the engine log)"
+    if problem is not None:
+        if booted:
+            server.shutdown()
         if monitor is not None:
             monitor.close()
         raise BackendFailed(backend, problem)
