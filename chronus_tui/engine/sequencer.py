@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,7 +213,7 @@ class StepTables:
     Lanes of the same length are always on the same step (all count from the same
     restart step), so they share a Counter: a busy pattern of equal-length tracks runs
     one counter, not one per track. Each lane registers the TableIndex objects that
-    read its rows; positioning a lane points them at the counter of its length.
+    read its rows (add_reader); positioning a lane points them at the counter of its length.
 
     Row entry 0 is a lane's hold slot and step k is entry k + 1 (counters count from
     1). New rows take effect on the next step trigger, not before: a lane rewritten
@@ -250,9 +250,13 @@ class StepTables:
         self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
         self._reading: list[Any] = [self.idle] * lanes  # the counter each lane reads
         self._own: dict[int, Any] = {}  # lane -> its own counter, until its first trigger has passed
-        self.readers: list[list[Any]] = [[] for _ in range(lanes)]  # each lane's TableIndex objects
-        self._index_setters: list[list[Any]] = [[] for _ in range(lanes)]
+        # each lane's TableIndex objects, as setters of their index (pyo's own costs 6 µs, these 1)
+        self._index_setters: list[list[Callable[[Any], None]]] = [[] for _ in range(lanes)]
         self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
+
+    def add_reader(self, index: int, reader: Any) -> None:
+        """A TableIndex of lane `index`'s rows: positioning the lane points it at its counter."""
+        self._index_setters[index].append(self._setter(reader, "index"))
 
     def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
               bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
@@ -359,9 +363,7 @@ class StepTables:
     def _point(self, index: int, counter: Any) -> None:
         if self._reading[index] is not counter:
             self._reading[index] = counter
-            if len(self._index_setters[index]) != len(self.readers[index]):  # once the lane has made them
-                self._index_setters[index] = [self._setter(reader, "index") for reader in self.readers[index]]
-            for set_index in self._index_setters[index]:  # pyo's own setter costs 6 µs, this 1
+            for set_index in self._index_setters[index]:
                 set_index(counter._base_objs[0])
 
     def _replace(self, index: int, field: str, values: list[float]) -> None:

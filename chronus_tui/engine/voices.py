@@ -70,12 +70,11 @@ class Lane:
         self.source_index = 0
         self._sources = sources
         rows = tables.tables[index]
-        readers = tables.readers[index]
 
         def read(field: str, **kwargs: Any) -> Any:
             """The lane's value of `field` on the step playing (re-pointed by StepTables)."""
             reader = pyo.TableIndex(rows[field], tables.idle, **kwargs)
-            readers.append(reader)
+            tables.add_reader(index, reader)
             return reader
 
         level = read("level")
