@@ -1,8 +1,10 @@
 """pyolib's shortcuts around pyo: objects that read their inputs without an InputFader,
-and starting objects without the trigger streams nobody reads."""
+objects made stopped, starting objects without the trigger streams nobody reads, and
+the cycle collector paused."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chronus_tui.engine.pyolib import direct_inputs, pyo, set_running
+from chronus_tui.engine.pyolib import collector_paused, created_stopped, direct_inputs, pyo, set_running
 
 SR = 48000
 BLOCKS = 8
@@ -119,3 +121,41 @@ def test_set_running_starts_and_stops_what_pyo_would(tmp_path):
     plain, faded = recorded(tmp_path, build)
     assert np.abs(plain).max() > 0.1
     assert np.allclose(plain, faded)
+
+
+def test_objects_made_stopped_start_and_sound_like_any_other(tmp_path):
+    def build() -> list[Any]:
+        source = pyo.Sine(440)
+        with direct_inputs(faded=[source]), created_stopped():
+            stopped = pyo.Biquad(source, freq=1000)
+            envelope = pyo.TrigEnv(pyo.Sig(0), pyo.DataTable(2, init=[1.0, 1.0]))
+        assert not stopped.isPlaying() and not stopped._in_fader.isPlaying()
+        assert not envelope.isPlaying() and not envelope["trig"].isPlaying()
+        set_running([stopped], True)
+        assert stopped._in_fader.isPlaying()
+        return [pyo.Biquad(source, freq=1000), stopped]
+
+    started, stopped = recorded(tmp_path, build)
+    assert np.abs(started).max() > 0.1
+    assert np.array_equal(started, stopped)
+
+
+def test_created_stopped_lets_pyo_start_new_objects_again_afterwards(tmp_path):
+    with offline_server(tmp_path / "out.wav"):
+        with pytest.raises(RuntimeError), created_stopped():
+            raise RuntimeError("while building")
+        assert pyo.Sine().isPlaying()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_paused_restores_the_collector_as_it_was(enabled):
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError), collector_paused():
+            with collector_paused():
+                pass
+            assert not gc.isenabled()
+            raise RuntimeError("mid-render")
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()

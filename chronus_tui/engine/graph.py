@@ -61,10 +61,8 @@ plays on from its hold slot (StepTables).
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,19 +101,6 @@ log = logging.getLogger("chronus.engine")
 ENVELOPE_LATENCY = 1
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while the graph is built: the ~1000 pyo objects made
-    in a row trigger collection after collection of the growing heap (85 ms of 150)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 @dataclass
 class QueuedLoad:
     pattern: dict[str, Any]
@@ -133,14 +118,15 @@ class EngineGraph:
         if not block_fits(self.buffer, self.sr):
             raise ValueError(f"{self.buffer}-sample blocks are too long at {self.sr} Hz")
         self.clock = ClockMath(self.sr)
-        with _collector_paused(), pyolib.direct_inputs():
+        with pyolib.collector_paused(), pyolib.direct_inputs():
             self.clock_graph = ClockGraph(pyo)
             self.tables = StepTables(pyo, self.clock_graph.trig, lanes)
             self.controls = Controls(pyo, self.sr, self.buffer)
             self.params = Params(self.controls, self.sr)
             self.sources = Sources(pyo, self.sr, self.params)
-            self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources, self.controls)
-                          for i in range(lanes)]
+            with pyolib.created_stopped():  # a lane starts once it has a track
+                self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources,
+                                   self.controls) for i in range(lanes)]
             self.master = Master(pyo, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0

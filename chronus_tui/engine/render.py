@@ -68,7 +68,7 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     `progress(frames_done, total)` is called from the render loop.
     """
     from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
-    from chronus_tui.engine.pyolib import pyo
+    from chronus_tui.engine.pyolib import collector_paused, pyo
 
     data = pattern if isinstance(pattern, dict) else patternfile.pattern_to_dict(pattern)
     if not (1 <= bars <= MAX_BARS):
@@ -86,38 +86,39 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
     blocks = preroll + -(-(frames + ENVELOPE_LATENCY) // buffer)
     raw = path.with_name(f".{path.name}.{os.getpid()}.raw.wav")
-    server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
-    server.setVerbosity(1)  # errors only
-    server.boot()
-    events: list[dict[str, Any]] = []
-    try:
-        server.setGlobalSeed(SEED)
-        graph = EngineGraph(server, lanes=_lanes_needed(data, schedule or {}))
-        pending = {preroll + k: commands for k, commands in (schedule or {}).items()}
-        pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
-        graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
-        block = [0]
+    with collector_paused():  # a cycle collection mid-render would cost up to 10 ms
+        server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
+        server.setVerbosity(1)  # errors only
+        server.boot()
+        events: list[dict[str, Any]] = []
+        try:
+            server.setGlobalSeed(SEED)
+            graph = EngineGraph(server, lanes=_lanes_needed(data, schedule or {}))
+            pending = {preroll + k: commands for k, commands in (schedule or {}).items()}
+            pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
+            graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
+            block = [0]
 
-        def per_block() -> None:
-            for command in pending.pop(block[0], []):
-                graph.handle(command)
-            for event in graph.poll_events():
-                if "sample" in event:
-                    event = {**event, "sample": event["sample"] - origin}
-                    if event["sample"] >= frames:
-                        continue  # after the end of the file
-                events.append(event)
-            if progress is not None:
-                progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
-            block[0] += 1
+            def per_block() -> None:
+                for command in pending.pop(block[0], []):
+                    graph.handle(command)
+                for event in graph.poll_events():
+                    if "sample" in event:
+                        event = {**event, "sample": event["sample"] - origin}
+                        if event["sample"] >= frames:
+                            continue  # after the end of the file
+                    events.append(event)
+                if progress is not None:
+                    progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
+                block[0] += 1
 
-        server.setCallback(per_block)
-        server.recordOptions(dur=(blocks * buffer + 0.5) / sr, filename=str(raw), fileformat=0,
-                             sampletype=3 if float32 else 1)
-        server.start()
-    finally:
-        server.stop()
-        server.shutdown()
+            server.setCallback(per_block)
+            server.recordOptions(dur=(blocks * buffer + 0.5) / sr, filename=str(raw), fileformat=0,
+                                 sampletype=3 if float32 else 1)
+            server.start()
+        finally:
+            server.stop()
+            server.shutdown()
     try:
         _write_exact(raw, path, origin, frames)
     finally:

@@ -236,15 +236,14 @@ class StepTables:
         self.tables = [{f: pyo.DataTable(entries, init=[0.0] * entries) for f in TABLE_FIELDS}
                        for _ in range(lanes)]
         self._rows = [{f: [0.0] * entries for f in TABLE_FIELDS} for _ in range(lanes)]  # what tables hold
-        # shared counters (one more than lanes, as a new one starts before an old one
-        # stops) and a lane's own ones, all parked at 0 (never triggered yet)
-        self._parked = [pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
-                        for _ in range(2 * lanes + 1)]
-        # never started, so always 0: what lanes without steps read (their hold slot,
-        # which holds a hand-held voice's freq)
-        self.idle = pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
-        for counter in (*self._parked, self.idle):
-            counter.stop()
+        with pyolib.created_stopped():
+            # shared counters (one more than lanes, as a new one starts before an old
+            # one stops) and a lane's own ones, all parked at 0 (never triggered yet)
+            self._parked = [pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
+                            for _ in range(2 * lanes + 1)]
+            # never started, so always 0: what lanes without steps read (their hold
+            # slot, which holds a hand-held voice's freq)
+            self.idle = pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
         self._parking: list[Any] = []  # reset to 0, running until they output it
         self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
         self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
