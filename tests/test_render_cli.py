@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import struct
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ from render_support import click_pattern, onsets, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
 from chronus_tui.cli import main
-from chronus_tui.engine.render import render_length
+from chronus_tui.engine.render import RenderError, _finish_wav, render_length
 from chronus_tui.store import SlotStore
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -100,3 +103,53 @@ def test_missing_output_folder_fails_clearly(tmp_path, capsys):
     out = tmp_path / "no" / "such" / "out.wav"
     assert main(["render", str(source), "-o", str(out), "--patterns-dir", str(tmp_path)]) == 1
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_the_wav_opens_in_pythons_wave_module_and_replaces_an_older_file(tmp_path):
+    """pyo's samples stay where it wrote them, behind a JUNK chunk that readers skip."""
+    pattern = click_pattern([("kick", "voice1", "x...x...x...x...")], bpm=128)
+    source = tmp_path / "kick.json"
+    source.write_text(patternfile.dumps(pattern))
+    out = tmp_path / "renders" / "kick.wav"
+    out.parent.mkdir()
+    out.write_bytes(b"an older render")
+    umask = os.umask(0o027)
+    try:
+        assert main(["render", str(source), "-o", str(out), "--patterns-dir", str(tmp_path)]) == 0
+    finally:
+        os.umask(umask)
+    audio = check_render(out, pattern, 4)  # --bars defaults to 4
+    with wave.open(str(out)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 3, 48000)
+        assert wav.getnframes() == len(audio)
+        left = int.from_bytes(wav.readframes(1)[:3], "little", signed=True)
+    assert left != 0 and left == round(audio[0, 0] * (1 << 23))  # the file starts on step 0's sound
+    assert [p.name for p in out.parent.iterdir()] == ["kick.wav"]  # nothing hidden left
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def pcm_wav(frames: int) -> bytes:
+    """A 16-bit mono WAV whose frame k holds k."""
+    data = struct.pack(f"<{frames}h", *range(frames))
+    fmt = struct.pack("<HHIIHH", 1, 1, 48000, 96000, 2, 16)
+    return b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + \
+        b"data" + struct.pack("<I", len(data)) + data
+
+
+def test_finishing_keeps_exactly_the_frames_asked_for(tmp_path):
+    raw, out = tmp_path / ".out.raw.wav", tmp_path / "out.wav"
+    raw.write_bytes(pcm_wav(1000))
+    _finish_wav(raw, out, 300, 500)
+    assert not raw.exists()
+    with wave.open(str(out)) as wav:
+        assert struct.unpack("<500h", wav.readframes(1000)) == tuple(range(300, 800))
+
+
+def test_a_short_render_file_is_an_error_and_the_older_file_stays(tmp_path):
+    """pyo writes what it can (a full disk): finishing says so and touches nothing."""
+    raw, out = tmp_path / ".out.raw.wav", tmp_path / "out.wav"
+    raw.write_bytes(pcm_wav(700))
+    out.write_bytes(b"an older render")
+    with pytest.raises(RenderError, match="pyo rendered 700 frames, 800 needed"):
+        _finish_wav(raw, out, 300, 500)
+    assert out.read_bytes() == b"an older render"
