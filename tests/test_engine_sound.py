@@ -139,6 +139,30 @@ def test_parameter_changes_are_smoothed(tmp_path):
     assert np.abs(audio[40000:45000, 0]).max() > 3 * np.abs(audio[20000:25000, 0]).max()
 
 
+@pytest.mark.parametrize("module,param,value", [("dist1", "mix", 1.0), ("lfo1", "depth", 0.9)])
+def test_an_effect_resting_at_0_plays_again_once_a_command_raises_it(tmp_path, module, param, value):
+    """dist1 at mix 0 and lfo1 at depth 0 stop what they drive (dist1's chain, voice2's
+    audio-rate cutoff); a command raising them brings it back: after the glide the
+    sound is the one of a render that had the value from the start."""
+    modules = dry_modules()
+    modules["voice2"].update({"osc/type": 1, "freq": 110.0, "filter/freq": 900.0, "adsr/sustain": 1.0})
+    modules["dist1"].update({"drive": 0.8, "tone": 0.5})
+    modules["lfo1"]["rate"] = 4.0
+    modules["acid1"]["mix"] = 0.0
+    steps = [Step(on=True, slide=True)] + [Step() for _ in range(15)]
+
+    def pattern(start: float) -> dict:
+        return pattern_with([Track("t", "voice2", steps, gate=1.0)], {**modules, module: {**modules[module],
+                                                                                      param: start}})
+
+    schedule = {40: [{"op": "param", "module": module, "param": param, "value": value}]}
+    raised, _ = render_array(tmp_path, pattern(0.0), bars=1, schedule=schedule, name="raised.wav")
+    always, _ = render_array(tmp_path, pattern(value), bars=1, name="always.wav")
+    late = slice(60 * 256, len(always))  # 20 blocks after the command
+    assert np.abs(always[late] - raised[late]).max() < 1e-3 * np.abs(always[late]).max()
+    assert np.abs(always[:40 * 256] - raised[:40 * 256]).max() > 0.05 * np.abs(always[:40 * 256]).max()
+
+
 def test_a_change_during_a_glide_glides_on_from_where_it_was(tmp_path):
     """amp 0.2 -> 1.0, and two blocks into that glide back down to 0.1: one smooth
     movement, ending on the last value."""

@@ -59,6 +59,7 @@ class Control:
         value = float(value)
         if value == self.value:
             return
+        self._owner.moved = True
         if not glide or not self._sinks:
             self.value = value
             self._land()
@@ -105,10 +106,17 @@ class Controls:
         self.hold_samples = buffer
         self.hold_time = buffer / sr
         self.gliding: set[Control] = set()
+        self.moved = True  # a control was set since the last settle (at first: made)
 
     def new(self, value: float) -> Control:
         return Control(self._pyo, self, value)
 
-    def settle(self, now: int) -> None:
+    def settle(self, now: int) -> bool:
+        """Once per block: settle the gliding controls. Returns whether any control has
+        moved (was set, or glided) since the last call: only then can what follows their
+        values have to change."""
+        moved = self.moved or bool(self.gliding)
         for control in list(self.gliding):
             control.settle(now)
+        self.moved = False
+        return moved

@@ -158,11 +158,11 @@ class EngineGraph:
     def poll_events(self) -> list[dict[str, Any]]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
-        self.controls.settle(start)
-        self.master.update()
-        if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
-            self._lfo1_moving = not self._lfo1_moving
-            self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
+        if self.controls.settle(start):
+            self.master.update()
+            if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
+                self._lfo1_moving = not self._lfo1_moving
+                self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
         self._report_switches(start)
         self._report_position()
         self.tables.settle()
@@ -473,6 +473,8 @@ class EngineGraph:
 
     def _stop_silent(self) -> None:
         """Stop the lanes without a track whose last note has rung out."""
+        if not self._releasing:
+            return
         silent = {index for index in self._releasing if self.lanes[index].silent()}
         if silent:
             self._releasing -= silent
@@ -514,6 +516,8 @@ class EngineGraph:
     # -- events -----------------------------------------------------------------------
 
     def _report_switches(self, start: int) -> None:
+        if not self._reports:
+            return
         due = [r for r in self._reports if r[1] < start]
         if not due:
             return

@@ -337,6 +337,8 @@ class StepTables:
     def settle(self) -> None:
         """Once per block: lanes whose own counter has had its first trigger go back to the
         shared counter of their length (or theirs becomes it); parked counters stop."""
+        if not self._own and not self._parking:
+            return
         for index, counter in list(self._own.items()):
             if self._value(counter)() == 0.0:
                 continue  # its first trigger is still to come
