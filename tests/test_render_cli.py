@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import stat
@@ -17,7 +18,8 @@ from render_support import click_pattern, onsets, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
 from chronus_tui.cli import main
-from chronus_tui.engine.render import RenderError, _finish_wav, render_length
+from chronus_tui.engine.graph import EngineGraph
+from chronus_tui.engine.render import RenderError, _finish_wav, render, render_length
 from chronus_tui.store import SlotStore
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -153,3 +155,12 @@ def test_a_short_render_file_is_an_error_and_the_older_file_stays(tmp_path):
     with pytest.raises(RenderError, match="pyo rendered 700 frames, 800 needed"):
         _finish_wav(raw, out, 300, 500)
     assert out.read_bytes() == b"an older render"
+
+
+def test_a_render_lets_go_of_its_graph(tmp_path):
+    """pyo keeps its last server and that server's callback until the next server is
+    made: if the callback kept the graph, Python's collector would walk its thousands
+    of objects again after every render."""
+    before = {id(o) for o in gc.get_objects() if isinstance(o, EngineGraph)}
+    render(click_pattern([("a", "voice1", "x...")]), tmp_path / "a.wav", bars=1)
+    assert not [o for o in gc.get_objects() if isinstance(o, EngineGraph) and id(o) not in before]

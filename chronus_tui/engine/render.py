@@ -66,8 +66,8 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     queued mid-bar); event samples count from the file's first frame.
     `progress(frames_done, total)` is called from the render loop.
     """
-    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
-    from chronus_tui.engine.pyolib import collector_paused, pyo
+    from chronus_tui.engine.graph import ENVELOPE_LATENCY
+    from chronus_tui.engine.pyolib import collector_paused
 
     data = pattern if isinstance(pattern, dict) else patternfile.pattern_to_dict(pattern)
     if not (1 <= bars <= MAX_BARS):
@@ -82,47 +82,68 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     frames = render_length(data, bars, sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
     preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
-    origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
-    blocks = preroll + -(-(frames + ENVELOPE_LATENCY) // buffer)
     raw = path.with_name(f".{path.name}.{os.getpid()}.raw.wav")
-    with collector_paused():  # a cycle collection mid-render would cost up to 10 ms
-        server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
-        server.setVerbosity(1)  # errors only
-        server.boot()
-        events: list[dict[str, Any]] = []
+    # Python's cycle collector stays off until the graph is gone again (so its objects
+    # take back the count they added, and no collection of the heap follows either)
+    with collector_paused():
         try:
-            server.setGlobalSeed(SEED)
-            graph = EngineGraph(server, lanes=_lanes_needed(data, schedule or {}))
-            pending = {preroll + k: commands for k, commands in (schedule or {}).items()}
-            pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
-            graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
-            block = [0]
-
-            def per_block() -> None:
-                for command in pending.pop(block[0], []):
-                    graph.handle(command)
-                for event in graph.poll_events():
-                    if "sample" in event:
-                        event = {**event, "sample": event["sample"] - origin}
-                        if event["sample"] >= frames:
-                            continue  # after the end of the file
-                    events.append(event)
-                if progress is not None:
-                    progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
-                block[0] += 1
-
-            server.setCallback(per_block)
-            server.recordOptions(dur=(blocks * buffer + 0.5) / sr, filename=str(raw), fileformat=0,
-                                 sampletype=3 if float32 else 1)
-            server.start()
+            events = _record(data, schedule or {}, raw, sr=sr, buffer=buffer, preroll=preroll, frames=frames,
+                             float32=float32, progress=progress)
+            _finish_wav(raw, path, preroll * buffer + ENVELOPE_LATENCY, frames)
         finally:
-            server.stop()
-            server.shutdown()
-    try:
-        _finish_wav(raw, path, origin, frames)
-    finally:
-        raw.unlink(missing_ok=True)
+            raw.unlink(missing_ok=True)
     return RenderResult(path, frames, sr, events)
+
+
+def _record(data: dict[str, Any], schedule: dict[int, list[dict[str, Any]]], raw: Path, *, sr: int,
+            buffer: int, preroll: int, frames: int, float32: bool,
+            progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+    """Play the pattern through an offline EngineGraph, recording pyo's WAV to `raw`: the
+    preroll, then step 0 on sample preroll × buffer + ENVELOPE_LATENCY (the file's first
+    frame) and `frames` more. Returns the graph's events, their samples counted from there."""
+    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+    from chronus_tui.engine.pyolib import pyo
+
+    origin = preroll * buffer + ENVELOPE_LATENCY
+    blocks = preroll + -(-(frames + ENVELOPE_LATENCY) // buffer)
+    server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
+    server.setVerbosity(1)  # errors only
+    server.boot()
+    events: list[dict[str, Any]] = []
+    try:
+        server.setGlobalSeed(SEED)
+        graph = EngineGraph(server, lanes=_lanes_needed(data, schedule))
+        pending = {preroll + k: commands for k, commands in schedule.items()}
+        pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
+        graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
+        block = [0]
+
+        def per_block() -> None:
+            for command in pending.pop(block[0], []):
+                graph.handle(command)
+            for event in graph.poll_events():
+                if "sample" in event:
+                    event = {**event, "sample": event["sample"] - origin}
+                    if event["sample"] >= frames:
+                        continue  # after the end of the file
+                events.append(event)
+            if progress is not None:
+                progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
+            block[0] += 1
+
+        server.setCallback(per_block)
+        server.recordOptions(dur=(blocks * buffer + 0.5) / sr, filename=str(raw), fileformat=0,
+                             sampletype=3 if float32 else 1)
+        server.start()
+    finally:
+        server.stop()
+        server.shutdown()
+        server.setCallback(_idle)  # pyo keeps its last server and callback: let go of the graph
+    return events
+
+
+def _idle() -> None:
+    """A server callback that holds nothing."""
 
 
 def _lanes_needed(pattern: dict[str, Any], schedule: dict[int, list[dict[str, Any]]]) -> int:
