@@ -119,10 +119,10 @@ class Sources:
         white = pyo.Noise()
         white.setType(1)  # a linear congruential generator: pyo's rand() calls Python per sample
         self.noise_tables = noise_tables(pyo, sr)
-        self.tanh_table = pyo.DataTable(TANH_POINTS, init=list(tanh_points()))
+        self.tanh_table = table_of(pyo, tanh_samples())
         loop = sr / NOISE_PERIOD  # Hz: one table sample per output sample, exactly
         self.noises = [white, *(pyo.Osc(table, freq=loop, interp=1) for table in self.noise_tables)]
-        self._wave_tables = {(source, n): pyo.DataTable(WAVE_POINTS, init=list(wave_points(source, n)))
+        self._wave_tables = {(source, n): table_of(pyo, wave_samples(source, n))
                              for source in (1, 2) for n in WAVE_SHARPNESS}
         self.gate_shape = pyo.DataTable(2, init=[1.0, 1.0])
         lfo1, lfo2 = params.controls["lfo1"], params.controls["lfo2"]
@@ -157,26 +157,35 @@ class Sources:
 
 
 # The tables' contents are computed once per process (the engine restarts and the
-# tests' renders build many graphs).
+# tests' renders build many graphs), as the bytes of pyo64's samples (doubles): a
+# table takes them in one copy, where DataTable(init=list) converts point by point.
+
+
+def table_of(pyo, samples: bytes) -> Any:
+    """A DataTable holding `samples` (the bytes of its doubles)."""
+    table = pyo.DataTable(len(samples) // array("d").itemsize)
+    with memoryview(table.getBuffer()) as view, view.cast("B") as raw:
+        raw[:] = samples
+    return table
 
 
 @functools.cache
-def wave_points(source: int, sharpness: int) -> tuple[float, ...]:
+def wave_samples(source: int, sharpness: int) -> bytes:
     """One period of pyo LFO's saw (source 1) or square (2) at that sharpness."""
     if source == 1:
         ramp = [2 * i / WAVE_POINTS - 1 for i in range(WAVE_POINTS)]
         edge = map(math.tanh, (sharpness * p for p in ramp))
         norm = math.tanh(sharpness)
-        return tuple(p - e / norm for p, e in zip(ramp, edge, strict=True))
+        return array("d", (p - e / norm for p, e in zip(ramp, edge, strict=True))).tobytes()
     sines = map(math.sin, (2 * math.pi * i / WAVE_POINTS for i in range(WAVE_POINTS)))
-    return tuple(2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines)))
+    return array("d", (2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines)))).tobytes()
 
 
 @functools.cache
-def tanh_points() -> tuple[float, ...]:
+def tanh_samples() -> bytes:
     """tanh over ±TANH_RANGE at the positions pyo's Lookup reads (see LOOKUP_SPAN)."""
     scale = TANH_RANGE / (LOOKUP_SPAN * TANH_POINTS)
-    return tuple(math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))
+    return array("d", (math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))).tobytes()
 
 
 @functools.cache
@@ -186,13 +195,8 @@ def _noise_samples(pyo, sr: int) -> tuple[bytes, bytes]:
 
 def noise_tables(pyo, sr: int) -> tuple[Any, Any]:
     """(pink, brown) noise tables of NOISE_PERIOD samples that loop without a seam."""
-    tables = []
-    for data in _noise_samples(pyo, sr):
-        table = pyo.DataTable(NOISE_PERIOD)
-        with memoryview(table.getBuffer()) as view, view.cast("B") as raw:
-            raw[:] = data
-        tables.append(table)
-    return tables[0], tables[1]
+    pink, brown = (table_of(pyo, data) for data in _noise_samples(pyo, sr))
+    return pink, brown
 
 
 def _samples(table: Any) -> bytes:
