@@ -8,8 +8,9 @@
    module off its default (reverb, delay, distortion, acid, LFOs on), × real time by
    wall clock and by this process's CPU time (other processes on the machine do not
    count against it), the fastest of --repeats rounds (each round renders every
-   configuration in turn). Once with the pattern's own voices (all pink noise), once
-   with sine/saw/square oscillators. "setup" is the CPU
+   configuration in turn; the median of the rounds is shown too, as a measure of how
+   much the machine's speed wandered). Once with the pattern's own voices (all pink
+   noise), once with sine/saw/square oscillators. "setup" is the CPU
    time a render costs besides the audio (server, graph, pattern, file); "steady" is
    × real time without it, from the difference to a one-bar render.
 3. Precision: the graph's clock arithmetic, pos = (c - c0) × inc + base per sample,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -124,7 +126,8 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
             run = {"audio": audio, "wall": wall, "cpu": cpu,
                    "per_audio_second": (cpu - short_cpu) / (audio - short_audio),
                    "setup": short_cpu - short_audio * (cpu - short_cpu) / (audio - short_audio)}
-            kept = best.setdefault((tones, buffer), run)
+            kept = best.setdefault((tones, buffer), {**run, "cpus": []})
+            kept["cpus"].append(run["cpu"])
             for key in ("wall", "cpu", "per_audio_second", "setup"):
                 kept[key] = min(kept[key], run[key])
     rows = []
@@ -134,6 +137,7 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
                      "cpu_s": round(run["cpu"], 3), "setup_cpu_s": round(run["setup"], 3),
                      "x_realtime_wall": round(run["audio"] / run["wall"], 1),
                      "x_realtime_cpu": round(run["audio"] / run["cpu"], 1),
+                     "x_realtime_cpu_median": round(run["audio"] / statistics.median(run["cpus"]), 1),
                      "x_realtime_cpu_steady": round(1 / run["per_audio_second"], 1)})
     return rows
 
@@ -195,11 +199,11 @@ def main() -> int:
               f"{r['reported_error']!s:>9}")
     print(f"\nrender speed, 8 busy tracks, every effect on (fastest of {args.repeats} rounds)")
     print(f"{'voices':>15} {'buffer':>6} {'audio s':>8} {'wall s':>7} {'cpu s':>7} {'setup s':>7} "
-          f"{'x rt wall':>9} {'x rt cpu':>9} {'x rt steady':>11}")
+          f"{'x rt wall':>9} {'x rt cpu':>9} {'(median)':>8} {'x rt steady':>11}")
     for r in speed:
         print(f"{r['voices']:>15} {r['buffer']:>6} {r['audio_s']:>8} {r['wall_s']:>7} {r['cpu_s']:>7} "
               f"{r['setup_cpu_s']:>7} {r['x_realtime_wall']:>9} {r['x_realtime_cpu']:>9} "
-              f"{r['x_realtime_cpu_steady']:>11}")
+              f"{r['x_realtime_cpu_median']:>8} {r['x_realtime_cpu_steady']:>11}")
     verdicts = [f"{r['voices']} {r['x_realtime_cpu']}× {'yes' if r['x_realtime_cpu'] >= WANT_X else 'no'}"
                 for r in speed if r["buffer"] == 1024]
     print(f"want ≥ {WANT_X:g}× real time, whole render, 1024-sample blocks (chronus render's): "
