@@ -141,8 +141,8 @@ def created_stopped() -> Iterator[None]:
     """pyo objects made inside start stopped (start them with set_running).
 
     pyo starts every object it makes; objects that are stopped again at once (a lane's,
-    until it has a track) cost twice: starting and stopping them was half the time it
-    took to build the graph."""
+    until it has a track) cost twice: starting and stopping them took a fifth of the
+    graph's build."""
     init_play = pyo.PyoObject._init_play
     pyo.PyoObject._init_play = _stay_stopped
     try:

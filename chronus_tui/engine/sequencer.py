@@ -233,7 +233,7 @@ class StepTables:
         self._value = pyolib.value_reader
         self._setter = pyolib.attribute_setter
         entries = HOLD_SLOTS + MAX_STEPS
-        self.tables = [{f: pyo.DataTable(entries, init=[0.0] * entries) for f in TABLE_FIELDS}
+        self.tables = [{f: pyo.DataTable(entries) for f in TABLE_FIELDS}  # (zeros)
                        for _ in range(lanes)]
         self._rows = [{f: [0.0] * entries for f in TABLE_FIELDS} for _ in range(lanes)]  # what tables hold
         with pyolib.created_stopped():
