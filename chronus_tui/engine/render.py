@@ -82,30 +82,32 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     frames = render_length(data, bars, sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
     preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
+    origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
     raw = path.with_name(f".{path.name}.{os.getpid()}.raw.wav")
     # Python's cycle collector stays off until the graph is gone again (so its objects
     # take back the count they added, and no collection of the heap follows either)
     with collector_paused():
         try:
-            events = _record(data, schedule or {}, raw, sr=sr, buffer=buffer, preroll=preroll, frames=frames,
+            events = _record(data, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin, frames=frames,
                              float32=float32, progress=progress)
-            _finish_wav(raw, path, preroll * buffer + ENVELOPE_LATENCY, frames)
+            _finish_wav(raw, path, origin, frames)
         finally:
             raw.unlink(missing_ok=True)
     return RenderResult(path, frames, sr, events)
 
 
 def _record(data: dict[str, Any], schedule: dict[int, list[dict[str, Any]]], raw: Path, *, sr: int,
-            buffer: int, preroll: int, frames: int, float32: bool,
+            buffer: int, origin: int, frames: int, float32: bool,
             progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
     """Play the pattern through an offline EngineGraph, recording pyo's WAV to `raw`: the
-    preroll, then step 0 on sample preroll × buffer + ENVELOPE_LATENCY (the file's first
-    frame) and `frames` more. Returns the graph's events, their samples counted from there."""
-    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+    preroll blocks, then step 0, which sounds from sample `origin` (the file's first
+    frame), and `frames` frames from there. Returns the graph's events, their samples
+    counted from `origin`."""
+    from chronus_tui.engine.graph import EngineGraph
     from chronus_tui.engine.pyolib import pyo
 
-    origin = preroll * buffer + ENVELOPE_LATENCY
-    blocks = preroll + -(-(frames + ENVELOPE_LATENCY) // buffer)
+    preroll = origin // buffer  # blocks before step 0's
+    blocks = -(-(origin + frames) // buffer)
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
     server.setVerbosity(1)  # errors only
     server.boot()
