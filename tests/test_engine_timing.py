@@ -263,6 +263,39 @@ def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
     assert seen["tracks"] == ["a", "b"]
 
 
+def test_a_queued_load_is_compiled_when_it_arrives_not_on_the_bar_line(tmp_path, monkeypatch):
+    """The block that installs a switch is the busiest one: the queued pattern's step
+    rows are compiled when the load arrives, mid-bar, and the switch only installs them."""
+    from chronus_tui.engine import graph as graph_module
+
+    compiled: list[dict] = []
+    compile_track = graph_module.compile_track
+
+    def counted(track: dict):
+        compiled.append(track)
+        return compile_track(track)
+
+    monkeypatch.setattr(graph_module, "compile_track", counted)
+    a = click_pattern([("a", "voice1", "x..."), ("b", "voice3", "x.x.")])
+    b = click_pattern([("c", "voice4", "xx.."), ("d", "voice5", "x..x")], name="B")
+    counts: dict[str, int] = {}
+
+    def per_block(graph, block):
+        if block == 0:
+            graph.handle({"op": "transport", "playing": True})
+            graph.handle({"op": "pattern", "pattern": a, "mode": "now", "token": 1})
+        if block == 10:
+            compiled.clear()
+            graph.handle({"op": "pattern", "pattern": b, "mode": "bar", "token": 2})
+            counts["queued"] = len(compiled)
+        events = graph.poll_events()
+        if any(e["event"] == "switched" for e in events):
+            counts["switched"] = len(compiled)
+
+    run_graph(tmp_path, 4, 400, per_block)  # the bar line: sample 96000, in block 375
+    assert counts == {"queued": 2, "switched": 2}
+
+
 def test_a_lane_whose_track_has_gone_rings_out_and_then_stops(tmp_path):
     """B drops A's track "b" (a long release): its lane plays no more hits, keeps its voice
     while the note rings out, and stops once the note is silent (then costs nothing)."""

@@ -106,6 +106,7 @@ class QueuedLoad:
     pattern: dict[str, Any]
     mode: str  # "bar" | "step"
     token: int
+    steps: list[LaneSteps]  # its tracks, compiled when it was queued: not in the switch's block
 
 
 class EngineGraph:
@@ -200,7 +201,8 @@ class EngineGraph:
         pattern = self._checked(data)
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
-            self.queued = QueuedLoad(pattern, mode, token)
+            compiled = [compile_track(track) for track in pattern["sequencer"]["tracks"]]
+            self.queued = QueuedLoad(pattern, mode, token, compiled)
             self._arm_queued(start)
             return
         if mode in ("bar", "step"):
@@ -303,7 +305,7 @@ class EngineGraph:
                 queued, self.queued = self.queued, None
                 self._events.append({"event": "switched", "token": queued.token,
                                      "sample": start + ENVELOPE_LATENCY})
-                self._install(queued.pattern, 0, 0, start)
+                self._install(queued.pattern, 0, 0, start, steps=queued.steps)
         self.clock_graph.apply(self.clock)
 
     def _gate(self, voice: str, on: bool) -> None:
@@ -343,16 +345,18 @@ class EngineGraph:
         seq = queued.pattern["sequencer"]
         self.clock.anchor(target, onset, seq["bpm"], seq["swing"])
         n0 = target if queued.mode == "bar" else self.n0
-        self._install(queued.pattern, target, n0, start, anchored=True)
+        self._install(queued.pattern, target, n0, start, anchored=True, steps=queued.steps)
         self._reports.append((queued.token, onset))
 
     def _install(self, pattern: dict[str, Any], next_step: int, n0: int, start: int, *,
-                 anchored: bool = False, glide: bool = True, edit: bool = False) -> None:
+                 anchored: bool = False, glide: bool = True, edit: bool = False,
+                 steps: list[LaneSteps] | None = None) -> None:
         """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
 
         Unless the caller `anchored` the clock on the switch step, the tempo changes
         from this block on, keeping the step position. Without `glide`, levels and
-        effect settings jump to the new values (the transport is stopped).
+        effect settings jump to the new values (the transport is stopped). `steps`: its
+        tracks already compiled (else they are compiled here).
         """
         seq = pattern["sequencer"]
         bpm, swing = float(seq["bpm"]), float(seq["swing"])
@@ -366,7 +370,7 @@ class EngineGraph:
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
             self._releasing.add(lane.index)
-        rewritten, reassigned = self._set_tracks(seq["tracks"], start, glide, edit)
+        rewritten, reassigned = self._set_tracks(seq["tracks"], start, glide, edit, steps)
         for voice in VOICES:
             params = {param for module, param in changed if module == voice}
             if params:
@@ -394,13 +398,13 @@ class EngineGraph:
                 changed += [(module, param) for param in differing]
         return changed
 
-    def _set_tracks(self, tracks: list[dict[str, Any]], now: int, glide: bool,
-                    edit: bool = False) -> tuple[set[int], set[int]]:
+    def _set_tracks(self, tracks: list[dict[str, Any]], now: int, glide: bool, edit: bool = False,
+                    compiled: list[LaneSteps] | None = None) -> tuple[set[int], set[int]]:
         """Install `tracks` (`edit`: the playing tracks edited, not another pattern), touching
-        only the lanes whose track changed: their step rows are compiled anew, and they are
-        re-assigned only when their voice changed. A lane left without a track lets its
-        last note ring out (_release). Level, mute and solo set the gains that changed.
-        Returns (lanes to rewrite in the tables, lanes re-assigned).
+        only the lanes whose track changed: their step rows are compiled anew (or taken
+        from `compiled`), and they are re-assigned only when their voice changed. A lane
+        left without a track lets its last note ring out (_release). Level, mute and solo
+        set the gains that changed. Returns (lanes to rewrite in the tables, lanes re-assigned).
         """
         lanes = self._allocate(tracks, edit)
         for lane_index in set(self.lane_of) - set(lanes):
@@ -409,13 +413,14 @@ class EngineGraph:
         rewritten: set[int] = set()
         reassigned: set[int] = set()
         levels = [0.0] * len(self.lanes)
-        for track, lane_index, level in zip(tracks, lanes, track_levels(tracks), strict=True):
+        for i, (track, lane_index, level) in enumerate(zip(tracks, lanes, track_levels(tracks), strict=True)):
             levels[lane_index] = level
             if previous.get(lane_index) == track:
                 continue
             rewritten.add(lane_index)
             self._releasing.discard(lane_index)
-            steps = self.lane_steps[lane_index] = compile_track(track)
+            steps = compiled[i] if compiled is not None else compile_track(track)
+            self.lane_steps[lane_index] = steps
             lane = self.lanes[lane_index]
             ties = any(steps.tie)
             values = self.params.values[track["voice"]]
