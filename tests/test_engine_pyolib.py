@@ -159,3 +159,13 @@ def test_collector_paused_restores_the_collector_as_it_was(enabled):
         assert gc.isenabled() == enabled
     finally:
         gc.enable()
+
+
+def test_set_running_leaves_objects_with_time_streams_to_pyo(tmp_path):
+    """TableRec's time stream is not one of its streams: pyo's own play starts it too."""
+    with offline_server(tmp_path / "out.wav"), created_stopped():
+        recorder = pyo.TableRec(pyo.Sine(), pyo.NewTable(0.1))
+        set_running([recorder], True)
+        assert recorder.isPlaying() and recorder["time"].isPlaying()
+        set_running([recorder], False)
+        assert not recorder.isPlaying()

@@ -41,39 +41,43 @@ _FADING_MODULES = [module for name, module in sys.modules.items()
 
 
 def set_running(objects: Iterable[Any], on: bool) -> None:
-    """Start or stop pyo objects; those already so are left alone (a pyo play or stop
-    call costs several times the check, and commands run inside the audio callback).
+    """Start or stop pyo objects; those already so are left alone (commands run inside
+    the audio callback).
 
-    An object's end-of-event trigger stream (TrigEnv's obj["trig"]), which play starts
-    too, is stopped: the engine never reads one, and each costs a pass a block.
-
-    An object with nothing of its own to start besides its streams (no InputFader, trigger
-    stream or players) has its streams started directly: pyo's play and stop check their
-    arguments and look for such parts, some 10 µs, 1 µs this way."""
+    What pyo's play and stop would start or stop is started or stopped directly: the
+    object's streams and those of its InputFaders (pyo's play and stop check their
+    arguments and look for parts to pass the call on to, some 10 µs; about 1 µs this
+    way). Its end-of-event trigger streams (TrigEnv's obj["trig"]), which pyo's play
+    starts too, stay stopped: the engine never reads one, and each costs a pass a
+    block. An object with players or time streams goes through pyo's play and stop."""
     for obj in objects:
         if obj._base_objs[0]._getStream().isPlaying() == on:  # obj.isPlaying() without its argument check
             continue
-        if _streams_alone(obj):
-            for stream in obj._base_objs:
-                if on:
-                    stream.play(0, 0)
-                else:
-                    stream.stop(0)
-        elif on:
-            obj.play()
-            if obj._trig_objs is not None:
-                obj._trig_objs.stop()
-        else:
-            obj.stop()
+        if obj._base_players is not None or obj._time_objs is not None:
+            if on:
+                obj.play()
+                if obj._trig_objs is not None:
+                    obj._trig_objs.stop()
+            else:
+                obj.stop()
+            continue
+        for stream in _streams(obj, triggers=not on):
+            if on:
+                stream.play(0, 0)
+            else:
+                stream.stop(0)
 
 
-def _streams_alone(obj: Any) -> bool:
-    """Whether pyo's play and stop of `obj` only start and stop its streams (see pyo's
-    PyoObject.play: it also plays an InputFader, trigger streams, players and time
-    streams, and the children when the server auto-starts them, which ours does not)."""
-    fader = getattr(obj, "_in_fader", None)
-    return (obj._trig_objs is None and obj._base_players is None and obj._time_objs is None
-            and (fader is None or isinstance(fader, _DirectInput)) and not hasattr(obj, "_in_fader2"))
+def _streams(obj: Any, triggers: bool) -> list[Any]:
+    """`obj`'s streams, its InputFaders' (not a _DirectInput's: that input has readers of
+    its own) and, with `triggers`, its end-of-event trigger streams."""
+    faders = [fader for fader in (getattr(obj, "_in_fader", None), getattr(obj, "_in_fader2", None))
+              if isinstance(fader, pyo.InputFader)]
+    streams = [*obj._base_objs, *(stream for fader in faders for stream in fader._base_objs)]
+    if triggers and obj._trig_objs is not None:
+        trig_objs = obj._trig_objs if isinstance(obj._trig_objs, list) else [obj._trig_objs]
+        streams += [stream for trig in trig_objs for stream in trig._base_objs]
+    return streams
 
 
 def value_reader(obj: Any) -> Callable[[], float]:
