@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chronus_tui.engine.pyolib import collector_paused, created_stopped, direct_inputs, pyo, set_running
+from chronus_tui.engine.pyolib import (
+    attribute_setter,
+    collector_paused,
+    created_stopped,
+    direct_inputs,
+    pyo,
+    set_running,
+)
 
 SR = 48000
 BLOCKS = 8
@@ -169,3 +176,22 @@ def test_set_running_leaves_objects_with_time_streams_to_pyo(tmp_path):
         assert recorder.isPlaying() and recorder["time"].isPlaying()
         set_running([recorder], False)
         assert not recorder.isPlaying()
+
+
+def test_attribute_setter_takes_numbers_and_pyo_objects_as_pyos_setters_do(tmp_path):
+    def build() -> list[Any]:
+        source = pyo.Sine(freq=[500.0, 700.0])
+        by_pyo, direct = pyo.Biquad(source, freq=300.0), pyo.Biquad(source, freq=300.0)
+        sweep = pyo.Sine(freq=40.0, mul=400.0, add=1000.0)
+        by_pyo.freq, by_pyo.q = sweep, 3.0
+        set_freq, set_q = attribute_setter(direct, "freq"), attribute_setter(direct, "q")
+        set_freq(sweep)
+        set_q(3.0)
+        stereo = pyo.Sig([0.2, 0.7])
+        by_pyo.mul = stereo
+        attribute_setter(direct, "mul")(stereo)  # stream by stream
+        return [by_pyo[0], direct[0], by_pyo[1], direct[1]]
+
+    left, direct_left, right, direct_right = recorded(tmp_path, build)
+    assert np.abs(right).max() > 2 * np.abs(left).max() > 0.02
+    assert np.array_equal(left, direct_left) and np.array_equal(right, direct_right)

@@ -88,15 +88,20 @@ def value_reader(obj: Any) -> Callable[[], float]:
 
 def attribute_setter(obj: Any, attr: str) -> Callable[[Any], None]:
     """`obj.attr = value` without pyo's per-call argument checks (some 10 µs each; a
-    pattern switch sets hundreds inside the audio callback): the value, a number or one
-    stream of a pyo object (`x._base_objs[0]`), goes straight to each of obj's streams.
-    (obj's Python-side copy of the attribute is not updated: read it from where it was
-    set.)"""
+    pattern switch sets hundreds inside the audio callback): the value, a number, one
+    stream of a pyo object (`x._base_objs[0]`) or a pyo object (its streams in turn),
+    goes straight to each of obj's streams. (obj's Python-side copy of the attribute is
+    not updated: read it from where it was set.)"""
     methods = [getattr(base, f"set{attr.capitalize()}") for base in obj._base_objs]
 
     def set_value(value: Any) -> None:
-        for method in methods:
-            method(value)
+        if isinstance(value, pyo.PyoObject):
+            streams = value._base_objs
+            for index, method in enumerate(methods):
+                method(streams[index % len(streams)])
+        else:
+            for method in methods:
+                method(value)
 
     return set_value
 

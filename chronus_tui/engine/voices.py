@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import direct_inputs, set_running, value_reader
+from chronus_tui.engine.pyolib import attribute_setter, direct_inputs, set_running, value_reader
 from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import PARAM_INDEX
 
@@ -146,6 +146,18 @@ class Lane:
         self._core += [self.left, self.right]
         self._sends = (self.reverb_send, self.delay_send)
         self._tones = (self.sine, self.wave)
+
+        # pyo's attribute setters check their arguments, some µs each, and giving a lane
+        # a voice sets about twenty: these hand the value to the streams directly
+        self._set_env_mul, self._set_filter_mul, self._set_acid_mix_mul = (
+            attribute_setter(obj, "mul") for obj in (self.env, self.filter, self.acid_mix))
+        self._set_outputs = [attribute_setter(output, "value") for output in self.outputs]
+        self._set_tone_freqs = [attribute_setter(tone, "freq") for tone in self._tones]
+        self._set_glide_time = attribute_setter(glide_time, "mul")
+        self._set_lfo_cutoff = attribute_setter(self.lfo_cutoff, "value")
+        self._set_cutoff, self._set_q = (attribute_setter(self.filter, attr) for attr in ("freq", "q"))
+        self._set_envelope = [(param, attribute_setter(self.env, attr)) for param, attr in ADSR_ATTRS.items()]
+        self._set_held = attribute_setter(self.gate, "add")
         self.stop()
 
     # -- assignment (block boundaries only) ------------------------------------
@@ -163,16 +175,16 @@ class Lane:
         if self.voice is None:
             set_running(self._core, True)
         self.voice, self.ties, self.median_pitch = voice, ties, median_pitch
-        self.env.mul = self._sources.lfo2 if voice == LFO2_VOICE else 1.0
+        self._set_env_mul(self._sources.lfo2 if voice == LFO2_VOICE else 1.0)
         is_acid = voice == ACID_VOICE
         self._follow_acid(is_acid)
         set_running(self._acid, is_acid)
         # the acid stage takes the source before the envelope, as a 303's filter does
         output = self.acid_mix if is_acid else self.filter
-        self.filter.mul = 1.0 if is_acid else self.env
-        self.acid_mix.mul = self.env if is_acid else 1.0
-        for out in self.outputs:
-            out.value = output
+        self._set_filter_mul(1.0 if is_acid else self.env)
+        self._set_acid_mix_mul(self.env if is_acid else 1.0)
+        for set_output in self._set_outputs:
+            set_output(output)
         self.apply_voice(values)
 
     def _follow_acid(self, on: bool) -> None:
@@ -221,9 +233,9 @@ class Lane:
         self._apply_glide(values)
         pitch = self.pitch if glides else self.freq
         tone_index = min(source, 1)  # the sine, or the table oscillator
-        for index, tone in enumerate(self._tones):
+        for index, (tone, set_freq) in enumerate(zip(self._tones, self._set_tone_freqs, strict=True)):
             if index == tone_index and tonal:
-                tone.freq = pitch
+                set_freq(pitch)
             set_running([tone], index == tone_index and tonal)
         self.source_index = source
         signal = self._tones[tone_index] if tonal else self._sources.noises[source - TONAL_SOURCES]
@@ -232,23 +244,23 @@ class Lane:
             self.bright.setInput2(signal, fadetime=INPUT_FADE)
 
     def _apply_glide(self, values: dict[str, float]) -> None:
-        self._glide[0].mul = values["slide_time"]
+        self._set_glide_time(values["slide_time"])
 
     def _apply_filter(self, values: dict[str, float]) -> None:
         cutoff = min(values["filter/freq"], 0.45 * self.sr)
         modulated = self.voice == ACID_VOICE and self._sources.lfo1_moving()
         set_running(self._lfo_filter, modulated)
         if modulated:
-            self.lfo_cutoff.value = cutoff
-            self.filter.freq = self._lfo_clip
+            self._set_lfo_cutoff(cutoff)
+            self._set_cutoff(self._lfo_clip)
         else:
-            self.filter.freq = cutoff
-        self.filter.q = values["filter/q"]
+            self._set_cutoff(cutoff)
+        self._set_q(values["filter/q"])
 
     def _apply_envelope(self, values: dict[str, float]) -> None:
-        for param, attr in ADSR_ATTRS.items():
+        for param, set_time in self._set_envelope:
             value = values[param]
-            setattr(self.env, attr, value if param == "adsr/sustain" else max(value, MIN_ENV_TIME))
+            set_time(value if param == "adsr/sustain" else max(value, MIN_ENV_TIME))
 
     def _apply_sends(self, values: dict[str, float]) -> None:
         """A send runs only while its level is above 0."""
@@ -257,7 +269,7 @@ class Lane:
 
     def hold(self, on: bool) -> None:
         """The "gate" command: hold the envelope open (at full velocity) or let it go."""
-        self.gate.add = 1.0 if on else 0.0
+        self._set_held(1.0 if on else 0.0)
 
     def silent(self) -> bool:
         """Whether its envelope has come to rest at 0 (on the last sample computed)."""
