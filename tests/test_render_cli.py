@@ -152,7 +152,7 @@ def test_a_short_render_file_is_an_error_and_the_older_file_stays(tmp_path):
     raw, out = tmp_path / ".out.raw.wav", tmp_path / "out.wav"
     raw.write_bytes(pcm_wav(700))
     out.write_bytes(b"an older render")
-    with pytest.raises(RenderError, match="pyo rendered 700 frames, 800 needed"):
+    with pytest.raises(RenderError, match="700 of 800 frames written: is the disk full"):
         _finish_wav(raw, out, 300, 500)
     assert out.read_bytes() == b"an older render"
 
@@ -164,3 +164,19 @@ def test_a_render_lets_go_of_its_graph(tmp_path):
     before = {id(o) for o in gc.get_objects() if isinstance(o, EngineGraph)}
     render(click_pattern([("a", "voice1", "x...")]), tmp_path / "a.wav", bars=1)
     assert not [o for o in gc.get_objects() if isinstance(o, EngineGraph) and id(o) not in before]
+
+
+def test_a_folder_that_cannot_be_written_fails_before_pyo_with_the_reason(tmp_path, capfd):
+    """The file pyo would record to cannot be made (here a folder has its name): the
+    error says why, pyo never prints its own, and the older render stays."""
+    source = tmp_path / "a.json"
+    source.write_text(patternfile.dumps(click_pattern([("a", "voice1", "x...")])))
+    out = tmp_path / "renders" / "a.wav"
+    out.parent.mkdir()
+    out.write_bytes(b"an older render")
+    (out.parent / f".a.wav.{os.getpid()}.raw.wav").mkdir()
+    assert main(["render", str(source), "-o", str(out), "--patterns-dir", str(tmp_path)]) == 1
+    captured = capfd.readouterr()
+    assert "chronus render: cannot write" in captured.err and "Is a directory" in captured.err
+    assert "Pyo" not in captured.out + captured.err
+    assert out.read_bytes() == b"an older render"

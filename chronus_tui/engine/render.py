@@ -88,6 +88,7 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     # take back the count they added, and no collection of the heap follows either)
     with collector_paused():
         try:
+            raw.open("wb").close()  # a folder that cannot be written fails here, saying why (not pyo)
             events = _record(data, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin, frames=frames,
                              float32=float32, progress=progress)
             _finish_wav(raw, path, origin, frames)
@@ -189,7 +190,8 @@ def _finish_wav(raw: Path, path: Path, first: int, frames: int) -> None:
             raise RenderError("pyo's WAV file has no fmt or data chunk")
         block_align = struct.unpack("<H", fmt[12:14])[0]
         if data_size < (first + frames) * block_align:
-            raise RenderError(f"pyo rendered {data_size // block_align} frames, {first + frames} needed")
+            raise RenderError(f"the render stopped short, {data_size // block_align} of {first + frames} "
+                              "frames written: is the disk full?")
         start, length = data_offset + first * block_align, frames * block_align
         fact = b"fact" + struct.pack("<II", 4, frames) if struct.unpack("<H", fmt[:2])[0] != 1 else b""
         chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + fact
