@@ -40,11 +40,11 @@ For the engine process (part b) and the offline renderer:
   the glide runs only for tracks with slides, a send only above 0), and inputs that
   never change are read without pyo's InputFader (pyolib.direct_inputs). Parameters
   cost nothing while they hold still (controls.py). 8 busy tracks with every effect
-  render at 55–58× real time on this machine with the benchmark's pink-noise voices
-  and 48–49× with sine/saw/square, set-up included (58–61× and 50–52× for the audio
-  alone; the machine's speed wanders by ±20%), 1024-sample blocks
-  (benchmarks/bench_engine_render.py). Where the time of
-  such a render with tonal voices goes (perf): lane filters 17% (voice2's follows lfo1
+  render at 55–57× real time on this machine with the benchmark's pink-noise voices
+  and about 48× with sine/saw/square, set-up included (58–59× and 50–51× for the
+  audio alone, at the machine's fastest: its speed wanders by up to a quarter),
+  1024-sample blocks (benchmarks/bench_engine_render.py). Where the time of such a
+  render with tonal voices goes (perf): lane filters 17% (voice2's follows lfo1
   at audio rate, so it computes a sine and cosine every sample), gate and envelope
   14%, oscillators and glides 12%, the acid insert 8%, lane outputs and mixes 8%,
   step-table reads 8%, reverb and delay 7%, dist1 and limiter 6%, the 24-bit WAV
@@ -478,8 +478,6 @@ class EngineGraph:
 
     def _stop_silent(self) -> None:
         """Stop the lanes without a track whose last note has rung out."""
-        if not self._releasing:
-            return
         silent = {index for index in self._releasing if self.lanes[index].silent()}
         if silent:
             self._releasing -= silent
@@ -521,8 +519,6 @@ class EngineGraph:
     # -- events -----------------------------------------------------------------------
 
     def _report_switches(self, start: int) -> None:
-        if not self._reports:
-            return
         due = [r for r in self._reports if r[1] < start]
         if not due:
             return
