@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from render_support import SR, click_pattern, expected_onset, onsets, render_array
 
+from chronus_tui.engine import sequencer
 from chronus_tui.engine.backends import max_buffer
 from chronus_tui.engine.render import RenderError, render
 from chronus_tui.engine.sequencer import ClockMath
@@ -187,6 +188,50 @@ def test_clock_math_onsets_follow_design_formula():
         clock.swing = swing
         for n in (0, 1, 2, 3, 15, 16, 12345, 12346, 7 * 10**5, 7 * 10**5 + 1):  # 7e5 steps ≈ 1 hour
             assert clock.onset(n) == expected_onset(n, bpm, swing)
+
+
+@pytest.mark.parametrize("buffer", [64, 1024])
+def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monkeypatch, buffer):
+    """The step trigger compares a sample counter that wraps (after ~3 min at 48 kHz) with
+    the next onset: here it wraps every 7001 samples, not on block boundaries, through
+    swing and a bar switch (B's steps count from its bar line)."""
+    monkeypatch.setattr(sequencer, "CLOCK_PERIOD", 7001)
+    bpm, swing = 174, 0.5
+    a = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing, name="A", voices=SIDES)
+    b = click_pattern([("b", "voice3", "x.x.")], bpm=bpm, swing=swing, name="B", voices=SIDES)
+    schedule = {3: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+    audio, events = render_array(tmp_path, a, bars=3, buffer=buffer, schedule=schedule)
+    bar_line = expected_onset(16, bpm, swing)
+    assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in range(16)]
+    assert onsets(audio[:, 1]) == [expected_onset(n, bpm, swing, origin=bar_line) for n in range(0, 32, 2)]
+    assert {"event": "switched", "token": 1, "sample": bar_line} in events
+
+
+def test_a_graph_refuses_a_server_already_started(tmp_path):
+    """Its step trigger counts samples from the server's first block."""
+    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.engine.pyolib import pyo
+
+    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
+    server.setVerbosity(1)
+    server.boot()
+    refused: list[str] = []
+
+    def callback() -> None:
+        if not refused:
+            try:
+                EngineGraph(server, lanes=1)
+            except ValueError as exc:
+                refused.append(str(exc))
+
+    try:
+        server.setCallback(callback)
+        server.recordOptions(dur=2 * 256 / SR, filename=str(tmp_path / "graph.wav"), fileformat=0)
+        server.start()
+    finally:
+        server.stop()
+        server.shutdown()
+    assert refused == ["build the graph before the server starts: its counter starts with it"]
 
 
 def test_stop_start_restart_and_a_load_while_stopped(tmp_path):

@@ -51,12 +51,12 @@ For the engine process (part b) and the offline renderer:
   conversion 3%, the clock 3%. Stopping reverb/delay or an LFO while unheard would
   change the sound when they return (frozen tail, LFO phase), so they run.
 
-How time works (sequencer.py has the details): the step clock, step triggers, table
-reads, gates, envelopes, glides and accents all run in the graph, sample by sample.
-Python only moves the clock's line and writes tables at block boundaries, and knows
-a block ahead where each step falls (ClockMath mirrors the graph's arithmetic). Rows
-written while playing take effect on the next step's own sample: until then a lane
-plays on from its hold slot (StepTables).
+How time works (sequencer.py has the details): the step triggers, table reads, gates,
+envelopes, glides and accents all run in the graph, sample by sample. Python keeps
+the clock's line (ClockMath, double precision), moves it and writes tables at block
+boundaries, and sets the step trigger on the sample where the next step starts.
+Rows written while playing take effect on the next step's own sample: until then a
+lane plays on from its hold slot (StepTables).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class EngineGraph:
             raise ValueError(f"{self.buffer}-sample blocks are too long at {self.sr} Hz")
         self.clock = ClockMath(self.sr)
         with pyolib.collector_paused(), pyolib.direct_inputs():
-            self.clock_graph = ClockGraph(pyo)
+            self.clock_graph = ClockGraph(pyo, server)
             self.tables = StepTables(pyo, self.clock_graph.trig, lanes)
             self.controls = Controls(pyo, self.sr, self.buffer)
             self.params = Params(self.controls, self.sr)
@@ -159,6 +159,7 @@ class EngineGraph:
     def poll_events(self) -> list[dict[str, Any]]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
+        self.clock_graph.arm(self.clock)
         if self.controls.settle(start):
             self.master.update()
             if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
@@ -286,14 +287,13 @@ class EngineGraph:
         self.clock.rebase(start, bpm)
         self.clock.swing = swing
         self.bpm, self.swing = bpm, swing
-        self.clock_graph.apply(self.clock)
+        self.clock_graph.arm(self.clock, moved=True)
         self._write_tables(self._sounding(), ("gate",))  # gate lengths are in seconds
 
     def _transport(self, playing: bool) -> None:
         start = self.clock_graph.processed()
         if playing:
             self.clock.start_at(start, self.bpm)
-            self.clock_graph.restart()
             self._started_at = start
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0
@@ -306,7 +306,7 @@ class EngineGraph:
                 self._events.append({"event": "switched", "token": queued.token,
                                      "sample": start + ENVELOPE_LATENCY})
                 self._install(queued.pattern, 0, 0, start, steps=queued.steps)
-        self.clock_graph.apply(self.clock)
+        self.clock_graph.arm(self.clock, moved=True)
 
     def _gate(self, voice: str, on: bool) -> None:
         check_voice(voice, "voice")
@@ -384,7 +384,7 @@ class EngineGraph:
         moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
         self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0, held=held)
-        self.clock_graph.apply(self.clock)
+        self.clock_graph.arm(self.clock, moved=True)
 
     def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
                      glide: bool) -> list[tuple[str, str]]:
@@ -523,18 +523,17 @@ class EngineGraph:
         if not due:
             return
         self._reports = [r for r in self._reports if r[1] >= start]
-        actual = self.clock_graph.last_onset()
-        for token, expected in due:
-            if actual != expected:
-                log.error("switch %d: expected at sample %d, graph started it at %d", token, expected, actual)
-            self._events.append({"event": "switched", "token": token, "sample": actual + ENVELOPE_LATENCY})
+        for token, onset in due:
+            self._events.append({"event": "switched", "token": token, "sample": onset + ENVELOPE_LATENCY})
 
     def _report_position(self) -> None:
         if not self.clock.playing:
             self._last_step = None
             return
-        step = self.clock_graph.current_step()
-        onset = self.clock_graph.last_onset()
+        started = self.clock_graph.started
+        if started is None:
+            return
+        step, onset = started
         if step < 0 or step == self._last_step or onset < self._started_at:
             return
         self._last_step = step

@@ -1,25 +1,24 @@
 """The sample-exact sequencer: clock arithmetic, compiled step tables, and their pyo graph.
 
-The clock lives in the signal graph. A sample counter `c` (1 at sample 0) drives
+The clock is a line through the samples, worked out in Python in double precision
+(ClockMath): the step position of sample j is
 
-    half = c * (inc / 2) + (base - c0 * inc) / 2     half the position in steps (float64)
-    pair = floor(half);  g = half - pair
-    n = 2 * pair + (g >= 1/2 + swing / 4)            the global step number
-    step_trig = Change(n) where n >= 0               1 on the sample a step starts
+    pos = (j + 1 - c0) * inc + base
+    n = 2 * floor(pos / 2) + (pos / 2 - floor(pos / 2) >= 1/2 + swing / 4)
 
-i.e. the position pos = (c - c0) * inc + base, halved, in one multiply-add (every pyo
-object is a pass over the block), so that step n starts on the first sample at or after its ideal time
+so that step n starts on the first sample at or after its ideal time
 `n * step + (n odd) * swing * step / 2` (DESIGN.md §2): odd steps are late by
-swing × step / 2 and a pair of steps (so a bar) keeps its length. Python only moves
-the line (c0, base, inc) at block boundaries, for start, stop, tempo and swing
-changes and pattern switches, choosing it so the step position is continuous.
+swing × step / 2 and a pair of steps (so a bar) keeps its length. Python moves the
+line (c0, base, inc) only at block boundaries, for start, stop, tempo and swing
+changes and pattern switches, choosing it so the step position is continuous. Before
+each block it knows on which sample of it a step starts, and sets the graph's step
+trigger (ClockGraph) to fire on exactly that sample: the per-step path is the graph's.
 
 Every track is a lane: a Counter of step triggers modulo the track's length (shared
 by the lanes of that length) indexes DataTables of its steps (on, level, note, tie,
 gate length, brightness, accent); the counter only moves on a trigger, so the values
 it reads change on the trigger sample.
-ClockMath mirrors the graph's arithmetic in Python, so
-the engine knows a block ahead on which sample a bar line or step falls, and can
+So the engine knows a block ahead on which sample a bar line or step falls, and can
 apply a queued pattern at the boundary of the block that holds it: no trigger falls
 between that boundary and the switch, so the new tables and restarted counters are
 in place for exactly the first step that plays them.
@@ -45,6 +44,8 @@ PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
+CLOCK_PERIOD = 1 << 23  # the trigger's sample counter wraps after this many (a float32 counts them exactly)
+NO_TARGET = -1.0  # the counter's value when no step is to start
 
 
 def step_boundary(n: int, swing: float) -> float:
@@ -75,7 +76,7 @@ def block_fits(buffer: int, sr: int) -> bool:
 
 @dataclass
 class ClockMath:
-    """The graph's clock line, mirrored in Python: pos(j) for sample index j."""
+    """The clock's line: pos(j), the step position of sample index j."""
 
     sr: int
     c0: float = 0.0
@@ -96,7 +97,7 @@ class ClockMath:
         return (self.base - self.c0 * self.inc) * 0.5
 
     def half(self, sample: int) -> float:
-        """Half the position at `sample`, in the graph's very arithmetic."""
+        """Half the position at `sample`."""
         return (sample + 1) * self.half_inc + self.half_offset
 
     def pos(self, sample: int) -> float:
@@ -400,44 +401,47 @@ def bar_of(n: int, n0: int) -> tuple[int, int]:
 
 
 class ClockGraph:
-    """The clock's pyo objects: step number and step trigger, sample by sample."""
+    """The step trigger: 1 on exactly the sample a step starts, 0 elsewhere.
 
-    def __init__(self, pyo) -> None:
-        from chronus_tui.engine.pyolib import value_reader  # here: ClockMath users need no pyo
+    ClockMath works out (in double precision, in Python) the sample the next step starts
+    on, and sets it as the target of a comparison with a sample counter. So the graph
+    does no arithmetic that could round a step onto a neighbouring sample, in any
+    precision, over any length of time; and it costs three passes a block. Each block's
+    target is set at its boundary (arm), before the block is computed; a target stays
+    set until the trigger has passed, and then the next step's is set, in time: steps
+    are always more than a block apart (block_fits).
+    """
 
-        self.counter = pyo.Counter(pyo.Sig(1), min=1, max=2**62)  # c: 1 at sample 0
-        self.half = pyo.Sig(self.counter, mul=0.0, add=STOPPED_POS / 2)  # mul, add: ClockMath's line
-        self.pair = pyo.Floor(self.half)
-        # Change compares with the previous sample (0 before the first one): n is offset by
-        # a non-integer, so step 0 on sample 0 still counts, and the offset alternates at
-        # each transport start, so a restart during step 0 still triggers step 0
-        self._offset = 0.5
-        self.odd = pyo.Compare(self.half - self.pair, odd_threshold(0.0), ">=", add=self._offset)
-        self.step = pyo.Sig(self.pair, mul=2, add=self.odd)  # n + the offset
-        self.trig = pyo.Change(self.step, mul=pyo.Compare(self.pair, 0, ">="))
-        self.onset = pyo.SampHold(self.counter, self.trig, 1)  # c of the last step start
-        self._counter_value = value_reader(self.counter)
-        self._step_value = value_reader(self.step)
-        self._onset_value = value_reader(self.onset)
+    def __init__(self, pyo, server: Any) -> None:
+        from chronus_tui.engine.pyolib import attribute_setter  # here: ClockMath users need no pyo
 
-    def apply(self, clock: ClockMath) -> None:
-        """Takes effect from the first sample of the next block."""
-        self.half.mul = clock.half_inc
-        self.half.add = clock.half_offset
-        self.odd.comp = odd_threshold(clock.swing)
-
-    def restart(self) -> None:
-        """Mark a transport start, so that step 0 triggers even if step 0 was playing."""
-        self._offset = 0.75 if self._offset == 0.5 else 0.5
-        self.odd.add = self._offset
+        if server.getIsStarted():
+            raise ValueError("build the graph before the server starts: its counter starts with it")
+        self._elapsed = server.getCurrentTimeInSamples
+        self._origin = int(self._elapsed())  # the sample the counter reads 0 on
+        self.counter = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)  # samples, modulo the period
+        self.trig = pyo.Compare(self.counter, NO_TARGET, "==")
+        self._set_target = attribute_setter(self.trig, "comp")
+        self._armed: tuple[int, int] | None = None  # (step, sample) the trigger is set for
+        self.started: tuple[int, int] | None = None  # (step, sample) of the latest step started
 
     def processed(self) -> int:
         """Samples computed so far: the index of the first sample of the next block."""
-        return int(self._counter_value())
+        return int(self._elapsed())
 
-    def current_step(self) -> int:
-        return round(self._step_value() - self._offset)
-
-    def last_onset(self) -> int:
-        """Sample index of the latest step start."""
-        return int(self._onset_value()) - 1
+    def arm(self, clock: ClockMath, moved: bool = False) -> None:
+        """At a block boundary: set the trigger on the next step to start, if it has passed
+        or the clock's line has `moved` (a trigger still to come stays set otherwise)."""
+        start = self.processed()
+        armed = self._armed
+        if armed is not None and armed[1] < start:
+            self.started = armed
+        elif armed is not None and not moved:
+            return
+        if clock.playing:
+            step = clock.step_at(start - 1) + 1
+            self._armed = (step, clock.onset(step))
+            self._set_target(float((self._armed[1] - self._origin) % CLOCK_PERIOD))
+        else:
+            self._armed = None
+            self._set_target(NO_TARGET)
