@@ -13,9 +13,10 @@
    noise), once with sine/saw/square oscillators. "setup" is the CPU
    time a render costs besides the audio (server, graph, pattern, file); "steady" is
    × real time without it, from the difference to a one-bar render.
-3. Precision: the graph's clock arithmetic, pos = (c - c0) × inc + base per sample,
-   evaluated in float32 (pyo) and float64 (pyo64) over 30 minutes at 174 bpm (a step
-   is 4137.93 samples); the onset error of each against the exact prediction.
+3. Precision: the clock's arithmetic, pos = (c - c0) × inc + base per sample (ClockMath),
+   evaluated in float32 (the graph's samples) and float64 (Python's, where it runs)
+   over 30 minutes at 174 bpm (a step is 4137.93 samples); the onset error of each
+   against the exact prediction.
 
     .venv/bin/python benchmarks/bench_engine_render.py [--seconds 30]
 
@@ -143,7 +144,7 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
 
 
 def clock_drift(dtype: type, bpm: float, minutes: float, chunk: int = 1 << 22) -> dict[str, Any]:
-    """Max onset error (samples) of the graph's clock arithmetic in `dtype`, per span."""
+    """Max onset error (samples) of the clock's arithmetic in `dtype`, per span."""
     inc = dtype(1.0 / (SR * 60 / bpm / 4))
     base = dtype(EPS_STEPS)
     c0 = dtype(1.0)
@@ -155,7 +156,7 @@ def clock_drift(dtype: type, bpm: float, minutes: float, chunk: int = 1 << 22) -
     max_error = 0
     for start in range(0, total, chunk):
         j = np.arange(start, min(start + chunk, total), dtype=np.int64)
-        c = (j + 1).astype(dtype)  # pyo's Counter output, in the build's sample type
+        c = (j + 1).astype(dtype)  # the sample count, in that type
         pos = (c - c0) * inc + base
         pair = np.floor(pos * dtype(0.5))
         n = (pair * dtype(2) + (pos - pair * dtype(2) >= dtype(1.0))).astype(np.int64)

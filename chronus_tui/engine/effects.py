@@ -18,10 +18,11 @@ import functools
 import math
 import random
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import set_running
+from chronus_tui.engine.pyolib import SAMPLE_TYPECODE, set_running
 from chronus_tui.engine.voices import Lane, safe_value
 from chronus_tui.model import MODULE_PARAMS, VOICES
 
@@ -157,13 +158,13 @@ class Sources:
 
 
 # The tables' contents are computed once per process (the engine restarts and the
-# tests' renders build many graphs), as the bytes of pyo64's samples (doubles): a
+# tests' renders build many graphs), as the bytes of pyo's samples (C floats): a
 # table takes them in one copy, where DataTable(init=list) converts point by point.
 
 
 def table_of(pyo, samples: bytes) -> Any:
-    """A DataTable holding `samples` (the bytes of its doubles)."""
-    table = pyo.DataTable(len(samples) // array("d").itemsize)
+    """A DataTable holding `samples` (the bytes of its points, SAMPLE_TYPECODE)."""
+    table = pyo.DataTable(len(samples) // array(SAMPLE_TYPECODE).itemsize)
     with memoryview(table.getBuffer()) as view, view.cast("B") as raw:
         raw[:] = samples
     return table
@@ -176,16 +177,20 @@ def wave_samples(source: int, sharpness: int) -> bytes:
         ramp = [2 * i / WAVE_POINTS - 1 for i in range(WAVE_POINTS)]
         edge = map(math.tanh, (sharpness * p for p in ramp))
         norm = math.tanh(sharpness)
-        return array("d", (p - e / norm for p, e in zip(ramp, edge, strict=True))).tobytes()
+        return _points(p - e / norm for p, e in zip(ramp, edge, strict=True))
     sines = map(math.sin, (2 * math.pi * i / WAVE_POINTS for i in range(WAVE_POINTS)))
-    return array("d", (2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines)))).tobytes()
+    return _points(2 / math.pi * a for a in map(math.atan, (sharpness * x for x in sines)))
 
 
 @functools.cache
 def tanh_samples() -> bytes:
     """tanh over ±TANH_RANGE at the positions pyo's Lookup reads (see LOOKUP_SPAN)."""
     scale = TANH_RANGE / (LOOKUP_SPAN * TANH_POINTS)
-    return array("d", (math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))).tobytes()
+    return _points(math.tanh((i - TANH_POINTS / 2) * scale) for i in range(TANH_POINTS))
+
+
+def _points(values: Iterable[float]) -> bytes:
+    return array(SAMPLE_TYPECODE, values).tobytes()
 
 
 @functools.cache

@@ -1,15 +1,17 @@
-"""The one import of pyo for the engine: its 64-bit build, `pyo64`.
+"""The one import of pyo for the engine: its single-precision build.
 
 Every engine module (graph, render, the engine process) must take pyo from here, and
 the Server must be `pyolib.pyo.Server`. pyo chooses its precision at its first import
-in a process, so import this module before anything imports `pyo` (afterwards
-`from pyo import X` returns the 64-bit X too).
+in a process (`pyo64` loads its double-precision core, and a later `import pyo`
+returns that one too), so import this module before anything imports `pyo64`.
 
-Why 64-bit: the sequencer's clock is a sample counter times a step rate. In single
-precision the counter stops being exact after 2**24 samples (5.8 min at 48 kHz) and
-the step phase loses resolution as it grows, so onsets wander by several samples in
-a long session (benchmarks/bench_engine_render.py measures it); in double precision
-they stay on the predicted sample for days.
+Why single precision: every stream is a pass over a block of C floats, half the
+memory of doubles, and a busy graph renders about 10% faster. Nothing in the graph
+needs more: the sequencer's clock, which would (its sample count and step position
+lose whole samples in float32 within minutes), is worked out in Python in double
+precision, and the graph only fires the step trigger on the sample it names
+(sequencer.ClockGraph). Table and envelope positions that pyo accumulates sample by
+sample are doubles in either build.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ from typing import Any
 if not os.environ.get("PYO_GUI_WX"):
     os.environ["PYO_GUI_WX"] = "0"  # pyo must not look for wxPython (slow, prints)
 
-import pyo64 as pyo
+import pyo
 
-if "pyo._pyo64" not in sys.modules:
-    # pyo picks its precision at its first import: a plain `import pyo` earlier in
-    # this process loaded the 32-bit core, and pyo64 silently reuses it.
-    raise ImportError("pyo was imported before chronus_tui.engine.pyolib: import pyolib first "
-                      "so the engine runs on pyo's 64-bit build")
+if "pyo._pyo" not in sys.modules:
+    # pyo picks its precision at its first import: `import pyo64` earlier in this
+    # process loaded the double-precision core, and `import pyo` silently reuses it.
+    raise ImportError("pyo64 was imported before chronus_tui.engine.pyolib: import pyolib first "
+                      "so the engine runs on pyo's single-precision build")
 
-__all__ = ["attribute_setter", "collector_paused", "created_stopped", "direct_inputs", "pyo", "set_running",
-           "value_reader"]
+SAMPLE_TYPECODE = "f"  # pyo's samples (and its tables' points), as an array typecode
+
+__all__ = ["SAMPLE_TYPECODE", "attribute_setter", "collector_paused", "created_stopped", "direct_inputs",
+           "pyo", "set_running", "value_reader"]
 
 # pyo's modules whose classes give their inputs an InputFader (see direct_inputs)
 _FADING_MODULES = [module for name, module in sys.modules.items()

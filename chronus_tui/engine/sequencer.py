@@ -193,8 +193,9 @@ def compile_track(track: dict) -> LaneSteps:
 
 
 def gate_seconds(fraction: float, bpm: float, swing: float, sr: int) -> float:
-    """A gate length in seconds; it always closes two samples before the next step can
-    start, so the envelope sees the gate fall and retriggers."""
+    """A gate length in seconds; it closes two samples before the next step can start
+    (at worst one: pyo's TrigEnv steps through it by a float increment), so the
+    envelope sees the gate fall and retriggers."""
     if fraction >= HELD_GATE:
         return HELD_GATE
     step = step_samples(bpm, sr)
