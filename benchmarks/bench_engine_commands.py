@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import FakeEngine, full_pattern  # the session the tests prove; a recorder
 
-from chronus_tui.engine.pyolib import pyo  # pyo64 before anything imports pyo
+from chronus_tui.engine.pyolib import pyo  # pyo's single-precision build, before anything imports pyo64
 from chronus_tui.model import MODULE_PARAMS, VOICES
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore

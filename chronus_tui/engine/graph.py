@@ -2,8 +2,9 @@
 
 For the engine process (part b) and the offline renderer:
 
-- Import pyo through `chronus_tui.engine.pyolib` (the 64-bit build) BEFORE anything
-  imports `pyo`, and boot the Server from it; EngineGraph refuses a 32-bit server.
+- Import pyo through `chronus_tui.engine.pyolib` (the single-precision build) BEFORE
+  anything imports `pyo64`, boot the Server from it, and build the graph before the
+  server starts (its step trigger counts samples from the first block).
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
   and starts the master output (`.out()`); nothing is created afterwards. A render,
   which knows every pattern it will play, builds only the lanes they need (`lanes=`).
@@ -35,21 +36,22 @@ For the engine process (part b) and the offline renderer:
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
-  can: about 65 streams always (clock, LFOs, reverb, delay, dist1, limiter) and 13–16
-  per sounding track, 30 through the acid insert (a noise voice runs no pitch objects,
-  the glide runs only for tracks with slides, a send only above 0), and inputs that
-  never change are read without pyo's InputFader (pyolib.direct_inputs). Parameters
-  cost nothing while they hold still (controls.py). 8 busy tracks with every effect
-  render at 55–57× real time on this machine with the benchmark's pink-noise voices
-  and about 48× with sine/saw/square, set-up included (58–59× and 50–51× for the
-  audio alone, at the machine's fastest: its speed wanders by up to a quarter),
-  1024-sample blocks (benchmarks/bench_engine_render.py). Where the time of such a
-  render with tonal voices goes (perf): lane filters 17% (voice2's follows lfo1
-  at audio rate, so it computes a sine and cosine every sample), gate and envelope
-  14%, oscillators and glides 12%, the acid insert 8%, lane outputs and mixes 8%,
-  step-table reads 8%, reverb and delay 7%, dist1 and limiter 6%, the 24-bit WAV
-  conversion 3%, the clock 3%. Stopping reverb/delay or an LFO while unheard would
-  change the sound when they return (frozen tail, LFO phase), so they run.
+  can: about 32 streams always (step trigger, LFOs, reverb, delay, dist1, limiter)
+  and 13–16 per sounding track, 30 through the acid insert (a noise voice runs no
+  pitch objects, the glide runs only for tracks with slides, a send only above 0),
+  and inputs that never change are read without pyo's InputFader
+  (pyolib.direct_inputs). Parameters cost nothing while they hold still
+  (controls.py). 8 busy tracks with every effect render at about 58× real time on
+  this machine with the benchmark's pink-noise voices and 51–52× with
+  sine/saw/square, set-up included (62× and 53× for the audio alone, at the
+  machine's fastest: its speed wanders by up to a quarter), 1024-sample blocks
+  (benchmarks/bench_engine_render.py). Where the audio work of such a render with
+  tonal voices goes (perf): lane filters 17% (voice2's follows lfo1 at audio rate,
+  so it computes a sine and cosine every sample), gates and envelopes 17%,
+  oscillators and glides 16%, the acid insert 12%, step-table reads 11%, reverb and
+  delay 9%, lane outputs and mixes 7%, dist1 and limiter 5%, the 24-bit WAV
+  conversion 4%, the step trigger 2%. Stopping reverb/delay or an LFO while unheard
+  would change the sound when they return (frozen tail, LFO phase), so they run.
 
 How time works (sequencer.py has the details): the step triggers, table reads, gates,
 envelopes, glides and accents all run in the graph, sample by sample. Python keeps
@@ -113,7 +115,7 @@ class EngineGraph:
     def __init__(self, server: Any, lanes: int = MAX_TRACKS) -> None:
         pyo = pyolib.pyo
         if not isinstance(server, pyo.Server):
-            raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib (pyo64)")
+            raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib")
         self.sr = int(server.getSamplingRate())
         self.buffer = int(server.getBufferSize())
         if not block_fits(self.buffer, self.sr):
