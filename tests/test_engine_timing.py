@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from render_support import SR, click_pattern, expected_onset, onsets, render_array
+from render_support import SR, click_pattern, expected_onset, onsets, read_wav, render_array
 
 from chronus_tui.engine import sequencer
 from chronus_tui.engine.backends import max_buffer
@@ -193,9 +193,10 @@ def test_clock_math_onsets_follow_design_formula():
 @pytest.mark.parametrize("buffer", [64, 1024])
 def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monkeypatch, buffer):
     """The step trigger compares a sample counter that wraps (after ~3 min at 48 kHz) with
-    the next onset: here it wraps every 7001 samples, not on block boundaries, through
-    swing and a bar switch (B's steps count from its bar line)."""
-    monkeypatch.setattr(sequencer, "CLOCK_PERIOD", 7001)
+    the step starts scheduled: here it wraps every 135 chunks (69120 samples, just over the
+    steps scheduled ahead; in mid-block for 1024-sample blocks), through swing and a bar
+    switch (B's steps count from its bar line)."""
+    monkeypatch.setattr(sequencer, "CLOCK_PERIOD", 135 * sequencer.SCHEDULE_CHUNK)
     bpm, swing = 174, 0.5
     a = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing, name="A", voices=SIDES)
     b = click_pattern([("b", "voice3", "x.x.")], bpm=bpm, swing=swing, name="B", voices=SIDES)
@@ -205,6 +206,33 @@ def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monk
     assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in range(16)]
     assert onsets(audio[:, 1]) == [expected_onset(n, bpm, swing, origin=bar_line) for n in range(0, 32, 2)]
     assert {"event": "switched", "token": 1, "sample": bar_line} in events
+
+
+def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
+    """No Python in the per-step path: once the transport starts, the graph alone plays
+    the steps scheduled ahead (a bar), each on its sample, with no callback at all."""
+    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+    from chronus_tui.engine.pyolib import pyo
+
+    bpm, swing = 174, 0.3
+    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
+    server.setVerbosity(1)
+    server.boot()
+    try:
+        graph = EngineGraph(server, lanes=1)
+        pattern = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing)
+        graph.handle({"op": "pattern", "pattern": pattern, "mode": "now", "token": 0})
+        graph.handle({"op": "transport", "playing": True})
+        path = tmp_path / "alone.wav"
+        server.recordOptions(dur=expected_onset(16, bpm, swing) / SR, filename=str(path), fileformat=0,
+                             sampletype=3)
+        server.start()  # no callback: nothing runs in Python from here on
+    finally:
+        server.stop()
+        server.shutdown()
+    found = onsets(read_wav(path)[:, 0])
+    # (step 0, on sample 0, is heard a sample late: pyo fades its output in from 0 at start)
+    assert found[1:] == [expected_onset(n, bpm, swing) + ENVELOPE_LATENCY for n in range(1, 16)]
 
 
 def test_a_graph_refuses_a_server_already_started(tmp_path):

@@ -36,7 +36,7 @@ For the engine process (part b) and the offline renderer:
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
-  can: about 32 streams always (step trigger, LFOs, reverb, delay, dist1, limiter)
+  can: about 34 streams always (step trigger, LFOs, reverb, delay, dist1, limiter)
   and 13–16 per sounding track, 30 through the acid insert (a noise voice runs no
   pitch objects, the glide runs only for tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
@@ -56,7 +56,8 @@ For the engine process (part b) and the offline renderer:
 How time works (sequencer.py has the details): the step triggers, table reads, gates,
 envelopes, glides and accents all run in the graph, sample by sample. Python keeps
 the clock's line (ClockMath, double precision), moves it and writes tables at block
-boundaries, and sets the step trigger on the sample where the next step starts.
+boundaries, and schedules the samples of the next steps (a bar ahead) in the graph,
+whose step trigger fires on them.
 Rows written while playing take effect on the next step's own sample: until then a
 lane plays on from its hold slot (StepTables).
 """

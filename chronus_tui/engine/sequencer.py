@@ -10,9 +10,10 @@ so that step n starts on the first sample at or after its ideal time
 `n * step + (n odd) * swing * step / 2` (DESIGN.md §2): odd steps are late by
 swing × step / 2 and a pair of steps (so a bar) keeps its length. Python moves the
 line (c0, base, inc) only at block boundaries, for start, stop, tempo and swing
-changes and pattern switches, choosing it so the step position is continuous. Before
-each block it knows on which sample of it a step starts, and sets the graph's step
-trigger (ClockGraph) to fire on exactly that sample: the per-step path is the graph's.
+changes and pattern switches, choosing it so the step position is continuous. From
+the line it schedules the samples of the next steps in the graph (ClockGraph), a bar
+ahead: the graph counts samples and fires the step trigger on exactly those, on its
+own, so no Python runs in the per-step path.
 
 Every track is a lane: a Counter of step triggers modulo the track's length (shared
 by the lanes of that length) indexes DataTables of its steps (on, level, note, tie,
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +46,12 @@ PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
-CLOCK_PERIOD = 1 << 23  # the trigger's sample counter wraps after this many (a float32 counts them exactly)
-NO_TARGET = -1.0  # the counter's value when no step is to start
+# the graph's sample counter wraps after this many: a float32 counts them exactly, and the
+# steps scheduled ahead span less (16 steps at 20 bpm and 192 kHz: 2.3 M)
+CLOCK_PERIOD = 1 << 23
+SCHEDULE_CHUNK = 512  # samples: each holds at most one step start (closest_steps is more from 22050 Hz)
+SCHEDULE_AHEAD = 16  # steps the graph has scheduled ahead (at least a bar: 0.56 s at 300 bpm)
+NO_ONSET = -1.0  # a chunk without a step start (the counter never reads it)
 
 
 def step_boundary(n: int, swing: float) -> float:
@@ -68,10 +74,16 @@ def block_fits(buffer: int, sr: int) -> bool:
     A queued switch is installed at the boundary of the block before its step, up to a
     block and SWITCH_MARGIN samples ahead: no other step may start in between. The
     closest two steps can start is an odd step to the next, at the fastest tempo and
-    widest swing (1 - 0.6 / 2 of a step at 300 bpm: 1680 samples at 48 kHz, 771 at 22050).
+    widest swing (closest_steps).
     """
-    closest = (1 - SWING_RANGE[1] / 2) * step_samples(BPM_RANGE[1], sr)
-    return buffer + SWITCH_MARGIN <= math.floor(closest)
+    return buffer + SWITCH_MARGIN <= closest_steps(sr)
+
+
+def closest_steps(sr: int) -> int:
+    """Whole samples between the closest two step starts: an odd step and the next, at the
+    fastest tempo and widest swing (1 - 0.6 / 2 of a step at 300 bpm: 1680 at 48 kHz, 771
+    at 22050)."""
+    return math.floor((1 - SWING_RANGE[1] / 2) * step_samples(BPM_RANGE[1], sr))
 
 
 @dataclass
@@ -404,26 +416,30 @@ def bar_of(n: int, n0: int) -> tuple[int, int]:
 class ClockGraph:
     """The step trigger: 1 on exactly the sample a step starts, 0 elsewhere.
 
-    ClockMath works out (in double precision, in Python) the sample the next step starts
-    on, and sets it as the target of a comparison with a sample counter. So the graph
-    does no arithmetic that could round a step onto a neighbouring sample, in any
-    precision, over any length of time; and it costs three passes a block. Each block's
-    target is set at its boundary (arm), before the block is computed; a target stays
-    set until the trigger has passed, and then the next step's is set, in time: steps
-    are always more than a block apart (block_fits).
+    The graph counts samples (modulo CLOCK_PERIOD) and compares the count with the
+    step start written in a table for the SCHEDULE_CHUNK-sample chunk it is in (one
+    entry per chunk of the whole period; a chunk holds at most one start). ClockMath,
+    in double precision, works out the starts, and arm() keeps the next
+    SCHEDULE_AHEAD steps written, ahead of time: the graph plays them on its own, with
+    no arithmetic that could round a step onto a neighbouring sample in any precision
+    or over any length of time. When the clock's line moves (start, stop, tempo,
+    switch) the steps to come are written anew, at that block boundary.
     """
 
     def __init__(self, pyo, server: Any) -> None:
-        from chronus_tui.engine.pyolib import attribute_setter  # here: ClockMath users need no pyo
-
         if server.getIsStarted():
             raise ValueError("build the graph before the server starts: its counter starts with it")
+        if closest_steps(int(server.getSamplingRate())) <= SCHEDULE_CHUNK:
+            raise ValueError(f"two steps could start within {SCHEDULE_CHUNK} samples at this sample rate")
         self._elapsed = server.getCurrentTimeInSamples
         self._origin = int(self._elapsed())  # the sample the counter reads 0 on
-        self.counter = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)  # samples, modulo the period
-        self.trig = pyo.Compare(self.counter, NO_TARGET, "==")
-        self._set_target = attribute_setter(self.trig, "comp")
-        self._armed: tuple[int, int] | None = None  # (step, sample) the trigger is set for
+        self.samples = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)
+        self.onsets = pyo.DataTable(CLOCK_PERIOD // SCHEDULE_CHUNK)  # the counter's value of a step start
+        self.onsets.add(NO_ONSET)
+        chunk = pyo.Sig(self.samples, mul=1.0 / SCHEDULE_CHUNK)  # TableIndex takes its integer part
+        self.trig = pyo.Compare(self.samples, pyo.TableIndex(self.onsets, chunk), "==")
+        self._put = self.onsets._base_objs[0].put  # without pyo's argument checks
+        self._scheduled: deque[tuple[int, int]] = deque()  # (step, sample) written, not yet started
         self.started: tuple[int, int] | None = None  # (step, sample) of the latest step started
 
     def processed(self) -> int:
@@ -431,18 +447,25 @@ class ClockGraph:
         return int(self._elapsed())
 
     def arm(self, clock: ClockMath, moved: bool = False) -> None:
-        """At a block boundary: set the trigger on the next step to start, if it has passed
-        or the clock's line has `moved` (a trigger still to come stays set otherwise)."""
+        """At a block boundary: note the steps started, and keep the next ones written;
+        when the clock's line has `moved`, write those anew."""
         start = self.processed()
-        armed = self._armed
-        if armed is not None and armed[1] < start:
-            self.started = armed
-        elif armed is not None and not moved:
+        scheduled = self._scheduled
+        while scheduled and scheduled[0][1] < start:
+            self.started = scheduled.popleft()
+            self._write(self.started[1], NO_ONSET)
+        if moved:
+            for _, sample in scheduled:
+                self._write(sample, NO_ONSET)
+            scheduled.clear()
+        if not clock.playing:
             return
-        if clock.playing:
-            step = clock.step_at(start - 1) + 1
-            self._armed = (step, clock.onset(step))
-            self._set_target(float((self._armed[1] - self._origin) % CLOCK_PERIOD))
-        else:
-            self._armed = None
-            self._set_target(NO_TARGET)
+        step = scheduled[-1][0] + 1 if scheduled else clock.step_at(start - 1) + 1
+        while len(scheduled) < SCHEDULE_AHEAD:  # all after a move, else one a step
+            sample = clock.onset(step)
+            scheduled.append((step, sample))
+            self._write(sample, float((sample - self._origin) % CLOCK_PERIOD))
+            step += 1
+
+    def _write(self, sample: int, value: float) -> None:
+        self._put(value, (sample - self._origin) % CLOCK_PERIOD // SCHEDULE_CHUNK)
