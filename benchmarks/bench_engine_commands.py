@@ -81,10 +81,10 @@ def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="manual")
     server.setVerbosity(1)
     server.boot()
-    server.start()
     from chronus_tui.engine.graph import EngineGraph
 
-    graph = EngineGraph(server)
+    graph = EngineGraph(server)  # before the server starts (its step clock starts with it)
+    server.start()
     recorder = FakeEngine()
     pattern = full_pattern()
     pattern.tracks.pop()  # room for the added track (8 of MAX_TRACKS stay playing)
