@@ -419,7 +419,7 @@ class ClockGraph:
     The graph counts samples (modulo CLOCK_PERIOD) and compares the count with the
     step start written in a table for the SCHEDULE_CHUNK-sample chunk it is in (one
     entry per chunk of the whole period; a chunk holds at most one start). ClockMath,
-    in double precision, works out the starts, and arm() keeps the next
+    in double precision, works out the starts, and schedule() keeps the next
     SCHEDULE_AHEAD steps written, ahead of time: the graph plays them on its own, with
     no arithmetic that could round a step onto a neighbouring sample in any precision
     or over any length of time. When the clock's line moves (start, stop, tempo,
@@ -446,7 +446,7 @@ class ClockGraph:
         """Samples computed so far: the index of the first sample of the next block."""
         return int(self._elapsed())
 
-    def arm(self, clock: ClockMath, moved: bool = False) -> None:
+    def schedule(self, clock: ClockMath, moved: bool = False) -> None:
         """At a block boundary: note the steps started, and keep the next ones written;
         when the clock's line has `moved`, write those anew."""
         start = self.processed()
