@@ -41,10 +41,10 @@ For the engine process (part b) and the offline renderer:
   pitch objects, the glide runs only for tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
   (pyolib.direct_inputs). Parameters cost nothing while they hold still
-  (controls.py). 8 busy tracks with every effect render at about 58× real time on
-  this machine with the benchmark's pink-noise voices and 51–52× with
-  sine/saw/square, set-up included (62× and 53× for the audio alone, at the
-  machine's fastest: its speed wanders by up to a quarter), 1024-sample blocks
+  (controls.py). 8 busy tracks with every effect render at 58–65× real time on
+  this machine with the benchmark's pink-noise voices and 52–55× with
+  sine/saw/square, set-up included (62–68× and 53–57× for the audio alone; the
+  machine's speed wanders by up to a quarter), 1024-sample blocks
   (benchmarks/bench_engine_render.py). Where the audio work of such a render with
   tonal voices goes (perf): lane filters 17% (voice2's follows lfo1 at audio rate,
   so it computes a sine and cosine every sample), gates and envelopes 17%,
