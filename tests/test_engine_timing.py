@@ -208,6 +208,16 @@ def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monk
     assert {"event": "switched", "token": 1, "sample": bar_line} in events
 
 
+def test_steps_stay_on_their_samples_past_the_counters_real_period(tmp_path):
+    """3 minutes: the graph's float32 sample counter runs up to 2**23 - 1 and wraps."""
+    bpm, swing = 174, 0.3
+    bars = 130
+    audio, _ = render_array(tmp_path, click_pattern([("a", "voice1", "x.x.")], bpm=bpm, swing=swing),
+                            bars=bars, buffer=1024)
+    assert len(audio) > sequencer.CLOCK_PERIOD
+    assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in range(0, 16 * bars, 2)]
+
+
 def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
     """No Python in the per-step path: once the transport starts, the graph alone plays
     the steps scheduled ahead (a bar), each on its sample, with no callback at all."""
