@@ -1,10 +1,12 @@
-"""pyolib's shortcuts around pyo: objects that read their inputs without an InputFader,
-objects made stopped, starting objects without the trigger streams nobody reads, and
-the cycle collector paused."""
+"""pyolib: pyo's single-precision build, and its shortcuts around pyo: objects that read
+their inputs without an InputFader, objects made stopped, starting objects without the
+trigger streams nobody reads, and the cycle collector paused."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,23 @@ from chronus_tui.engine.pyolib import (
 SR = 48000
 BLOCKS = 8
 BUFFER = 256
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYO_GUI_WX": "0", "PATH": "/usr/bin:/bin"})
+
+
+def test_the_engine_runs_on_pyos_single_precision_build() -> None:
+    loaded = run_python("import sys, chronus_tui.engine.pyolib as lib; "
+                        "print('pyo._pyo' in sys.modules, 'pyo._pyo64' in sys.modules, lib.SAMPLE_TYPECODE)")
+    assert loaded.stdout.split() == ["True", "False", "f"]
+
+
+def test_pyolib_refuses_to_run_on_the_double_precision_build_loaded_before_it() -> None:
+    result = run_python("import pyo64, chronus_tui.engine.pyolib")
+    assert result.returncode != 0
+    assert "ImportError: pyo64 was imported before chronus_tui.engine.pyolib" in result.stderr
 
 
 @contextmanager
