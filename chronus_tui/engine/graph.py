@@ -162,7 +162,7 @@ class EngineGraph:
     def poll_events(self) -> list[dict[str, Any]]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
-        self.clock_graph.schedule(self.clock)
+        self.clock_graph.schedule(self.clock, start)
         if self.controls.settle(start):
             self.master.update()
             if self.sources.lfo1_moving() != self._lfo1_moving:  # voice2's filter follows it or not
@@ -290,7 +290,7 @@ class EngineGraph:
         self.clock.rebase(start, bpm)
         self.clock.swing = swing
         self.bpm, self.swing = bpm, swing
-        self.clock_graph.schedule(self.clock, moved=True)
+        self.clock_graph.schedule(self.clock, start, moved=True)
         self._write_tables(self._sounding(), ("gate",))  # gate lengths are in seconds
 
     def _transport(self, playing: bool) -> None:
@@ -309,7 +309,7 @@ class EngineGraph:
                 self._events.append({"event": "switched", "token": queued.token,
                                      "sample": start + ENVELOPE_LATENCY})
                 self._install(queued.pattern, 0, 0, start, steps=queued.steps)
-        self.clock_graph.schedule(self.clock, moved=True)
+        self.clock_graph.schedule(self.clock, start, moved=True)
 
     def _gate(self, voice: str, on: bool) -> None:
         check_voice(voice, "voice")
@@ -387,7 +387,7 @@ class EngineGraph:
         moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
         self._previous_n0, self.n0 = self.n0, n0
         self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0, held=held)
-        self.clock_graph.schedule(self.clock, moved=True)
+        self.clock_graph.schedule(self.clock, start, moved=True)
 
     def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
                      glide: bool) -> list[tuple[str, str]]:

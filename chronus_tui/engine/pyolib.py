@@ -10,8 +10,8 @@ memory of doubles, and a busy graph renders about 10% faster. Nothing in the gra
 needs more: the sequencer's clock, which would (its sample count and step position
 lose whole samples in float32 within minutes), is worked out in Python in double
 precision, and the graph only counts samples and fires the step trigger on the ones
-it schedules (sequencer.ClockGraph). Table and envelope positions that pyo accumulates sample by
-sample are doubles in either build.
+it schedules (sequencer.ClockGraph). Table and envelope positions that pyo accumulates
+sample by sample are doubles in either build.
 """
 
 from __future__ import annotations

@@ -100,17 +100,9 @@ class ClockMath:
     def playing(self) -> bool:
         return self.inc > 0.0
 
-    @property
-    def half_inc(self) -> float:
-        return self.inc * 0.5
-
-    @property
-    def half_offset(self) -> float:
-        return (self.base - self.c0 * self.inc) * 0.5
-
     def half(self, sample: int) -> float:
         """Half the position at `sample`."""
-        return (sample + 1) * self.half_inc + self.half_offset
+        return (sample + 1) * (self.inc * 0.5) + (self.base - self.c0 * self.inc) * 0.5
 
     def pos(self, sample: int) -> float:
         return 2.0 * self.half(sample)
@@ -446,17 +438,16 @@ class ClockGraph:
         """Samples computed so far: the index of the first sample of the next block."""
         return int(self._elapsed())
 
-    def schedule(self, clock: ClockMath, moved: bool = False) -> None:
-        """At a block boundary: note the steps started, and keep the next ones written;
-        when the clock's line has `moved`, write those anew."""
-        start = self.processed()
+    def schedule(self, clock: ClockMath, start: int, moved: bool = False) -> None:
+        """At the block boundary before sample `start`: note the steps started, and keep
+        the next ones written; when the clock's line has `moved`, write those anew."""
         scheduled = self._scheduled
         while scheduled and scheduled[0][1] < start:
             self.started = scheduled.popleft()
-            self._write(self.started[1], NO_ONSET)
+            self._write(self.started[1], on=False)
         if moved:
             for _, sample in scheduled:
-                self._write(sample, NO_ONSET)
+                self._write(sample, on=False)
             scheduled.clear()
         if not clock.playing:
             return
@@ -464,8 +455,10 @@ class ClockGraph:
         while len(scheduled) < SCHEDULE_AHEAD:  # all after a move, else one a step
             sample = clock.onset(step)
             scheduled.append((step, sample))
-            self._write(sample, float((sample - self._origin) % CLOCK_PERIOD))
+            self._write(sample, on=True)
             step += 1
 
-    def _write(self, sample: int, value: float) -> None:
-        self._put(value, (sample - self._origin) % CLOCK_PERIOD // SCHEDULE_CHUNK)
+    def _write(self, sample: int, on: bool) -> None:
+        """Schedule a step start on `sample` in its chunk (`on`), or clear the chunk."""
+        count = (sample - self._origin) % CLOCK_PERIOD  # the counter's value on that sample
+        self._put(float(count) if on else NO_ONSET, count // SCHEDULE_CHUNK)
