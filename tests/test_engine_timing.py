@@ -9,7 +9,8 @@ first sample above 1e-6 after silence is the onset.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -218,28 +219,36 @@ def test_steps_stay_on_their_samples_past_the_counters_real_period(tmp_path):
     assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in range(0, 16 * bars, 2)]
 
 
-def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
-    """No Python in the per-step path: once the transport starts, the graph alone plays
-    the steps scheduled ahead (a bar), each on its sample, with no callback at all."""
-    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+@contextmanager
+def offline_server() -> Iterator[Any]:
+    """A booted offline server of 256-sample blocks, stopped and shut down afterwards."""
     from chronus_tui.engine.pyolib import pyo
 
-    bpm, swing = 174, 0.3
     server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
     server.setVerbosity(1)
     server.boot()
     try:
+        yield server
+    finally:
+        server.stop()
+        server.shutdown()
+
+
+def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
+    """No Python in the per-step path: once the transport starts, the graph alone plays
+    the steps scheduled ahead (a bar), each on its sample, with no callback at all."""
+    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+
+    bpm, swing = 174, 0.3
+    path = tmp_path / "alone.wav"
+    with offline_server() as server:
         graph = EngineGraph(server, lanes=1)
         pattern = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing)
         graph.handle({"op": "pattern", "pattern": pattern, "mode": "now", "token": 0})
         graph.handle({"op": "transport", "playing": True})
-        path = tmp_path / "alone.wav"
         server.recordOptions(dur=expected_onset(16, bpm, swing) / SR, filename=str(path), fileformat=0,
                              sampletype=3)
         server.start()  # no callback: nothing runs in Python from here on
-    finally:
-        server.stop()
-        server.shutdown()
     found = onsets(read_wav(path)[:, 0])
     # (step 0, on sample 0, is heard a sample late: pyo fades its output in from 0 at start)
     assert found[1:] == [expected_onset(n, bpm, swing) + ENVELOPE_LATENCY for n in range(1, 16)]
@@ -248,27 +257,20 @@ def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
 def test_a_graph_refuses_a_server_already_started(tmp_path):
     """Its step trigger counts samples from the server's first block."""
     from chronus_tui.engine.graph import EngineGraph
-    from chronus_tui.engine.pyolib import pyo
 
-    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
-    server.setVerbosity(1)
-    server.boot()
     refused: list[str] = []
+    with offline_server() as server:
 
-    def callback() -> None:
-        if not refused:
-            try:
-                EngineGraph(server, lanes=1)
-            except ValueError as exc:
-                refused.append(str(exc))
+        def callback() -> None:
+            if not refused:
+                try:
+                    EngineGraph(server, lanes=1)
+                except ValueError as exc:
+                    refused.append(str(exc))
 
-    try:
         server.setCallback(callback)
         server.recordOptions(dur=2 * 256 / SR, filename=str(tmp_path / "graph.wav"), fileformat=0)
         server.start()
-    finally:
-        server.stop()
-        server.shutdown()
     assert refused == ["build the graph before the server starts: its counter starts with it"]
 
 
@@ -307,12 +309,8 @@ def run_graph(tmp_path, lanes: int, blocks: int, per_block: Callable[[Any, int],
     """An EngineGraph of `lanes` lanes on an offline server computes `blocks` blocks of
     256 samples; per_block(graph, block) is called before each."""
     from chronus_tui.engine.graph import EngineGraph
-    from chronus_tui.engine.pyolib import pyo
 
-    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
-    server.setVerbosity(1)
-    server.boot()
-    try:
+    with offline_server() as server:
         graph = EngineGraph(server, lanes=lanes)
         block = [0]
 
@@ -323,9 +321,6 @@ def run_graph(tmp_path, lanes: int, blocks: int, per_block: Callable[[Any, int],
         server.setCallback(callback)
         server.recordOptions(dur=blocks * 256 / SR, filename=str(tmp_path / "graph.wav"), fileformat=0)
         server.start()
-    finally:
-        server.stop()
-        server.shutdown()
 
 
 def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
