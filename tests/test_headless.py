@@ -3,67 +3,14 @@ line per action on stderr, and SIGTERM or SIGINT stop it with exit 0 and the aut
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from osc_support import OscClient, free_udp_port
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("chronus_tui.engine.client") is None,
-                                reason="the engine client (chronus_tui.engine.client) is not there yet")
-READY = "listening for OSC on"
-
-
-class Headless:
-    def __init__(self, patterns_dir: Path, state_dir: Path, port: int) -> None:
-        self.port = port
-        env = {**os.environ, "PYO_GUI_WX": "0", "XDG_STATE_HOME": str(state_dir)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chronus_tui", "--no-ui", "--audio", "null", "--osc-port", str(port),
-             "--patterns-dir", str(patterns_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"never logged {text!r}; stderr:\n" + "\n".join(self.lines))
-            time.sleep(0.02)
-
-    def stop(self, sig: int) -> int:
-        self.proc.send_signal(sig)
-        code = self.proc.wait(20)
-        self._reader.join(5)
-        return code
-
-
-@pytest.fixture
-def headless(tmp_path: Path) -> Iterator[Headless]:
-    process = Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())
-    try:
-        process.wait_for(READY)
-        yield process
-    finally:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+from headless_support import Headless, headless_fixture  # noqa: F401
+from osc_support import OscClient
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
