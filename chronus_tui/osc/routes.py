@@ -41,7 +41,7 @@ from chronus_tui.model import (
     parse_steps,
     steps_text,
 )
-from chronus_tui.osc.notify import NOTIFICATIONS, Feedback
+from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFICATIONS, NOTIFY_RATE, Feedback
 from chronus_tui.session import Clamped, Session
 from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, slot_label
 
@@ -471,7 +471,7 @@ def notify_subscribe(req: Request, a: dict[str, Any]) -> Reply:
         count = req.feedback.subscribe(host, port)
     except ValueError as exc:
         raise ArgError(str(exc)) from None
-    return Reply((host, port, count))
+    return Reply((host, port, count, LEASE_SECONDS))
 
 
 def notify_unsubscribe(req: Request, a: dict[str, Any]) -> Reply:
@@ -568,7 +568,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/pattern/list", (), pattern_list, "every saved slot: slot, label, name, bpm, tracks, saved_at, "
                                              "error", query=True, blocking=True),
     Route("/notify/subscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
-          notify_subscribe, "send state changes to the sender's host at this port (see `notifications`)"),
+          notify_subscribe,
+          "send state changes to the sender's host at this port (see `notifications`) for "
+          f"{LEASE_SECONDS} s; send it again to renew. Replies `/ok /notify/subscribe host port "
+          f"subscribers lease_seconds`; at most {MAX_SUBSCRIBERS} subscribers, {NOTIFY_RATE} notifications "
+          "a second each (past that the newest value of each waits); never this server's own address"),
     Route("/notify/unsubscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
           notify_unsubscribe, "stop sending state changes there"),
 )

@@ -87,7 +87,7 @@ class OscServer:
                      self.receive_buffer)
         self._transport, self._loop = transport, loop
         self.port = sock.getsockname()[1]
-        self._feedback = Feedback(self.session, self._send, loop)
+        self._feedback = Feedback(self.session, self._send, loop, own=(sock.getsockname()[0], self.port))
         self.session.subscribe(self._feedback.on_change)
 
     def close(self) -> None:
