@@ -7,6 +7,7 @@ it; those are imported lazily so `chronus slots` never loads pyo or Textual.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 from collections.abc import Sequence
@@ -42,11 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_patterns_dir(slots, default=argparse.SUPPRESS)
 
     send = sub.add_parser("send", help="send one OSC message and print the replies")
-    send.add_argument("address", help="OSC address, e.g. /seq/bpm")
+    send.add_argument("address", type=osc_address, help="OSC address, e.g. /seq/bpm")
     send.add_argument("args", nargs="*", help="arguments: numbers are sent as numbers")
     # default: the common --osc-host/--osc-port, so `chronus --osc-port P send …` reaches P
     send.add_argument("--host", default=argparse.SUPPRESS, help="default: --osc-host, else 127.0.0.1")
-    send.add_argument("--port", type=int, default=argparse.SUPPRESS, help="default: --osc-port, else 5005")
+    send.add_argument("--port", type=udp_port, default=argparse.SUPPRESS,
+                      help="default: --osc-port, else 5005")
     send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for replies")
     return parser
 
@@ -54,8 +56,40 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc-host", default=DEFAULT_HOST,
                         help="OSC listen address (default 127.0.0.1; another interface is your choice)")
-    parser.add_argument("--osc-port", type=int, default=DEFAULT_PORT, help="OSC UDP port (default 5005)")
+    parser.add_argument("--osc-port", type=udp_port, default=DEFAULT_PORT,
+                        help="OSC UDP port 1–65535 (default 5005)")
+    parser.add_argument("--osc-allow", type=networks, default=(), metavar="CIDR[,CIDR…]",
+                        help="on a non-loopback --osc-host, also serve senders in these IPv4 networks "
+                             "(loopback is always served; others are dropped and counted)")
     _add_patterns_dir(parser)
+
+
+def udp_port(text: str) -> int:
+    """A UDP port 1–65535, else an argparse usage error (before anything starts or writes)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a UDP port (1–65535)")
+    return port
+
+
+def networks(text: str) -> tuple[ipaddress.IPv4Network, ...]:
+    """Comma-separated IPv4 networks (`10.0.0.0/8,192.168.1.7`), else an argparse usage error."""
+    found = []
+    for part in text.split(","):
+        try:
+            found.append(ipaddress.IPv4Network(part.strip(), strict=False))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not an IPv4 network ({exc})") from None
+    return tuple(found)
+
+
+def osc_address(text: str) -> str:
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"OSC addresses start with / (got {text!r})")
+    return text
 
 
 def _add_patterns_dir(parser: argparse.ArgumentParser, default: object = None) -> None:

@@ -11,6 +11,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Iterable
+from ipaddress import IPv4Network
 
 from chronus_tui.engine.client import EngineError
 from chronus_tui.osc.server import OscServer
@@ -31,7 +33,7 @@ def headless_main(args: argparse.Namespace) -> int:
     for notice in runtime.notices:
         log.warning("%s", notice)
     try:
-        return asyncio.run(serve(runtime, args.osc_host, args.osc_port))
+        return asyncio.run(serve(runtime, args.osc_host, args.osc_port, args.osc_allow))
     finally:
         saved = runtime.close()
         if saved is not None:
@@ -40,9 +42,9 @@ def headless_main(args: argparse.Namespace) -> int:
             log.info("stopped; the session could not be autosaved (see above)")
 
 
-async def serve(runtime: Runtime, host: str, port: int) -> int:
+async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Network] = ()) -> int:
     """Answer OSC until SIGINT or SIGTERM; 1 if the port cannot be bound."""
-    server = OscServer(runtime.session, host, port)
+    server = OscServer(runtime.session, host, port, allow)
     try:
         await server.start()
     except OSError as exc:

@@ -91,14 +91,29 @@ def test_queued_load_prints_both_replies(osc: Osc, session: Session, engine: Any
     assert result.stdout == "/ok /pattern/load 3 queued bar\n/ok /pattern/load 3 switched\n"
 
 
-def test_nothing_listening_exits_2() -> None:
+def test_nothing_listening_exits_1() -> None:
     result = chronus_send(free_udp_port(), "/seq/start")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "is chronus running?" in result.stderr
 
 
-def test_unanswered_query_exits_2_but_unanswered_command_does_not(silent_port: int) -> None:
-    result = chronus_send(silent_port, "/engine/status", timeout=0.3)
-    assert result.returncode == 2 and "no reply" in result.stderr
-    result = chronus_send(silent_port, "/seq/bpm", "120", timeout=0.3)
-    assert result.returncode == 0 and "no reply" in result.stderr
+@pytest.mark.parametrize("message", [("/engine/status",), ("/seq/bpm", "120")])
+def test_no_reply_exits_1_with_a_message_for_queries_and_commands(silent_port: int,
+                                                                   message: tuple[str, ...]) -> None:
+    result = chronus_send(silent_port, *message, timeout=0.3)
+    assert result.returncode == 1
+    assert "no reply" in result.stderr and result.stdout == ""
+
+
+def test_an_address_without_its_slash_is_a_usage_error(silent_port: int) -> None:
+    result = chronus_send(silent_port, "seq/bpm", "120")
+    assert result.returncode == 2
+    assert "OSC addresses start with /" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "fifty"])
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "chronus_tui", "send", "--port", port, "/seq/start"],
+                            capture_output=True, text=True, timeout=30, env={**os.environ, "PYO_GUI_WX": "0"})
+    assert result.returncode == 2
+    assert "argument --port" in result.stderr and "Traceback" not in result.stderr

@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chronus_tui.legacy import _TRACK_VOICE_FIELDS as TRACK_VOICE_FIELDS
@@ -29,6 +30,7 @@ from chronus_tui.model import (
     GATE_RANGE,
     LENGTH_RANGE,
     LEVEL_RANGE,
+    MAX_NAME,
     NOTE_RANGE,
     PARAM_INDEX,
     SWING_RANGE,
@@ -43,7 +45,7 @@ from chronus_tui.model import (
 )
 from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFICATIONS, NOTIFY_RATE, Feedback
 from chronus_tui.session import Clamped, Session
-from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, slot_label
+from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, slot_label
 
 SOURCE = "osc"
 SCHEMA_VERSION = 1
@@ -217,6 +219,7 @@ class Request:
     address: str
     sender: tuple[str, int]
     feedback: Feedback
+    counters: Callable[[], dict[str, int]] = dict  # the server's own counts, for /engine/status
 
 
 @dataclass(frozen=True)
@@ -440,7 +443,7 @@ def engine_status(req: Request, a: dict[str, Any]) -> Reply:
         status.setdefault(key, getattr(req.session.engine, key, None))
     status["backend"] = status["backend"] or ("none" if req.session.engine is None else "starting")
     status["position"] = f"{status['bar'] + 1}:{status['step'] + 1:02d}"
-    return _json_reply(status)
+    return _json_reply({**status, **req.counters()})
 
 
 def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
@@ -460,9 +463,48 @@ def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((a["slot"], "queued", at), wait_for=pending.token)
 
 
+# /pattern/list answers in one datagram by construction: every text an entry carries is cut
+# (a file may hold anything), so an entry stays under 3 KB even as \u escapes, and a page
+# holds whole entries up to LIST_PAGE_BYTES.
+LISTED_TEXT = {"name": MAX_NAME, "saved_at": 40, "error": 160}
+LIST_PAGE_BYTES = 8000
+LIST_WHOLE_BYTES = 64000  # the unpaged list (no arguments), when it fits one datagram
+_LIST_ALL = SLOT_COUNT + 1
+
+
 def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
-    return _json_reply([{**info.as_dict(), "label": slot_label(info.slot)}
-                        for info in req.session.list_slots()])
+    """Every saved slot as a JSON list; or a page of them: {total, first, next, slots}."""
+    root = req.session.store.root
+    entries = [_list_entry(info, root) for info in req.session.list_slots()]
+    if not a:  # as scripts have always asked: the whole list, unless it cannot fit one datagram
+        whole = json.dumps(entries, separators=(",", ":"))
+        if len(whole) <= LIST_WHOLE_BYTES:
+            return Reply((whole,))
+    first = a.get("first", AUTOSAVE_SLOT)
+    if not AUTOSAVE_SLOT <= first <= SLOT_COUNT:
+        raise ArgError(f"first: {first} is not a slot number ({AUTOSAVE_SLOT}–{SLOT_COUNT})")
+    wanted = [entry for entry in entries if entry["slot"] >= first][:max(1, a.get("count", _LIST_ALL))]
+    page: list[dict[str, Any]] = []
+    size = 0
+    for entry in wanted:
+        size += len(json.dumps(entry, separators=(",", ":"))) + 1
+        if page and size > LIST_PAGE_BYTES:
+            break
+        page.append(entry)
+    later = [entry["slot"] for entry in entries if entry["slot"] > page[-1]["slot"]] if page else []
+    return _json_reply({"total": len(entries), "first": first, "next": later[0] if later else None,
+                        "slots": page})
+
+
+def _list_entry(info: SlotInfo, root: Path) -> dict[str, Any]:
+    """A listed slot: its file named relative to the patterns folder, its texts cut to size."""
+    entry = {**info.as_dict(), "label": slot_label(info.slot),
+             "path": info.path.relative_to(root).as_posix() if info.path.is_relative_to(root)
+             else info.path.name}
+    for key, limit in LISTED_TEXT.items():
+        if isinstance(entry[key], str) and len(entry[key]) > limit:
+            entry[key] = entry[key][:limit - 1] + "…"
+    return entry
 
 
 def notify_subscribe(req: Request, a: dict[str, Any]) -> Reply:
@@ -551,7 +593,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/status", (), seq_status, "tempo, swing, transport and every track with steps and notes",
           query=True),
     Route("/engine/status", (), engine_status,
-          "backend, sr, buffer, cpu, playing, playing_slot, queued_slot, bar, step, position (bar:step)",
+          "backend, sr, buffer, cpu, playing, playing_slot, queued_slot, bar, step, position (bar:step); "
+          "osc_handled, osc_errors, osc_dropped (datagrams from senders not allowed, see --osc-allow)",
           query=True),
     Route("/engine/schema", (Arg("format", SCHEMA_FORMAT, optional=True),), engine_schema,
           "this table as JSON: every route with argument types and ranges, parameters, notifications",
@@ -565,8 +608,19 @@ ROUTES: tuple[Route, ...] = (
           pattern_load, "load a slot: `/ok … queued` now and `/ok … switched` on the bar line while "
                         "playing; `/ok … loaded` when it applied at once",
           blocking=True),
-    Route("/pattern/list", (), pattern_list, "every saved slot: slot, label, name, bpm, tracks, saved_at, "
-                                             "error", query=True, blocking=True),
+    Route("/pattern/list", (Arg("first", INT, "the first slot listed; asks for a page",
+                                range=_SLOT_RANGE, out_of_range="error", optional=True),
+                            Arg("count", INT, "at most this many entries (a page also stops near "
+                                              f"{LIST_PAGE_BYTES // 1000} KB)",
+                                range=(1, _LIST_ALL), out_of_range="clamped", optional=True)),
+          pattern_list,
+          "every saved slot: slot, label, name, bpm, tracks, saved_at, error, path (in the patterns "
+          "folder); as a JSON list with no arguments, or a page `{total, first, next, slots}` with "
+          "`first` (ask again from `next` until it is null). Without arguments a list too large for "
+          "one datagram is answered as the first page; texts are cut to "
+          f"{LISTED_TEXT['name']} (name), {LISTED_TEXT['saved_at']} (saved_at) and "
+          f"{LISTED_TEXT['error']} (error) characters",
+          query=True, blocking=True),
     Route("/notify/subscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
           notify_subscribe,
           "send state changes to the sender's host at this port (see `notifications`) for "

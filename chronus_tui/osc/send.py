@@ -3,8 +3,9 @@
 Arguments that read as numbers are sent as int or float, the rest as strings. A
 query's answer (a reply on the request's own address) is printed as its argument
 alone, so `chronus send /seq/status | jq .` works; other replies print as
-`address arg …`. Exit status: 0 when answered, 1 on `/error`, 2 when a query (or
-anything sent to a port where nothing listens) got no reply.
+`address arg …`. Exit status: 0 when answered, 1 on `/error` or when no reply came (a
+message on stderr says which), 2 for a usage error (argparse's, e.g. an address without
+its leading `/`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from typing import Any
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from chronus_tui.osc.routes import address_map
-
 QUIET = 0.15  # seconds without a reply after which no more are expected
-EXIT_ERROR = 1
-EXIT_NO_REPLY = 2
+EXIT_FAILED = 1  # an /error, or no reply at all
 
 
 def osc_value(text: str) -> int | float | str:
@@ -42,20 +40,20 @@ def send_main(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"chronus send: {args.host}:{args.port}: {exc.strerror or exc} (is chronus running?)",
               file=sys.stderr)
-        return EXIT_NO_REPLY
+        return EXIT_FAILED
     for address, reply_args in replies:
         if address == args.address:
             print(*(str(v) for v in reply_args))
         else:
             print(address, *(str(v) for v in reply_args))
-    if any(address == "/error" for address, _ in replies):
-        return EXIT_ERROR
     if not replies:
-        found = address_map().get(args.address)
-        print(f"chronus send: no reply from {args.host}:{args.port} within {args.timeout:g} s",
+        print(f"chronus send: no reply from {args.host}:{args.port} within {args.timeout:g} s "
+              "(is chronus running there? on another machine it answers only the senders its "
+              "--osc-allow names)",
               file=sys.stderr)
-        if found is None or found[0].query:
-            return EXIT_NO_REPLY
+        return EXIT_FAILED
+    if any(address == "/error" for address, _ in replies):
+        return EXIT_FAILED
     return 0
 
 

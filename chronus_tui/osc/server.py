@@ -21,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import socket
 import struct
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pythonosc import osc_packet
@@ -46,17 +48,26 @@ log = logging.getLogger(__name__)
 RECEIVE_BUFFER = 32 << 20
 _SO_RCVBUFFORCE = 33  # Linux: may exceed net.core.rmem_max (needs CAP_NET_ADMIN)
 MAX_DATAGRAM = 65507
+# Free text in a reply (an /error's address and message, which may quote what a sender sent) is
+# cut to this many characters, so an answer stays about as small as the request that caused it.
+MAX_REPLY_TEXT = 500
+_TEXT_REPLIES = {"/error", "/notify/error"}
 _TYPE_TAGS = set("ihfdsbrmtTFN[]")
 
 
 class OscServer:
-    def __init__(self, session: Session, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, session: Session, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 allow: Iterable[ipaddress.IPv4Network] = ()) -> None:
         self.session = session
         self.host = host
         self.port = port  # 0 picks a free port; the bound one is here after start()
+        self.allow = tuple(allow)  # served besides loopback when listening on a non-loopback address
         self.handled = 0  # messages handled (answered with /ok, a query reply or /error)
         self.receive_buffer = 0  # bytes the kernel gave the socket
         self.errors = 0
+        self.dropped = 0  # datagrams from senders not allowed, dropped unanswered
+        self._serve_all = True  # a loopback socket: only this machine can reach it
+        self._local_paths: list[tuple[str, str]] = []
         self._routes = address_map()
         self._transport: asyncio.DatagramTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,6 +98,10 @@ class OscServer:
                      self.receive_buffer)
         self._transport, self._loop = transport, loop
         self.port = sock.getsockname()[1]
+        self._serve_all = ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+        if not self._serve_all:
+            log.warning("%s", exposure_warning(self.address, self.allow))
+        self._local_paths = _local_paths(self.session.store.root)
         self._feedback = Feedback(self.session, self._send, loop, own=(sock.getsockname()[0], self.port))
         self.session.subscribe(self._feedback.on_change)
 
@@ -105,6 +120,9 @@ class OscServer:
 
     def received(self, data: bytes, sender: Address) -> None:
         """One datagram: its messages join the queue, handled in order."""
+        if not self.serves(sender[0]):
+            self.dropped += 1
+            return
         self._backlog.extend(_messages(data, sender))
         if self._busy is None:
             self._drain()
@@ -125,7 +143,7 @@ class OscServer:
             except ArgError as exc:
                 self._error(address, str(exc), sender)
                 continue
-            request = Request(self.session, address, sender, self.feedback)
+            request = Request(self.session, address, sender, self.feedback, self.counters)
             if route.blocking:  # later messages wait in the backlog until it is done
                 assert self._loop is not None
                 self.feedback.hold()
@@ -166,6 +184,21 @@ class OscServer:
             log.info("%s:%d %s %s -> %s", *request.sender, request.address, _show(args),
                      "reply" if route.query else _show(reply.args) or "ok")
 
+    def serves(self, host: str) -> bool:
+        """Whether datagrams from `host` are answered: every sender on a loopback socket, else
+        loopback senders and those in `allow`."""
+        if self._serve_all:
+            return True
+        try:
+            sender = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return sender.is_loopback or any(sender in network for network in self.allow)
+
+    def counters(self) -> dict[str, int]:
+        """The server's counts, as /engine/status reports them."""
+        return {"osc_handled": self.handled, "osc_errors": self.errors, "osc_dropped": self.dropped}
+
     # -- sending -----------------------------------------------------------------------
 
     def _error(self, address: str, message: str, sender: Address) -> None:
@@ -178,11 +211,43 @@ class OscServer:
     def _send(self, address: str, args: list[Any], target: Address) -> None:
         if self._transport is None:
             return
+        args = [self._reply_text(arg, address) if isinstance(arg, str) else arg for arg in args]
         data = encode(address, args)
         if len(data) > MAX_DATAGRAM:
             data = encode("/error", [args[0] if address == "/ok" else address,
                                      f"reply of {len(data)} bytes is too large for UDP"])
         self._transport.sendto(data, target)
+
+    def _reply_text(self, text: str, address: str) -> str:
+        """A string as it may leave: no local folder's absolute path, free text bounded."""
+        for path, shown in self._local_paths:
+            if path in text:
+                text = text.replace(path, shown)
+        if address in _TEXT_REPLIES and len(text) > MAX_REPLY_TEXT:
+            text = text[:MAX_REPLY_TEXT - 1] + "…"
+        return text
+
+
+def exposure_warning(address: str, allow: Iterable[ipaddress.IPv4Network]) -> str:
+    """The one warning for a socket other machines can reach: who is served, who is not."""
+    networks = ", ".join(str(network) for network in allow)
+    served = f"senders in {networks} and loopback" if networks else \
+        "only loopback senders (--osc-allow CIDR[,CIDR…] serves others)"
+    return f"OSC listens on {address}, reachable from other machines: {served} are served; " \
+           "datagrams from anyone else are dropped unanswered (osc_dropped in /engine/status)"
+
+
+def _local_paths(patterns_root: Path) -> list[tuple[str, str]]:
+    """(absolute path, what replies show instead): the patterns folder's files by their
+    relative names, the home folder as ~. Longest first, so the folder wins over home."""
+    pairs = {}
+    for root in {str(patterns_root.absolute()), str(patterns_root.resolve())}:
+        pairs[root + "/"] = ""
+        pairs[root] = "the patterns folder"
+    home = str(Path.home())
+    if home != "/":
+        pairs[home] = "~"
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
 
 
 def _raise_receive_buffer(sock: socket.socket) -> int:

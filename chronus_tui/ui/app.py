@@ -380,7 +380,7 @@ def ui_main(args: argparse.Namespace) -> int:
     try:
         app = ChronusApp(runtime.session, audio=args.audio,
                          osc_address=f"{args.osc_host}:{args.osc_port}",
-                         osc_server=OscServer(runtime.session, args.osc_host, args.osc_port),
+                         osc_server=OscServer(runtime.session, args.osc_host, args.osc_port, args.osc_allow),
                          notices=runtime.notices)
         _yield_to_audio()
         app.run()
