@@ -23,6 +23,7 @@ from chronus_tui.model import (
     ParamSpec,
     PatternError,
     default_modules,
+    excerpt,
     hz_to_midi,
     parse_steps,
 )
@@ -43,8 +44,21 @@ _DROPPED_TRACK_FIELDS = {"accent_boost", "note_index"}
 _DROPPED_SEQ_FIELDS = {"running", "global_step"}
 
 
+MAX_DROPPED = 50  # dropped-field notes kept per file; they reach the screen and the log
+MAX_DROPPED_TEXT = 160  # characters of one note (it quotes the file's keys)
+
+
 def convert(data: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
     """A dict in our format (not yet validated) from an original file's dict."""
+    notes: list[str] = []
+    converted = _convert(data, notes)
+    dropped.extend(excerpt(note, MAX_DROPPED_TEXT) for note in notes[:MAX_DROPPED])
+    if len(notes) > MAX_DROPPED:
+        dropped.append(f"… and {len(notes) - MAX_DROPPED} more fields")
+    return converted
+
+
+def _convert(data: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
     if str(data.get("schema_version")) != "1.0":
         raise PatternError("schema_version", f"{data.get('schema_version')!r} is not a known original format")
     seq = data.get("sequencer", {})

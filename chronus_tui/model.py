@@ -23,10 +23,26 @@ VOICES = tuple(f"voice{i}" for i in range(1, 9))
 WAVEFORMS = ("sine", "saw", "square", "white", "pink", "brown")
 
 
+MAX_ERROR_PATH = 100  # characters of a field path in an error (a file's keys can be any length)
+MAX_ERROR_MESSAGE = 200  # characters of what an error says of the value
+
+
+def excerpt(text: str, limit: int) -> str:
+    """Text of at most `limit` characters, cut in the middle ("…") when longer, so that a
+    message quoting a huge value from a file or a datagram stays short and keeps its end."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+
+
 class PatternError(ValueError):
-    """A value in a pattern is the wrong type or out of range; `path` names the field."""
+    """A value in a pattern is the wrong type or out of range; `path` names the field.
+
+    Both parts are bounded (excerpt): errors reach replies, listings and the screen."""
 
     def __init__(self, path: str, message: str) -> None:
+        path, message = excerpt(path, MAX_ERROR_PATH), excerpt(message, MAX_ERROR_MESSAGE)
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
@@ -222,7 +238,10 @@ def steps_text(steps: list[Step]) -> str:
 def check_name(value: object, path: str) -> str:
     if not isinstance(value, str):
         raise PatternError(path, f"{value!r} is not a string")
-    if not value.strip() or len(value) > MAX_NAME or not value.isprintable():
+    if len(value) > MAX_NAME:  # checked first: a name from a file can be megabytes long
+        raise PatternError(path, f"{excerpt(repr(value), MAX_NAME + 10)} is {len(value)} characters; "
+                                 f"names must be 1–{MAX_NAME} printable characters")
+    if not value.strip() or not value.isprintable():
         raise PatternError(path, f"{value!r} must be 1–{MAX_NAME} printable characters")
     return value
 

@@ -32,6 +32,7 @@ from chronus_tui.model import (
 
 FORMAT = "chronus-pattern"
 SCHEMA = 1
+MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every slot listing
 
 
 def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
@@ -86,8 +87,10 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
     if schema < 1:
         raise PatternError("schema", f"{schema} is not a known schema")
     saved_at = data.get("saved_at")
-    if saved_at is not None and not isinstance(saved_at, str):
-        raise PatternError("saved_at", f"{saved_at!r} is not a time string")
+    if saved_at is not None and not (isinstance(saved_at, str) and len(saved_at) <= MAX_SAVED_AT
+                                     and saved_at.isprintable()):
+        raise PatternError("saved_at", f"{saved_at!r} is not a time string "
+                                       f"(at most {MAX_SAVED_AT} printable characters)")
     seq = data["sequencer"]
     if not isinstance(seq, dict):
         raise PatternError("sequencer", "expected an object")

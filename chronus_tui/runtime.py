@@ -54,11 +54,13 @@ class Runtime:
 
 
 def initial_pattern(store: SlotStore, notices: list[str]) -> Pattern:
+    """The autosave, else the factory demo. An autosave that cannot be read is reported and
+    left alone: the first autosave moves it aside (or refuses a link), never overwrites it."""
     if store.exists(AUTOSAVE_SLOT):
         try:
             return store.load(AUTOSAVE_SLOT)
         except StoreError as exc:
-            notices.append(f"autosave not loaded: {exc}")
+            notices.append(f"autosave not loaded: {exc}; the file is kept, never overwritten")
     try:
         return store.load_library(DEMO_PATTERN)
     except StoreError as exc:

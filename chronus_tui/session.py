@@ -428,10 +428,13 @@ class Session:
         snap = self.snapshot()
         if name is not None:
             name = _checked(check_name, name, "name")
+        moved_aside: list[str] = []
         try:
-            path = self.store.save(slot, snap, name=name)
+            path = self.store.save(slot, snap, name=name, moved_aside=moved_aside)
         except StoreError as exc:
             raise SessionError(str(exc)) from exc
+        finally:
+            self._report_moved_aside(moved_aside, source)
         if slot != AUTOSAVE_SLOT:
             self._notify(Change("saved", {"slot": slot, "name": name or snap["name"],
                                           "path": str(path)}, source))
@@ -463,6 +466,13 @@ class Session:
                 self._pattern.name = name
         self._notify(Change("renamed", {"slot": slot, "name": name}, source))
         return path
+
+    def _report_moved_aside(self, messages: list[str], source: str) -> None:
+        """Say once, in the log and to listeners (a toast in the UI), that a save moved an
+        unreadable slot file aside instead of overwriting it."""
+        for message in messages:
+            log.warning("%s", message)
+            self.report_error(message, source)
 
     def list_slots(self) -> list[SlotInfo]:
         return self.store.list()

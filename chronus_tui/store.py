@@ -4,11 +4,18 @@ Files only: knows nothing of pyo, Textual or the Session. Layout (DESIGN.md §4)
 `slots/slot_001.json` … `slot_128.json`, `slot_000.json` the autosave,
 `backups/slot_NNN/` the previous versions, `temp/` the staging area, `library/`
 named user patterns. The factory library ships inside the package.
+
+Only regular files are read, and at most MAX_FILE_BYTES of one: a FIFO, device,
+folder or link in a slot's place is an error, never a hang. Nothing is written,
+linked or pruned through a link or a non-regular file, and a slot file that cannot
+be read is moved aside, never overwritten. Messages name files relative to the
+patterns folder (they reach OSC clients).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import stat
@@ -31,6 +38,7 @@ SLOT_COUNT = len(BANKS) * PADS
 AUTOSAVE_SLOT = 0
 MAX_BACKUPS = 10
 STALE_TEMP_SECONDS = 60.0  # a save takes milliseconds; an older temp file is a crash's leftover
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a full 8×64 session is about 40 KB; a bigger file is no pattern
 _unique = itertools.count()
 
 
@@ -100,20 +108,26 @@ class SlotStore:
         self.library_dir = self.root / "library"
         self.max_backups = max_backups
         self._prune_lock = threading.Lock()
+        # (device, inode, size, mtime) of the files this store wrote or read whole and
+        # valid: a save over one of them need not read it again to know it is not lost
+        self._known_good: dict[Path, tuple[int, int, int, int]] = {}
         try:
             for folder in (self.slots_dir, self.backups_dir, self.temp_dir, self.library_dir):
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot use patterns folder {self.root}: {exc.strerror or exc}") from exc
         self._clean_temp()
-        # A save killed between keeping its backup and pruning leaves one too many.
-        for folder in self.backups_dir.glob("slot_*"):
-            self._prune_backups(folder.name)
+        # A save killed between replacing the slot and pruning leaves one backup too many.
+        if _is_real_folder(self.backups_dir):
+            for folder in self.backups_dir.glob("slot_*"):
+                self._prune_backups(folder)
 
     def _clean_temp(self) -> None:
         """Staging files left by a crash are never a slot's only copy: drop them. One whose
         writer still runs may be another chronus (`chronus slots` beside the UI) in the
         middle of a save, so it stays unless it is too old to be one."""
+        if not _is_real_folder(self.temp_dir):
+            return  # a link: what it points to is not ours to clean
         now = time.time()
         for stale in self.temp_dir.glob("*.tmp"):
             with contextlib.suppress(OSError):
@@ -124,99 +138,133 @@ class SlotStore:
     def slot_path(self, slot: int) -> Path:
         return self.slots_dir / f"slot_{check_slot(slot):03d}.json"
 
+    def relative(self, path: Path) -> str:
+        """A file as messages name it, relative to the patterns folder (slots/slot_008.json):
+        the messages reach OSC clients, which have no business knowing where it lives."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.name
+
     # -- saving ---------------------------------------------------------------
 
-    def save(self, slot: int, snapshot: dict[str, Any], *, name: str | None = None) -> Path:
+    def save(self, slot: int, snapshot: dict[str, Any], *, name: str | None = None,
+             moved_aside: list[str] | None = None) -> Path:
         """Write a session snapshot to a slot atomically and durably; return its path.
 
         Old file kept in backups/, new text staged in temp/ and fsynced, then
         os.replace'd into slots/ and the folder fsynced: a crash at any moment
         leaves the old or the new file, never a torn one. On error the old file
-        is untouched and StoreError says why.
+        and every backup are untouched and StoreError says why. An old file that
+        cannot be read is moved aside (slot_NNN.unreadable-<time>.json) rather than
+        kept as a backup that pruning would one day delete; a message saying so is
+        appended to `moved_aside`.
         """
         target = self.slot_path(slot)
         data = {**snapshot, "saved_at": now_iso()}
         if name is not None:
             data["name"] = name
-        self._write_atomic(target, _validated_text(data, f"slot {slot}"), f"slot {slot}")
+        self._write_atomic(target, _validated_text(data, f"slot {slot}"), f"slot {slot}", moved_aside)
         return target
 
-    def _write_atomic(self, target: Path, payload: bytes, label: str) -> None:
+    def _write_atomic(self, target: Path, payload: bytes, label: str,
+                      moved_aside: list[str] | None = None) -> None:
+        backups = self.backups_dir / target.stem
+        self._refuse_links(label, target, backups)
+        unreadable = self._unreadable_reason(target, label)
         temp = self.temp_dir / f"{target.stem}.{os.getpid()}.{threading.get_ident()}.{next(_unique)}.tmp"
+        kept = None
         try:
-            fd = self._recycled_backup(target.stem, temp)
-            if fd is None:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             try:
                 view = memoryview(payload)
                 while view:
                     view = view[os.write(fd, view):]
-                os.ftruncate(fd, len(payload))  # a reused file may have been longer
                 os.fsync(fd)
+                written = _identity(os.fstat(fd))
             finally:
                 os.close(fd)
-            self._backup(target)
+            kept = self._keep_old(target, backups, unreadable is not None)
             os.replace(temp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
+            if kept is not None:  # our own second name of the unchanged file: no backup of before
+                with contextlib.suppress(OSError):
+                    kept.unlink()
+            where = self.relative(Path(exc.filename)) if exc.filename else self.relative(target)
             raise StoreError(f"{label}: not saved, the old file is unchanged: "
-                             f"{exc.strerror or exc} ({exc.filename or target})") from exc
+                             f"{exc.strerror or exc} ({where})") from exc
+        self._known_good[target] = written
+        if unreadable is not None and kept is not None and moved_aside is not None:
+            moved_aside.append(f"{label}: the old {self.relative(target)} could not be read "
+                               f"({unreadable}); moved aside to {self.relative(kept)}, not overwritten")
         try:
             _fsync_dir(target.parent)
         except OSError as exc:  # the new file is in place; only its durability is in doubt
             raise StoreError(f"{label}: saved, but the folder could not be synced to disk: "
                              f"{exc.strerror or exc}") from exc
-        self._prune_backups(target.stem)
+        self._prune_backups(backups)  # only now: a failed save must not cost a backup
 
-    def _recycled_backup(self, stem: str, temp: Path) -> int | None:
-        """The oldest backup moved to `temp` and opened for overwriting, when the slot
-        already keeps all the backups it may (this save would prune that one); else None.
+    def _refuse_links(self, label: str, target: Path, backups: Path) -> None:
+        """StoreError, before anything is written, if a save would write, link or prune
+        through a link or a non-regular file (the patterns folder itself may be a link)."""
+        for folder in (target.parent, self.temp_dir, self.backups_dir, backups):
+            kind = _kind(folder)
+            if kind != "a directory" and not (kind is None and folder == backups):  # made on first use
+                self._refuse(label, folder, kind or "missing", "a directory")
+        kind = _kind(target)
+        if kind not in ("a regular file", None):
+            self._refuse(label, target, kind, "a regular file")
+        with contextlib.suppress(FileNotFoundError), os.scandir(backups) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    self._refuse(label, Path(entry.path), _kind(Path(entry.path)) or "missing",
+                                 "a regular file")
 
-        Freeing one file's blocks and allocating another's is most of a save's disk time
-        on ext4 (about 1.2 of 1.8 ms, measured on a busy machine); overwriting a file in
-        place costs neither. Only a file with no other name is reused: a save killed between keeping
-        its backup and the replace leaves a backup that IS the slot file. (A save that
-        then fails has used up that oldest backup, which it would have pruned anyway.)
-        """
-        folder = self.backups_dir / stem
-        with self._prune_lock:
-            try:
-                names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-            except OSError:
-                return None
-            if not names or len(names) < self.max_backups:
-                return None
-            try:
-                os.rename(folder / names[0], temp)
-            except OSError:  # pruned by another process: stage a new file instead
-                return None
+    def _refuse(self, label: str, path: Path, kind: str, expected: str) -> None:
+        raise StoreError(f"{label}: not saved: {self.relative(path)} is not {expected} ({kind}); "
+                         "nothing was changed")
+
+    def _unreadable_reason(self, target: Path, label: str) -> str | None:
+        """Why the regular file a save would replace is not a readable pattern; None if it
+        is one, or there is none. A file this store wrote or read, unchanged since, is not
+        read again (a save must stay quick)."""
         try:
-            fd = os.open(temp, os.O_WRONLY)
-        except OSError:
+            identity = _identity(os.lstat(target))
+        except FileNotFoundError:
             return None
-        info = os.fstat(fd)
-        if info.st_nlink == 1 and stat.S_ISREG(info.st_mode):
-            return fd
-        os.close(fd)
-        os.unlink(temp)  # drops only this name; the file lives on under its other one
+        if self._known_good.get(target) == identity:
+            return None
+        try:
+            self._read(target, label)
+        except StoreError as exc:
+            return str(exc).removeprefix(f"{label}: ")
         return None
 
-    def _backup(self, target: Path) -> None:
-        """Keep the file about to be replaced: a hard link costs no copy."""
-        folder = self.backups_dir / target.stem
-        folder.mkdir(exist_ok=True)
+    def _keep_old(self, target: Path, backups: Path, unreadable: bool) -> Path | None:
+        """A second name for the file about to be replaced (a hard link costs no copy): in
+        backups/, or beside it as slot_NNN.unreadable-<time>.json when it cannot be read.
+        None when there is no old file (the first save of a slot)."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        backup = folder / f"{stamp}-{os.getpid()}-{next(_unique):08d}.json"
+        if unreadable:
+            keep = target.with_name(f"{target.stem}.unreadable-{stamp}.json")
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(backups)
+            keep = backups / f"{stamp}-{os.getpid()}-{next(_unique):08d}.json"
         try:
-            os.link(target, backup)
+            os.link(target, keep, follow_symlinks=False)  # links a link itself, never its target
         except FileNotFoundError:
-            return  # first save of this slot: nothing to keep
+            return None
+        return keep
 
-    def _prune_backups(self, stem: str) -> None:
-        folder = self.backups_dir / stem
+    def _prune_backups(self, folder: Path) -> None:
+        """Keep the newest max_backups of one slot's backups; the only code that deletes one."""
         with self._prune_lock:
             try:
+                if not _is_real_folder(folder):
+                    return  # a link: what it points to is not ours to prune
                 names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
                 for old in names[: max(0, len(names) - self.max_backups)]:
                     (folder / old).unlink(missing_ok=True)
@@ -233,23 +281,30 @@ class SlotStore:
     # -- loading --------------------------------------------------------------
 
     def exists(self, slot: int) -> bool:
-        return self.slot_path(slot).is_file()
+        """Whether anything is in the slot's place: a file, or a link or FIFO that is an error."""
+        return _kind(self.slot_path(slot)) is not None
 
     def load(self, slot: int, *, dropped: list[str] | None = None) -> Pattern:
         path = self.slot_path(slot)
-        if not path.exists():
+        if not self.exists(slot):
             raise StoreError(f"slot {slot} is empty")
-        return load_file(path, label=f"slot {slot}", dropped=dropped)
+        return self._read(path, f"slot {slot}", dropped=dropped)
+
+    def _read(self, path: Path, label: str, *, dropped: list[str] | None = None) -> Pattern:
+        """A pattern from a file in our folders (never through a link), noted as known good."""
+        pattern, info = _read_pattern(path, label, dropped=dropped, follow_links=False)
+        self._known_good[path] = _identity(info)
+        return pattern
 
     def list(self) -> list[SlotInfo]:
-        """Every slot file, readable or not, in slot order; never stops at a bad file."""
+        """Every slot file, readable or not, in slot order; never stops or blocks at a bad one."""
         infos = []
         for slot in range(AUTOSAVE_SLOT, SLOT_COUNT + 1):
-            path = self.slots_dir / f"slot_{slot:03d}.json"
-            if not path.exists():
+            if not self.exists(slot):
                 continue
+            path = self.slot_path(slot)
             try:
-                pattern = load_file(path, label=f"slot {slot}")
+                pattern = self._read(path, f"slot {slot}")
             except StoreError as exc:
                 infos.append(SlotInfo(slot, path, error=str(exc)))
                 continue
@@ -269,7 +324,9 @@ class SlotStore:
         path = self.library().get(name)
         if path is None:
             raise StoreError(f"no library pattern named {name!r}")
-        return load_file(path, label=f"library {name}")
+        # the user's library is ours (no links); the factory's is the installed package's
+        ours = path.parent == self.library_dir
+        return load_file(path, label=f"library {name}", follow_links=not ours)
 
     def save_library(self, name: str, snapshot: dict[str, Any]) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()).strip("-")
@@ -284,13 +341,14 @@ class SlotStore:
         """A pattern named on the command line: a slot number, a pattern file, or a library name.
 
         Fields of an original Music Chronus file with no place here are appended to `dropped`.
+        A file named here is the user's choice, so a link to one is followed.
         """
         text = str(source).strip()
         if text.isdigit():
             return self.load(check_slot(int(text)), dropped=dropped)
         path = Path(text).expanduser()
-        if path.is_file():
-            return load_file(path, dropped=dropped)
+        if path.exists() and not path.is_dir():
+            return load_file(path, dropped=dropped, follow_links=True)
         if text in self.library():
             return self.load_library(text)
         raise StoreError(f"{source!r} is not a slot number (0–{SLOT_COUNT}), a pattern file, "
@@ -315,18 +373,87 @@ def _validated_text(data: dict[str, Any], label: str) -> bytes:
     return patternfile.dumps(patternfile.pattern_to_dict(pattern)).encode("utf-8")
 
 
-def load_file(path: Path, *, label: str | None = None, dropped: list[str] | None = None) -> Pattern:
-    """A Pattern from a file of this format or the original's; StoreError names the bad field."""
-    label = label or str(path)
+def load_file(path: Path, *, label: str | None = None, dropped: list[str] | None = None,
+              follow_links: bool = False) -> Pattern:
+    """A Pattern from a file of this format or the original's; StoreError names the bad field.
+
+    Only a regular file of at most MAX_FILE_BYTES is read; a link is refused unless
+    `follow_links` (for files the user names, not files in our folders).
+    """
+    return _read_pattern(path, label or str(path), dropped=dropped, follow_links=follow_links)[0]
+
+
+def _read_pattern(path: Path, label: str, *, dropped: list[str] | None,
+                  follow_links: bool) -> tuple[Pattern, os.stat_result]:
+    raw, info = _read_bounded(path, label, follow_links)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise StoreError(f"{label}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        return patternfile.loads(raw, dropped=dropped)
+        return patternfile.loads(raw, dropped=dropped), info
     except PatternError as exc:
         raise StoreError(f"{label}: {exc}") from exc
+
+
+def _read_bounded(path: Path, label: str, follow_links: bool) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file of at most MAX_FILE_BYTES, and its stat. Anything else is
+    refused before it is opened (a FIFO would block, a device might do anything), and
+    checked again on the open descriptor, which a swap since cannot change."""
+    try:
+        _check_readable(os.stat(path, follow_symlinks=follow_links), label)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(f"{label}: not a regular file (a symbolic link)") from exc
+        raise StoreError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        _check_readable(info, label)
+        try:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # one byte more tells a file that grew since
+        except OSError as exc:
+            raise StoreError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise StoreError(f"{label}: grew past the {_size_text(MAX_FILE_BYTES)} limit; not read")
+    return raw, info
+
+
+def _check_readable(info: os.stat_result, label: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{label}: not a regular file ({_mode_kind(info.st_mode)})")
+    if info.st_size > MAX_FILE_BYTES:
+        raise StoreError(f"{label}: {_size_text(info.st_size)} file, over the "
+                         f"{_size_text(MAX_FILE_BYTES)} limit; not read")
+
+
+def _size_text(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+_KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _mode_kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "an unknown kind of file")
+
+
+def _kind(path: Path) -> str | None:
+    """What is at `path` itself (a link is "a symbolic link", not what it points to); None if nothing."""
+    try:
+        return _mode_kind(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _is_real_folder(path: Path) -> bool:
+    return _kind(path) == "a directory"
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _writer_alive(name: str) -> bool:

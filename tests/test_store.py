@@ -7,8 +7,10 @@ import gc
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -160,33 +162,6 @@ def test_start_prunes_backups_beyond_the_bound(patterns_dir):
                                                   "20990101T000000000000Z-1-00000002.json"]
 
 
-def test_oldest_backup_is_reused_only_when_nothing_else_names_it(patterns_dir):
-    """Saving past the bound overwrites the pruned backup's file instead of freeing it, but
-    never a backup that is still the slot file (left by a save killed before its replace)."""
-    store = SlotStore(patterns_dir, max_backups=1)
-    store.save(3, snap("v0"))
-    store.save(3, snap("v1"))
-    (oldest,) = store.backups(3)
-    inode = oldest.stat().st_ino
-    store.save(3, snap("v2"))
-    assert store.slot_path(3).stat().st_ino == inode  # the pruned backup's file now holds v2
-    assert assert_canonical(store.slot_path(3)).name == "v2"
-    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v1"]
-
-    for backup in store.backups(3):
-        backup.unlink()
-    killed = store.backups_dir / "slot_003" / "20000101T000000000000Z-1-00000001.json"
-    os.link(store.slot_path(3), killed)  # as a save killed after its backup leaves it
-    with open(store.slot_path(3), "rb") as live:
-        before = live.read()
-        store.save(3, snap("v3"))
-        live.seek(0)
-        assert live.read() == before  # the file that was the slot was not written over
-    assert assert_canonical(store.slot_path(3)).name == "v3"
-    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v2"]
-    assert not any(store.temp_dir.iterdir())
-
-
 def test_default_backup_bound(store):
     for i in range(MAX_BACKUPS + 4):
         store.save(1, snap(f"v{i}"))
@@ -227,10 +202,6 @@ def test_bad_file_gives_a_clear_error(store, slot):
     assert fragment in str(info.value)
 
 
-def test_unreadable_path_gives_a_clear_error(store):
-    store.slot_path(20).mkdir()
-    with pytest.raises(StoreError, match=r"^slot 20: cannot read: Is a directory$"):
-        store.load(20)
 
 
 def test_list_reports_good_and_bad_files_and_never_stops(store, legacy_dir):
@@ -245,7 +216,7 @@ def test_list_reports_good_and_bad_files_and_never_stops(store, legacy_dir):
     by_slot = {i.slot: i for i in infos}
     for slot, (_, fragment) in BAD_FILES.items():
         assert fragment in by_slot[slot].error and by_slot[slot].name is None
-    assert "Is a directory" in by_slot[20].error
+    assert by_slot[20].error == "slot 20: not a regular file (a directory)"
     assert (by_slot[1].name, by_slot[1].bpm, by_slot[1].tracks, by_slot[1].error) == ("first", 124.0, 2, None)
     assert (by_slot[100].bpm, by_slot[100].tracks, by_slot[100].error) == (125.0, 3, None)
     assert by_slot[128].tracks == 8 and by_slot[128].saved_at
@@ -567,3 +538,407 @@ def test_parse_slot_reads_what_slot_label_writes() -> None:
     assert all(parse_slot(slot_label(slot)) == slot for slot in range(1, 129))
     assert [parse_slot(t) for t in ("A01", "a1", "H16", "1", "128")] == [1, 1, 128, 1, 128]
     assert [parse_slot(t) for t in ("I01", "A17", "0", "129", "", "B")] == [None] * 6
+
+
+# -- what is read: regular files only, and only so much ------------------------------------
+
+def call_with_deadline(fn, timeout: float = 30.0):
+    """fn() in a thread; fails (instead of hanging the suite) if it has not returned in time."""
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed back below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"{fn} still blocked after {timeout} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def make_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def make_link_outside(path: Path) -> None:
+    outside = path.parents[2] / "outside.json"
+    outside.write_text(GOOD_TEXT)
+    path.symlink_to(outside)
+
+
+def make_link_inside(path: Path) -> None:
+    inside = path.with_name("slot_100.json")
+    inside.write_text(GOOD_TEXT)
+    path.symlink_to(inside.name)
+
+
+def make_dangling_link(path: Path) -> None:
+    path.symlink_to("nowhere.json")
+
+
+def make_device(path: Path) -> None:
+    null = os.stat("/dev/null")
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, null.st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+
+
+NOT_REGULAR = {
+    "a FIFO": make_fifo, "a directory": make_directory, "a symbolic link": make_link_outside,
+    "a symbolic link inside": make_link_inside, "a dangling symbolic link": make_dangling_link,
+    "a character device": make_device,
+}
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_only_regular_files_are_read_and_listing_never_blocks(store, kind):
+    """A FIFO would block an open for reading forever; a device may do anything. Each is an
+    error in load and list, and list goes on to the slots after it."""
+    NOT_REGULAR[kind](store.slot_path(5))
+    store.save(6, snap("after"))
+    message = f"slot 5: not a regular file ({kind.removeprefix('a dangling ').removesuffix(' inside')})"
+    message = message.replace("(symbolic link)", "(a symbolic link)")
+    with pytest.raises(StoreError) as info:
+        call_with_deadline(lambda: store.load(5))
+    assert str(info.value) == message
+    infos = call_with_deadline(store.list)
+    assert [(i.slot, i.error) for i in infos if i.slot != 100] == [(5, message), (6, None)]
+    assert store.exists(5)
+
+
+def test_a_slot_over_the_size_limit_is_not_read(store, monkeypatch):
+    for slot, size in ((5, 5 << 20), (6, 1 << 30), (7, (4 << 20) + 1)):
+        with open(store.slot_path(slot), "wb") as handle:
+            handle.truncate(size)  # sparse: no disk space, but that size to stat and read
+    reads: list[int] = []
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(store_module.os, "fdopen", lambda *a, **k: reads.append(1) or real_fdopen(*a, **k))
+    infos = store.list()
+    assert [(i.slot, i.error) for i in infos] == [
+        (5, "slot 5: 5 MiB file, over the 4 MiB limit; not read"),
+        (6, "slot 6: 1 GiB file, over the 4 MiB limit; not read"),
+        (7, "slot 7: 4 MiB file, over the 4 MiB limit; not read")]
+    assert reads == []  # refused on its size alone
+    exactly = GOOD_TEXT.encode() + b" " * (store_module.MAX_FILE_BYTES - len(GOOD_TEXT.encode()))
+    store.slot_path(8).write_bytes(exactly)
+    assert store.load(8).name == "good"  # the limit itself is allowed
+
+
+class LyingSizeOs:
+    """os as the store sees it, with stat and fstat reporting a file smaller than it is
+    (a file that grows after it was looked at)."""
+
+    def __getattr__(self, name: str):
+        real = getattr(os, name)
+        if name not in ("stat", "fstat"):
+            return real
+
+        def small(*args, **kwargs):
+            info = list(real(*args, **kwargs))
+            info[stat.ST_SIZE] = 10
+            return os.stat_result(info)
+        return small
+
+
+def test_a_file_is_read_only_to_one_byte_past_the_limit(store, monkeypatch):
+    store.slot_path(5).write_bytes(b"x" * 5000)
+    monkeypatch.setattr(store_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(store_module, "os", LyingSizeOs())
+    with pytest.raises(StoreError, match=r"^slot 5: grew past the 1000 bytes limit; not read$"):
+        store.load(5)
+
+
+def test_library_and_named_files_are_bounded_and_regular_only(store, tmp_path):
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:
+        handle.truncate(5 << 20)
+    with pytest.raises(StoreError, match=r"big.json: 5 MiB file, over the 4 MiB limit; not read$"):
+        store.resolve(str(big))
+    shutil.copy(big, store.library_dir / "huge.json")
+    with pytest.raises(StoreError, match=r"^library huge: 5 MiB file, over the 4 MiB limit; not read$"):
+        store.load_library("huge")
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreError, match=r"pipe.json: not a regular file \(a FIFO\)$"):
+        call_with_deadline(lambda: store.resolve(str(fifo)))
+    (store.library_dir / "linked.json").symlink_to(tmp_path / "loose.json")
+    (tmp_path / "loose.json").write_text(GOOD_TEXT)
+    with pytest.raises(StoreError, match=r"^library linked: not a regular file \(a symbolic link\)$"):
+        store.load_library("linked")
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "loose.json")
+    assert store.resolve(str(link)).name == "good"  # a file the user names may be a link
+
+
+def test_long_strings_in_a_file_are_errors_that_quote_an_excerpt(store):
+    """Names are 32 characters in the model and on read; every message quoting the file
+    stays short, however long what it quotes."""
+    huge = "n" * 1_000_000
+    cases = {
+        1: (GOOD_TEXT.replace('"name": "good"', f'"name": "{huge}"', 1),
+            "slot 1: name: 'nnn", "is 1000000 characters; names must be 1–32 printable characters"),
+        2: (GOOD_TEXT.replace('"name": "kick"', f'"name": "{huge}"', 1),
+            "slot 2: sequencer.tracks[0].name: 'nnn", "names must be 1–32 printable characters"),
+        3: (GOOD_TEXT.replace('"voice": "voice1"', f'"voice": "{huge}"', 1),
+            "slot 3: sequencer.tracks[0].voice: 'nnn", "is not a voice (voice1–voice8)"),
+        4: (GOOD_TEXT.replace('"format": "chronus-pattern"', f'"format": "{huge}"', 1),
+            "slot 4: format: 'nnn", "is not 'chronus-pattern'"),
+        5: (GOOD_TEXT.replace('"schema": 1,', f'"schema": 1, "{huge}": 1,', 1), "slot 5: nnn",
+            "is not a known field"),
+        6: (GOOD_TEXT.replace('"saved_at": null', f'"saved_at": "{huge}"', 1),
+            "slot 6: saved_at: 'nnn", "is not a time string (at most 40 printable characters)"),
+        7: (GOOD_TEXT.replace('"bpm": 124.0', f'"bpm": "{huge}"', 1),
+            "slot 7: sequencer.bpm: 'nnn", "is not a number"),
+    }
+    for slot, (text, *_) in cases.items():
+        assert huge in text, slot
+        store.slot_path(slot).write_text(text)
+    for info in store.list():
+        head, tail = cases[info.slot][1:]
+        assert info.error.startswith(head) and info.error.endswith(tail), info.error
+        assert len(info.error) < 400, (info.slot, len(info.error))
+    store.slot_path(9).write_text(GOOD_TEXT.replace('"name": "good"', '"name": "' + "n" * 33 + '"', 1))
+    with pytest.raises(StoreError, match=r"^slot 9: name: 'n{33}' is 33 characters; names must be 1–32"):
+        store.load(9)
+
+
+def test_a_50_mb_name_is_refused_by_size_before_it_is_parsed(store):
+    with open(store.slot_path(1), "w") as handle:
+        handle.write(GOOD_TEXT.replace('"name": "good"', '"name": "' + "n" * 50_000_000 + '"', 1))
+    (info,) = store.list()
+    assert info.error.startswith("slot 1: 47.7 MiB file, over the 4 MiB limit; not read")
+
+
+def test_messages_name_files_relative_to_the_patterns_folder(store, patterns_dir, monkeypatch):
+    messages = []
+    store.save(1, snap())
+    store.save(1, snap())
+    for call, code in (("write", errno.ENOSPC), ("link", errno.EACCES), ("replace", errno.EROFS),
+                       ("open", errno.EROFS)):
+        monkeypatch.setattr(store_module, "os", FaultyOs({call: code}))
+        with pytest.raises(StoreError) as info:
+            store.save(1, snap("new"))
+        monkeypatch.undo()
+        messages.append(str(info.value))
+    store.slot_path(2).symlink_to(patterns_dir.parent / "elsewhere.json")
+    os.mkfifo(store.slot_path(3))
+    for slot in (2, 3):
+        for action in (store.load, lambda s: store.save(s, snap())):
+            with pytest.raises(StoreError) as info:
+                action(slot)
+            messages.append(str(info.value))
+    messages += [i.error for i in store.list() if i.error]
+    assert messages[0].endswith("No space left on device (slots/slot_001.json)")
+    assert "slots/slot_002.json is not a regular file (a symbolic link)" in " ".join(messages)
+    for message in messages:
+        assert str(patterns_dir) not in message and "/tmp" not in message, message
+
+
+# -- saves: never through a link, never at a backup's cost ---------------------------------
+
+class PartWriteOs:
+    """os as the store sees it, on a disk that fills up during a write: the first write
+    call stores part of the bytes, the next one fails with ENOSPC."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def __getattr__(self, name: str):
+        real = getattr(os, name)
+        if name != "write":
+            return real
+
+        def write(fd, data):
+            self.writes += 1
+            if self.writes > 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real(fd, bytes(data)[: len(data) // 2])
+        return write
+
+
+def backup_bytes(store: SlotStore, slot: int) -> dict[str, bytes]:
+    return {b.name: b.read_bytes() for b in store.backups(slot)}
+
+
+def test_a_save_that_fills_the_disk_keeps_every_backup_and_the_slot(store, monkeypatch):
+    for i in range(MAX_BACKUPS + 1):
+        store.save(4, snap(f"v{i}"))
+    assert len(store.backups(4)) == MAX_BACKUPS
+    before, backups_before = store.slot_path(4).read_bytes(), backup_bytes(store, 4)
+    faulty = PartWriteOs()
+    monkeypatch.setattr(store_module, "os", faulty)
+    with pytest.raises(StoreError, match=r"^slot 4: not saved, the old file is unchanged: "
+                                         r"No space left on device"):
+        store.save(4, snap("too big", full=True))
+    monkeypatch.undo()
+    assert faulty.writes == 2  # it failed part-way, not before it began
+    assert store.slot_path(4).read_bytes() == before
+    assert backup_bytes(store, 4) == backups_before  # every backup, byte for byte
+    assert not any(store.temp_dir.iterdir())
+    store.save(4, snap("fits"))
+    assert len(store.backups(4)) == MAX_BACKUPS and store.load(4).name == "fits"
+    assert store.backups(4)[-1].read_bytes() == before
+
+
+def test_a_failed_replace_leaves_no_extra_backup(store, monkeypatch):
+    store.save(4, snap("v0"))
+    store.save(4, snap("v1"))
+    backups_before = backup_bytes(store, 4)
+    monkeypatch.setattr(store_module, "os", FaultyOs({"replace": errno.EIO}))
+    with pytest.raises(StoreError):
+        store.save(4, snap("v2"))
+    monkeypatch.undo()
+    assert backup_bytes(store, 4) == backups_before
+
+
+def outside_file(tmp_path: Path) -> tuple[Path, bytes]:
+    target = tmp_path / "outside" / "precious.json"
+    target.parent.mkdir()
+    target.write_text(dumps(snap("precious")))
+    return target, target.read_bytes()
+
+
+def test_a_save_never_writes_through_a_linked_slot(store, tmp_path):
+    """The issue's repro: slot_008.json a link to a file outside; the 11th save overwrote it."""
+    target, content = outside_file(tmp_path)
+    store.slot_path(8).symlink_to(target)
+    for _ in range(MAX_BACKUPS + 1):
+        with pytest.raises(StoreError) as info:
+            store.save(8, snap("new"))
+        assert str(info.value) == ("slot 8: not saved: slots/slot_008.json is not a regular file "
+                                   "(a symbolic link); nothing was changed")
+    assert target.read_bytes() == content and os.readlink(store.slot_path(8)) == str(target)
+    assert store.backups(8) == [] and not any(store.temp_dir.iterdir())
+    assert sorted(p.name for p in target.parent.iterdir()) == ["precious.json"]
+
+
+@pytest.mark.parametrize("kind", ["a FIFO", "a directory", "a character device"])
+def test_a_save_refuses_a_slot_that_is_not_a_regular_file(store, kind):
+    NOT_REGULAR[kind](store.slot_path(8))
+    mode = os.lstat(store.slot_path(8)).st_mode
+    with pytest.raises(StoreError, match=rf"^slot 8: not saved: slots/slot_008.json is not a regular "
+                                         rf"file \({kind}\); nothing was changed$"):
+        call_with_deadline(lambda: store.save(8, snap()))
+    assert os.lstat(store.slot_path(8)).st_mode == mode
+
+
+def test_a_save_never_links_or_prunes_through_a_linked_backup_folder_or_file(patterns_dir, tmp_path):
+    store = SlotStore(patterns_dir, max_backups=2)
+    target, content = outside_file(tmp_path)
+    for i in range(5):  # a folder outside with more files than a slot keeps
+        (target.parent / f"2000010{i}T000000000000Z-1-0000000{i}.json").write_bytes(content)
+    outside_names = sorted(p.name for p in target.parent.iterdir())
+    store.save(7, snap("v0"))
+    (store.backups_dir / "slot_007").rmdir()  # empty: the first save had nothing to keep
+    (store.backups_dir / "slot_007").symlink_to(target.parent)
+    with pytest.raises(StoreError, match=r"^slot 7: not saved: backups/slot_007 is not a directory "
+                                         r"\(a symbolic link\); nothing was changed$"):
+        store.save(7, snap("v1"))
+    SlotStore(patterns_dir, max_backups=2)  # the start-up prune does not follow it either
+    assert sorted(p.name for p in target.parent.iterdir()) == outside_names
+    (store.backups_dir / "slot_007").unlink()
+    store.save(7, snap("v1"))
+    (store.backups_dir / "slot_007" / "20000101T000000000000Z-1-00000000.json").symlink_to(target)
+    with pytest.raises(StoreError, match=r"^slot 7: not saved: backups/slot_007/2000.*\.json is not a "
+                                         r"regular file \(a symbolic link\); nothing was changed$"):
+        store.save(7, snap("v2"))
+    assert target.read_bytes() == content and store.load(7).name == "v1"
+
+
+@pytest.mark.parametrize("folder", ["slots", "backups", "temp"])
+def test_a_save_refuses_a_linked_store_folder(patterns_dir, tmp_path, folder):
+    """The patterns folder may be a link (a synced folder); its own folders are ours and
+    may not lead elsewhere."""
+    store = SlotStore(patterns_dir)
+    elsewhere = tmp_path / "elsewhere"
+    (patterns_dir / folder).rename(elsewhere)
+    (patterns_dir / folder).symlink_to(elsewhere)
+    (elsewhere / "old.tmp").write_text("someone else's")
+    before = sorted(p.name for p in elsewhere.iterdir())
+    with pytest.raises(StoreError, match=rf"^slot 1: not saved: {folder} is not a directory "
+                                         rf"\(a symbolic link\); nothing was changed$"):
+        store.save(1, snap())
+    SlotStore(patterns_dir)  # nor does start-up clean or prune in it
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+
+
+def test_the_patterns_folder_itself_may_be_a_link(tmp_path):
+    real = tmp_path / "synced"
+    real.mkdir()
+    (tmp_path / "patterns").symlink_to(real)
+    store = SlotStore(tmp_path / "patterns")
+    store.save(1, snap("one"))
+    store.save(1, snap("two"))
+    assert store.load(1).name == "two" and len(store.backups(1)) == 1
+    assert (real / "slots" / "slot_001.json").is_file()
+
+
+# -- unreadable slot files are moved aside, never overwritten -------------------------------
+
+def aside_files(store: SlotStore, slot: int) -> list[Path]:
+    return sorted(store.slots_dir.glob(f"slot_{slot:03d}.unreadable-*.json"))
+
+
+@pytest.mark.parametrize("slot", [0, *sorted(BAD_FILES)])
+def test_a_save_moves_an_unreadable_slot_file_aside(store, slot):
+    raw = BAD_FILES.get(slot, (b"\x00garbage", ""))[0]
+    store.slot_path(slot).write_bytes(raw)
+    with pytest.raises(StoreError) as info:
+        store.load(slot)
+    reason = str(info.value).removeprefix(f"slot {slot}: ")
+    moved: list[str] = []
+    store.save(slot, snap("new"), moved_aside=moved)
+    (aside,) = aside_files(store, slot)
+    assert aside.read_bytes() == raw and store.load(slot).name == "new"
+    assert re.fullmatch(rf"slot_{slot:03d}\.unreadable-\d{{8}}T\d{{12}}Z\.json", aside.name)
+    assert moved == [f"slot {slot}: the old slots/slot_{slot:03d}.json could not be read ({reason}); "
+                     f"moved aside to slots/{aside.name}, not overwritten"]
+    assert store.backups(slot) == []  # not a backup: pruning never reaches it
+    assert [i.slot for i in store.list()] == [slot]  # and not a slot
+
+
+def test_an_unreadable_file_survives_any_number_of_saves(store):
+    store.slot_path(3).write_bytes(b"{garbage")
+    for i in range(MAX_BACKUPS + 3):
+        moved: list[str] = []
+        store.save(3, snap(f"v{i}"), moved_aside=moved)
+        assert len(moved) == (1 if i == 0 else 0)  # said once
+    (aside,) = aside_files(store, 3)
+    assert aside.read_bytes() == b"{garbage" and len(store.backups(3)) == MAX_BACKUPS
+
+
+def test_a_file_made_unreadable_after_a_save_is_moved_aside_too(store):
+    store.save(3, snap("v0"))
+    store.slot_path(3).write_bytes(b"[damaged since]")
+    store.save(3, snap("v1"))
+    (aside,) = aside_files(store, 3)
+    assert aside.read_bytes() == b"[damaged since]" and store.backups(3) == []
+
+
+def test_an_over_the_limit_slot_file_is_moved_aside_not_read(store):
+    with open(store.slot_path(3), "wb") as handle:
+        handle.truncate(5 << 20)
+    moved: list[str] = []
+    store.save(3, snap(), moved_aside=moved)
+    (aside,) = aside_files(store, 3)
+    assert aside.stat().st_size == 5 << 20 and "5 MiB file, over the 4 MiB limit" in moved[0]
+
+
+def test_a_failed_save_over_an_unreadable_file_leaves_it_in_place(store, monkeypatch):
+    store.slot_path(3).write_bytes(b"{garbage")
+    monkeypatch.setattr(store_module, "os", FaultyOs({"replace": errno.ENOSPC}))
+    moved: list[str] = []
+    with pytest.raises(StoreError, match="not saved, the old file is unchanged"):
+        store.save(3, snap(), moved_aside=moved)
+    monkeypatch.undo()
+    assert store.slot_path(3).read_bytes() == b"{garbage" and aside_files(store, 3) == [] and moved == []
