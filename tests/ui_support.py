@@ -40,3 +40,8 @@ def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: s
     # Draw every change at once, so a test sees it after one pause (the throttle has its own test).
     app.redraw_interval = 0.0
     return app, session
+
+
+def screen_text(app: ChronusApp) -> str:
+    """Every line of the top screen as the terminal gets it (panels, toasts, modal screens)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

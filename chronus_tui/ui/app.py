@@ -19,13 +19,15 @@ from typing import Any, Protocol
 
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
 from chronus_tui.model import NOTE_RANGE, hz_to_midi
 from chronus_tui.session import Change, Session, SessionError
 from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
-from chronus_tui.ui.actions import APP, bindings
+from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
 from chronus_tui.ui.commands import ActionsProvider
+from chronus_tui.ui.literal import literal
 from chronus_tui.ui.messages import SessionChanged
 from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
@@ -85,6 +87,22 @@ class ChronusApp(App[int]):
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
         self._last_flush = 0.0
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast is literal text: messages carry names from users, files and the network.
+
+        `markup` is taken for Textual's callers and ignored: a `[/x]` in a name must show as
+        typed, not end the set.
+        """
+        super().notify(literal(message), title=literal(title), severity=severity, timeout=timeout,
+                       markup=False)
+
+    def action_help_quit(self) -> None:
+        # Textual's own hint for ctrl+c is markup; toasts here are plain.
+        quit_keys = next(a.keys for a in ACTIONS if a.action == "quit")
+        self.notify(f"Press {' or '.join(map(key_display, quit_keys))} to quit",
+                    title="Do you want to quit?")
 
     def compose(self) -> ComposeResult:
         yield self.transport

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -24,8 +25,8 @@ def actions_table() -> Table:
             if group is not None:
                 table.add_row("", "")
             group = action.group
-            table.add_row(f"[bold reverse] {group} [/]", "")
-        table.add_row(action.keys_display, action.title)
+            table.add_row(Text.assemble((f" {group} ", "bold reverse")), "")
+        table.add_row(Text(action.keys_display), Text(action.title))
     return table
 
 
@@ -37,5 +38,5 @@ class HelpScreen(ModalScreen[None]):
             body.border_title = "Chronus keys  (esc closes; ctrl+p searches them)"
             yield Static("Arrow keys act on the focused panel (Pattern at start); tab moves the focus. "
                          "Load, save and rename act on the selected slot from anywhere.\n",
-                         classes="help-intro")
+                         markup=False, classes="help-intro")
             yield Static(actions_table(), id="help-table")

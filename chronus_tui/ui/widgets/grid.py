@@ -9,6 +9,7 @@ from textual.widget import Widget
 from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
 from chronus_tui.session import Session
 from chronus_tui.ui.actions import GRID, bindings
+from chronus_tui.ui.literal import drawn
 
 NAME_WIDTH = 8
 LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
@@ -103,7 +104,7 @@ class StepGrid(Widget, can_focus=True):
         text.append("\n")
         if here is not None:
             self._render_info(text, *here)
-        return text
+        return drawn(text)
 
     def _render_track(self, text: Text, track: Track, index: int, first: int, cell: int,
                       playhead: int | None) -> None:

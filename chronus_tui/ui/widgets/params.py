@@ -14,6 +14,7 @@ from textual.widget import Widget
 from chronus_tui.model import GATE_SPEC, LEVEL_SPEC, MODULE_PARAMS, VOICES, WAVEFORMS, ParamSpec, Track
 from chronus_tui.session import Session
 from chronus_tui.ui.actions import PARAMS, bindings
+from chronus_tui.ui.literal import drawn
 
 EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
 TRACK = "track"  # the selected track's own fields, shown above its voice
@@ -94,7 +95,7 @@ class ParamPanel(Widget, can_focus=True):
                 index = column * per_column + line
                 if index < len(rows):
                     self._render_row(text, rows, index, at_top=line == top)
-        return text
+        return drawn(text)
 
     def _render_row(self, text: Text, rows: list[ParamRow], index: int, *, at_top: bool) -> None:
         row = rows[index]

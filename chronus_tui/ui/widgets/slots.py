@@ -11,6 +11,7 @@ from textual.widget import Widget
 from chronus_tui.session import Session
 from chronus_tui.store import BANKS, PADS, SLOT_COUNT, slot_label
 from chronus_tui.ui.actions import SLOTS, bindings
+from chronus_tui.ui.literal import drawn, literal
 
 MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
 STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
@@ -72,7 +73,7 @@ class SlotBrowser(Widget, can_focus=True):
         entry = self.entries.get(slot)
         if entry is None:
             return ""
-        return entry.error or entry.name or ""
+        return literal(entry.error or entry.name or "")
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return FULL_HEIGHT
@@ -106,7 +107,7 @@ class SlotBrowser(Widget, can_focus=True):
                 text.append("\n" if state == "saved" else " ")
                 text.append(MARKS[state], style=STYLES[state])
                 text.append(f" {word}", style="dim")
-        return text
+        return drawn(text)
 
     def _render_bank_names(self, text: Text) -> None:
         first = (self.selected - 1) // PADS * PADS + 1
