@@ -226,7 +226,7 @@ class Endpoint:
     def __init__(self, port: int) -> None:
         self.client = OscClient(port)
         self.sock = self.client.sock
-        self.received: Counter[str] = Counter()  # by kind: notification, other, unreadable
+        self.received: Counter[str] = Counter()  # by kind: notification, other, unreadable, …
 
     def close(self) -> None:
         self.client.close()
@@ -242,8 +242,8 @@ class Endpoint:
             data = self.sock.recv(65536)
         except (TimeoutError, BlockingIOError):
             return None
-        except OSError:
-            self.received["unreadable"] += 1
+        except OSError:  # ICMP port unreachable: chronus is not listening (any more)
+            self.received["socket_error"] += 1
             return None
         try:
             parsed = OscMessage(data)
