@@ -60,19 +60,33 @@ class ArgError(ValueError):
 _TRUE = {"1", "1.0", "true", "on", "yes"}
 _FALSE = {"0", "0.0", "false", "off", "no"}
 _NO_NOTE = {"", "-", "none", "off", "rest"}
+# The engine computes in 32-bit floats. A number beyond their range, or so near 0 that it is
+# subnormal there (5e-324: math on it underflows to 0, and DSP on subnormals is slow), is refused.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_MIN_NORMAL = 1.1754943508222875e-38
 
 
 def to_number(value: object) -> float:
+    """A finite number: 0, or a magnitude from 1.2e-38 to 3.4e38 (32-bit floats' normal range),
+    so no NaN, infinity, subnormal or overflow reaches any arithmetic."""
     if isinstance(value, str):
         try:
-            value = float(value.strip())
+            number = float(value.strip())
         except ValueError:
             raise ArgError(f"{value!r} is not a number") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgError(f"{value!r} is not a number")
-    if not math.isfinite(value):
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf
+    if not math.isfinite(number):
         raise ArgError(f"{value!r} is not a finite number")
-    return float(value)
+    if number and not FLOAT32_MIN_NORMAL <= abs(number) <= FLOAT32_MAX:
+        raise ArgError(f"{value!r} is outside the numbers the engine computes with "
+                       "(0, or 1.2e-38 to 3.4e38 either side of it)")
+    return number
 
 
 def to_int(value: object) -> int:
@@ -110,12 +124,23 @@ def to_note(value: object) -> int:
 
     A string with a decimal point is a frequency, as in the original (`"49.0"` was
     49 Hz there, `"49"` MIDI 49); a float sent as a number follows parse_note, so a
-    controller that only sends floats can still send MIDI 60 as 60.0.
+    controller that only sends floats can still send MIDI 60 as 60.0. A number, or text
+    that is one, must pass to_number first: a frequency of 5e-324 Hz is no note.
     """
+    if type(value) in (int, float) or (isinstance(value, str) and _is_number_text(value)):
+        to_number(value)
     try:
         return parse_note(value)
     except PatternError as exc:
         raise ArgError(exc.message) from None
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def to_step_note(value: object) -> int | None:
@@ -172,7 +197,8 @@ class Kind:
     accepts: str
 
 
-NUMBER = Kind("float", to_number, "int, float or numeric string")
+NUMBER = Kind("float", to_number, "int, float or numeric string; finite, and 0 or 1.2e-38 to 3.4e38 in size "
+                                  "(what the engine's 32-bit floats hold)")
 INT = Kind("int", to_int, "whole number as int, float or string")
 BOOL = Kind("bool", to_bool, "0/1 (int or float), T/F, or true/false/on/off")
 TEXT = Kind("string", to_text, "string")
@@ -593,8 +619,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/status", (), seq_status, "tempo, swing, transport and every track with steps and notes",
           query=True),
     Route("/engine/status", (), engine_status,
-          "backend, sr, buffer, cpu, playing, playing_slot, queued_slot, bar, step, position (bar:step); "
-          "osc_handled, osc_errors, osc_dropped (datagrams from senders not allowed, see --osc-allow)",
+          "backend, sr, buffer, cpu, playing (sound now), transport_running, playing_slot, queued_slot, "
+          "bar, step, position (bar:step), engine (up, down or restarting), engine_error, restarts, "
+          "next_attempt_in (seconds, while down); osc_handled, osc_errors, osc_dropped (datagrams "
+          "from senders not allowed, see --osc-allow)",
           query=True),
     Route("/engine/schema", (Arg("format", SCHEMA_FORMAT, optional=True),), engine_schema,
           "this table as JSON: every route with argument types and ranges, parameters, notifications",

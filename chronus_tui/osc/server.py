@@ -9,11 +9,15 @@ Usable from any running loop (Textual's when the UI runs, its own with `--no-ui`
 
 Messages are handled one at a time in arrival order; routes that touch files
 (save, load, list) run in a worker thread while later messages wait, so the loop
-(and a UI on it) never waits for the disk and the order still holds. Timetags of
+(and a UI on it) never waits for the disk and the order still holds. Datagrams are
+read by packet.decode, whole or not at all, with every size checked. Timetags of
 bundles are ignored: a future-dated bundle cannot stall the server. Replies go to
 the sender's address and port from this socket. A bad message gets
 `/error <address> <message>`, is logged, and is reported to Session listeners as a
-Change("error", {"message", "address"}, source="osc") so the UI can show it.
+Change("error", {"message", "address"}, source="osc") so the UI can show it; past a
+burst, one such report a second per sender host (RefusalLog). What a server sends
+(/ok, /error, notifications, query replies) and anything from our own address is
+never answered: two servers cannot keep each other talking.
 """
 
 from __future__ import annotations
@@ -27,17 +31,15 @@ import socket
 import struct
 import sys
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pythonosc import osc_packet
-from pythonosc.osc_message import OscMessage
-from pythonosc.parsing import osc_types
-
 from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
-from chronus_tui.osc.notify import Address, Feedback
+from chronus_tui.osc.notify import Address, Feedback, TokenBucket, arrives_at
+from chronus_tui.osc.packet import PacketError, decode
 from chronus_tui.osc.routes import SOURCE, ArgError, Reply, Request, Route, address_map, unknown_address
 from chronus_tui.session import Session, SessionError
 
@@ -52,7 +54,17 @@ MAX_DATAGRAM = 65507
 # cut to this many characters, so an answer stays about as small as the request that caused it.
 MAX_REPLY_TEXT = 500
 _TEXT_REPLIES = {"/error", "/notify/error"}
-_TYPE_TAGS = set("ihfdsbrmtTFN[]")
+# What a server sends, never a request: answering one could keep two servers talking forever.
+_ANSWERS = {"/ok", "/error"}
+_NOTIFY_PREFIX = "/notify/"
+# Refusals logged (and shown to Session listeners) per sender host: a burst, then one a
+# second; and at most a few a second from all hosts together. The rest are counted.
+REFUSALS_PER_SECOND = 1.0
+REFUSAL_BURST = 10
+ALL_REFUSALS_PER_SECOND = 5.0
+ALL_REFUSAL_BURST = 20
+_REFUSAL_HOSTS = 256  # hosts remembered (least recently refused forgotten first)
+MAX_LOGGED_TEXT = 200  # characters of a sender's text in one log line
 
 
 class OscServer:
@@ -66,6 +78,8 @@ class OscServer:
         self.receive_buffer = 0  # bytes the kernel gave the socket
         self.errors = 0
         self.dropped = 0  # datagrams from senders not allowed, dropped unanswered
+        self.ignored = 0  # replies and notifications received, and datagrams from our own address
+        self._refusals = RefusalLog()
         self._serve_all = True  # a loopback socket: only this machine can reach it
         self._local_paths: list[tuple[str, str]] = []
         self._routes = address_map()
@@ -123,9 +137,29 @@ class OscServer:
         if not self.serves(sender[0]):
             self.dropped += 1
             return
-        self._backlog.extend(_messages(data, sender))
+        if self._transport is not None and arrives_at(self._transport.get_extra_info("sockname"), *sender):
+            self._ignore("a datagram from this server's own address", sender)
+            return
+        for address, args in _messages(data):
+            if self._is_answer(address, args):
+                self._ignore(f"{_cut(address)}: a reply or notification, not a request", sender)
+            else:
+                self._backlog.append((address, args, sender))
         if self._busy is None:
             self._drain()
+
+    def _is_answer(self, address: str, args: list[Any] | str) -> bool:
+        """Whether a message is shaped like what a server sends: /ok, /error, a notification,
+        or a query's address with the JSON a query reply carries."""
+        if address in _ANSWERS or (address.startswith(_NOTIFY_PREFIX) and address not in self._routes):
+            return True
+        found = self._routes.get(address)
+        return (found is not None and found[0].query and isinstance(args, list) and len(args) > 0
+                and isinstance(args[0], str) and args[0][:1] in ("{", "["))
+
+    def _ignore(self, what: str, sender: Address) -> None:
+        self.ignored += 1
+        log.debug("%s:%d ignored %s", *sender, what)
 
     def _drain(self) -> None:
         while self._backlog:
@@ -142,6 +176,9 @@ class OscServer:
                 values = {**route.parse(args), **bound}
             except ArgError as exc:
                 self._error(address, str(exc), sender)
+                continue
+            except Exception as exc:  # a bug must cost one message, not the messages queued after it
+                self._error(address, f"internal error: {exc}", sender, exc)
                 continue
             request = Request(self.session, address, sender, self.feedback, self.counters)
             if route.blocking:  # later messages wait in the backlog until it is done
@@ -170,8 +207,7 @@ class OscServer:
             self._error(request.address, str(exc), request.sender)
             return
         except Exception as exc:  # a bug must cost one message, not the server
-            log.exception("OSC %s failed", request.address)
-            self._error(request.address, f"internal error: {exc}", request.sender)
+            self._error(request.address, f"internal error: {exc}", request.sender, exc)
             return
         self.handled += 1
         if route.query:
@@ -201,11 +237,17 @@ class OscServer:
 
     # -- sending -----------------------------------------------------------------------
 
-    def _error(self, address: str, message: str, sender: Address) -> None:
+    def _error(self, address: str, message: str, sender: Address, bug: Exception | None = None) -> None:
+        """Answer /error; log and report it unless this sender (or everyone) refused too often
+        (a flood of bad messages must not flood the log or the screen)."""
         self.handled += 1
         self.errors += 1
-        log.warning("%s:%d %s refused: %s", *sender, address or "(unreadable)", message)
-        self.session.report_error(f"OSC {address}: {message}", SOURCE, address=address)
+        unlogged = self._refusals.admit(sender[0])
+        if unlogged is not None:
+            more = f" ({unlogged} more refused from {sender[0]} not logged)" if unlogged else ""
+            log.log(logging.ERROR if bug else logging.WARNING, "%s:%d %s refused: %s%s", *sender,
+                    _cut(address) or "(unreadable)", _cut(message), more, exc_info=bug)
+            self.session.report_error(f"OSC {address}: {message}", SOURCE, address=address)
         self._send("/error", [address, message], sender)
 
     def _send(self, address: str, args: list[Any], target: Address) -> None:
@@ -278,31 +320,34 @@ class _Protocol(asyncio.DatagramProtocol):
         log.debug("OSC socket: %s", exc)
 
 
-def _messages(data: bytes, sender: Address) -> list[tuple[str, list[Any] | str, Address]]:
-    """The messages of a datagram (a message or a bundle), or one entry saying why it is unreadable."""
+def _messages(data: bytes) -> list[tuple[str, list[Any] | str]]:
+    """The messages of a datagram (a message or a bundle), or one entry saying why it is
+    unreadable (with the message's address where that much could be read)."""
     try:
-        if data[:1] == b"/":  # a plain message, the common case: no bundle machinery
-            _check_type_tags(data)  # before parsing: python-osc skips unknown tags with a warning
-            messages = [OscMessage(data)]
-        else:
-            messages = [timed.message for timed in osc_packet.OscPacket(data).messages]
-            for message in messages:
-                _check_type_tags(message.dgram)
-        return [(message.address, list(message.params), sender) for message in messages]
-    except Exception as exc:
-        return [(_address_of(data), f"not a readable OSC message: {exc}", sender)]
+        return [(message.address, message.args) for message in decode(data)]
+    except PacketError as exc:
+        return [(exc.address, f"not a readable OSC message: {exc}")]
 
 
-def _check_type_tags(dgram: bytes) -> None:
-    """ValueError if a message holds a type python-osc would skip (char, infinitum, …):
-    a message read with an argument missing must not be half-applied."""
-    _, index = osc_types.get_string(dgram, 0)
-    if index >= len(dgram):
-        return
-    tags, _ = osc_types.get_string(dgram, index)
-    unknown = set(tags[1:]) - _TYPE_TAGS
-    if unknown:
-        raise ValueError(f"unsupported OSC type tag {''.join(sorted(unknown))!r} in {tags}")
+class RefusalLog:
+    """Which refusals are logged and reported: per sender host a burst of REFUSAL_BURST, then
+    REFUSALS_PER_SECOND, within a budget for all hosts together; the rest are counted."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._all = TokenBucket(ALL_REFUSALS_PER_SECOND, ALL_REFUSAL_BURST, clock())
+        self._hosts: OrderedDict[str, tuple[TokenBucket, int]] = OrderedDict()  # bucket, unlogged
+
+    def admit(self, host: str) -> int | None:
+        """None: stay quiet about this refusal; else how many from `host` went unlogged before it."""
+        now = self._clock()
+        known = self._hosts.pop(host, None)
+        bucket, unlogged = known or (TokenBucket(REFUSALS_PER_SECOND, REFUSAL_BURST, now), 0)
+        admitted = bucket.take(now) and self._all.take(now)
+        self._hosts[host] = (bucket, 0 if admitted else unlogged + 1)  # the most recent last
+        if len(self._hosts) > _REFUSAL_HOSTS:
+            self._hosts.popitem(last=False)
+        return unlogged if admitted else None
 
 
 def _osc_string(text: str) -> bytes:
@@ -336,16 +381,13 @@ def encode(address: str, args: list[Any]) -> bytes:
     return b"".join([_osc_string(address), _osc_string("".join(tags)), *payload])
 
 
-def _address_of(data: bytes) -> str:
-    try:
-        address, _ = osc_types.get_string(data, 0)
-    except Exception:
-        return ""
-    return address if address.startswith("/") and address.isprintable() else ""
-
-
 def _show(values: Any) -> str:
-    return " ".join(repr(v) if isinstance(v, str) and (" " in v or not v) else str(v) for v in values)
+    return _cut(" ".join(repr(v) if isinstance(v, str) and (" " in v or not v) else str(v) for v in values))
+
+
+def _cut(text: str) -> str:
+    """A sender's text as a log line holds it: at most MAX_LOGGED_TEXT characters."""
+    return text if len(text) <= MAX_LOGGED_TEXT else text[:MAX_LOGGED_TEXT - 1] + "…"
 
 
 @contextlib.contextmanager
