@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,6 +89,11 @@ class Transport:
     playing_slot: int | None = None
     queued_slot: int | None = None
     engine: dict[str, Any] = field(default_factory=dict)  # backend, sr, buffer, cpu …
+    # "up", "down" (the process died; the next attempt waits) or "restarting" (a new one starts).
+    engine_state: str = "up"
+    engine_error: str | None = None  # why it is down
+    engine_retry_at: float | None = None  # time.monotonic() of the next attempt, while down
+    engine_restarts: int = 0  # engines started after one died
 
 
 class Session:
@@ -147,15 +153,23 @@ class Session:
         return self._pending
 
     def status(self) -> dict[str, Any]:
+        """The transport and the engine as they are. `playing` is true only while something
+        sounds; `transport_running` says the transport runs (and plays again once a dead engine
+        is back)."""
         with self._lock:
             t = self.transport
+            retry_in = None if t.engine_retry_at is None else max(0.0, t.engine_retry_at - time.monotonic())
             return {
-                "playing": t.playing, "bar": t.bar, "step": t.step,
+                **t.engine,
+                "playing": t.playing and t.engine_state == "up", "bar": t.bar, "step": t.step,
                 "bpm": self._pattern.bpm, "swing": self._pattern.swing,
                 "name": self._pattern.name,
                 "tracks": [tr.name for tr in self._pattern.tracks],
                 "playing_slot": t.playing_slot, "queued_slot": t.queued_slot,
-                **t.engine,
+                "transport_running": t.playing,
+                "engine": t.engine_state if self.engine is not None else "none",
+                "engine_error": t.engine_error, "restarts": t.engine_restarts,
+                "next_attempt_in": None if retry_in is None else round(retry_in, 2),
             }
 
     # -- whole-pattern changes --------------------------------------------------
@@ -483,7 +497,8 @@ class Session:
     # -- engine events ----------------------------------------------------------
 
     def on_engine_event(self, event: dict[str, Any]) -> None:
-        """Events from the engine client: position, switched, status, error, restarted."""
+        """Events from the engine client: position, switched, status, error, and the
+        process's life: down (died; retry_in seconds to the next attempt), restarting, restarted."""
         kind = event.get("event")
         if kind == "position":
             with self._lock:
@@ -505,8 +520,22 @@ class Session:
             with self._lock:
                 self.transport.engine.update({k: v for k, v in event.items() if k != "event"})
             self._notify(Change("engine", dict(event), "engine"))
+        elif kind in ("down", "restarting"):
+            with self._lock:
+                t = self.transport
+                t.engine_state = kind
+                if kind == "down":
+                    t.engine_error = event.get("message", "the engine process died")
+                    t.engine_retry_at = time.monotonic() + event.get("retry_in", 0.0)
+                else:
+                    t.engine_retry_at = None
+            self._notify(Change("engine", dict(event), "engine"))
         elif kind == "restarted":
-            self.resync()
+            with self._lock:
+                t = self.transport
+                t.engine_state, t.engine_error, t.engine_retry_at = "up", None, None
+                t.engine_restarts += 1
+                self.resync()
             self._notify(Change("engine", dict(event), "engine"))
         elif kind == "error":
             self._notify(Change("error", {"message": event.get("message", "engine error")}, "engine"))

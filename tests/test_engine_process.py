@@ -4,9 +4,10 @@ These start real engine processes (pyo, the real graph) and talk to them through
 EngineClient exactly as the Session does. What is checked: commands reach the
 engine and events come back at the tempo's rate, a queued bar load is reported
 and switches the Session, a SIGKILLed engine is replaced and plays the same session
-within a second, a hung one is replaced, close() leaves no process, nothing the
-engine prints reaches our terminal, and a backend asked for but missing is a clear
-error.
+within a second, one that keeps dying is restarted with back-off for as long as the
+client runs (the Session saying it is down meanwhile), a hung one is replaced, close()
+leaves no process, nothing the engine prints reaches our terminal, and a backend asked
+for but missing is a clear error.
 """
 
 from __future__ import annotations
@@ -352,20 +353,139 @@ def test_a_silent_engine_is_killed_and_replaced(make_client: Callable[..., Engin
     assert client.pid != old_pid and not alive(old_pid)
 
 
-def test_an_engine_that_keeps_dying_is_given_up_with_an_error(
-        make_client: Callable[..., EngineClient], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "MAX_CRASHES", 1)
+def test_restart_delay_doubles_from_nothing_to_its_cap() -> None:
+    delays = [client_module.restart_delay(n) for n in range(9)]
+    assert delays == pytest.approx([0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
+    assert client_module.restart_delay(100_000) == 5.0  # hours of failures: no overflow
+
+
+def reader_threads(pids: list[int]) -> list[str]:
+    """The event reader threads still running of these engine processes."""
+    names = {f"engine-events-{pid}" for pid in pids}
+    return [t.name for t in threading.enumerate() if t.name in names]
+
+
+def wait_for_no_reader_threads(pids: list[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while reader_threads(pids):
+        assert time.monotonic() < deadline, f"still running: {reader_threads(pids)}"
+        time.sleep(0.02)
+
+
+def back_off(monkeypatch: pytest.MonkeyPatch, first: float, cap: float, stable_after: float = 600.0) -> None:
+    monkeypatch.setattr(client_module, "RESTART_DELAY_FIRST", first)
+    monkeypatch.setattr(client_module, "RESTART_DELAY_MAX", cap)
+    monkeypatch.setattr(client_module, "STABLE_AFTER", stable_after)
+
+
+def engine_life(events: Events, since: int = 0) -> list[dict[str, Any]]:
+    return [e for e in events.all[since:] if e["event"] in ("down", "restarting", "restarted")]
+
+
+def test_an_engine_that_keeps_dying_is_restarted_with_back_off_and_status_tells(
+        make_client: Callable[..., EngineClient], store: SlotStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 deaths in a few seconds (once this gave up after 6 in 30 s, still saying playing):
+    every one is restarted, each after twice the last wait up to the cap, and while it is
+    down the Session says so and does not claim to play."""
+    back_off(monkeypatch, first=0.05, cap=0.4)
+    events = Events()
+    bpm = 150.0
+    client = make_client()
+    session = session_with_engine(store, client, demo_pattern("live", bpm), events)
+    seen: list[tuple[str, dict[str, Any]]] = []  # each engine change, with the status it left
+    session.subscribe(lambda c: seen.append((c.data.get("event"), session.status()))
+                      if c.kind == "engine" else None)
+    session.start()
+    events.positions(2)
+    killed = []
+    for _ in range(8):
+        mark = events.mark()
+        killed.append(client.pid)
+        os.kill(client.pid, signal.SIGKILL)
+        events.wait(lambda e: e["event"] == "restarted", timeout=30, since=mark)
+    resumed = events.positions(4, events.all.index(events.of("restarted")[-1]), timeout=10)
+    assert_steps_advance(resumed, bpm)  # the session's tempo, playing again
+
+    life = engine_life(events)
+    assert [e["event"] for e in life] == ["down", "restarting", "restarted"] * 8  # one attempt each
+    downs, starts = life[0::3], life[1::3]
+    assert [d["retry_in"] for d in downs] == pytest.approx([0.0, 0.05, 0.1, 0.2, 0.4, 0.4, 0.4, 0.4])
+    for down, start in zip(downs, starts, strict=True):
+        assert start["_t"] - down["_t"] >= 0.9 * down["retry_in"]  # it waited (measured, lower bound)
+        assert down["message"] == "the engine process died (exit -9)"
+    assert client.restarts == 8 and session.status()["restarts"] == 8
+
+    while_down = [status for kind, status in seen if kind == "down"]
+    assert len(while_down) == 8
+    for status in while_down:
+        assert (status["engine"], status["playing"], status["transport_running"]) == ("down", False, True)
+        assert "died (exit -9)" in status["engine_error"]
+        assert 0 <= status["next_attempt_in"] <= 0.4
+    assert all(s["engine"] == "restarting" and not s["playing"] for k, s in seen if k == "restarting")
+    after = session.status()
+    assert (after["engine"], after["playing"], after["engine_error"], after["next_attempt_in"]) \
+        == ("up", True, None, None)
+    wait_for_no_reader_threads(killed)  # each dead engine's thread ended: none piles up
+
+    # An engine that ran well for a while is restarted at once again.
+    monkeypatch.setattr(client_module, "STABLE_AFTER", 0.3)
+    mark = events.mark()
+    events.positions(6, mark)  # 0.6 s of playing
+    os.kill(client.pid, signal.SIGKILL)
+    events.wait(lambda e: e["event"] == "restarted", timeout=30, since=mark)
+    assert engine_life(events, mark)[0]["retry_in"] == 0.0
+
+
+def test_restarts_that_fail_are_retried_until_one_runs(
+        make_client: Callable[..., EngineClient], store: SlotStore, engine_log: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    back_off(monkeypatch, first=0.02, cap=0.1)
+    events = Events()
+    bpm = 150.0
+    client = make_client()
+    session = session_with_engine(store, client, demo_pattern("live", bpm), events)
+    session.start()
+    events.positions(2)
+    client.ENGINE_MAIN = ("-c", "raise SystemExit(7)")  # every new engine dies at once
+    mark = events.mark()
+    os.kill(client.pid, signal.SIGKILL)
+    events.wait(lambda e: e["event"] == "down" and e["attempt"] >= 10, timeout=60, since=mark)
+    status = session.status()
+    assert status["engine"] in ("down", "restarting")
+    assert not status["playing"] and status["transport_running"]
+    del client.ENGINE_MAIN  # the engine can start again
+    restarted = events.wait(lambda e: e["event"] == "restarted", timeout=30, since=mark)
+    assert_steps_advance(events.positions(4, events.all.index(restarted), timeout=10), bpm)
+
+    life = engine_life(events, mark)
+    assert [e["event"] for e in life] == ["down", "restarting"] * (len(life) // 2) + ["restarted"]
+    downs = life[0:-1:2]
+    assert [d["attempt"] for d in downs] == list(range(1, len(downs) + 1))
+    assert [d["retry_in"] for d in downs[:6]] == pytest.approx([0.0, 0.02, 0.04, 0.08, 0.1, 0.1])
+    assert all(d["retry_in"] == pytest.approx(0.1) for d in downs[4:])
+    for failed in downs[1:]:
+        assert failed["message"].startswith("could not restart the engine: the engine process exited "
+                                            "with status 7 before it started (see engine.log)")
+        assert str(engine_log) not in failed["message"]  # no absolute path reaches a reply
+    assert client.restarts == 1
+    assert session.status()["engine"] == "up" and session.status()["playing"]
+
+
+def test_close_ends_a_restart_back_off_at_once(make_client: Callable[..., EngineClient],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    back_off(monkeypatch, first=600.0, cap=600.0)
     events = Events()
     client = make_client()
     client.start(events)
-    os.kill(client.pid, signal.SIGKILL)
-    events.wait(lambda e: e["event"] == "restarted")
-    last_pid = client.pid
-    os.kill(last_pid, signal.SIGKILL)
-    error = events.wait(lambda e: e["event"] == "error")
-    assert "keeps dying" in error["message"]
-    assert client.pid == last_pid and not alive(last_pid)
+    client.ENGINE_MAIN = ("-c", "raise SystemExit(7)")
+    dead = client.pid
+    os.kill(dead, signal.SIGKILL)
+    events.wait(lambda e: e["event"] == "down" and e["retry_in"] == 600.0, timeout=30)
+    assert reader_threads([dead])  # waiting out the back-off
+    client.close()
+    wait_for_no_reader_threads([dead])  # well before the 600 s wait would end
     assert engine_children() == []
+    assert events.all[-1]["event"] == "down"  # no attempt after close
 
 
 def test_close_leaves_no_engine_process(make_client: Callable[..., EngineClient]) -> None:

@@ -4,10 +4,13 @@ send() only puts the command on a queue, so the caller (UI, OSC server, Session
 under its lock) never waits for the engine; one writer thread feeds the command
 pipe in order. A reader thread per engine process delivers its events to
 `on_event`. When the process dies (crash, SIGKILL, or silent for WATCHDOG seconds)
-the reader notices at once (the event pipe reaches EOF), starts a new process and,
-once it runs, emits {"event": "restarted"} so the Session re-sends the whole state.
-Commands sent while the old process was dying are lost with it; the resync covers
-them because the Session changes its model before it sends.
+the reader notices at once (the event pipe reaches EOF), emits {"event": "down"},
+and starts new processes until one runs, for as long as the client is open: at once
+after an engine that ran for STABLE_AFTER seconds, else after a back-off that doubles
+per failure (restart_delay), emitting "restarting" before each attempt and "down"
+after each failure. The one that runs emits {"event": "restarted"} so the Session
+re-sends the whole state. Commands sent while no process runs are lost with it; the
+resync covers them because the Session changes its model before it sends.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ EventHandler = Callable[[dict[str, Any]], None]
 START_TIMEOUT = 15.0   # seconds for a new engine process to report ready
 WATCHDOG = 3.0         # a live engine sends status twice a second; silence this long means hung
 STOP_TIMEOUT = 3.0     # for a clean exit after the command pipe closes, before SIGKILL
-CRASH_WINDOW = 30.0    # more than MAX_CRASHES deaths within this many seconds: give up
-MAX_CRASHES = 5
+RESTART_DELAY_FIRST = 0.1  # seconds before the second attempt in a row; doubled per failure …
+RESTART_DELAY_MAX = 5.0    # … up to this: a broken engine costs a start every 5 s, never a busy loop
+STABLE_AFTER = 10.0        # an engine that ran this long was healthy: its death restarts at once
 LOG_KEEP_BYTES = 1_000_000  # a bigger engine log is moved to engine.log.1 at start
 
 _CLOSE = object()
@@ -56,6 +60,7 @@ class _Process:
     events: FrameReader
     restart: bool
     ready: threading.Event = field(default_factory=threading.Event)
+    ready_at: float | None = None  # time.monotonic() of the "ready" event
     info: dict[str, Any] = field(default_factory=dict)  # the "ready" or "failed" event
     # Held while the command pipe is written or closed, so a closed fd is never reused mid-write.
     pipe_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,8 +109,8 @@ class EngineClient:
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._proc: _Process | None = None
-        self._closing = False
-        self._crashes: list[float] = []
+        self._closed = threading.Event()  # set by close(): ends a restart back-off at once
+        self._failures = 0  # restart attempts since an engine last ran for STABLE_AFTER seconds
         self._writer: threading.Thread | None = None
 
     # -- public -------------------------------------------------------------------
@@ -139,7 +144,7 @@ class EngineClient:
     def close(self) -> None:
         """Stop the engine process cleanly (SIGKILL after STOP_TIMEOUT); idempotent."""
         with self._lock:
-            self._closing = True
+            self._closed.set()
             proc, self._proc = self._proc, None
         self._outbox.put(_CLOSE)
         if self._writer is not None and self._writer is not threading.current_thread():
@@ -197,7 +202,7 @@ class EngineClient:
                 out.close()
         proc = _Process(popen, cmd_write, FrameReader(evt_read), restart)
         with self._lock:
-            if self._closing:
+            if self._closed.is_set():
                 _stop(proc)
                 raise EngineError("the engine client is closed")
             self._proc = proc
@@ -223,7 +228,7 @@ class EngineClient:
         proc.close_commands()
         proc.ready.set()  # a start() waiting on a process that died before it was ready
         with self._lock:
-            if self._closing or self._proc is not proc or proc.info.get("event") != "ready":
+            if self._closed.is_set() or self._proc is not proc or proc.info.get("event") != "ready":
                 return
         self._restart(proc)
 
@@ -233,15 +238,17 @@ class EngineClient:
             proc.info = event
             if kind == "ready":
                 self.backend = event["backend"]
+                proc.ready_at = time.monotonic()
                 log.info("engine process %d ready: %s", proc.popen.pid, event)
             proc.ready.set()
             if kind == "ready" and proc.restart:
-                self._deliver({"event": "restarted", "backend": event["backend"]})
+                self.restarts += 1
+                self._deliver({"event": "restarted", "backend": event["backend"], "restarts": self.restarts})
             return
         self._deliver(event)
 
     def _deliver(self, event: dict[str, Any]) -> None:
-        if self._closing:  # the app may be gone; a stopping engine's last events are moot
+        if self._closed.is_set():  # the app may be gone; a stopping engine's last events are moot
             return
         try:
             self._on_event(event)
@@ -249,20 +256,32 @@ class EngineClient:
             log.exception("engine event handler failed on %s", event.get("event"))
 
     def _restart(self, dead: _Process) -> None:
-        now = time.monotonic()
-        self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW] + [now]
-        code = dead.popen.returncode
-        if len(self._crashes) > MAX_CRASHES:
-            self._deliver({"event": "error", "message": f"the engine keeps dying (exit {code}); "
-                                                        f"not restarting it. See {self.log_path}"})
-            return
-        log.error("engine process %d died (exit %s); starting a new one", dead.popen.pid, code)
-        self.restarts += 1
-        try:
-            self._launch(restart=True)
-        except (EngineError, OSError) as exc:
-            if not self._closing:
-                self._deliver({"event": "error", "message": f"could not restart the engine: {exc}"})
+        """Start new processes until one runs or the client closes, on the dead one's reader
+        thread: one attempt at a time, never a thread per attempt."""
+        if dead.ready_at is not None and time.monotonic() - dead.ready_at >= STABLE_AFTER:
+            self._failures = 0
+        message = f"the engine process died (exit {dead.popen.returncode})"
+        log.error("engine process %d died (exit %s)", dead.popen.pid, dead.popen.returncode)
+        while True:
+            delay = restart_delay(self._failures)
+            self._failures += 1
+            self._deliver({"event": "down", "message": message, "retry_in": delay,
+                           "attempt": self._failures, "restarts": self.restarts})
+            if self._closed.wait(delay):
+                return
+            self._deliver({"event": "restarting", "attempt": self._failures, "restarts": self.restarts})
+            try:
+                self._launch(restart=True)
+                return
+            except (EngineError, OSError) as exc:
+                if self._closed.is_set():
+                    return
+                log.error("could not restart the engine: %s; next attempt in %.1f s", exc,
+                          restart_delay(self._failures))
+                # Events reach OSC replies: they name the log file, not its absolute path.
+                message = f"could not restart the engine: {exc}"
+                if self.log_path is not None:
+                    message = message.replace(str(self.log_path), self.log_path.name)
 
     def _write(self) -> None:
         while (command := self._outbox.get()) is not _CLOSE:
@@ -276,6 +295,14 @@ class EngineClient:
         path = self.log_path
         if path is not None and path.exists() and path.stat().st_size > LOG_KEEP_BYTES:
             path.replace(path.with_name(path.name + ".1"))
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds to wait before a restart, after `failures` attempts in a row since the engine
+    last ran well: none for the first, then RESTART_DELAY_FIRST doubling up to RESTART_DELAY_MAX."""
+    if failures <= 0:
+        return 0.0
+    return min(RESTART_DELAY_FIRST * 2.0 ** min(failures - 1, 30), RESTART_DELAY_MAX)
 
 
 def _stop(proc: _Process) -> None:

@@ -25,7 +25,9 @@ class TransportBar(Widget):
     def parts(self) -> list[Text]:
         """The line's fields, each kept whole when the line wraps on a narrow screen."""
         status = self.session.status()
-        if status["playing"]:
+        if status["engine"] in ("down", "restarting"):  # nothing sounds, whatever the transport says
+            play = Text(" ⚠ ENGINE DOWN — restarting ", style="bold white on red")
+        elif status["playing"]:
             play = Text(" ▶ PLAY ", style="bold black on green")
         else:
             play = Text(" ■ STOP ", style="bold white on grey35")
