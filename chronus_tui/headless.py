@@ -1,7 +1,9 @@
 """`chronus --no-ui`: the engine and the OSC server, one log line per action on stderr.
 
 SIGINT and SIGTERM stop it cleanly: the OSC socket closes, the live session is
-autosaved to slot 0 and the engine process stops (Runtime.close()).
+autosaved to slot 0 and the engine process stops (Runtime.close()). A start that
+fails (folder in use, bad options, no engine, port taken) exits 1 and writes nothing
+in the patterns folder.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 from collections.abc import Iterable
 from ipaddress import IPv4Network
 
 from chronus_tui.engine.client import EngineError
+from chronus_tui.logs import start_logging
 from chronus_tui.osc.server import OscServer
 from chronus_tui.runtime import Runtime, open_runtime
 from chronus_tui.session import Change
@@ -24,9 +26,11 @@ log = logging.getLogger("chronus")
 
 
 def headless_main(args: argparse.Namespace) -> int:
-    _log_to_stderr()
+    engine_log, warning = start_logging(ui=False)
+    if warning is not None:
+        log.warning("%s", warning)
     try:
-        runtime = open_runtime(args)
+        runtime = open_runtime(args, engine_log=engine_log)
     except EngineError as exc:
         log.error("cannot start the audio engine: %s", exc)
         return 1
@@ -36,7 +40,9 @@ def headless_main(args: argparse.Namespace) -> int:
         return asyncio.run(serve(runtime, args.osc_host, args.osc_port, args.osc_allow))
     finally:
         saved = runtime.close()
-        if saved is not None:
+        if not runtime.autosave:
+            log.info("stopped before serving; the patterns folder is as it was")
+        elif saved is not None:
             log.info("stopped; session autosaved to %s", saved)
         else:
             log.info("stopped; the session could not be autosaved (see above)")
@@ -50,6 +56,7 @@ async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Netw
     except OSError as exc:
         log.error("cannot listen for OSC on %s:%d: %s", host, port, exc.strerror or exc)
         return 1
+    runtime.autosave = True  # serving: from now on the session is the user's set
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,11 +84,3 @@ def _log_change(change: Change) -> None:
         log.error("%s: %s", change.source or "error", data.get("message"))
     elif change.kind == "engine" and data.get("event") == "restarted":
         log.warning("engine process restarted; live state sent again")
-
-
-def _log_to_stderr() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)

@@ -1,7 +1,9 @@
-"""Start-up shared by the terminal UI and `--no-ui`: store, engine process, Session.
+"""Start-up shared by the terminal UI and `--no-ui`: folder lock, store, engine process, Session.
 
 The session opens on the autosave (slot 0) when there is one, else on the
-factory demo pattern, so a new user presses play and hears music.
+factory demo pattern, so a new user presses play and hears music. The patterns
+folder is locked before anything starts, so a second instance on it stops at
+once; a start that fails before serving writes nothing there (Runtime.autosave).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
-
+from chronus_tui.folderlock import FolderLock
+from chronus_tui.logs import LogCap
 from chronus_tui.model import Pattern
 from chronus_tui.session import Session, SessionError
-from chronus_tui.store import AUTOSAVE_SLOT, SlotStore, StoreError
+from chronus_tui.store import AUTOSAVE_SLOT, SlotStore, StoreError, default_root
 
 if TYPE_CHECKING:
     from chronus_tui.engine.client import EngineClient
@@ -26,30 +28,37 @@ log = logging.getLogger(__name__)
 DEMO_PATTERN = "demo"
 
 
-def log_path() -> Path:
-    """Where the engine's (pyo, PortAudio, ALSA) output goes, never the terminal."""
-    return platformdirs.user_log_path("chronus") / "engine.log"
-
-
 @dataclass
 class Runtime:
     store: SlotStore
     session: Session
     engine: EngineClient | None
     notices: list[str]  # things the user should be told at start (dropped fields, a bad autosave)
+    lock: FolderLock | None = None
+    log_cap: LogCap | None = None
+    # Whether close() autosaves. open_runtime's Runtime starts without: its caller sets it once
+    # the instance serves, so a start that fails (port taken, …) leaves the folder as it was.
+    autosave: bool = True
 
     def close(self) -> Path | None:
-        """Autosave the live session to slot 0, then stop the engine process.
+        """Autosave the live session to slot 0 (if self.autosave), stop the engine process,
+        then let the patterns folder go.
 
-        Returns the autosave's path, or None when it failed (the reason is logged).
+        Returns the autosave's path, or None when it failed (the reason is logged) or was not due.
         """
         saved = None
         try:
-            saved = self.session.autosave()
+            if self.autosave:
+                saved = self.session.autosave()
         except SessionError as exc:
             log.error("autosave failed: %s", exc)
-        if self.engine is not None:
-            self.engine.close()
+        finally:
+            if self.engine is not None:
+                self.engine.close()
+            if self.log_cap is not None:
+                self.log_cap.stop()
+            if self.lock is not None:
+                self.lock.release()
         return saved
 
 
@@ -68,19 +77,36 @@ def initial_pattern(store: SlotStore, notices: list[str]) -> Pattern:
         return Pattern()
 
 
-def open_runtime(args: argparse.Namespace, *, with_engine: bool = True) -> Runtime:
-    """Store, Session and (unless with_engine is False) a running engine process."""
-    store = SlotStore(args.patterns_dir)
-    notices: list[str] = []
-    session = Session(store, pattern=initial_pattern(store, notices))
+def open_runtime(args: argparse.Namespace, *, with_engine: bool = True,
+                 engine_log: Path | None = None) -> Runtime:
+    """The patterns folder locked, then Store, Session and (unless with_engine is False) a
+    running engine process writing to engine_log (None: its output is discarded).
+
+    The audio options are checked first, then the lock is taken: EngineError (bad options)
+    or FolderInUse (another chronus holds the folder) come before any engine starts or
+    anything in the folder is written. The returned Runtime does not autosave on close
+    until its caller sets `autosave`.
+    """
     engine = None
     if with_engine:
         from chronus_tui.engine.client import EngineClient
 
-        path = log_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = EngineClient(audio=args.audio, sr=args.sr, buffer=args.buffer, log_path=path)
-        session.engine = engine
-        engine.start(session.on_engine_event)
-        session.resync()
-    return Runtime(store, session, engine, notices)
+        engine = EngineClient(audio=args.audio, sr=args.sr, buffer=args.buffer, log_path=engine_log)
+    lock = FolderLock.acquire(args.patterns_dir if args.patterns_dir is not None else default_root())
+    log_cap = None
+    try:
+        store = SlotStore(lock.root)
+        notices: list[str] = []
+        session = Session(store, pattern=initial_pattern(store, notices))
+        if engine is not None:
+            if engine_log is not None:
+                log_cap = LogCap(engine_log).start()
+            session.engine = engine
+            engine.start(session.on_engine_event)
+            session.resync()
+    except BaseException:
+        if log_cap is not None:
+            log_cap.stop()
+        lock.release()
+        raise
+    return Runtime(store, session, engine, notices, lock, log_cap, autosave=False)

@@ -1,13 +1,15 @@
 """The real `chronus --no-ui` as a subprocess, for tests that drive it as a user would.
 
 `Headless(patterns_dir, state_dir, port, *extra_args)` starts it with `--audio null`;
-`wait_for(text)` waits for a stderr line; `stop(sig)` ends it. The `headless` fixture
+`wait_for(text)` waits for a stderr line; `stop(sig)` ends it; `with ready(Headless(…)) as p:`
+waits until it listens and kills it if the block leaves it running. The `headless` fixture
 (import it: `from headless_support import headless_fixture  # noqa: F401`) yields one that
 is listening, on a free port, with its own patterns and state folders under tmp_path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -53,9 +55,9 @@ class Headless:
         return code
 
 
-@pytest.fixture
-def headless(tmp_path: Path) -> Iterator[Headless]:
-    process = Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())
+@contextlib.contextmanager
+def ready(process: Headless) -> Iterator[Headless]:
+    """`process` once it listens; killed on the way out if it still runs."""
     try:
         process.wait_for(READY)
         yield process
@@ -63,15 +65,15 @@ def headless(tmp_path: Path) -> Iterator[Headless]:
         if process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()
+
+
+@pytest.fixture
+def headless(tmp_path: Path) -> Iterator[Headless]:
+    with ready(Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())) as process:
+        yield process
 
 
 @pytest.fixture(name="headless")
 def headless_fixture(tmp_path: Path) -> Iterator[Headless]:
-    process = Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())
-    try:
-        process.wait_for(READY)
+    with ready(Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())) as process:
         yield process
-    finally:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()

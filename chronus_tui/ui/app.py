@@ -361,16 +361,6 @@ class ChronusApp(App[int]):
         self.exit(0)
 
 
-def _log_to_file() -> None:
-    """Library logging goes to a file: nothing may print over the UI."""
-    from chronus_tui.runtime import log_path
-
-    path = log_path().with_name("chronus.log")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=path, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-
 def _yield_to_audio(niceness: int = 5) -> None:
     """Lower the UI thread's priority, so drawing never takes a core the engine needs.
 
@@ -386,15 +376,24 @@ def _yield_to_audio(niceness: int = 5) -> None:
 def ui_main(args: argparse.Namespace) -> int:
     """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
     from chronus_tui.engine.client import EngineError
+    from chronus_tui.logs import start_logging
     from chronus_tui.osc.server import OscServer
-    from chronus_tui.runtime import log_path, open_runtime
+    from chronus_tui.runtime import open_runtime
 
-    _log_to_file()
+    # Log lines go to chronus.log; nothing may print over the UI, so a log that cannot be
+    # written is said once here, before the UI takes the screen, and again on it.
+    engine_log, warning = start_logging(ui=True)
+    if warning is not None:
+        print(f"chronus: {warning}", file=sys.stderr)
     try:
-        runtime = open_runtime(args)
+        runtime = open_runtime(args, engine_log=engine_log)
     except EngineError as exc:
-        print(f"chronus: {exc} (engine log: {log_path()})", file=sys.stderr)
+        where = f"engine log: {engine_log}" if engine_log is not None else "the engine's output was discarded"
+        print(f"chronus: {exc} ({where})", file=sys.stderr)
         return 1
+    if warning is not None:
+        runtime.notices.append(warning)
+    runtime.autosave = True  # from here on the session is the user's set
     try:
         app = ChronusApp(runtime.session, audio=args.audio,
                          osc_address=f"{args.osc_host}:{args.osc_port}",
