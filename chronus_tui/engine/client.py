@@ -30,6 +30,7 @@ from typing import Any
 
 from chronus_tui.engine.backends import candidates, check_audio_settings
 from chronus_tui.engine.wire import FrameReader, write_all
+from chronus_tui.logs import LOG_MAX_BYTES, open_append
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ STOP_TIMEOUT = 3.0     # for a clean exit after the command pipe closes, before 
 RESTART_DELAY_FIRST = 0.1  # seconds before the second attempt in a row; doubled per failure …
 RESTART_DELAY_MAX = 5.0    # … up to this: a broken engine costs a start every 5 s, never a busy loop
 STABLE_AFTER = 10.0        # an engine that ran this long was healthy: its death restarts at once
-LOG_KEEP_BYTES = 1_000_000  # a bigger engine log is moved to engine.log.1 at start
+LOG_KEEP_BYTES = LOG_MAX_BYTES  # a bigger engine log is moved to engine.log.1 when an engine (re)starts
 
 _CLOSE = object()
 
@@ -127,7 +128,6 @@ class EngineClient:
         tried; an explicit backend that is unavailable is an error.
         """
         self._on_event = on_event
-        self._rotate_log()
         try:
             self._launch(restart=False)
         except EngineError:
@@ -190,7 +190,7 @@ class EngineClient:
         env = {**os.environ, "PYO_GUI_WX": "0", "JACK_NO_START_SERVER": "1", **(self.env or {})}
         argv = [sys.executable, *self.ENGINE_MAIN, "--audio", ",".join(backends), "--sr", str(self.sr),
                 "--buffer", str(self.buffer), "--commands", str(cmd_read), "--events", str(evt_write)]
-        out = open(self.log_path, "ab") if self.log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+        out = self._log_output()
         try:
             # Own session: a Ctrl-C in the terminal is for us, not the engine; close() stops it.
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -198,8 +198,8 @@ class EngineClient:
         finally:
             os.close(cmd_read)
             os.close(evt_write)
-            if out is not subprocess.DEVNULL:
-                out.close()
+            if out != subprocess.DEVNULL:
+                os.close(out)
         proc = _Process(popen, cmd_write, FrameReader(evt_read), restart)
         with self._lock:
             if self._closed.is_set():
@@ -291,10 +291,22 @@ class EngineClient:
             with contextlib.suppress(OSError):  # a dying process: the restart resyncs
                 proc.send(command)
 
-    def _rotate_log(self) -> None:
+    def _log_output(self) -> int:
+        """The new engine's stdout and stderr: the log file, moved to <name>.1 first when it is
+        over LOG_KEEP_BYTES; else /dev/null, since a log folder gone or broken mid-set must
+        not keep an engine from starting."""
         path = self.log_path
-        if path is not None and path.exists() and path.stat().st_size > LOG_KEEP_BYTES:
-            path.replace(path.with_name(path.name + ".1"))
+        if path is None:
+            return subprocess.DEVNULL
+        with contextlib.suppress(OSError):  # one that cannot be moved aside is appended to all the same
+            if path.stat().st_size > LOG_KEEP_BYTES:
+                path.replace(path.with_name(path.name + ".1"))
+        try:
+            return open_append(path)
+        except OSError as exc:
+            log.warning("engine log %s cannot be written (%s); the engine's output is discarded",
+                        path, exc.strerror or exc)
+            return subprocess.DEVNULL
 
 
 def restart_delay(failures: int) -> float:
