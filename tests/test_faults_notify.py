@@ -60,16 +60,13 @@ class Sniffer:
 
 
 @pytest.fixture
-def second(tmp_path: Path) -> Iterator[Headless]:
-    """A second instance, with folders of its own."""
+def second(tmp_path: Path, request: pytest.FixtureRequest) -> Headless:
+    """A second instance, with folders of its own; killed at the end (finalizers run last first)."""
     process = Headless(tmp_path / "b" / "patterns", tmp_path / "b" / "state", free_udp_port())
-    try:
-        process.wait_for(READY)
-        yield process
-    finally:
-        if process.proc.poll() is None:
-            process.proc.kill()
-            process.proc.wait()
+    request.addfinalizer(process.proc.wait)
+    request.addfinalizer(process.proc.kill)
+    process.wait_for(READY)
+    return process
 
 
 @pytest.fixture
