@@ -172,3 +172,20 @@ def test_a_drawn_panel_keeps_its_lines_and_styles_in_place() -> None:
     text = Text.assemble(("a\x1bb", "bold"), "\n", ("c\x9b", "red"))
     assert drawn(text).plain == "a␛b\nc�"
     assert [(span.start, span.end, span.style) for span in text.spans] == [(0, 3, "bold"), (4, 6, "red")]
+
+
+async def test_every_panel_draws_control_characters_visibly(patterns_dir: Path) -> None:
+    """Defence in depth: names are checked on the way in, but a panel never trusts that."""
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        session.pattern.name = "\x1b[2Jtitle"
+        session.pattern.tracks[0].name = "\x1b[31mkick"
+        app.slots.set_entry(1, "\x1b]0;pwned\x07")
+        for panel in (app.transport, app.grid, app.params, app.slots):
+            panel.refresh()
+        await pilot.pause()
+        screen = assert_alive_and_printable(app)
+        assert "— ␛[2Jtitle" in screen                                       # transport
+        assert "␛[31mkick (voice1)" in screen and "␛[31mkic ··" in screen   # grid: info line, row
+        assert "␛[31mkic level" in screen                                    # sound panel
+        assert "A01 saved   ␛]0;pwned␇" in screen                            # slot browser

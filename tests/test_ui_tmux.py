@@ -6,8 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from osc_support import OscClient
 from pythonosc.udp_client import SimpleUDPClient
 from ui_tmux import TmuxChronus, engine_unavailable_reason, free_udp_port
+
+from chronus_tui import patternfile
+from chronus_tui.model import Pattern
+from chronus_tui.store import SlotStore
 
 
 @pytest.fixture(scope="module")
@@ -41,4 +46,40 @@ def test_chronus_in_tmux_osc_keys_and_clean_exit(engine_ready: None, tmp_path: P
         assert json.loads((patterns / "slots" / "slot_000.json").read_text())["sequencer"]["bpm"] == 133.0
         assert "Traceback" not in app.screen()
     finally:
+        app.close()
+
+
+def test_markup_and_escape_codes_from_files_and_osc_are_shown_literally(engine_ready: None,
+                                                                        tmp_path: Path) -> None:
+    """Hostile text in slot files and OSC neither ends the set nor reaches the terminal raw."""
+    patterns = tmp_path / "patterns"
+    store = SlotStore(patterns)
+    store.save(1, patternfile.pattern_to_dict(Pattern(name="x", bpm=97.0)), name="[/x] [bold]")
+    broken = patternfile.pattern_to_dict(Pattern(name="x"))
+    broken["modules"]["\x1b[2J\x1b[31m[/x]"] = {}          # the error names this field
+    store.slot_path(2).write_text(json.dumps(broken))
+    original = {"schema_version": "1.0", "sequencer": {"bpm": 120, "tracks": {}}, "modules": {},
+                "\x1b[2J[@click=app.quit]q[/]": 1}        # an original file: dropped fields are listed
+    store.slot_path(3).write_text(json.dumps(original))
+    port = free_udp_port()
+    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns), "--osc-port", str(port)])
+    osc = OscClient(port)
+    try:
+        app.wait_for(f"OSC 127.0.0.1:{port}", "A01 saved   [/x] [bold]")
+        assert osc.error("/x[/x]", "[bold]oops").startswith("unknown address")
+        app.wait_for("OSC /x[/x]: unknown address")
+        app.keys("]", "L")                                     # A02: a broken file says why
+        app.wait_for("A02 broken  slot 2: modules.␛[2", "modules.␛[2J␛[31m[/x]: unknown module")
+        app.keys("]", "L")                                     # A03: load the original file
+        app.wait_for("A03 is an original Music Chronus", "␛[2J[@click=app.quit]q[/] (unknown")
+        app.keys("[", "[", "L")                                # A01: load the markup name
+        screen = app.wait_for("Loaded A01 “[/x] [bold]”", "A01 [/x] [bold]", "97.0 BPM")
+        # Still the whole UI: no escape code cleared the screen or reached the terminal raw.
+        assert "Pattern" in screen and "Slots" in screen and "Sound" in screen and "Quit" in screen
+        assert screen.splitlines()[0].startswith("  ■ STOP")
+        assert osc.query("/seq/status")["bpm"] == 97.0         # alive and answering
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
+    finally:
+        osc.close()
         app.close()

@@ -10,6 +10,7 @@ from textual.widget import Widget
 
 from chronus_tui.session import Session
 from chronus_tui.store import slot_label
+from chronus_tui.ui.literal import drawn
 
 SEPARATOR = "  │  "
 
@@ -76,4 +77,4 @@ class TransportBar(Widget):
         lines = self.lines(max(self.size.width, 1))
         if len(lines) != self.size.height:
             self.refresh(layout=True)  # a longer name or a queued slot needs another line
-        return Text("\n").join(lines)
+        return drawn(Text("\n").join(lines))
