@@ -16,6 +16,7 @@ import pytest
 from conftest import FakeEngine
 from osc_support import OscClient, free_udp_port
 from rich.text import Text
+from textual import events
 from textual.pilot import Pilot
 from ui_support import fixed_pattern, make_app, screen_text
 
@@ -189,3 +190,17 @@ async def test_every_panel_draws_control_characters_visibly(patterns_dir: Path) 
         assert "␛[31mkick (voice1)" in screen and "␛[31mkic ··" in screen   # grid: info line, row
         assert "␛[31mkic level" in screen                                    # sound panel
         assert "A01 saved   ␛]0;pwned␇" in screen                            # slot browser
+
+
+async def test_control_characters_pasted_at_a_prompt_become_symbols(patterns_dir: Path) -> None:
+    SlotStore(patterns_dir).save(1, patternfile.pattern_to_dict(fixed_pattern()), name="plain")
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("R", "end", *["backspace"] * len("plain"))
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").post_message(events.Paste("\x1b[2J\x07x\ud800"))
+        await pilot.pause()
+        assert "␛[2J␇x�" in assert_alive_and_printable(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert json.loads((patterns_dir / "slots" / "slot_001.json").read_text())["name"] == "␛[2J␇x�"

@@ -10,7 +10,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from chronus_tui.ui.literal import literal
+from chronus_tui.ui.literal import literal, printable
+
+
+class PlainInput(Input):
+    """An Input of printable text: a control character pasted in shows as its symbol, never raw."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        # Typing, pasting and editing all arrive here.
+        super().replace(printable(text), start, end)
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -26,7 +34,7 @@ class PromptScreen(ModalScreen[str | None]):
         with Vertical(id="prompt-body"):
             yield Label(literal(self.question), markup=False)
             # A name from a file may hold control characters: the field offers their visible form.
-            yield Input(literal(self.value), placeholder=self.placeholder, id="prompt-input")
+            yield PlainInput(literal(self.value), placeholder=self.placeholder, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
