@@ -95,7 +95,9 @@ NOTIFICATIONS: tuple[Notification, ...] = (
                  lambda s, d: [d["slot"], d["name"]], key=("slot",)),
     Notification("position", "/notify/position", "bar step", "the playhead moved (once a step)",
                  lambda s, d: [d["bar"], d["step"]]),
-    Notification("engine", "/notify/engine", "json", "the engine reported its status or restarted",
+    Notification("engine", "/notify/engine", "json",
+                 "the engine reported its status (event status), its process died (down), a new one "
+                 "starts (restarting) or runs (restarted)",
                  lambda s, d: [json.dumps(d, separators=(",", ":"))]),
     Notification("error", "/notify/error", "message", "a request was refused or the engine failed",
                  lambda s, d: [d.get("message", "")]),
