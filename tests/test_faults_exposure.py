@@ -8,6 +8,7 @@ The in-process tests drive a served Session over real UDP; the others start the 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import signal
 import socket
@@ -25,6 +26,8 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 from test_osc_routes import VALID
 from test_osc_server import non_loopback_address
+from test_ui_actions import SIZE, spy_notifications
+from ui_support import make_app
 
 from chronus_tui.model import MAX_NAME, Step
 from chronus_tui.osc.routes import LIST_PAGE_BYTES, LISTED_TEXT
@@ -267,3 +270,14 @@ def test_the_osc_server_counts_what_it_did(session: Session) -> None:
             client.close()
     assert isinstance(server, OscServer)
     assert (status["osc_handled"], status["osc_errors"], status["osc_dropped"]) == (2, 1, 0)
+
+
+async def test_the_ui_shows_the_exposure_warning(patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir)
+    app.osc_server = OscServer(session, "0.0.0.0", 0, allow=[ipaddress.IPv4Network("10.0.0.0/8")])
+    notes = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [severity for message, severity in notes if "reachable from other machines" in message
+                and "10.0.0.0/8 and loopback" in message] == ["warning"]
+        await pilot.press("q")

@@ -97,10 +97,10 @@ async def test_on_a_public_address_only_loopback_and_allowed_senders_are_served(
     outsider = non_loopback_address()
     server = OscServer(session, "0.0.0.0", 0, allow=[ipaddress.IPv4Network("10.0.0.0/8")])
     with caplog.at_level(logging.WARNING, logger="chronus_tui.osc.server"):
-        await server.start()
+        warning = await server.start()  # returned too, for the UI to show
     try:
         warnings = [r.getMessage() for r in caplog.records if "reachable from other" in r.getMessage()]
-        assert len(warnings) == 1 and "10.0.0.0/8 and loopback" in warnings[0]
+        assert warnings == [warning] and "10.0.0.0/8 and loopback" in warning
         assert (await ask_from("127.0.0.1", server.port, "/seq/status", 2))[0] == "/seq/status"
         assert await ask_from(outsider, server.port, "/seq/clear", 0.5) is None
         assert server.dropped == 1
@@ -133,7 +133,7 @@ async def test_a_loopback_socket_serves_every_sender_and_warns_of_nothing(
         session: Session, caplog: pytest.LogCaptureFixture) -> None:
     server = OscServer(session, "127.0.0.1", 0)
     with caplog.at_level(logging.WARNING, logger="chronus_tui.osc.server"):
-        await server.start()
+        assert await server.start() is None
     try:
         assert not [r for r in caplog.records if "reachable" in r.getMessage()]
         assert server.serves("203.0.113.5")  # only this machine can reach a loopback socket

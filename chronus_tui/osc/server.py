@@ -100,8 +100,9 @@ class OscServer:
             raise RuntimeError("the OSC server has not started")
         return self._feedback
 
-    async def start(self) -> None:
-        """Bind the socket (OSError if the port is taken) and start answering."""
+    async def start(self) -> str | None:
+        """Bind the socket (OSError if the port is taken) and start answering. On an address
+        other machines can reach, the warning it logged (for a UI to show), else None."""
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self), local_addr=(self.host, self.port), family=socket.AF_INET)
@@ -113,11 +114,13 @@ class OscServer:
         self._transport, self._loop = transport, loop
         self.port = sock.getsockname()[1]
         self._serve_all = ipaddress.ip_address(sock.getsockname()[0]).is_loopback
-        if not self._serve_all:
-            log.warning("%s", exposure_warning(self.address, self.allow))
+        warning = None if self._serve_all else exposure_warning(self.address, self.allow)
+        if warning is not None:
+            log.warning("%s", warning)
         self._local_paths = _local_paths(self.session.store.root)
         self._feedback = Feedback(self.session, self._send, loop, own=(sock.getsockname()[0], self.port))
         self.session.subscribe(self._feedback.on_change)
+        return warning
 
     def close(self) -> None:
         """Stop answering at once; the socket itself closes on the loop's next turn."""

@@ -124,7 +124,7 @@ class ChronusApp(App[int]):
         if self.osc_server is None:
             return
         try:
-            await self.osc_server.start()
+            exposed = await self.osc_server.start()
         except OSError as exc:
             self.osc_server = None
             self.notify(f"OSC server not started on {self.osc_address}: {exc.strerror or exc}",
@@ -132,6 +132,8 @@ class ChronusApp(App[int]):
             return
         self.transport.osc_address = self.osc_address
         self.transport.refresh()
+        if exposed:  # listening where other machines can reach it: say who is served
+            self.notify(exposed, severity="warning", timeout=15)
 
     async def _stop_osc(self) -> None:
         server, self.osc_server = self.osc_server, None
