@@ -162,6 +162,32 @@ def test_start_prunes_backups_beyond_the_bound(patterns_dir):
                                                   "20990101T000000000000Z-1-00000002.json"]
 
 
+def test_a_pruned_backup_is_reused_by_the_next_save_never_a_kept_one(patterns_dir):
+    """Saving past the bound writes over the file of the backup pruned last (its blocks are
+    reused, not freed and allocated again), never over a backup still kept, and never over
+    a file with another name."""
+    store = SlotStore(patterns_dir, max_backups=1)
+    store.save(3, snap("v0"))
+    v0_inode = store.slot_path(3).stat().st_ino
+    store.save(3, snap("v1"))
+    store.save(3, snap("v2"))  # prunes v0's backup: it becomes the spare
+    spare = store.backups_dir / "slot_003" / store_module.SPARE
+    assert spare.stat().st_ino == v0_inode
+    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v1"]  # not a backup
+    store.save(3, snap("v3"))
+    assert store.slot_path(3).stat().st_ino == v0_inode  # written over, in place
+    assert assert_canonical(store.slot_path(3)).name == "v3"
+    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v2"]
+
+    spare.unlink()
+    outside = patterns_dir.parent / "outside.json"
+    outside.write_bytes(b"someone else's")
+    os.link(outside, spare)  # a spare with another name is never written
+    store.save(3, snap("v4"))
+    assert outside.read_bytes() == b"someone else's" and store.load(3).name == "v4"
+    assert not any(store.temp_dir.iterdir())
+
+
 def test_default_backup_bound(store):
     for i in range(MAX_BACKUPS + 4):
         store.save(1, snap(f"v{i}"))
@@ -771,10 +797,11 @@ def backup_bytes(store: SlotStore, slot: int) -> dict[str, bytes]:
 
 
 def test_a_save_that_fills_the_disk_keeps_every_backup_and_the_slot(store, monkeypatch):
-    for i in range(MAX_BACKUPS + 1):
+    for i in range(MAX_BACKUPS + 2):  # one more than fills the backups: one was pruned
         store.save(4, snap(f"v{i}"))
     assert len(store.backups(4)) == MAX_BACKUPS
     before, backups_before = store.slot_path(4).read_bytes(), backup_bytes(store, 4)
+    assert (store.backups_dir / "slot_004" / store_module.SPARE).is_file()  # what it writes over
     faulty = PartWriteOs()
     monkeypatch.setattr(store_module, "os", faulty)
     with pytest.raises(StoreError, match=r"^slot 4: not saved, the old file is unchanged: "
