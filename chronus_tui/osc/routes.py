@@ -622,7 +622,8 @@ ROUTES: tuple[Route, ...] = (
           "backend, sr, buffer, cpu, playing (sound now), transport_running, playing_slot, queued_slot, "
           "bar, step, position (bar:step), engine (up, down or restarting), engine_error, restarts, "
           "next_attempt_in (seconds, while down); osc_handled, osc_errors, osc_dropped (datagrams "
-          "from senders not allowed, see --osc-allow)",
+          "from senders not allowed, see --osc-allow), osc_ignored (replies and notifications "
+          "received, never answered)",
           query=True),
     Route("/engine/schema", (Arg("format", SCHEMA_FORMAT, optional=True),), engine_schema,
           "this table as JSON: every route with argument types and ranges, parameters, notifications",

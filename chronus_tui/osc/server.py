@@ -236,7 +236,8 @@ class OscServer:
 
     def counters(self) -> dict[str, int]:
         """The server's counts, as /engine/status reports them."""
-        return {"osc_handled": self.handled, "osc_errors": self.errors, "osc_dropped": self.dropped}
+        return {"osc_handled": self.handled, "osc_errors": self.errors, "osc_dropped": self.dropped,
+                "osc_ignored": self.ignored}
 
     # -- sending -----------------------------------------------------------------------
 
