@@ -163,7 +163,7 @@ async def test_markup_typed_in_prompts_and_the_palette_is_text(patterns_dir: Pat
 
 def test_control_characters_are_replaced_one_for_one() -> None:
     assert printable(CONTROL_TEXT) == "␛[2J␛[31mred␇ �6n �evil � end"
-    assert printable("a\tb\nc\x7f", keep="\n") == "a␉b\nc␡"
+    assert printable("a\tb\nc\x7f") == "a␉b␊c␡"
     assert printable("[/x] Ünïcödé ♪") == "[/x] Ünïcödé ♪"
     assert literal("x" * 10, limit=5) == "xxxx…"
     assert literal(CONTROL_TEXT, limit=5) == "␛[2J…"

@@ -20,12 +20,12 @@ REPLACEMENT = "\ufffd"
 _CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)} | {0x7F: "\u2421"}
 
 
-def printable(text: str, keep: str = "") -> str:
-    """`text` with every non-printable character but those in `keep` replaced by a visible one."""
+def printable(text: str) -> str:
+    """`text` with every non-printable character replaced by a visible one."""
     if text.isprintable():
         return text
-    return "".join(char if char.isprintable() or char in keep
-                   else _CONTROL_PICTURES.get(ord(char), REPLACEMENT) for char in text)
+    return "".join(char if char.isprintable() else _CONTROL_PICTURES.get(ord(char), REPLACEMENT)
+                   for char in text)
 
 
 def literal(text: str, limit: int = MAX_SHOWN) -> str:
@@ -37,5 +37,7 @@ def literal(text: str, limit: int = MAX_SHOWN) -> str:
 
 def drawn(text: Text) -> Text:
     """A panel's rendering, its lines kept, with every other control character made visible."""
-    text.plain = printable(text.plain, keep="\n")
+    lines = text.plain.split("\n")
+    if not all(line.isprintable() for line in lines):  # the usual case costs one pass in C
+        text.plain = "\n".join(map(printable, lines))
     return text
