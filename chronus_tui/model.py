@@ -270,7 +270,8 @@ def hz_to_midi(freq: float) -> int:
     """The nearest MIDI note to a frequency, kept inside 0–127."""
     if freq <= 0:
         raise PatternError("note", f"{freq!r} Hz is not a positive frequency")
-    return min(max(round(69 + 12 * math.log2(freq / 440.0)), NOTE_RANGE[0]), NOTE_RANGE[1])
+    # log2 of each side: freq / 440 underflows to 0 (and log2 fails) for a subnormal freq
+    return min(max(round(69 + 12 * (math.log2(freq) - math.log2(440.0))), NOTE_RANGE[0]), NOTE_RANGE[1])
 
 
 _NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}

@@ -197,6 +197,7 @@ def test_midi_hz_conversions():
     assert midi_to_hz(57) == pytest.approx(220.0)
     assert hz_to_midi(261.63) == 60
     assert hz_to_midi(5.0) == 0 and hz_to_midi(30000.0) == 127  # kept inside 0–127
+    assert hz_to_midi(5e-324) == 0 and hz_to_midi(1e308) == 127  # no underflow or overflow on the way
     for note in range(128):
         assert hz_to_midi(midi_to_hz(note)) == note
     assert [note_name(n) for n in (0, 33, 60, 61, 127)] == ["C-1", "A1", "C4", "C#4", "G9"]
