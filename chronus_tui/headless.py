@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from ipaddress import IPv4Network
 
 from chronus_tui.engine.client import EngineError
-from chronus_tui.logs import start_logging
+from chronus_tui.logs import flush_counts, start_logging
 from chronus_tui.osc.server import OscServer
 from chronus_tui.runtime import Runtime, open_runtime
 from chronus_tui.session import Change
@@ -46,6 +46,7 @@ def headless_main(args: argparse.Namespace) -> int:
             log.info("stopped; session autosaved to %s", saved)
         else:
             log.info("stopped; the session could not be autosaved (see above)")
+        flush_counts()
 
 
 async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Network] = ()) -> int:

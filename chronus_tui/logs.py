@@ -101,6 +101,14 @@ class RateLimit(logging.Filter):
                 self.handler.handle(_summary(done))
         return allowed
 
+    def flush(self) -> None:
+        """Write the counts still waiting for their second to end (at exit)."""
+        with self._lock:
+            ended, self._windows = list(self._windows.values()), {}
+        for done in ended:
+            if done.suppressed:
+                self.handler.handle(_summary(done))
+
     def _sweep(self, now: float) -> list[_Window]:
         """Drop the windows whose second is over; return them (the caller reports suppressions)."""
         self._next_sweep = now + 1.0
@@ -161,6 +169,15 @@ def log_to_file(path: Path, level: int = logging.INFO) -> str | None:
                                                    encoding="utf-8")
     _install(handler, FILE_FORMAT, level)
     return None
+
+
+def flush_counts() -> None:
+    """Write the counts of suppressed lines not yet written, on every handler installed here;
+    called before the process ends, so no count is lost with it."""
+    for handler in logging.getLogger().handlers:
+        for rate_limit in handler.filters:
+            if isinstance(rate_limit, RateLimit):
+                rate_limit.flush()
 
 
 def _install(handler: logging.Handler, fmt: tuple[str, str | None], level: int) -> None:

@@ -87,6 +87,17 @@ def test_a_burst_that_ends_is_reported_when_anything_is_next_logged(limited) -> 
     assert handler.lines == ["flood"] * 5 + ["3 similar lines suppressed, the last: flood", "something else"]
 
 
+def test_counts_still_waiting_are_written_at_exit(limited, root_logging) -> None:
+    logger, handler, _ = limited
+    logging.getLogger().handlers[:] = [handler]  # where flush_counts looks
+    for _ in range(7):
+        logger.error("last words")
+    logs.flush_counts()
+    assert handler.lines == ["last words"] * 5 + ["2 similar lines suppressed, the last: last words"]
+    logs.flush_counts()
+    assert len(handler.lines) == 6  # said once
+
+
 def test_nothing_suppressed_means_no_summary(limited) -> None:
     logger, handler, clock = limited
     for _ in range(4):

@@ -378,7 +378,7 @@ def _yield_to_audio(niceness: int = 5) -> None:
 def ui_main(args: argparse.Namespace) -> int:
     """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
     from chronus_tui.engine.client import EngineError
-    from chronus_tui.logs import start_logging
+    from chronus_tui.logs import flush_counts, start_logging
     from chronus_tui.osc.server import OscServer
     from chronus_tui.runtime import open_runtime
 
@@ -405,4 +405,5 @@ def ui_main(args: argparse.Namespace) -> int:
         app.run()
     finally:
         runtime.close()
+        flush_counts()
     return app.return_code or 0
