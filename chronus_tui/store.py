@@ -268,6 +268,9 @@ class SlotStore:
         try:
             self._read(target, label)
         except StoreError as exc:
+            with contextlib.suppress(OSError):
+                if _identity(os.lstat(target)) != identity:
+                    return None  # replaced while read, by a save beside this one
             return str(exc).removeprefix(f"{label}: ")
         return None
 
@@ -302,7 +305,8 @@ class SlotStore:
                         keep_spare = False
                         with contextlib.suppress(OSError):
                             os.rename(folder / old, folder / SPARE)  # over an unused older spare
-                            continue
+                    # gone if renamed; else still there: rename leaves both names when they
+                    # are one file (two backups of one slot file, by saves side by side)
                     (folder / old).unlink(missing_ok=True)
             except OSError:
                 pass  # a backup we could not prune is harmless

@@ -188,6 +188,19 @@ def test_a_pruned_backup_is_reused_by_the_next_save_never_a_kept_one(patterns_di
     assert not any(store.temp_dir.iterdir())
 
 
+def test_pruning_onto_a_spare_that_is_the_same_file_still_prunes(patterns_dir, monkeypatch):
+    """Saves side by side can leave two backups (or a backup and the spare) that are one file;
+    renaming one name of a file onto another does nothing, and must not keep a backup."""
+    store = SlotStore(patterns_dir, max_backups=1)
+    store.save(3, snap("v0"))
+    store.save(3, snap("v1"))
+    (oldest,) = store.backups(3)
+    os.link(oldest, store.backups_dir / "slot_003" / store_module.SPARE)
+    monkeypatch.setattr(store, "_reused_spare", lambda *_: None)  # as if another save took it
+    store.save(3, snap("v2"))
+    assert [loads(b.read_bytes()).name for b in store.backups(3)] == ["v1"]
+
+
 def test_default_backup_bound(store):
     for i in range(MAX_BACKUPS + 4):
         store.save(1, snap(f"v{i}"))
