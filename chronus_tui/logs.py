@@ -151,9 +151,10 @@ def start_logging(*, ui: bool) -> tuple[Path | None, str | None]:
     return engine_log, "; ".join(problems) or None
 
 
-def log_to_stderr(level: int = logging.INFO) -> None:
-    """`--no-ui`: every line on stderr, rate-limited."""
-    _install(logging.StreamHandler(sys.stderr), STDERR_FORMAT, level)
+def log_to_stderr(level: int = logging.INFO, fmt: tuple[str, str | None] = STDERR_FORMAT) -> None:
+    """`--no-ui` (and the engine process, whose stderr is engine.log): every line on stderr,
+    rate-limited."""
+    _install(logging.StreamHandler(sys.stderr), fmt, level)
 
 
 def log_to_file(path: Path, level: int = logging.INFO) -> str | None:
@@ -180,8 +181,20 @@ def flush_counts() -> None:
                 rate_limit.flush()
 
 
+# Control characters a sender or a file put into a message are written as \xNN escapes, so a
+# line read with `tail` or `less` shows them instead of acting on the terminal.
+_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
+
+
+class LiteralFormatter(logging.Formatter):
+    """A Formatter whose lines carry no raw control character (newlines of tracebacks kept)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).translate(_ESCAPED)
+
+
 def _install(handler: logging.Handler, fmt: tuple[str, str | None], level: int) -> None:
-    handler.setFormatter(logging.Formatter(*fmt))
+    handler.setFormatter(LiteralFormatter(*fmt))
     handler.addFilter(RateLimit(handler))
     root = logging.getLogger()
     for old in root.handlers:

@@ -30,6 +30,13 @@ class OscClient:
     def __init__(self, port: int) -> None:
         self.target = ("127.0.0.1", port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for the replies to a volley sent before reading any: the kernel charges ~1 KB a
+        # datagram, so the default buffer drops replies past a few hundred, the last one too.
+        # (SO_RCVBUFFORCE passes the sysctl cap where we may, as the server does.)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 4 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
 

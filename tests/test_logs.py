@@ -198,3 +198,32 @@ def test_an_engine_log_over_the_limit_is_moved_aside_when_an_engine_starts(tmp_p
         client.close()
     assert (tmp_path / "engine.log.1").read_bytes().startswith(b"old\n")
     assert b"old\n" not in path.read_bytes() and path.stat().st_size > 0  # the new engine's lines
+
+
+def test_control_characters_in_a_line_are_written_as_escapes(tmp_path: Path, root_logging) -> None:
+    """A name or message from a file or a sender may carry terminal escapes: `tail` of the log
+    must show them, not act on them; a traceback keeps its lines."""
+    path = tmp_path / "chronus.log"
+    assert logs.log_to_file(path) is None
+    log = logging.getLogger("test_logs.literal")
+    log.warning("slot name %r", "\x1b[2J\x07bell\x9b")
+    log.warning("%s", "clear\x1b[2Jscreen\rback")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    text = path.read_text(encoding="utf-8")
+    assert "\\x1b[2J" in text and "\\x07bell" in text and "clear\\x1b[2Jscreen\\x0dback" in text
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in text)
+    assert "Traceback (most recent call last):\n" in text
+
+
+def test_the_engine_process_logs_through_the_rate_limit(root_logging) -> None:
+    """The engine's own lines (engine.log) are bounded like the UI's and --no-ui's."""
+    from chronus_tui.engine import process
+
+    with pytest.raises(SystemExit):  # parse_args refuses; logging was set up before
+        process.main(["--audio", "nothing", "--commands", "0", "--events", "0"])
+    handler, = logging.getLogger().handlers
+    assert any(isinstance(f, logs.RateLimit) for f in handler.filters)
+    assert isinstance(handler.formatter, logs.LiteralFormatter)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 from osc_support import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.osc.send import osc_value
-from chronus_tui.osc.server import OscServer
+from chronus_tui.osc.server import OscServer, encode
 from chronus_tui.session import Session
 
 Osc = tuple[OscServer, OscClient]
@@ -117,3 +118,23 @@ def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
                             capture_output=True, text=True, timeout=30, env={**os.environ, "PYO_GUI_WX": "0"})
     assert result.returncode == 2
     assert "argument --port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_malformed_reply_is_skipped_not_a_hang() -> None:
+    """Whatever answers on the port is read with the server's bounded decoder: a malformed
+    bundle (the one that sent python-osc's bundle parser round forever) is skipped, and the
+    real reply after it counts."""
+    hanging_bundle = b"#bundle\0" + bytes(8) + struct.pack(">i", -8) + b"/x\0\0"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake_server:
+        fake_server.bind(("127.0.0.1", 0))
+        fake_server.settimeout(20)
+
+        def answer() -> None:
+            _, sender = fake_server.recvfrom(65536)
+            fake_server.sendto(hanging_bundle, sender)
+            fake_server.sendto(encode("/ok", ["/seq/bpm", 120.0]), sender)
+
+        threading.Thread(target=answer, daemon=True).start()
+        result = chronus_send(fake_server.getsockname()[1], "/seq/bpm", "120", timeout=2.0)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["/ok", "/seq/bpm", "120.0"]

@@ -56,6 +56,7 @@ from chronus_tui.engine.backends import (
     buffer_problem,
 )
 from chronus_tui.engine.wire import FrameReader, FrameWriter
+from chronus_tui.logs import log_to_stderr
 
 log = logging.getLogger("chronus.engine")
 
@@ -316,9 +317,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    log_to_stderr(fmt=("%(asctime)s engine[%(process)d] %(levelname)s %(message)s", None))
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s engine[%(process)d] %(levelname)s %(message)s")
     os.environ.setdefault("PYO_GUI_WX", "0")
     from chronus_tui.engine.graph import EngineGraph
 

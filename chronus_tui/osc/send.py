@@ -16,8 +16,9 @@ import sys
 import time
 from typing import Any
 
-from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+
+from chronus_tui.osc.packet import PacketError, decode
 
 QUIET = 0.15  # seconds without a reply after which no more are expected
 EXIT_FAILED = 1  # an /error, or no reply at all
@@ -81,11 +82,11 @@ def exchange(host: str, port: int, address: str, values: list[Any],
                 packet = sock.recv(65536)
             except TimeoutError:
                 return replies
-            try:
-                message = OscMessage(packet)
-            except Exception:
+            try:  # a reply is read as warily as a request: the same bounded decoder
+                messages = decode(packet)
+            except PacketError:
                 continue  # not ours to read
-            replies.append((message.address, list(message.params)))
+            replies.extend((message.address, message.args) for message in messages)
 
 
 def _follow_up_expected(reply: tuple[str, list[Any]]) -> bool:
