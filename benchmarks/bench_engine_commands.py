@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import FakeEngine, full_pattern  # the session the tests prove; a recorder
 
-from chronus_tui.engine.pyolib import pyo  # pyo's single-precision build, before anything imports pyo64
 from chronus_tui.model import MODULE_PARAMS, VOICES
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
+from chronus_tui.synth.pyolib import pyo  # pyo's single-precision build, before anything imports pyo64
 
 RESULT = RESULTS / "engine_commands.json"
 TARGET_MS = 0.5
@@ -81,7 +81,7 @@ def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="manual")
     server.setVerbosity(1)
     server.boot()
-    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.synth.graph import EngineGraph
 
     graph = EngineGraph(server)  # before the server starts (its step clock starts with it)
     server.start()

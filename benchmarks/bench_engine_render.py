@@ -47,8 +47,8 @@ from conftest import full_pattern  # the session the tests prove
 from render_support import click_pattern, expected_onset, onsets, read_wav
 
 from chronus_tui import patternfile
-from chronus_tui.engine.render import render
-from chronus_tui.engine.sequencer import EPS_STEPS
+from chronus_tui.synth.offline import render
+from chronus_tui.synth.sequencer import EPS_STEPS
 
 SR = 48000
 RESULT = RESULTS / "engine_render.json"

@@ -57,7 +57,7 @@ from chronus_tui.store import StoreError, load_file
 
 RESULT = RESULTS / "soak.json"
 READY = "listening for OSC on"  # the line `chronus --no-ui` logs once it answers OSC
-ENGINE_MODULE = b"chronus_tui.engine.process"  # how the engine child shows in its command line
+ENGINE_MODULE = b"chronus_tui.synth.process"  # how the engine child shows in its command line
 START_TIMEOUT = 60.0  # chronus up and answering, on a loaded machine
 REPLY_TIMEOUT = 2.0  # a request without its reply by then counts as lost
 HANG_WINDOW = 5.0  # no /seq/status reply for longer than this is a hang

@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "slots":
             return cmd_slots(args)
         if args.command == "render":
-            from chronus_tui.engine.render import render_main
+            from chronus_tui.synth.offline import render_main
             return render_main(args)
         if args.command == "send":
             from chronus_tui.osc.send import send_main

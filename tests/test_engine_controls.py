@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chronus_tui.engine.controls import Controls
-from chronus_tui.engine.pyolib import pyo
+from chronus_tui.synth.controls import Controls
+from chronus_tui.synth.pyolib import pyo
 
 BUFFER = 256
 

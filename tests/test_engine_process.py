@@ -40,10 +40,10 @@ from engine_support import (
 
 from chronus_tui.engine import client as client_module
 from chronus_tui.engine.client import EngineClient, EngineError
-from chronus_tui.engine.process import BlockCallback, Engine
 from chronus_tui.engine.wire import FrameReader, FrameWriter, encode, write_all
 from chronus_tui.session import Change
 from chronus_tui.store import SlotStore
+from chronus_tui.synth.process import BlockCallback, Engine
 
 BUFFER = 256
 NO_JACK = {"JACK_DEFAULT_SERVER": "chronus-test-no-such-server"}  # never find a real JACK server

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chronus_tui.engine.pyolib import (
+from chronus_tui.synth.pyolib import (
     attribute_setter,
     collector_paused,
     created_stopped,
@@ -35,15 +35,15 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_the_engine_runs_on_pyos_single_precision_build() -> None:
-    loaded = run_python("import sys, chronus_tui.engine.pyolib as lib; "
+    loaded = run_python("import sys, chronus_tui.synth.pyolib as lib; "
                         "print('pyo._pyo' in sys.modules, 'pyo._pyo64' in sys.modules, lib.SAMPLE_TYPECODE)")
     assert loaded.stdout.split() == ["True", "False", "f"]
 
 
 def test_pyolib_refuses_to_run_on_the_double_precision_build_loaded_before_it() -> None:
-    result = run_python("import pyo64, chronus_tui.engine.pyolib")
+    result = run_python("import pyo64, chronus_tui.synth.pyolib")
     assert result.returncode != 0
-    assert "ImportError: pyo64 was imported before chronus_tui.engine.pyolib" in result.stderr
+    assert "ImportError: pyo64 was imported before chronus_tui.synth.pyolib" in result.stderr
 
 
 @contextmanager

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from render_support import SR, click_pattern, expected_onset, onsets, read_wav, render_array
 
-from chronus_tui.engine import sequencer
 from chronus_tui.engine.backends import max_buffer
-from chronus_tui.engine.render import RenderError, render
-from chronus_tui.engine.sequencer import ClockMath
 from chronus_tui.model import VOICES
+from chronus_tui.synth import sequencer
+from chronus_tui.synth.offline import RenderError, render
+from chronus_tui.synth.sequencer import ClockMath
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -222,7 +222,7 @@ def test_steps_stay_on_their_samples_past_the_counters_real_period(tmp_path):
 @contextmanager
 def offline_server() -> Iterator[Any]:
     """A booted offline server of 256-sample blocks, stopped and shut down afterwards."""
-    from chronus_tui.engine.pyolib import pyo
+    from chronus_tui.synth.pyolib import pyo
 
     server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
     server.setVerbosity(1)
@@ -237,7 +237,7 @@ def offline_server() -> Iterator[Any]:
 def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
     """No Python in the per-step path: once the transport starts, the graph alone plays
     the steps scheduled ahead (a bar), each on its sample, with no callback at all."""
-    from chronus_tui.engine.graph import ENVELOPE_LATENCY, EngineGraph
+    from chronus_tui.synth.graph import ENVELOPE_LATENCY, EngineGraph
 
     bpm, swing = 174, 0.3
     path = tmp_path / "alone.wav"
@@ -256,7 +256,7 @@ def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
 
 def test_a_graph_refuses_a_server_already_started(tmp_path):
     """Its step trigger counts samples from the server's first block."""
-    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.synth.graph import EngineGraph
 
     refused: list[str] = []
     with offline_server() as server:
@@ -308,7 +308,7 @@ def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
 def run_graph(tmp_path, lanes: int, blocks: int, per_block: Callable[[Any, int], None]) -> None:
     """An EngineGraph of `lanes` lanes on an offline server computes `blocks` blocks of
     256 samples; per_block(graph, block) is called before each."""
-    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.synth.graph import EngineGraph
 
     with offline_server() as server:
         graph = EngineGraph(server, lanes=lanes)
@@ -344,7 +344,7 @@ def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
 def test_a_queued_load_is_compiled_when_it_arrives_not_on_the_bar_line(tmp_path, monkeypatch):
     """The block that installs a switch is the busiest one: the queued pattern's step
     rows are compiled when the load arrives, mid-bar, and the switch only installs them."""
-    from chronus_tui.engine import graph as graph_module
+    from chronus_tui.synth import graph as graph_module
 
     compiled: list[dict] = []
     compile_track = graph_module.compile_track

@@ -105,7 +105,7 @@ def engine_child(pid: int) -> int | None:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"chronus_tui.engine.process" in cmdline and alive(child):
+            if b"chronus_tui.synth.process" in cmdline and alive(child):
                 return child
     return None
 

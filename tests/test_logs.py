@@ -220,7 +220,7 @@ def test_control_characters_in_a_line_are_written_as_escapes(tmp_path: Path, roo
 
 def test_the_engine_process_logs_through_the_rate_limit(root_logging) -> None:
     """The engine's own lines (engine.log) are bounded like the UI's and --no-ui's."""
-    from chronus_tui.engine import process
+    from chronus_tui.synth import process
 
     with pytest.raises(SystemExit):  # parse_args refuses; logging was set up before
         process.main(["--audio", "nothing", "--commands", "0", "--events", "0"])

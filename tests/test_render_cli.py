@@ -18,9 +18,9 @@ from render_support import click_pattern, onsets, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
 from chronus_tui.cli import main
-from chronus_tui.engine.graph import EngineGraph
-from chronus_tui.engine.render import RenderError, _finish_wav, render, render_length
 from chronus_tui.store import SlotStore
+from chronus_tui.synth.graph import EngineGraph
+from chronus_tui.synth.offline import RenderError, _finish_wav, render, render_length
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -1,6 +1,6 @@
-"""The engine: the only package that imports pyo (through engine.pyolib, never here).
+"""The engine's control side: what the Session uses to drive the audio process. No pyo here.
 
-graph.EngineGraph is the signal graph (sequencer, voices, effects) that the engine
-process (process.py) and the offline renderer (render.py) drive; client.py is the
-Session's side of the pipe and imports no pyo.
+client.py starts and restarts the audio process (chronus_tui.synth.process) and speaks to it
+over a pipe (wire.py); backends.py chooses and checks the audio backend. The pyo code itself
+lives in chronus_tui.synth.
 """

@@ -18,7 +18,7 @@ import ctypes
 import threading
 from collections.abc import Callable
 
-from chronus_tui.engine.sequencer import block_fits
+from chronus_tui.synth.sequencer import block_fits
 
 BACKENDS = ("jack", "portaudio", "null")
 AUDIO_CHOICES = ("auto", *BACKENDS)

@@ -90,7 +90,7 @@ class _Process:
 
 
 class EngineClient:
-    ENGINE_MAIN = ("-m", "chronus_tui.engine.process")
+    ENGINE_MAIN = ("-m", "chronus_tui.synth.process")
 
     def __init__(self, audio: str = "auto", sr: int = 48000, buffer: int = 256,
                  log_path: Path | None = None, env: dict[str, str] | None = None) -> None:

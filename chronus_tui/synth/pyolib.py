@@ -31,7 +31,7 @@ import pyo
 if "pyo._pyo" not in sys.modules:
     # pyo picks its precision at its first import: `import pyo64` earlier in this
     # process loaded the double-precision core, and `import pyo` silently reuses it.
-    raise ImportError("pyo64 was imported before chronus_tui.engine.pyolib: import pyolib first "
+    raise ImportError("pyo64 was imported before chronus_tui.synth.pyolib: import pyolib first "
                       "so the engine runs on pyo's single-precision build")
 
 SAMPLE_TYPECODE = "f"  # pyo's samples (and its tables' points), as an array typecode

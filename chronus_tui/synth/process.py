@@ -1,6 +1,6 @@
 """The engine process: a pyo server and the signal graph, driven by the control process.
 
-Started by EngineClient as `python -m chronus_tui.engine.process`, with fds 1 and 2
+Started by EngineClient as `python -m chronus_tui.synth.process`, with fds 1 and 2
 already pointing at the engine log (so nothing pyo, PortAudio, JACK or ALSA prints
 reaches the terminal) and two pipes: commands in, events out (length-framed
 pickled dicts, wire.py).
@@ -86,7 +86,7 @@ class Engine:
 
 
 def _portaudio_output() -> bool:
-    from chronus_tui.engine.pyolib import pyo
+    from chronus_tui.synth.pyolib import pyo
 
     return pyo.pa_get_default_output() >= 0
 
@@ -112,7 +112,7 @@ def choose_backend(candidates: list[str], stop: threading.Event) -> tuple[str, J
 
 def boot(candidates: list[str], sr: int, buffer: int, stop: threading.Event) -> Engine:
     backend, monitor = choose_backend(candidates, stop)
-    from chronus_tui.engine.pyolib import pyo
+    from chronus_tui.synth.pyolib import pyo
 
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio=_PYO_AUDIO[backend],
                         jackname=JACK_CLIENT_NAME)
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     log_to_stderr(fmt=("%(asctime)s engine[%(process)d] %(levelname)s %(message)s", None))
     args = parse_args(argv)
     os.environ.setdefault("PYO_GUI_WX", "0")
-    from chronus_tui.engine.graph import EngineGraph
+    from chronus_tui.synth.graph import EngineGraph
 
     return serve(args.audio, args.sr, args.buffer, FrameReader(args.commands), FrameWriter(args.events),
                  EngineGraph)

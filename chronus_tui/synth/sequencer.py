@@ -234,7 +234,7 @@ class StepTables:
     """
 
     def __init__(self, pyo, step_trig, lanes: int = MAX_TRACKS) -> None:
-        from chronus_tui.engine import pyolib  # here: ClockMath users need no pyo
+        from chronus_tui.synth import pyolib  # here: ClockMath users need no pyo
 
         self._value = pyolib.value_reader
         self._setter = pyolib.attribute_setter

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chronus_tui.engine.pyolib import attribute_setter
+from chronus_tui.synth.pyolib import attribute_setter
 
 SMOOTH_TIME = 0.02  # seconds: every change of a smoothed parameter glides this long
 

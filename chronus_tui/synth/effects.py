@@ -21,10 +21,10 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import SAMPLE_TYPECODE, set_running
-from chronus_tui.engine.voices import Lane, safe_value
 from chronus_tui.model import MODULE_PARAMS, VOICES
+from chronus_tui.synth.controls import Control, Controls
+from chronus_tui.synth.pyolib import SAMPLE_TYPECODE, set_running
+from chronus_tui.synth.voices import Lane, safe_value
 
 DECAY_POINTS = 512
 LIMIT_THRESHOLD = 0.7  # the limiter holds the level here …

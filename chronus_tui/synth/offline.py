@@ -44,7 +44,7 @@ class RenderError(Exception):
 
 def render_length(pattern: Pattern | dict[str, Any], bars: int, sr: int) -> int:
     """Samples from step 0 to the first sample of bar `bars`, as the clock plays them."""
-    from chronus_tui.engine.sequencer import ClockMath
+    from chronus_tui.synth.sequencer import ClockMath
 
     bpm, swing = _tempo(pattern)
     clock = ClockMath(sr)
@@ -66,8 +66,8 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     queued mid-bar); event samples count from the file's first frame.
     `progress(frames_done, total)` is called from the render loop.
     """
-    from chronus_tui.engine.graph import ENVELOPE_LATENCY
-    from chronus_tui.engine.pyolib import collector_paused
+    from chronus_tui.synth.graph import ENVELOPE_LATENCY
+    from chronus_tui.synth.pyolib import collector_paused
 
     data = pattern if isinstance(pattern, dict) else patternfile.pattern_to_dict(pattern)
     if not (1 <= bars <= MAX_BARS):
@@ -104,8 +104,8 @@ def _record(data: dict[str, Any], schedule: dict[int, list[dict[str, Any]]], raw
     preroll blocks, then step 0, which sounds from sample `origin` (the file's first
     frame), and `frames` frames from there. Returns the graph's events, their samples
     counted from `origin`."""
-    from chronus_tui.engine.graph import EngineGraph
-    from chronus_tui.engine.pyolib import pyo
+    from chronus_tui.synth.graph import EngineGraph
+    from chronus_tui.synth.pyolib import pyo
 
     preroll = origin // buffer  # blocks before step 0's
     blocks = -(-(origin + frames) // buffer)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chronus_tui.engine.controls import Control, Controls
-from chronus_tui.engine.pyolib import attribute_setter, direct_inputs, set_running, value_reader
-from chronus_tui.engine.sequencer import ClockGraph, StepTables
 from chronus_tui.model import PARAM_INDEX
+from chronus_tui.synth.controls import Control, Controls
+from chronus_tui.synth.pyolib import attribute_setter, direct_inputs, set_running, value_reader
+from chronus_tui.synth.sequencer import ClockGraph, StepTables
 
 ACID_VOICE = "voice2"
 LFO2_VOICE = "voice3"  # lfo2 moves this voice's amp

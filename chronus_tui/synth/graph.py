@@ -2,7 +2,7 @@
 
 For the engine process (part b) and the offline renderer:
 
-- Import pyo through `chronus_tui.engine.pyolib` (the single-precision build) BEFORE
+- Import pyo through `chronus_tui.synth.pyolib` (the single-precision build) BEFORE
   anything imports `pyo64`, boot the Server from it, and build the graph before the
   server starts (its step trigger counts samples from the first block).
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
@@ -70,10 +70,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronus_tui import patternfile
-from chronus_tui.engine import pyolib
-from chronus_tui.engine.controls import Controls
-from chronus_tui.engine.effects import Master, Params, Sources
-from chronus_tui.engine.sequencer import (
+from chronus_tui.model import (
+    BPM_SPEC,
+    MAX_TRACKS,
+    PARAM_INDEX,
+    STEPS_PER_BAR,
+    SWING_SPEC,
+    VOICES,
+    PatternError,
+    check_voice,
+)
+from chronus_tui.synth import pyolib
+from chronus_tui.synth.controls import Controls
+from chronus_tui.synth.effects import Master, Params, Sources
+from chronus_tui.synth.sequencer import (
     SWITCH_MARGIN,
     TABLE_FIELDS,
     ClockGraph,
@@ -85,17 +95,7 @@ from chronus_tui.engine.sequencer import (
     compile_track,
     track_levels,
 )
-from chronus_tui.engine.voices import ACID_VOICE, GAIN_PARAMS, Lane
-from chronus_tui.model import (
-    BPM_SPEC,
-    MAX_TRACKS,
-    PARAM_INDEX,
-    STEPS_PER_BAR,
-    SWING_SPEC,
-    VOICES,
-    PatternError,
-    check_voice,
-)
+from chronus_tui.synth.voices import ACID_VOICE, GAIN_PARAMS, Lane
 
 log = logging.getLogger("chronus.engine")
 
@@ -116,7 +116,7 @@ class EngineGraph:
     def __init__(self, server: Any, lanes: int = MAX_TRACKS) -> None:
         pyo = pyolib.pyo
         if not isinstance(server, pyo.Server):
-            raise TypeError("EngineGraph needs a Server from chronus_tui.engine.pyolib")
+            raise TypeError("EngineGraph needs a Server from chronus_tui.synth.pyolib")
         self.sr = int(server.getSamplingRate())
         self.buffer = int(server.getBufferSize())
         if not block_fits(self.buffer, self.sr):
