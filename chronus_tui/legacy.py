@@ -37,8 +37,8 @@ _VOICE_FIELDS = {
 _ADSR_FIELDS = {"attack": "adsr/attack", "decay": "adsr/decay",
                 "sustain": "adsr/sustain", "release": "adsr/release"}
 # track field -> voice parameter it set on every hit
-_TRACK_VOICE_FIELDS = {"base_freq": "freq", "base_amp": "amp", "filter_freq": "filter/freq",
-                       "reverb_send": "send/reverb", "delay_send": "send/delay"}
+TRACK_VOICE_FIELDS = {"base_freq": "freq", "base_amp": "amp", "filter_freq": "filter/freq",
+                      "reverb_send": "send/reverb", "delay_send": "send/delay"}
 _IGNORED_IDS = {"voice_id", "module_id"}
 _DROPPED_TRACK_FIELDS = {"accent_boost", "note_index"}
 _DROPPED_SEQ_FIELDS = {"running", "global_step"}
@@ -143,7 +143,7 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
                            "in the original; mapped onto one bar's hits)")
     if isinstance(voice, str) and voice in VOICES:
         owner = voice_owner.setdefault(voice, name)
-        for field, param in _TRACK_VOICE_FIELDS.items():
+        for field, param in TRACK_VOICE_FIELDS.items():
             if field not in track:
                 continue
             if owner != name:

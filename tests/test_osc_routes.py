@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osc_support import OscClient, osc_fixture  # noqa: F401
 from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import build_msg
+from support.osc import OscClient, osc_fixture  # noqa: F401
 
 from chronus_tui.model import PARAM_INDEX
-from chronus_tui.osc.routes import ROUTES, markdown_table, schema_json
+from chronus_tui.osc.routes import ROUTES
+from chronus_tui.osc.schema import markdown_table, schema_json
 from chronus_tui.osc.server import OscServer
 from chronus_tui.session import Session
 
@@ -287,6 +288,12 @@ def test_schema_lists_every_route_with_types_and_ranges(osc: Osc) -> None:
     assert {n["address"] for n in schema["notifications"]} >= {"/notify/tempo", "/notify/pattern"}
 
 
+def test_schema_cites_nothing_outside_the_repository() -> None:
+    """A client reading the schema can follow every reference: no design document we do not ship."""
+    text = schema_json()
+    assert "DESIGN.md" not in text and "§" not in text
+
+
 def test_save_list_and_load(osc: Osc, session: Session, patterns_dir: Path) -> None:
     _, client = osc
     client.ok("/seq/add", "kick", "voice1", "x...")
@@ -338,4 +345,4 @@ def test_errors_reach_session_listeners_as_osc_errors(osc: Osc, session: Session
 def test_readme_has_the_generated_route_table() -> None:
     readme = Path(__file__).resolve().parents[1] / "README.md"
     assert markdown_table() in readme.read_text(encoding="utf-8"), \
-        "README.md's OSC table is out of date: paste chronus_tui.osc.routes.markdown_table()"
+        "README.md's OSC table is out of date: paste chronus_tui.osc.schema.markdown_table()"

@@ -1,30 +1,26 @@
 """The OSC routes: ONE table of addresses, arguments and the Session method each calls.
 
 The server's address map, `/engine/schema` and the README's route table are all
-generated from ROUTES, so they cannot drift apart (the original kept a separate
-registry and warned about "drift").
+generated from ROUTES (the last two by osc/schema.py), so they cannot drift apart (the
+original kept a separate registry and warned about "drift"). How each argument is read
+is in osc/args.py.
 
-Replies (DESIGN.md §5), all sent to the sender's address and port:
+Replies, all sent to the sender's address and port:
 - a command that worked:  `/ok <address> [applied values …]` (`clamped` is added
   when a value was brought into range);
 - a query:                `<address> <json>` (one string argument);
 - anything refused:       `/error <address> <message>`, and nothing changed.
-
-Arguments are read the way the original's scripts sent them: ints where floats are
-meant, numbers as strings, notes as `"41.2,49,55"`, booleans as 0/1, `true`/`false`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chronus_tui.legacy import _TRACK_VOICE_FIELDS as TRACK_VOICE_FIELDS
+from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
     BPM_RANGE,
     GATE_RANGE,
@@ -35,179 +31,33 @@ from chronus_tui.model import (
     PARAM_INDEX,
     SWING_RANGE,
     VOICES,
-    PatternError,
     Step,
     fmt_range,
     note_name,
-    parse_note,
     parse_steps,
     steps_text,
 )
-from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFICATIONS, NOTIFY_RATE, Feedback
+from chronus_tui.osc.args import (
+    BOOL,
+    INT,
+    LOAD_MODE,
+    NAME,
+    NOTE,
+    NOTES,
+    NUMBER,
+    PORT,
+    SCHEMA_FORMAT,
+    TEXT,
+    ArgError,
+    Kind,
+    to_notes,
+    to_number,
+)
+from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFY_RATE, Feedback
 from chronus_tui.session import Clamped, Session
 from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, slot_label
 
 SOURCE = "osc"
-SCHEMA_VERSION = 1
-
-
-class ArgError(ValueError):
-    """An argument of the wrong type or form; the message names it."""
-
-
-# -- argument kinds -------------------------------------------------------------------
-
-_TRUE = {"1", "1.0", "true", "on", "yes"}
-_FALSE = {"0", "0.0", "false", "off", "no"}
-_NO_NOTE = {"", "-", "none", "off", "rest"}
-# The engine computes in 32-bit floats. A number beyond their range, or so near 0 that it is
-# subnormal there (5e-324: math on it underflows to 0, and DSP on subnormals is slow), is refused.
-FLOAT32_MAX = 3.4028234663852886e38
-FLOAT32_MIN_NORMAL = 1.1754943508222875e-38
-
-
-def to_number(value: object) -> float:
-    """A finite number: 0, or a magnitude from 1.2e-38 to 3.4e38 (32-bit floats' normal range),
-    so no NaN, infinity, subnormal or overflow reaches any arithmetic."""
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ArgError(f"{value!r} is not a number") from None
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgError(f"{value!r} is not a number")
-    else:
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond any float
-            number = math.inf
-    if not math.isfinite(number):
-        raise ArgError(f"{value!r} is not a finite number")
-    if number and not FLOAT32_MIN_NORMAL <= abs(number) <= FLOAT32_MAX:
-        raise ArgError(f"{value!r} is outside the numbers the engine computes with "
-                       "(0, or 1.2e-38 to 3.4e38 either side of it)")
-    return number
-
-
-def to_int(value: object) -> int:
-    number = to_number(value)
-    if not number.is_integer():
-        raise ArgError(f"{value!r} is not a whole number")
-    return int(number)
-
-
-def to_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ArgError(f"{value!r} is not 0/1 or true/false")
-
-
-def to_text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ArgError(f"{value!r} is not a string")
-    return value
-
-
-def to_name(value: object) -> str:
-    """A track id: a string, or a whole number (the original did str(args[0]))."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return to_text(value)
-
-
-def to_note(value: object) -> int:
-    """A MIDI note from a MIDI number, a frequency or a name (model.parse_note).
-
-    A string with a decimal point is a frequency, as in the original (`"49.0"` was
-    49 Hz there, `"49"` MIDI 49); a float sent as a number follows parse_note, so a
-    controller that only sends floats can still send MIDI 60 as 60.0. A number, or text
-    that is one, must pass to_number first: a frequency of 5e-324 Hz is no note.
-    """
-    if type(value) in (int, float) or (isinstance(value, str) and _is_number_text(value)):
-        to_number(value)
-    try:
-        return parse_note(value)
-    except PatternError as exc:
-        raise ArgError(exc.message) from None
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def to_step_note(value: object) -> int | None:
-    """A note for one step; -1, "none", "-" or "" clears it."""
-    if isinstance(value, str) and value.strip().lower() in _NO_NOTE:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == -1:
-        return None
-    return to_note(value)
-
-
-def to_notes(value: object) -> list[int]:
-    """Notes from "41.2,49,55" (Hz, MIDI or names), one number, or an OSC array."""
-    if isinstance(value, list):
-        return [to_note(item) for item in value]
-    if isinstance(value, str):
-        if not value.strip():
-            return []
-        return [to_note(token) for token in value.replace(" ", ",").split(",") if token]
-    return [to_note(value)]
-
-
-def to_load_mode(value: object) -> str:
-    """The original's [immediate] flag: 0 (bar line) or 1 (next step); or bar, step, now."""
-    if isinstance(value, str) and value.strip().lower() in ("bar", "step", "now", "immediate"):
-        word = value.strip().lower()
-        return "step" if word == "immediate" else word
-    try:
-        return "step" if to_bool(value) else "bar"
-    except ArgError:
-        raise ArgError(f"{value!r} is not 0/1, bar, step, immediate or now") from None
-
-
-def to_schema_format(value: object) -> str:
-    """The original's /engine/schema [format]: the answer is always JSON now."""
-    if to_text(value) not in ("json", "stdout"):
-        raise ArgError(f"{value!r}: the schema is sent as json")
-    return "json"
-
-
-def to_port(value: object) -> int:
-    port = to_int(value)
-    if not 1 <= port <= 65535:
-        raise ArgError(f"{port} is not a UDP port (1–65535)")
-    return port
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How an argument is read, and how the schema and README describe it."""
-
-    name: str
-    parse: Callable[[Any], Any]
-    accepts: str
-
-
-NUMBER = Kind("float", to_number, "int, float or numeric string; finite, and 0 or 1.2e-38 to 3.4e38 in size "
-                                  "(what the engine's 32-bit floats hold)")
-INT = Kind("int", to_int, "whole number as int, float or string")
-BOOL = Kind("bool", to_bool, "0/1 (int or float), T/F, or true/false/on/off")
-TEXT = Kind("string", to_text, "string")
-NAME = Kind("name", to_name, "string, or an int (sent as its digits)")
-NOTE = Kind("note", to_step_note, "MIDI 0–127, Hz (float or \"41.2\"), name like C3 or F#2; -1/none clears")
-NOTES = Kind("notes", to_notes, "\"n1,n2,…\" (Hz, MIDI or names), one number, or an OSC array")
-LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar (default), 1 = next step; or bar/step/now")
-PORT = Kind("port", to_port, "UDP port 1–65535, as int, float or string")
-SCHEMA_FORMAT = Kind("format", to_schema_format, "json (the original's stdout is accepted too)")
 
 
 @dataclass(frozen=True)
@@ -245,6 +95,7 @@ class Request:
     address: str
     sender: tuple[str, int]
     feedback: Feedback
+    schema: Callable[[], str]  # the /engine/schema answer: osc/schema.py describes this table
     counters: Callable[[], dict[str, int]] = dict  # the server's own counts, for /engine/status
 
 
@@ -473,7 +324,7 @@ def engine_status(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
-    return Reply((schema_json(),))
+    return Reply((req.schema(),))
 
 
 def pattern_save(req: Request, a: dict[str, Any]) -> Reply:
@@ -575,7 +426,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/mod/<module>/<param>", (Arg("value", NUMBER, "range per parameter (the sound parameter table; "
                                                        "`params` in the schema)",
                                         out_of_range="clamped"),),
-          set_param, "set a sound parameter (DESIGN.md §3); out-of-range values are clamped",
+          set_param, "set a sound parameter (every module, parameter and range: `params` in "
+          "`/engine/schema`); out-of-range values are clamped",
           concrete=_param_addresses),
     Route("/gate/<voice>", (Arg("on", BOOL),), gate, "open (1) or close (0) a voice's gate by hand",
           concrete=_gate_addresses),
@@ -681,66 +533,3 @@ def unknown_address(address: str) -> str:
     if address.startswith("/gate/"):
         return f"unknown voice {address[6:]!r} (voice1–voice8)"
     return "unknown address (send /engine/schema for the list)"
-
-
-REPLIES = {
-    "ok": "/ok <address> [applied values …]; 'clamped' is added when a value was brought into range",
-    "query": "<address> <json>",
-    "error": "/error <address> <message>; nothing was changed",
-}
-
-
-def _kinds() -> list[Kind]:
-    """Every argument kind the routes use, in order of first use."""
-    kinds: dict[str, Kind] = {}
-    for route in ROUTES:
-        for arg in (*route.args, *([route.extra] if route.extra else [])):
-            kinds.setdefault(arg.kind.name, arg.kind)
-    return list(kinds.values())
-
-
-@functools.cache
-def schema_json() -> str:
-    """What `/engine/schema` answers: every route, parameter and notification."""
-    return json.dumps({
-        "schema": SCHEMA_VERSION,
-        "replies": REPLIES,
-        "types": {kind.name: kind.accepts for kind in _kinds()},
-        "routes": [route.schema() for route in ROUTES],
-        "params": {module: {name: {"min": spec.low, "max": spec.high, "default": spec.default,
-                                   "type": "int" if spec.integer else "float", "unit": spec.unit}
-                            for name, spec in params.items()}
-                   for module, params in PARAM_INDEX.items()},
-        "notifications": [{"address": n.address, "args": n.args, "doc": n.doc} for n in NOTIFICATIONS],
-    }, separators=(",", ":"))
-
-
-def markdown_table() -> str:
-    """The README's OSC tables (routes, argument types, notifications), generated from ROUTES,
-    their kinds and NOTIFICATIONS."""
-    lines = [f"Every message is answered to its sender: `{REPLIES['ok']}`; a query: `{REPLIES['query']}`; "
-             f"anything refused: `{REPLIES['error']}`.", "",
-             "| address | arguments | reply | what it does |", "|---|---|---|---|"]
-    for route in ROUTES:
-        args = [_arg_markdown(arg) for arg in route.args]
-        if route.extra is not None:
-            args.append(f"[`{route.extra.name}` …]")
-        reply = f"`{route.address} <json>`" if route.query else "`/ok`"
-        lines.append(f"| `{route.address}` | {'<br>'.join(args) or '—'} | {reply} | {route.doc} |")
-    lines += ["", "| argument type | accepted as |", "|---|---|"]
-    lines += [f"| {kind.name} | {kind.accepts} |" for kind in _kinds()]
-    lines += ["", "Subscribers (`/notify/subscribe`) receive every change, whoever made it:", "",
-              "| notification | arguments | sent when |", "|---|---|---|"]
-    lines += [f"| `{n.address}` | {n.args} | {n.doc} |" for n in NOTIFICATIONS]
-    return "\n".join(lines) + "\n"
-
-
-def _arg_markdown(arg: Arg) -> str:
-    text = f"`{arg.name}` {arg.kind.name}"
-    if arg.range is not None:
-        text += f" {fmt_range(*arg.range)}"
-        if arg.out_of_range:
-            text += f" ({arg.out_of_range})"
-    if arg.doc:
-        text += f": {arg.doc}"
-    return f"[{text}]" if arg.optional else text

@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
+from chronus_tui.osc.args import ArgError
 from chronus_tui.osc.notify import Address, Feedback, TokenBucket, arrives_at
 from chronus_tui.osc.packet import PacketError, decode
-from chronus_tui.osc.routes import SOURCE, ArgError, Reply, Request, Route, address_map, unknown_address
+from chronus_tui.osc.routes import SOURCE, Reply, Request, Route, address_map, unknown_address
+from chronus_tui.osc.schema import schema_json
 from chronus_tui.session import Session, SessionError
 
 log = logging.getLogger(__name__)
@@ -183,7 +185,7 @@ class OscServer:
             except Exception as exc:  # a bug must cost one message, not the messages queued after it
                 self._error(address, f"internal error: {exc}", sender, exc)
                 continue
-            request = Request(self.session, address, sender, self.feedback, self.counters)
+            request = Request(self.session, address, sender, self.feedback, schema_json, self.counters)
             if route.blocking:  # later messages wait in the backlog until it is done
                 assert self._loop is not None
                 self.feedback.hold()
