@@ -211,8 +211,8 @@ def _samples(table: Any) -> bytes:
 
 def _compute_noise(pyo, sr: int) -> tuple[Any, Any]:
     """pyo's pink and brown noise algorithms on a seeded white noise, in C on pyo tables
-    (~50 ms): over NOISE_WARMUP samples of the loop's end and then the loop, of which
-    the tables keep the loop."""
+    (not in Python: this runs at every start): over NOISE_WARMUP samples of the loop's
+    end and then the loop, of which the tables keep the loop."""
     raw = array("h", random.Random(NOISE_SEED).randbytes(2 * NOISE_PERIOD))
     mean = sum(raw) / NOISE_PERIOD
     size = NOISE_WARMUP + NOISE_PERIOD

@@ -1,12 +1,12 @@
 """The one import of pyo for the engine: its single-precision build.
 
-Every engine module (graph, render, the engine process) must take pyo from here, and
+Every synth module (graph, offline, the synth process) must take pyo from here, and
 the Server must be `pyolib.pyo.Server`. pyo chooses its precision at its first import
 in a process (`pyo64` loads its double-precision core, and a later `import pyo`
 returns that one too), so import this module before anything imports `pyo64`.
 
 Why single precision: every stream is a pass over a block of C floats, half the
-memory of doubles, and a busy graph renders about 10% faster. Nothing in the graph
+memory of doubles, so a busy graph renders faster. Nothing in the graph
 needs more: the sequencer's clock, which would (its sample count and step position
 lose whole samples in float32 within minutes), is worked out in Python in double
 precision, and the graph only counts samples and fires the step trigger on the ones
@@ -50,10 +50,10 @@ def set_running(objects: Iterable[Any], on: bool) -> None:
 
     What pyo's play and stop would start or stop is started or stopped directly: the
     object's streams and those of its InputFaders (pyo's play and stop check their
-    arguments and look for parts to pass the call on to, some 10 µs; about 1 µs this
-    way). Its end-of-event trigger streams (TrigEnv's obj["trig"]), which pyo's play
-    starts too, stay stopped: the engine never reads one, and each costs a pass a
-    block. An object with players or time streams goes through pyo's play and stop."""
+    arguments and look for parts to pass the call on to; this way skips both). Its
+    end-of-event trigger streams (TrigEnv's obj["trig"]), which pyo's play starts too,
+    stay stopped: the engine never reads one, and each costs a pass a block. An object
+    with players or time streams goes through pyo's play and stop."""
     for obj in objects:
         if obj._base_objs[0]._getStream().isPlaying() == on:  # obj.isPlaying() without its argument check
             continue
@@ -85,14 +85,14 @@ def _streams(obj: Any, triggers: bool) -> list[Any]:
 
 
 def value_reader(obj: Any) -> Callable[[], float]:
-    """`obj.get()` without pyo's per-call argument checks (a few µs each; the engine
-    reads several values every block): the first stream's current value."""
+    """`obj.get()` without pyo's per-call argument checks (the engine reads several
+    values every block): the first stream's current value."""
     return obj._base_objs[0]._getStream().getValue
 
 
 def attribute_setter(obj: Any, attr: str) -> Callable[[Any], None]:
-    """`obj.attr = value` without pyo's per-call argument checks (some 10 µs each; a
-    pattern switch sets hundreds inside the audio callback): the value, a number, one
+    """`obj.attr = value` without pyo's per-call argument checks (a pattern switch
+    sets hundreds inside the audio callback): the value, a number, one
     stream of a pyo object (`x._base_objs[0]`) or a pyo object (its streams in turn),
     goes straight to each of obj's streams. (obj's Python-side copy of the attribute is
     not updated: read it from where it was set.)"""
@@ -132,7 +132,7 @@ def direct_inputs(faded: Collection[Any] = ()) -> Iterator[None]:
 
     pyo gives every object's input an InputFader, so that setInput can crossfade to a
     new one; until then it copies its input every block: some 60 copies a sample in a
-    busy graph, 4% of its cost, for inputs that never change."""
+    busy graph, for inputs that never change."""
     previous = [module.InputFader for module in _FADING_MODULES]
 
     def input_fader(source: Any) -> Any:
@@ -154,8 +154,7 @@ def created_stopped() -> Iterator[None]:
     """pyo objects made inside start stopped (start them with set_running).
 
     pyo starts every object it makes; objects that are stopped again at once (a lane's,
-    until it has a track) cost twice: starting and stopping them took a fifth of the
-    graph's build."""
+    until it has a track) cost twice, starting and stopping, at every build."""
     init_play = pyo.PyoObject._init_play
     pyo.PyoObject._init_play = _stay_stopped
     try:
@@ -171,8 +170,8 @@ def _stay_stopped(obj: Any) -> None:
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off: the ~1000 pyo objects of a graph, made in a row,
-    trigger collection after collection of the growing heap (85 ms of a 150 ms build),
-    and each collection during a render looks through them all again (up to 10 ms).
+    trigger collection after collection of the growing heap, and each collection
+    during a render looks through them all again.
     The code that runs meanwhile makes no reference cycles, so nothing piles up."""
     enabled = gc.isenabled()
     gc.disable()

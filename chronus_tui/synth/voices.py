@@ -3,12 +3,12 @@
 A track plays its own instance of its voice's sound (so two tracks on one voice do
 not cut each other off), and a lane whose voice is voice2 runs through the acid1
 insert. An accented hit plays louder (velocity 1 against 0.6, as the original's
-did); through acid1 it also brightens (DESIGN.md §3). Lanes without a track are
-stopped and cost nothing, and a lane runs only what its sound uses: the selected
-oscillator (noise comes from the shared tables, with no pitch objects at all), the
-glide only when a step slides, a send only when it is above 0. All objects are built
-once; assigning a lane to another voice only re-points attributes and starts or stops
-objects at block boundaries.
+did); through acid1 it also brightens (more unfiltered source ahead of the filter).
+Lanes without a track are stopped and cost nothing, and a lane runs only what its
+sound uses: the selected oscillator (noise comes from the shared tables, with no
+pitch objects at all), the glide only when a step slides, a send only when it is
+above 0. All objects are built once; assigning a lane to another voice only
+re-points attributes and starts or stops objects at block boundaries.
 
 The voice's parameters reach a lane as plain numbers (the cheapest thing pyo reads):
 waveform, filter and envelope at the next block; amp, pan and sends through the
@@ -147,7 +147,7 @@ class Lane:
         self._sends = (self.reverb_send, self.delay_send)
         self._tones = (self.sine, self.wave)
 
-        # pyo's attribute setters check their arguments, some µs each, and giving a lane
+        # pyo's attribute setters check their arguments on every call, and giving a lane
         # a voice sets about twenty: these hand the value to the streams directly
         self._set_env_mul, self._set_filter_mul, self._set_acid_mix_mul = (
             attribute_setter(obj, "mul") for obj in (self.env, self.filter, self.acid_mix))
