@@ -19,7 +19,7 @@ from chronus_tui.engine.client import EngineError
 from chronus_tui.logs import flush_counts, start_logging
 from chronus_tui.osc.server import OscServer
 from chronus_tui.runtime import Runtime, open_runtime
-from chronus_tui.session import Change
+from chronus_tui.session import Change, ChangeKind
 from chronus_tui.store import slot_label
 
 log = logging.getLogger("chronus")
@@ -77,11 +77,11 @@ async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Netw
 def _log_change(change: Change) -> None:
     """Log what happens without an OSC message of its own (the server logs every message)."""
     data = change.data
-    if change.kind == "pattern" and data.get("switched"):
+    if change.kind == ChangeKind.PATTERN and data.get("switched"):
         slot = data.get("slot")
         log.info("switched to %s %r at sample %s", "pattern" if slot is None else f"slot {slot_label(slot)}",
                  data.get("name"), data.get("sample"))
-    elif change.kind == "error" and change.source != "osc":
+    elif change.kind == ChangeKind.ERROR and change.source != "osc":
         log.error("%s: %s", change.source or "error", data.get("message"))
-    elif change.kind == "engine" and data.get("event") == "restarted":
+    elif change.kind == ChangeKind.ENGINE and data.get("event") == "restarted":
         log.warning("engine process restarted; live state sent again")

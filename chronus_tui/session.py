@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -55,13 +56,39 @@ class EngineLink(Protocol):
     def send(self, command: dict[str, Any]) -> None: ...
 
 
+class ChangeKind(StrEnum):
+    """What a Change is about; str-valued, so logs and JSON read as before."""
+
+    PARAM = "param"  # a sound parameter
+    TEMPO = "tempo"
+    SWING = "swing"
+    NAME = "name"  # the live pattern's name
+    TRACKS = "tracks"  # a track added or removed, or all cleared
+    TRACK = "track"  # one track's steps or settings
+    PATTERN = "pattern"  # a whole pattern loaded (or a queued one switched in)
+    QUEUED = "queued"  # a load queued for the bar line, or the queue cancelled (slot None)
+    TRANSPORT = "transport"
+    GATE = "gate"  # a voice's gate set by hand
+    SAVED = "saved"
+    IMPORTED = "imported"  # an original Music Chronus file loaded: the fields it dropped
+    RENAMED = "renamed"  # a slot renamed
+    POSITION = "position"  # the playhead
+    ENGINE = "engine"  # the engine's status and its process's life
+    ERROR = "error"  # a refused request or an engine failure
+
+
 @dataclass(frozen=True)
 class Change:
     """What changed, for listeners (UI, OSC feedback). `source` says who asked."""
 
-    kind: str
+    kind: ChangeKind
     data: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # A bare string would match no listener's ChangeKind table and be dropped silently.
+        if not isinstance(self.kind, ChangeKind):
+            raise TypeError(f"Change.kind must be a ChangeKind, not {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +155,7 @@ class Session:
 
     def report_error(self, message: str, source: str = "", **data: Any) -> None:
         """Tell listeners about a refused request (e.g. a bad OSC message), so the UI can show it."""
-        self._notify(Change("error", {"message": message, **data}, source))
+        self._notify(Change(ChangeKind.ERROR, {"message": message, **data}, source))
 
     def _send(self, command: dict[str, Any]) -> None:
         """Call with the lock held, so the engine gets changes in the order the model made
@@ -204,10 +231,10 @@ class Session:
             self._send({"op": "pattern", "pattern": patternfile.pattern_to_dict(pattern),
                         "mode": at if queue else "now", "token": pending.token})
         if queue:
-            self._notify(Change("queued", {"slot": slot, "at": at, "token": pending.token,
-                                           "name": pattern.name}, source))
+            self._notify(Change(ChangeKind.QUEUED, {"slot": slot, "at": at, "token": pending.token,
+                                                    "name": pattern.name}, source))
             return pending
-        self._notify(Change("pattern", {"slot": slot, "name": pattern.name, "token": pending.token},
+        self._notify(Change(ChangeKind.PATTERN, {"slot": slot, "name": pattern.name, "token": pending.token},
                             source))
         return None
 
@@ -222,10 +249,10 @@ class Session:
             self._pending = None
             self.transport.queued_slot = None
             self._send({"op": "cancel"})
-        self._notify(Change("queued", {"slot": None}, source))
+        self._notify(Change(ChangeKind.QUEUED, {"slot": None}, source))
         return True
 
-    def _edited(self, kind: str, data: dict[str, Any], source: str, track: str | None = None) -> None:
+    def _edited(self, kind: ChangeKind, data: dict[str, Any], source: str, track: str | None = None) -> None:
         """Send an edit to the engine to play in place (no restart); tell listeners.
 
         An edit of one `track` sends that track alone ({"op": "track"}), which the
@@ -256,8 +283,8 @@ class Session:
         with self._lock:
             self._pattern.modules[module][param] = applied.value
             self._send({"op": "param", "module": module, "param": param, "value": applied.value})
-        self._notify(Change("param", {"module": module, "param": param, "value": applied.value,
-                                      "clamped": applied.clamped}, source))
+        self._notify(Change(ChangeKind.PARAM, {"module": module, "param": param, "value": applied.value,
+                                               "clamped": applied.clamped}, source))
         return applied
 
     def nudge_param(self, module: str, param: str, fraction: float, source: str = "") -> Clamped:
@@ -280,7 +307,7 @@ class Session:
         with self._lock:
             self._pattern.bpm = applied.value
             self._send({"op": "tempo", "bpm": applied.value, "swing": self._pattern.swing})
-        self._notify(Change("tempo", {"bpm": applied.value, "clamped": applied.clamped}, source))
+        self._notify(Change(ChangeKind.TEMPO, {"bpm": applied.value, "clamped": applied.clamped}, source))
         return applied
 
     def set_swing(self, swing: float, source: str = "") -> Clamped:
@@ -288,14 +315,14 @@ class Session:
         with self._lock:
             self._pattern.swing = applied.value
             self._send({"op": "tempo", "bpm": self._pattern.bpm, "swing": applied.value})
-        self._notify(Change("swing", {"swing": applied.value, "clamped": applied.clamped}, source))
+        self._notify(Change(ChangeKind.SWING, {"swing": applied.value, "clamped": applied.clamped}, source))
         return applied
 
     def set_name(self, name: str, source: str = "") -> None:
         name = _checked(check_name, name, "name")
         with self._lock:
             self._pattern.name = name
-        self._notify(Change("name", {"name": name}, source))
+        self._notify(Change(ChangeKind.NAME, {"name": name}, source))
 
     # -- tracks -----------------------------------------------------------------
 
@@ -319,19 +346,20 @@ class Session:
                 if len(names) >= MAX_TRACKS:
                     raise SessionError(f"already {MAX_TRACKS} tracks; remove one first")
                 self._pattern.tracks.append(track)
-        self._edited("tracks", {"track": name, "added": True}, source, track=name if in_place else None)
+        self._edited(ChangeKind.TRACKS, {"track": name, "added": True}, source,
+                     track=name if in_place else None)
         return track
 
     def remove_track(self, name: str, source: str = "") -> None:
         with self._lock:
             track = self._track(name)
             self._pattern.tracks.remove(track)
-        self._edited("tracks", {"track": name, "removed": True}, source)
+        self._edited(ChangeKind.TRACKS, {"track": name, "removed": True}, source)
 
     def clear_tracks(self, source: str = "") -> None:
         with self._lock:
             self._pattern.tracks.clear()
-        self._edited("tracks", {"cleared": True}, source)
+        self._edited(ChangeKind.TRACKS, {"cleared": True}, source)
 
     def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
         """New hits with the track's notes, in order, cycled over them: the original's
@@ -343,14 +371,14 @@ class Session:
             track.steps = steps
             if notes:
                 _assign_notes(track, notes)
-        self._edited("track", {"track": name}, source, track=name)
+        self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
 
     def update_notes(self, name: str, notes: list[int], source: str = "") -> None:
         """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
         checked = [_checked(check_note, n, "note") for n in notes]
         with self._lock:
             _assign_notes(self._track(name), checked)
-        self._edited("track", {"track": name}, source, track=name)
+        self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
 
     def set_step(self, name: str, index: int, on: bool | None = None, *, note: int | str | None = "keep",
                  accent: bool | None = None, slide: bool | None = None, source: str = "") -> Step:
@@ -366,7 +394,7 @@ class Session:
                         note=old.note if note == "keep" else new_note,
                         slide=old.slide if slide is None else bool(slide))
             track.steps[index] = step
-        self._edited("track", {"track": name, "step": index}, source, track=name)
+        self._edited(ChangeKind.TRACK, {"track": name, "step": index}, source, track=name)
         return step
 
     def set_length(self, name: str, length: int, source: str = "") -> Clamped:
@@ -376,7 +404,8 @@ class Session:
             track = self._track(name)
             n = int(applied.value)
             track.steps = track.steps[:n] + [Step() for _ in range(n - len(track.steps))]
-        self._edited("track", {"track": name, "length": n, "clamped": applied.clamped}, source, track=name)
+        self._edited(ChangeKind.TRACK, {"track": name, "length": n, "clamped": applied.clamped}, source,
+                     track=name)
         return applied
 
     def set_mute(self, name: str, mute: bool, source: str = "") -> None:
@@ -398,7 +427,7 @@ class Session:
     def _set_track_field(self, name: str, field_name: str, value: object, source: str) -> None:
         with self._lock:
             setattr(self._track(name), field_name, value)
-        self._edited("track", {"track": name, field_name: value}, source, track=name)
+        self._edited(ChangeKind.TRACK, {"track": name, field_name: value}, source, track=name)
 
     def _track(self, name: str) -> Track:
         try:
@@ -412,7 +441,7 @@ class Session:
         with self._lock:
             self.transport.playing = True
             self._send({"op": "transport", "playing": True})
-        self._notify(Change("transport", {"playing": True}, source))
+        self._notify(Change(ChangeKind.TRANSPORT, {"playing": True}, source))
 
     def stop(self, source: str = "") -> None:
         """Stop; a load still queued for the bar line applies at once."""
@@ -421,7 +450,7 @@ class Session:
             self.transport.bar = self.transport.step = 0
             pending, self._pending = self._pending, None
             self._send({"op": "transport", "playing": False})
-        self._notify(Change("transport", {"playing": False}, source))
+        self._notify(Change(ChangeKind.TRANSPORT, {"playing": False}, source))
         if pending is not None:
             self.apply_snapshot(pending.pattern, "now", slot=pending.slot, source=pending.source)
 
@@ -429,7 +458,7 @@ class Session:
         voice = _checked(check_voice, voice, "voice")
         with self._lock:
             self._send({"op": "gate", "voice": voice, "on": bool(on)})
-        self._notify(Change("gate", {"voice": voice, "on": bool(on)}, source))
+        self._notify(Change(ChangeKind.GATE, {"voice": voice, "on": bool(on)}, source))
 
     # -- slots ------------------------------------------------------------------
 
@@ -450,8 +479,8 @@ class Session:
         finally:
             self._report_moved_aside(moved_aside, source)
         if slot != AUTOSAVE_SLOT:
-            self._notify(Change("saved", {"slot": slot, "name": name or snap["name"],
-                                          "path": str(path)}, source))
+            self._notify(Change(ChangeKind.SAVED, {"slot": slot, "name": name or snap["name"],
+                                                   "path": str(path)}, source))
         return path
 
     def load_slot(self, slot: int, at: LoadAt = "bar", source: str = "") -> PendingLoad | None:
@@ -465,7 +494,7 @@ class Session:
             raise SessionError(str(exc)) from exc
         pending = self.apply_snapshot(pattern, at, slot=slot, source=source)
         if dropped:
-            self._notify(Change("imported", {"slot": slot, "dropped": dropped}, source))
+            self._notify(Change(ChangeKind.IMPORTED, {"slot": slot, "dropped": dropped}, source))
         return pending
 
     def rename_slot(self, slot: int, name: str, source: str = "") -> Path:
@@ -478,7 +507,7 @@ class Session:
         with self._lock:
             if self.transport.playing_slot == slot:
                 self._pattern.name = name
-        self._notify(Change("renamed", {"slot": slot, "name": name}, source))
+        self._notify(Change(ChangeKind.RENAMED, {"slot": slot, "name": name}, source))
         return path
 
     def _report_moved_aside(self, messages: list[str], source: str) -> None:
@@ -503,7 +532,7 @@ class Session:
         if kind == "position":
             with self._lock:
                 self.transport.bar, self.transport.step = event["bar"], event["step"]
-            self._notify(Change("position", {"bar": event["bar"], "step": event["step"]}, "engine"))
+            self._notify(Change(ChangeKind.POSITION, {"bar": event["bar"], "step": event["step"]}, "engine"))
         elif kind == "switched":
             with self._lock:
                 pending = self._pending
@@ -512,14 +541,14 @@ class Session:
                 self._pending = None
                 self.transport.queued_slot = None
                 self._switch_to(pending.pattern, pending.slot)
-            self._notify(Change("pattern", {"slot": pending.slot, "name": pending.pattern.name,
-                                            "sample": event.get("sample"), "switched": True,
-                                            "token": pending.token},
+            self._notify(Change(ChangeKind.PATTERN, {"slot": pending.slot, "name": pending.pattern.name,
+                                                     "sample": event.get("sample"), "switched": True,
+                                                     "token": pending.token},
                                 pending.source))
         elif kind == "status":
             with self._lock:
                 self.transport.engine.update({k: v for k, v in event.items() if k != "event"})
-            self._notify(Change("engine", dict(event), "engine"))
+            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
         elif kind in ("down", "restarting"):
             with self._lock:
                 t = self.transport
@@ -529,16 +558,17 @@ class Session:
                     t.engine_retry_at = time.monotonic() + event.get("retry_in", 0.0)
                 else:
                     t.engine_retry_at = None
-            self._notify(Change("engine", dict(event), "engine"))
+            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
         elif kind == "restarted":
             with self._lock:
                 t = self.transport
                 t.engine_state, t.engine_error, t.engine_retry_at = "up", None, None
                 t.engine_restarts += 1
                 self.resync()
-            self._notify(Change("engine", dict(event), "engine"))
+            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
         elif kind == "error":
-            self._notify(Change("error", {"message": event.get("message", "engine error")}, "engine"))
+            self._notify(Change(ChangeKind.ERROR, {"message": event.get("message", "engine error")},
+                                "engine"))
 
     def resync(self) -> None:
         """Send the whole live state to a (new) engine process."""

@@ -25,7 +25,7 @@ from chronus_tui.osc.notify import (
     TokenBucket,
 )
 from chronus_tui.osc.server import OscServer, serve_in_thread
-from chronus_tui.session import Change, Session
+from chronus_tui.session import Change, ChangeKind, Session
 
 Osc = tuple[OscServer, OscClient]
 
@@ -218,7 +218,7 @@ def fake(session: Session) -> Iterator[tuple[Feedback, Sent, FakeClock]]:
 
 
 def _param(value: float, param: str = "amp") -> Change:
-    return Change("param", {"module": "voice1", "param": param, "value": value})
+    return Change(ChangeKind.PARAM, {"module": "voice1", "param": param, "value": value})
 
 
 def test_token_bucket_allows_the_rate_and_a_burst_of_as_many() -> None:
@@ -241,7 +241,7 @@ def test_a_flood_is_bounded_and_coalesced_and_the_final_state_arrives(fake: Any)
     for i in range(1000):  # past the budget: the newest of each (address, key) waits
         feedback.deliver(_param(i / 1000))
         feedback.deliver(_param(i / 2000, "pan"))
-        feedback.deliver(Change("position", {"bar": i // 16, "step": i % 16}))
+        feedback.deliver(Change(ChangeKind.POSITION, {"bar": i // 16, "step": i % 16}))
     feedback.deliver(_param(0.25))  # the amp was set once more: it goes after the others
     feedback.tick()
     assert sent == []  # no budget left yet
@@ -282,7 +282,7 @@ def test_other_subscribers_and_replies_are_not_held_back(fake: Any) -> None:
     feedback.subscribe("127.0.0.1", 6001)  # a newcomer has a budget of its own
     feedback.await_switch(FAN, "/pattern/load", 4, token=7)
     sent.clear()
-    feedback.deliver(Change("pattern", {"slot": 4, "name": "four", "token": 7}))
+    feedback.deliver(Change(ChangeKind.PATTERN, {"slot": 4, "name": "four", "token": 7}))
     assert (FAN, "/ok", ["/pattern/load", 4, "switched"]) in sent  # a reply: exact, at once
     assert (("127.0.0.1", 6001), "/notify/pattern", [4, "four"]) in sent
     assert (FAN, "/notify/pattern", [4, "four"]) not in sent  # FAN's budget is spent: it waits

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chronus_tui.model import PatternError, steps_text
-from chronus_tui.session import Change, Session
+from chronus_tui.session import Change, ChangeKind, Session
 
 MAX_SUBSCRIBERS = 16
 LEASE_SECONDS = 60  # a subscription lapses this long after its last /notify/subscribe
@@ -46,7 +46,7 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class Notification:
-    kind: str  # the Session's Change.kind
+    kind: ChangeKind
     address: str
     args: str
     doc: str
@@ -71,39 +71,42 @@ def _slot(value: int | None) -> int:
 
 
 NOTIFICATIONS: tuple[Notification, ...] = (
-    Notification("param", "/notify/param", "module param value", "a sound parameter changed",
+    Notification(ChangeKind.PARAM, "/notify/param", "module param value", "a sound parameter changed",
                  lambda s, d: [d["module"], d["param"], d["value"]], key=("module", "param")),
-    Notification("tempo", "/notify/tempo", "bpm", "the tempo changed", lambda s, d: [d["bpm"]]),
-    Notification("swing", "/notify/swing", "swing", "the swing changed", lambda s, d: [d["swing"]]),
-    Notification("name", "/notify/name", "name", "the pattern was renamed", lambda s, d: [d["name"]]),
-    Notification("tracks", "/notify/tracks", "name …", "a track was added or removed: every track's name",
+    Notification(ChangeKind.TEMPO, "/notify/tempo", "bpm", "the tempo changed", lambda s, d: [d["bpm"]]),
+    Notification(ChangeKind.SWING, "/notify/swing", "swing", "the swing changed", lambda s, d: [d["swing"]]),
+    Notification(ChangeKind.NAME, "/notify/name", "name", "the pattern was renamed",
+                 lambda s, d: [d["name"]]),
+    Notification(ChangeKind.TRACKS, "/notify/tracks", "name …",
+                 "a track was added or removed: every track's name",
                  lambda s, d: [t.name for t in s.pattern.tracks]),
-    Notification("track", "/notify/track", "name voice pattern length mute solo level gate",
+    Notification(ChangeKind.TRACK, "/notify/track", "name voice pattern length mute solo level gate",
                  "a track's steps or settings changed", _track, key=("track",)),
-    Notification("pattern", "/notify/pattern", "slot name", "a pattern was loaded (slot -1: not from a slot)",
+    Notification(ChangeKind.PATTERN, "/notify/pattern", "slot name",
+                 "a pattern was loaded (slot -1: not from a slot)",
                  lambda s, d: [_slot(d.get("slot")), d.get("name", "")]),
-    Notification("queued", "/notify/queued", "slot at",
+    Notification(ChangeKind.QUEUED, "/notify/queued", "slot at",
                  "a load was queued (slot -1: the queue was cancelled)",
                  lambda s, d: [_slot(d.get("slot")), d.get("at", "")]),
-    Notification("transport", "/notify/transport", "playing", "play (1) or stop (0)",
+    Notification(ChangeKind.TRANSPORT, "/notify/transport", "playing", "play (1) or stop (0)",
                  lambda s, d: [int(d["playing"])]),
-    Notification("gate", "/notify/gate", "voice on", "a voice's gate was set by hand",
+    Notification(ChangeKind.GATE, "/notify/gate", "voice on", "a voice's gate was set by hand",
                  lambda s, d: [d["voice"], int(d["on"])], key=("voice",)),
-    Notification("saved", "/notify/saved", "slot name", "a slot was saved",
+    Notification(ChangeKind.SAVED, "/notify/saved", "slot name", "a slot was saved",
                  lambda s, d: [d["slot"], d["name"]], key=("slot",)),
-    Notification("renamed", "/notify/renamed", "slot name", "a slot was renamed",
+    Notification(ChangeKind.RENAMED, "/notify/renamed", "slot name", "a slot was renamed",
                  lambda s, d: [d["slot"], d["name"]], key=("slot",)),
-    Notification("position", "/notify/position", "bar step", "the playhead moved (once a step)",
+    Notification(ChangeKind.POSITION, "/notify/position", "bar step", "the playhead moved (once a step)",
                  lambda s, d: [d["bar"], d["step"]]),
-    Notification("engine", "/notify/engine", "json",
+    Notification(ChangeKind.ENGINE, "/notify/engine", "json",
                  "the engine reported its status (event status), its process died (down), a new one "
                  "starts (restarting) or runs (restarted)",
                  lambda s, d: [json.dumps(d, separators=(",", ":"))]),
-    Notification("error", "/notify/error", "message", "a request was refused or the engine failed",
+    Notification(ChangeKind.ERROR, "/notify/error", "message", "a request was refused or the engine failed",
                  lambda s, d: [d.get("message", "")]),
 )
 _BY_KIND = {n.kind: n for n in NOTIFICATIONS}
-_LOAD_KINDS = ("pattern", "queued")
+_LOAD_KINDS = frozenset({ChangeKind.PATTERN, ChangeKind.QUEUED})  # they resolve waiting loads
 
 
 class TokenBucket:
@@ -269,9 +272,9 @@ class Feedback:
         if self._held is not None:
             self._held.append(change)
             return
-        if change.kind == "pattern":
+        if change.kind == ChangeKind.PATTERN:
             self._switched(change.data)
-        elif change.kind == "queued" and change.data.get("slot") is None:
+        elif change.kind == ChangeKind.QUEUED and change.data.get("slot") is None:
             self._resolve_all(lambda waiter: "cancelled")
         notification = _BY_KIND.get(change.kind)
         if notification is None or not self._subscriptions:

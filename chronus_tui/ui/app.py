@@ -23,7 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
 from chronus_tui.model import NOTE_RANGE, hz_to_midi
-from chronus_tui.session import Change, Session, SessionError
+from chronus_tui.session import Change, ChangeKind, Session, SessionError
 from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
 from chronus_tui.ui.commands import ActionsProvider
@@ -32,6 +32,7 @@ from chronus_tui.ui.messages import SessionChanged
 from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.grid import StepGrid
+from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel
 from chronus_tui.ui.widgets.slots import SlotBrowser
 from chronus_tui.ui.widgets.transport import TransportBar
@@ -39,21 +40,6 @@ from chronus_tui.ui.widgets.transport import TransportBar
 log = logging.getLogger(__name__)
 
 UI_SOURCE = "ui"
-# Which panels redraw for each kind of Session change.
-REDRAW = {
-    "position": ("grid", "transport"),
-    "tempo": ("transport",), "swing": ("transport",), "name": ("transport",),
-    "transport": ("grid", "transport", "slots"),
-    "engine": ("transport",),
-    "queued": ("transport", "slots"),
-    "pattern": ("grid", "transport", "slots", "params"),
-    "tracks": ("grid", "params"), "track": ("grid",),
-    "param": ("params",),
-    "saved": ("slots",), "renamed": ("slots", "transport"),
-}
-
-# Changes that may alter the number of tracks, so the grid's height.
-RELAYOUT = {"tracks", "pattern"}
 
 
 class OscService(Protocol):
@@ -84,6 +70,7 @@ class ChronusApp(App[int]):
         self.grid = StepGrid(session, id="grid")
         self.slots = SlotBrowser(session, id="slots")
         self.params = ParamPanel(session, id="params")
+        self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.slots, self.params)
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
         self._last_flush = 0.0
@@ -166,47 +153,43 @@ class ChronusApp(App[int]):
     def _flush(self) -> None:
         self._last_flush = time.monotonic()
         self._flush_posted = False  # before draining: a change queued from now on posts again
-        panels: set[str] = set()
-        kinds: set[str] = set()
+        changes: list[Change] = []
         while self._inbox:
             change = self._inbox.popleft()
-            kinds.add(change.kind)
-            panels.update(REDRAW.get(change.kind, ()))
-            if change.kind == "track" and {"level", "gate"} & change.data.keys():
-                panels.add("params")  # the panel shows the track's level and gate
+            changes.append(change)
             self._report(change)
-        if "params" in panels or "grid" in panels:
+        redraw = [panel for panel in self.panels if any(panel.redraws_on(c) for c in changes)]
+        if self.params in redraw or self.grid in redraw:
             self._follow_track()
-        for panel in panels:
-            getattr(self, panel).refresh()
-        if kinds & RELAYOUT:
-            self.grid.refresh(layout=True)  # its height follows the number of tracks
+        kinds = {change.kind for change in changes}
+        for panel in redraw:
+            panel.refresh(layout=bool(kinds & panel.RELAYOUT_ON))
 
     def _report(self, change: Change) -> None:
         """Notifications for what a musician must know, titled with who caused it."""
         data = change.data
         title = "" if change.source in ("", UI_SOURCE) else f"from {change.source}"
         label = slot_label(data["slot"]) if data.get("slot") else ""
-        if change.kind == "saved":
+        if change.kind == ChangeKind.SAVED:
             self.slots.set_entry(data["slot"], data["name"])
             self.notify(f"Saved {label} “{data['name']}”", title=title)
-        elif change.kind == "renamed":
+        elif change.kind == ChangeKind.RENAMED:
             self.slots.set_entry(data["slot"], data["name"])
             self.notify(f"Renamed {label} to “{data['name']}”", title=title)
-        elif change.kind == "queued" and data.get("slot") is None and not data.get("name"):
+        elif change.kind == ChangeKind.QUEUED and data.get("slot") is None and not data.get("name"):
             self.notify("Queued load cancelled", title=title)
-        elif change.kind == "queued":
+        elif change.kind == ChangeKind.QUEUED:
             self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar", title=title)
-        elif change.kind == "pattern":
+        elif change.kind == ChangeKind.PATTERN:
             what = f"{label} “{data['name']}”" if label else f"“{data['name']}”"
             verb = "Now playing" if data.get("switched") else "Loaded"
             self.notify(f"{verb} {what}", title=title)
-        elif change.kind == "error":
+        elif change.kind == ChangeKind.ERROR:
             self.notify(data.get("message", "error"), title=title, severity="error", timeout=10)
-        elif change.kind == "imported":
+        elif change.kind == ChangeKind.IMPORTED:
             self.notify(f"{label} is an original Music Chronus file; not carried over: "
                         + "; ".join(data["dropped"]), title=title, severity="warning", timeout=15)
-        elif change.kind == "engine" and data.get("event") == "restarted":
+        elif change.kind == ChangeKind.ENGINE and data.get("event") == "restarted":
             self.notify("The audio engine stopped and was restarted", title=title, severity="warning",
                         timeout=10)
 

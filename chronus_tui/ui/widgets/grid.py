@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.geometry import Size
-from textual.widget import Widget
 
 from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
-from chronus_tui.session import Session
+from chronus_tui.session import ChangeKind, Session
 from chronus_tui.ui.actions import GRID, bindings
 from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.widgets.panel import SessionPanel
 
 NAME_WIDTH = 8
 LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
@@ -28,10 +28,13 @@ def step_style(step: Step) -> str:
     return "bold bright_red" if step.accent else "bold cyan"
 
 
-class StepGrid(Widget, can_focus=True):
+class StepGrid(SessionPanel, can_focus=True):
     """Draws the live pattern; the cursor (track, step) is what the step keys edit."""
 
     BINDINGS = bindings(GRID)
+    REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TRANSPORT, ChangeKind.PATTERN,
+                           ChangeKind.TRACKS, ChangeKind.TRACK})
+    RELAYOUT_ON = frozenset({ChangeKind.TRACKS, ChangeKind.PATTERN})  # its height follows the tracks
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -9,12 +9,12 @@ import math
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widget import Widget
 
 from chronus_tui.model import GATE_SPEC, LEVEL_SPEC, MODULE_PARAMS, VOICES, WAVEFORMS, ParamSpec, Track
-from chronus_tui.session import Session
+from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import PARAMS, bindings
 from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.widgets.panel import SessionPanel
 
 EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
 TRACK = "track"  # the selected track's own fields, shown above its voice
@@ -36,8 +36,9 @@ def format_value(spec: ParamSpec, value: float) -> str:
     return f"{text} {spec.unit}".strip()
 
 
-class ParamPanel(Widget, can_focus=True):
+class ParamPanel(SessionPanel, can_focus=True):
     BINDINGS = bindings(PARAMS)
+    REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.PARAM})
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -47,6 +48,11 @@ class ParamPanel(Widget, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = "Sound"
+
+    def redraws_on(self, change: Change) -> bool:
+        # It shows the selected track's level and gate, not the rest of a track.
+        return super().redraws_on(change) or (
+            change.kind == ChangeKind.TRACK and bool({"level", "gate"} & change.data.keys()))
 
     def rows(self) -> list[ParamRow]:
         rows = []

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.geometry import Size
-from textual.widget import Widget
 
-from chronus_tui.session import Session
+from chronus_tui.session import ChangeKind, Session
 from chronus_tui.store import BANKS, PADS, SLOT_COUNT, slot_label
 from chronus_tui.ui.actions import SLOTS, bindings
 from chronus_tui.ui.literal import drawn, literal
+from chronus_tui.ui.widgets.panel import SessionPanel
 
 MARKS = {"empty": "·", "saved": "■", "playing": "▶", "queued": "◆", "broken": "!"}
 STYLES = {"empty": "dim", "saved": "", "playing": "bold green", "queued": "bold yellow",
@@ -28,10 +28,12 @@ class SlotEntry:
     error: str | None = None
 
 
-class SlotBrowser(Widget, can_focus=True):
+class SlotBrowser(SessionPanel, can_focus=True):
     """Shows every slot's state; the selected slot is what load, save and rename act on."""
 
     BINDINGS = bindings(SLOTS)
+    REDRAW_ON = frozenset({ChangeKind.TRANSPORT, ChangeKind.QUEUED, ChangeKind.PATTERN,
+                           ChangeKind.SAVED, ChangeKind.RENAMED})
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -6,16 +6,20 @@ from typing import Any
 
 from rich.text import Text
 from textual.geometry import Size
-from textual.widget import Widget
 
-from chronus_tui.session import Session
+from chronus_tui.session import ChangeKind, Session
 from chronus_tui.store import slot_label
 from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.widgets.panel import SessionPanel
 
 SEPARATOR = "  │  "
 
 
-class TransportBar(Widget):
+class TransportBar(SessionPanel):
+    REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TEMPO, ChangeKind.SWING, ChangeKind.NAME,
+                           ChangeKind.TRANSPORT, ChangeKind.ENGINE, ChangeKind.QUEUED,
+                           ChangeKind.PATTERN, ChangeKind.RENAMED})
+
     def __init__(self, session: Session, *, audio: str, osc_address: str | None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
