@@ -26,12 +26,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from report import REPO, RESULTS, arguments, machine, percentile, write_result
+from report import RESULTS, arguments, machine, percentile, write_result
 
 os.environ.setdefault("PYO_GUI_WX", "0")
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import FakeEngine, full_pattern  # the session the tests prove; a recorder
+from support.fakes import FakeEngine  # a recorder
+from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.model import MODULE_PARAMS, VOICES
 from chronus_tui.session import Session

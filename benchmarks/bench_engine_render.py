@@ -29,22 +29,18 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from report import REPO, RESULTS, arguments, machine, write_result
+from report import RESULTS, arguments, machine, write_result
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads would spin next to the render
 import numpy as np
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import full_pattern  # the session the tests prove
-from render_support import click_pattern, expected_onset, onsets, read_wav
+from support.patterns import full_pattern  # the session the tests prove
+from support.render import click_pattern, expected_onset, onsets, read_wav
 
 from chronus_tui import patternfile
 from chronus_tui.synth.offline import render

@@ -39,12 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import full_pattern  # the session the tests prove
-from jackserver import JackServer, missing_tools
+from report import RESULTS, arguments, jack_missing, machine, print_rows, write_result
+from support.jack import JackServer, missing_tools
+from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.engine.backends import JackMonitor
 from chronus_tui.engine.client import EngineClient

@@ -20,18 +20,14 @@ from __future__ import annotations
 import multiprocessing
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 
-from report import REPO, RESULTS, arguments, machine, percentile, write_result
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import full_pattern  # the session the tests prove
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+from report import RESULTS, arguments, machine, percentile, write_result
+from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.osc.server import OscServer, serve_in_thread
 from chronus_tui.session import Session

@@ -43,14 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from jackserver import JackServer, missing_tools
-from osc_support import OscClient, free_udp_port
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
+from support.jack import JackServer, missing_tools
+from support.osc import OscClient, free_udp_port
 
 from chronus_tui.model import MODULE_PARAMS
 from chronus_tui.store import StoreError, load_file

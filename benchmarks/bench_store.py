@@ -16,17 +16,13 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from report import REPO, RESULTS, arguments, machine, percentile, write_result
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import full_pattern  # the session the tests prove
+from report import RESULTS, arguments, machine, percentile, write_result
+from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui import patternfile
 from chronus_tui.store import SlotStore, load_file

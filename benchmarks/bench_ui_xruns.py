@@ -28,13 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import REPO, RESULTS, arguments, jack_missing, machine, print_rows, write_result
-
-sys.path.insert(0, str(REPO / "tests"))
-
-from jackserver import JackServer, missing_tools
 from pythonosc.udp_client import SimpleUDPClient
-from ui_tmux import TmuxChronus, free_udp_port
+from report import RESULTS, arguments, jack_missing, machine, print_rows, write_result
+from support.jack import JackServer, missing_tools
+from support.tmux import TmuxChronus, free_udp_port
 
 from chronus_tui.engine.backends import JackMonitor
 

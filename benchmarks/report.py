@@ -6,11 +6,18 @@ import argparse
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+
+# The benchmarks measure what the tests prove, with the same helpers: the tests' `support`
+# package (fake engine, full pattern, JACK server, OSC client) is imported from tests/, as
+# pytest does. Every benchmark imports this module first, so this is the one place that says so.
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 
 
 def arguments(doc: str, output: Path) -> argparse.ArgumentParser:

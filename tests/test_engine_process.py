@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import (
+from support.engine import (
     SR,
     Events,
     alive,

@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 import pytest
-from render_support import SR, click_pattern, expected_onset, onsets, render_array
+from support.render import SR, click_pattern, expected_onset, onsets, render_array
 
 from chronus_tui import patternfile
 from chronus_tui.model import MODULE_PARAMS, Pattern, Step, Track, default_modules

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from render_support import SR, click_pattern, expected_onset, onsets, read_wav, render_array
+from support.render import SR, click_pattern, expected_onset, onsets, read_wav, render_array
 
 from chronus_tui.engine.backends import max_buffer
 from chronus_tui.model import VOICES

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import FakeEngine
-from engine_support import alive
-from headless_support import Headless, headless_fixture  # noqa: F401
-from osc_support import OscClient
-from ui_support import make_app
+from support.engine import alive
+from support.fakes import FakeEngine
+from support.headless import Headless, headless_fixture  # noqa: F401
+from support.osc import OscClient
+from support.ui import make_app
 
 from chronus_tui.session import Change, Session
 

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import full_pattern
-from headless_support import READY, Headless
-from osc_support import OscClient, free_udp_port
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+from support.headless import READY, Headless
+from support.osc import OscClient, free_udp_port
+from support.patterns import full_pattern
+from support.ui import make_app
 from test_osc_routes import VALID
 from test_osc_server import non_loopback_address
 from test_ui_actions import SIZE, spy_notifications
-from ui_support import make_app
 
 from chronus_tui.model import MAX_NAME, Step
 from chronus_tui.osc.routes import LIST_PAGE_BYTES, LISTED_TEXT

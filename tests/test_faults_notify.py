@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from headless_support import READY, Headless, headless_fixture  # noqa: F401
-from osc_support import OscClient, free_udp_port, wait_until
 from pythonosc.osc_message import OscMessage
+from support.headless import READY, Headless, headless_fixture  # noqa: F401
+from support.osc import OscClient, free_udp_port, wait_until
 
 from chronus_tui.osc.notify import NOTIFY_RATE
 

@@ -16,9 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from headless_support import Headless, headless_fixture, ready  # noqa: F401
-from osc_support import OscClient, free_udp_port
 from pythonosc.osc_message_builder import build_msg
+from support.headless import Headless, headless_fixture, ready  # noqa: F401
+from support.osc import OscClient, free_udp_port
 
 from chronus_tui.osc.server import ALL_REFUSAL_BURST, ALL_REFUSALS_PER_SECOND
 

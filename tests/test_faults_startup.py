@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from headless_support import Headless, ready
-from osc_support import OscClient, free_udp_port
 from pythonosc.osc_message_builder import build_msg
+from support.headless import Headless, ready
+from support.osc import OscClient, free_udp_port
 from test_logs import root_logging_fixture  # noqa: F401
 
 from chronus_tui import cli, logs

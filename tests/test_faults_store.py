@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from headless_support import READY, Headless
-from osc_support import OscClient, free_udp_port
+from support.headless import READY, Headless
+from support.osc import OscClient, free_udp_port
 
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.patternfile import dumps, pattern_to_dict

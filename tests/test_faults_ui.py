@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FakeEngine
-from osc_support import OscClient, free_udp_port
 from rich.text import Text
+from support.fakes import FakeEngine
+from support.osc import OscClient, free_udp_port
+from support.ui import fixed_pattern, make_app, screen_text
 from textual import events
 from textual.pilot import Pilot
-from ui_support import fixed_pattern, make_app, screen_text
 
 from chronus_tui import patternfile
 from chronus_tui.osc.server import OscServer

@@ -9,8 +9,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from headless_support import Headless, headless_fixture  # noqa: F401
-from osc_support import OscClient
+from support.headless import Headless, headless_fixture  # noqa: F401
+from support.osc import OscClient
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import damage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.damage import damage
 
 from chronus_tui.model import PatternError, hz_to_midi, steps_text
 from chronus_tui.patternfile import dumps, loads, pattern_from_dict, pattern_to_dict

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from osc_support import OscClient, osc_fixture  # noqa: F401
 from pythonosc.osc_message_builder import build_msg
+from support.osc import OscClient, osc_fixture  # noqa: F401
 
 from chronus_tui.osc.packet import BUNDLE, MAX_DEPTH, MAX_ELEMENTS
 from chronus_tui.osc.routes import address_map, unknown_address

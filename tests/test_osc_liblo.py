@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from osc_support import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
+from support.osc import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.osc.server import OscServer
 from chronus_tui.session import Session

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from osc_support import OscClient, osc_fixture  # noqa: F401
 from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+from support.osc import OscClient, osc_fixture  # noqa: F401
 
 from chronus_tui.osc.packet import BUNDLE, MAX_ARGS, MAX_DEPTH, MAX_ELEMENTS, Message, PacketError, decode
 from chronus_tui.osc.routes import unknown_address

@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 import pytest
-from osc_support import OscClient, osc_fixture  # noqa: F401
 from pythonosc.udp_client import SimpleUDPClient
+from support.osc import OscClient, osc_fixture  # noqa: F401
 
 from chronus_tui.model import PARAM_INDEX
 from chronus_tui.osc.server import OscServer

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from osc_support import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
+from support.osc import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.osc.send import osc_value
 from chronus_tui.osc.server import OscServer, encode

@@ -8,9 +8,10 @@ import math
 import re
 
 import pytest
-from conftest import DELETE, damage, full_pattern, set_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.damage import DELETE, damage, set_in
+from support.patterns import full_pattern
 
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern, PatternError, Step, Track, parse_steps

@@ -1,6 +1,6 @@
 """Real time on a JACK server with the dummy driver, recorded with jack_rec.
 
-A private jackd (`jackd --realtime -d dummy -r 48000 -p 256`, see jackserver.py; it
+A private jackd (`jackd --realtime -d dummy -r 48000 -p 256`, see support/jack.py; it
 runs without real-time scheduling where that is not permitted) serves this module;
 the engine process plays through it as it would on a sound card, and jack_rec
 records its output ports. In the recording every hit must sit on the step grid to
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import Events, session_with_engine, step_samples
-from jackserver import JackServer, missing_tools
-from render_support import click_pattern, onsets, read_wav
+from support.engine import Events, session_with_engine, step_samples
+from support.jack import JackServer, missing_tools
+from support.render import click_pattern, onsets, read_wav
 
 from chronus_tui import patternfile
 from chronus_tui.engine.client import EngineClient, EngineError

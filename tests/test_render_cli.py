@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_support import click_pattern, onsets, read_wav, wav_sample_rate
+from support.render import click_pattern, onsets, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
 from chronus_tui.cli import main

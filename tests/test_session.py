@@ -6,7 +6,8 @@ import json
 import threading
 
 import pytest
-from conftest import FakeEngine, full_pattern
+from support.fakes import FakeEngine
+from support.patterns import full_pattern
 
 from chronus_tui.model import Pattern, Track, parse_steps, steps_text
 from chronus_tui.patternfile import pattern_from_dict, pattern_to_dict

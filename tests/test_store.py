@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import full_pattern
+from support.patterns import full_pattern
 
 from chronus_tui import store as store_module
 from chronus_tui.model import Pattern, Track, parse_steps

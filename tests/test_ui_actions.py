@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import LEGACY_DIR, FakeEngine
 from rich.console import Console
+from support.fakes import FakeEngine
+from support.patterns import LEGACY_DIR
+from support.ui import fixed_pattern, make_app
 from textual.pilot import Pilot
-from ui_support import fixed_pattern, make_app
 
 from chronus_tui import patternfile
 from chronus_tui.model import MODULE_PARAMS, steps_text

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FakeEngine
+from support.fakes import FakeEngine
+from support.ui import fixed_pattern, make_app
 from textual.pilot import Pilot
-from ui_support import fixed_pattern, make_app
 
 from chronus_tui import patternfile
 from chronus_tui.store import SlotStore

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from osc_support import OscClient
 from pythonosc.udp_client import SimpleUDPClient
-from ui_tmux import TmuxChronus, engine_unavailable_reason, free_udp_port
+from support.osc import OscClient
+from support.tmux import TmuxChronus, engine_unavailable_reason, free_udp_port
 
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern

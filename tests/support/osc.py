@@ -1,7 +1,7 @@
 """Helpers for the OSC tests: a UDP client, and a server on a free loopback port.
 
 Use the fixture by importing it into a test module:
-`from osc_support import osc_fixture  # noqa: F401`; a test then asks for `osc`, which
+`from support.osc import osc_fixture  # noqa: F401`; a test then asks for `osc`, which
 yields (server, client) over the conftest `session` (whose FakeEngine makes loads queue
 while the transport runs).
 """

@@ -92,7 +92,7 @@ def expected_onset(n: int, bpm: float, swing: float, sr: int = SR, origin: int =
 def render_array(tmp_path: Path, pattern: dict[str, Any], *, bars: int, buffer: int = 256,
                  schedule: dict[int, list[dict[str, Any]]] | None = None, sr: int = SR,
                  name: str = "out.wav") -> tuple[np.ndarray, list[dict[str, Any]]]:
-    from chronus_tui.engine.render import render
+    from chronus_tui.synth.offline import render
 
     result = render(pattern, tmp_path / name, bars=bars, sr=sr, buffer=buffer, schedule=schedule,
                     float32=True)

@@ -3,7 +3,7 @@
 `Headless(patterns_dir, state_dir, port, *extra_args)` starts it with `--audio null`;
 `wait_for(text)` waits for a stderr line; `stop(sig)` ends it; `with ready(Headless(…)) as p:`
 waits until it listens and kills it if the block leaves it running. The `headless` fixture
-(import it: `from headless_support import headless_fixture  # noqa: F401`) yields one that
+(import it: `from support.headless import headless_fixture  # noqa: F401`) yields one that
 is listening, on a free port, with its own patterns and state folders under tmp_path.
 """
 
@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from osc_support import free_udp_port
+
+from support.osc import free_udp_port
 
 READY = "listening for OSC on"
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FakeEngine
-
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
+from support.fakes import FakeEngine
 
 
 def fixed_pattern() -> Pattern:
