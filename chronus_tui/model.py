@@ -8,7 +8,7 @@ all read (names and ranges follow the original Music Chronus engine).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 BPM_RANGE = (20.0, 300.0)
 SWING_RANGE = (0.0, 0.6)
@@ -198,6 +198,10 @@ class Track:
     def length(self) -> int:
         return len(self.steps)
 
+    def copy(self) -> Track:
+        """A copy that shares no step with this track."""
+        return replace(self, steps=[Step(s.on, s.accent, s.note, s.slide) for s in self.steps])
+
 
 @dataclass
 class Pattern:
@@ -218,6 +222,11 @@ class Pattern:
 
     def track_index(self, name: str) -> int:
         return self.tracks.index(self.track(name))
+
+    def copy(self) -> Pattern:
+        """A copy that shares no track, step or module with this pattern."""
+        return replace(self, tracks=[t.copy() for t in self.tracks],
+                       modules={module: dict(values) for module, values in self.modules.items()})
 
 
 def parse_steps(text: str, path: str = "pattern") -> list[Step]:
