@@ -1,20 +1,30 @@
-"""The `chronus` command line (DESIGN.md §6).
+"""The `chronus` command line, and the one place where a program's pieces are put together.
 
-This module only parses arguments and hands each command to the module that owns
-it; those are imported lazily so `chronus slots` never loads pyo or Textual.
+Each `cmd_*` function is one command: it sets up logging, opens the runtime (folder lock,
+store, engine, Session), starts what serves it (the OSC server, the terminal UI) and
+autosaves on the way out. The modules keep the reusable pieces; they are imported inside
+each command, so `chronus slots` never loads pyo or Textual.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import json
+import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.store import SlotStore, StoreError, slot_label
+
+log = logging.getLogger("chronus")
+EXIT_FAILED = 1  # a start that failed; for `chronus send`, an /error or no reply at all
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,17 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "slots":
             return cmd_slots(args)
         if args.command == "render":
-            from chronus_tui.synth.offline import render_main
-            return render_main(args)
+            return cmd_render(args)
         if args.command == "send":
-            from chronus_tui.osc.send import send_main
-            args.host, args.port = getattr(args, "host", args.osc_host), getattr(args, "port", args.osc_port)
-            return send_main(args)
+            return cmd_send(args)
         if args.no_ui:
-            from chronus_tui.headless import headless_main
-            return headless_main(args)
-        from chronus_tui.ui.app import ui_main
-        return ui_main(args)
+            return cmd_headless(args)
+        return cmd_ui(args)
     except StoreError as exc:
         print(f"chronus: {exc}", file=sys.stderr)
         return 1
@@ -139,4 +144,184 @@ def cmd_slots(args: argparse.Namespace) -> int:
         else:
             print(f"{info.slot:3d} {label:8}  {info.name:<32} {info.bpm:6.1f} bpm  "
                   f"{info.tracks:2d} tracks  {info.saved_at or ''}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """`chronus render SOURCE -o out.wav [--bars N] [--sr R]`: exit 0, or 1 with the reason."""
+    from chronus_tui.synth.offline import RenderError, render
+
+    dropped: list[str] = []
+    try:
+        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
+    except StoreError as exc:
+        print(f"chronus render: {exc}", file=sys.stderr)
+        return 1
+    for lost in dropped:
+        print(f"chronus render: original Music Chronus field not carried over: {lost}", file=sys.stderr)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        print(f"chronus render: {output.parent} is not a directory", file=sys.stderr)
+        return 1
+    if output.is_dir():
+        print(f"chronus render: {output} is a directory; give a file name", file=sys.stderr)
+        return 1
+    progress = _RenderProgress(args.bars)
+    try:
+        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
+    except RenderError as exc:
+        print(f"chronus render: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"chronus render: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        progress.finish()
+    seconds = result.frames / result.sr
+    bars = f"{args.bars} bar{'s' if args.bars != 1 else ''}"
+    print(f"{output}: {bars} of {pattern.name!r} at {pattern.bpm:g} bpm, "
+          f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
+    return 0
+
+
+class _RenderProgress:
+    """A progress line on stderr, only once a render has taken more than a second."""
+
+    PROGRESS_AFTER = 1.0  # seconds of wall time before the line appears
+
+    def __init__(self, bars: int) -> None:
+        self.bars = bars
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.started < self.PROGRESS_AFTER or now - self.last < 0.2:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\rchronus render: {100 * done // max(total, 1):3d}% "
+                         f"(bar {min(self.bars, done * self.bars // max(total, 1) + 1)}/{self.bars})")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
+    from chronus_tui.engine.client import EngineError
+    from chronus_tui.logs import flush_counts, start_logging
+    from chronus_tui.osc.server import OscServer
+    from chronus_tui.runtime import open_runtime
+    from chronus_tui.ui.app import ChronusApp
+
+    # Log lines go to chronus.log; nothing may print over the UI, so a log that cannot be
+    # written is said once here, before the UI takes the screen, and again on it.
+    engine_log, warning = start_logging(ui=True)
+    if warning is not None:
+        print(f"chronus: {warning}", file=sys.stderr)
+    try:
+        runtime = open_runtime(args, engine_log=engine_log)
+    except EngineError as exc:
+        where = f"engine log: {engine_log}" if engine_log is not None else "the engine's output was discarded"
+        print(f"chronus: {exc} ({where})", file=sys.stderr)
+        return EXIT_FAILED
+    if warning is not None:
+        runtime.notices.append(warning)
+    runtime.autosave = True  # from here on the session is the user's set
+    try:
+        app = ChronusApp(runtime.session, audio=args.audio,
+                         osc_address=f"{args.osc_host}:{args.osc_port}",
+                         osc_server=OscServer(runtime.session, args.osc_host, args.osc_port, args.osc_allow),
+                         notices=runtime.notices)
+        _yield_to_audio()
+        app.run()
+    finally:
+        runtime.close()
+        flush_counts()
+    return app.return_code or 0
+
+
+def _yield_to_audio(niceness: int = 5) -> None:
+    """Lower the UI thread's priority, so drawing never takes a core the engine needs.
+
+    On Linux niceness is per thread: only this (UI and OSC) thread is lowered; the
+    engine process, started already or later from the client's own threads, is not.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: draw at normal priority
+        log.info("UI priority unchanged: %s", exc)
+
+
+def cmd_headless(args: argparse.Namespace) -> int:
+    """`chronus --no-ui`: the engine and the OSC server, one log line per action on stderr.
+
+    SIGINT and SIGTERM stop it cleanly: the OSC socket closes, the live session is
+    autosaved to slot 0 and the engine process stops (Runtime.close()). A start that
+    fails (folder in use, bad options, no engine, port taken) exits 1 and writes nothing
+    in the patterns folder.
+    """
+    from chronus_tui.engine.client import EngineError
+    from chronus_tui.headless import serve
+    from chronus_tui.logs import flush_counts, start_logging
+    from chronus_tui.runtime import open_runtime
+
+    engine_log, warning = start_logging(ui=False)
+    if warning is not None:
+        log.warning("%s", warning)
+    try:
+        runtime = open_runtime(args, engine_log=engine_log)
+    except EngineError as exc:
+        log.error("cannot start the audio engine: %s", exc)
+        return EXIT_FAILED
+    for notice in runtime.notices:
+        log.warning("%s", notice)
+    try:
+        return asyncio.run(serve(runtime, args.osc_host, args.osc_port, args.osc_allow))
+    finally:
+        saved = runtime.close()
+        if not runtime.autosave:
+            log.info("stopped before serving; the patterns folder is as it was")
+        elif saved is not None:
+            log.info("stopped; session autosaved to %s", saved)
+        else:
+            log.info("stopped; the session could not be autosaved (see above)")
+        flush_counts()
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """`chronus send ADDRESS [ARG ...]`: one OSC message; prints every reply.
+
+    A query's answer (a reply on the request's own address) is printed as its argument
+    alone, so `chronus send /seq/status | jq .` works; other replies print as
+    `address arg …`. Exit status: 0 when answered, 1 on `/error` or when no reply came (a
+    message on stderr says which), 2 for a usage error (argparse's, e.g. an address without
+    its leading `/`).
+    """
+    from chronus_tui.osc.send import exchange, osc_value
+
+    host, port = getattr(args, "host", args.osc_host), getattr(args, "port", args.osc_port)
+    values = [osc_value(text) for text in args.args]
+    try:
+        replies = exchange(host, port, args.address, values, args.timeout)
+    except OSError as exc:
+        print(f"chronus send: {host}:{port}: {exc.strerror or exc} (is chronus running?)", file=sys.stderr)
+        return EXIT_FAILED
+    for address, reply_args in replies:
+        if address == args.address:
+            print(*(str(v) for v in reply_args))
+        else:
+            print(address, *(str(v) for v in reply_args))
+    if not replies:
+        print(f"chronus send: no reply from {host}:{port} within {args.timeout:g} s "
+              "(is chronus running there? on another machine it answers only the senders its "
+              "--osc-allow names)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if any(address == "/error" for address, _ in replies):
+        return EXIT_FAILED
     return 0

@@ -1,52 +1,21 @@
-"""`chronus --no-ui`: the engine and the OSC server, one log line per action on stderr.
-
-SIGINT and SIGTERM stop it cleanly: the OSC socket closes, the live session is
-autosaved to slot 0 and the engine process stops (Runtime.close()). A start that
-fails (folder in use, bad options, no engine, port taken) exits 1 and writes nothing
-in the patterns folder.
+"""The headless loop of `chronus --no-ui` (started by cli.cmd_headless): the OSC server on
+its own asyncio loop, one log line per action on stderr, until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
 from collections.abc import Iterable
 from ipaddress import IPv4Network
 
-from chronus_tui.engine.client import EngineError
-from chronus_tui.logs import flush_counts, start_logging
 from chronus_tui.osc.server import OscServer
-from chronus_tui.runtime import Runtime, open_runtime
+from chronus_tui.runtime import Runtime
 from chronus_tui.session import Change, ChangeKind
 from chronus_tui.store import slot_label
 
 log = logging.getLogger("chronus")
-
-
-def headless_main(args: argparse.Namespace) -> int:
-    engine_log, warning = start_logging(ui=False)
-    if warning is not None:
-        log.warning("%s", warning)
-    try:
-        runtime = open_runtime(args, engine_log=engine_log)
-    except EngineError as exc:
-        log.error("cannot start the audio engine: %s", exc)
-        return 1
-    for notice in runtime.notices:
-        log.warning("%s", notice)
-    try:
-        return asyncio.run(serve(runtime, args.osc_host, args.osc_port, args.osc_allow))
-    finally:
-        saved = runtime.close()
-        if not runtime.autosave:
-            log.info("stopped before serving; the patterns folder is as it was")
-        elif saved is not None:
-            log.info("stopped; session autosaved to %s", saved)
-        else:
-            log.info("stopped; the session could not be autosaved (see above)")
-        flush_counts()
 
 
 async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Network] = ()) -> int:

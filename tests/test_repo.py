@@ -33,3 +33,19 @@ def test_every_subpackage_ships_in_the_wheel() -> None:
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "chronus_tui").rglob("__init__.py")}
     assert found | {"chronus_tui.patterns"} == listed
+
+
+def test_cli_is_the_one_place_a_program_is_put_together() -> None:
+    """Logging set-up and the runtime (lock, store, engine, Session) are wired only by cli.py's
+    cmd_* functions; other modules offer pieces and never start a program of their own."""
+    import ast
+
+    wiring = {"open_runtime", "start_logging"}
+    callers = set()
+    for path in (ROOT / "chronus_tui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in wiring:
+                    callers.add(path.relative_to(ROOT).as_posix())
+    assert callers == {"chronus_tui/cli.py"}

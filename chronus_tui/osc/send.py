@@ -1,18 +1,11 @@
-"""`chronus send ADDRESS [ARG ...]`: one OSC message from its own socket; prints every reply.
+"""One OSC message from its own socket, and every reply it gets (for `chronus send`, cli.cmd_send).
 
-Arguments that read as numbers are sent as int or float, the rest as strings. A
-query's answer (a reply on the request's own address) is printed as its argument
-alone, so `chronus send /seq/status | jq .` works; other replies print as
-`address arg …`. Exit status: 0 when answered, 1 on `/error` or when no reply came (a
-message on stderr says which), 2 for a usage error (argparse's, e.g. an address without
-its leading `/`).
+Arguments that read as numbers are sent as int or float, the rest as strings.
 """
 
 from __future__ import annotations
 
-import argparse
 import socket
-import sys
 import time
 from typing import Any
 
@@ -21,7 +14,6 @@ from pythonosc.osc_message_builder import build_msg
 from chronus_tui.osc.packet import PacketError, decode
 
 QUIET = 0.15  # seconds without a reply after which no more are expected
-EXIT_FAILED = 1  # an /error, or no reply at all
 
 
 def osc_value(text: str) -> int | float | str:
@@ -32,30 +24,6 @@ def osc_value(text: str) -> int | float | str:
         except ValueError:
             pass
     return text
-
-
-def send_main(args: argparse.Namespace) -> int:
-    values = [osc_value(text) for text in args.args]
-    try:
-        replies = exchange(args.host, args.port, args.address, values, args.timeout)
-    except OSError as exc:
-        print(f"chronus send: {args.host}:{args.port}: {exc.strerror or exc} (is chronus running?)",
-              file=sys.stderr)
-        return EXIT_FAILED
-    for address, reply_args in replies:
-        if address == args.address:
-            print(*(str(v) for v in reply_args))
-        else:
-            print(address, *(str(v) for v in reply_args))
-    if not replies:
-        print(f"chronus send: no reply from {args.host}:{args.port} within {args.timeout:g} s "
-              "(is chronus running there? on another machine it answers only the senders its "
-              "--osc-allow names)",
-              file=sys.stderr)
-        return EXIT_FAILED
-    if any(address == "/error" for address, _ in replies):
-        return EXIT_FAILED
-    return 0
 
 
 def exchange(host: str, port: int, address: str, values: list[Any],

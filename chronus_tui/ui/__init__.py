@@ -1,1 +1,1 @@
-"""The Textual terminal UI: the only package that imports Textual (DESIGN.md §7)."""
+"""The Textual terminal UI: the only package that imports Textual (see docs/architecture.md)."""

@@ -6,12 +6,8 @@ reader); those are queued and drained on the UI thread, one redraw per batch.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import logging
-import os
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -344,49 +340,3 @@ class ChronusApp(App[int]):
     async def action_quit(self) -> None:
         await self._stop_osc()
         self.exit(0)
-
-
-def _yield_to_audio(niceness: int = 5) -> None:
-    """Lower the UI thread's priority, so drawing never takes a core the engine needs.
-
-    On Linux niceness is per thread: only this (UI and OSC) thread is lowered; the
-    engine process, started already or later from the client's own threads, is not.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: draw at normal priority
-        log.info("UI priority unchanged: %s", exc)
-
-
-def ui_main(args: argparse.Namespace) -> int:
-    """`chronus` with no --no-ui: engine, OSC server and the terminal UI on one Session."""
-    from chronus_tui.engine.client import EngineError
-    from chronus_tui.logs import flush_counts, start_logging
-    from chronus_tui.osc.server import OscServer
-    from chronus_tui.runtime import open_runtime
-
-    # Log lines go to chronus.log; nothing may print over the UI, so a log that cannot be
-    # written is said once here, before the UI takes the screen, and again on it.
-    engine_log, warning = start_logging(ui=True)
-    if warning is not None:
-        print(f"chronus: {warning}", file=sys.stderr)
-    try:
-        runtime = open_runtime(args, engine_log=engine_log)
-    except EngineError as exc:
-        where = f"engine log: {engine_log}" if engine_log is not None else "the engine's output was discarded"
-        print(f"chronus: {exc} ({where})", file=sys.stderr)
-        return 1
-    if warning is not None:
-        runtime.notices.append(warning)
-    runtime.autosave = True  # from here on the session is the user's set
-    try:
-        app = ChronusApp(runtime.session, audio=args.audio,
-                         osc_address=f"{args.osc_host}:{args.osc_port}",
-                         osc_server=OscServer(runtime.session, args.osc_host, args.osc_port, args.osc_allow),
-                         notices=runtime.notices)
-        _yield_to_audio()
-        app.run()
-    finally:
-        runtime.close()
-        flush_counts()
-    return app.return_code or 0
