@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import build_msg
 from support.osc import OscClient, osc_fixture  # noqa: F401
 
+from chronus_tui.engine.protocol import Position, Status
 from chronus_tui.model import PARAM_INDEX
 from chronus_tui.osc.routes import ROUTES
 from chronus_tui.osc.schema import markdown_table, schema_json
@@ -267,8 +269,8 @@ def test_seq_status_reports_tracks_and_notes(ready: Osc, session: Session) -> No
 
 def test_engine_status(osc: Osc, session: Session) -> None:
     _, client = osc
-    session.on_engine_event({"event": "status", "backend": "null", "sr": 48000, "buffer": 256, "cpu": 3.5})
-    session.on_engine_event({"event": "position", "bar": 2, "step": 6})
+    session.on_engine_event(Status(backend="null", sr=48000, buffer=256, cpu=3.5))
+    session.on_engine_event(Position(bar=2, step=6))
     status = client.query("/engine/status")
     assert status["backend"] == "null" and status["sr"] == 48000 and status["buffer"] == 256
     assert status["cpu"] == 3.5 and status["position"] == "3:07"
@@ -289,9 +291,11 @@ def test_schema_lists_every_route_with_types_and_ranges(osc: Osc) -> None:
 
 
 def test_schema_cites_nothing_outside_the_repository() -> None:
-    """A client reading the schema can follow every reference: no design document we do not ship."""
-    text = schema_json()
-    assert "DESIGN.md" not in text and "§" not in text
+    """A client reading the schema can follow every reference: no section of a document we do not ship."""
+    text = json.dumps(json.loads(schema_json()), ensure_ascii=False)  # § as itself, not \u00a7
+    root = Path(__file__).resolve().parents[1]
+    assert "§" not in text
+    assert all((root / name).is_file() for name in re.findall(r"[\w./-]+\.md\b", text))
 
 
 def test_save_list_and_load(osc: Osc, session: Session, patterns_dir: Path) -> None:
