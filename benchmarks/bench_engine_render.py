@@ -1,8 +1,9 @@
 """Engine timing and speed, measured offline.
 
 1. Onset error: a click on every 16th at several tempos, swings and buffer sizes is
-   rendered offline; each onset found in the audio is compared with DESIGN.md §2's
-   prediction (first sample at or after n × step + (n odd) × swing × step / 2).
+   rendered offline; each onset found in the audio is compared with the timing
+   model's prediction (docs/architecture.md: the first sample at or after
+   n × step + (n odd) × swing × step / 2).
    Also the error of a bar-aligned switch queued mid-bar.
 2. Render speed: eight busy tracks (64 steps with notes, accents, slides) with every
    module off its default (reverb, delay, distortion, acid, LFOs on), × real time by
@@ -184,7 +185,7 @@ def main() -> int:
         speed = render_speed(folder, args.seconds, args.repeats)
     drift = [clock_drift(np.float32, 174.0, args.minutes), clock_drift(np.float64, 174.0, args.minutes)]
 
-    print("onset error (samples) against DESIGN.md §2, 4 bars of 16ths")
+    print("onset error (samples) against the timing model, 4 bars of 16ths")
     print(f"{'bpm':>5} {'swing':>5} {'buffer':>6} {'hits':>9} {'max |err|':>9} {'mean':>6}")
     for r in grid:
         print(f"{r['bpm']:>5} {r['swing']:>5} {r['buffer']:>6} {r['hits']:>4}/{r['expected']:<4} "

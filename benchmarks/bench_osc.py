@@ -33,7 +33,7 @@ from chronus_tui.osc.server import OscServer, serve_in_thread
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
-TARGET_P50_MS = 3.0  # the seed measured 15 ms (save) and 25 ms (load)
+TARGET_P50_MS = 3.0  # the code we started from took several times that (benchmarks/README.md)
 
 
 def client_socket() -> socket.socket:

@@ -274,7 +274,7 @@ class Session:
     # -- sound parameters -------------------------------------------------------
 
     def set_param(self, module: str, param: str, value: float, source: str = "") -> Clamped:
-        """Set module/param (DESIGN.md §3 names); out-of-range values are clamped."""
+        """Set module/param (the names of model.MODULE_PARAMS); out-of-range values are clamped."""
         try:
             spec = param_spec(module, param)
         except PatternError as exc:

@@ -1,6 +1,6 @@
 """SlotStore: numbered slot files with atomic, durable saves and bounded backups.
 
-Files only: knows nothing of pyo, Textual or the Session. Layout (DESIGN.md §4):
+Files only: knows nothing of pyo, Textual or the Session. Layout (docs/architecture.md, "Storage"):
 `slots/slot_001.json` … `slot_128.json`, `slot_000.json` the autosave,
 `backups/slot_NNN/` the previous versions, `temp/` the staging area, `library/`
 named user patterns. The factory library ships inside the package.
@@ -215,7 +215,7 @@ class SlotStore:
         renamed to `temp` and opened for writing over, else None.
 
         Freeing one file's blocks and allocating another's is most of a save's disk time
-        on ext4 (about 1.2 of 1.8 ms, measured on a busy machine); overwriting a file in
+        on ext4 (benchmarks/README.md has the figures); overwriting a file in
         place costs neither. The spare is no backup any more, so a save that fails while
         writing it loses nothing; only a regular file with no other name is written.
         """

@@ -1,4 +1,4 @@
-"""Every hit lands on the sample DESIGN.md §2 predicts: offline renders analysed with NumPy.
+"""Every hit lands on the sample the timing model predicts: offline renders analysed with NumPy.
 
 The prediction: step n of a pattern started at sample 0 sounds on the first sample at
 or after n × step + (n odd) × swing × step / 2, step = 60 / bpm / 4 s. Tolerance: 0

@@ -28,14 +28,15 @@ from chronus_tui.model import (
     steps_text,
 )
 
-# DESIGN.md §3, written out again on purpose: the table in model.py must match the contract.
-DESIGN_RANGES = {
+# The names and ranges the original Music Chronus scripts rely on, written out again on purpose:
+# the table in model.py must match this contract.
+VOICE_RANGES = {
     "osc/type": (0, 5), "freq": (20, 5000), "amp": (0, 1), "filter/freq": (50, 8000),
     "filter/q": (0.5, 10), "adsr/attack": (0.001, 2), "adsr/decay": (0, 2), "adsr/sustain": (0, 1),
     "adsr/release": (0.01, 3), "send/reverb": (0, 1), "send/delay": (0, 1), "slide_time": (0, 1.5),
     "pan": (-1, 1),
 }
-DESIGN_MODULES = {
+MODULE_RANGES = {
     "acid1": {"cutoff": (80, 5000), "res": (0, 0.98), "env_amount": (0, 5000), "decay": (0.02, 1),
               "drive": (0, 1), "mix": (0, 1), "vol_comp": (0, 1), "accent": (0, 1)},
     "dist1": {"drive": (0, 1), "mix": (0, 1), "tone": (0, 1)},
@@ -48,8 +49,8 @@ DESIGN_MODULES = {
 }
 
 
-def test_parameter_table_matches_design():
-    expected = {**{voice: DESIGN_RANGES for voice in VOICES}, **DESIGN_MODULES}
+def test_parameter_table_matches_the_contract():
+    expected = {**{voice: VOICE_RANGES for voice in VOICES}, **MODULE_RANGES}
     actual = {module: {s.name: (s.low, s.high) for s in specs} for module, specs in MODULE_PARAMS.items()}
     assert actual == expected
     assert tuple(f"voice{i}" for i in range(1, 9)) == VOICES

@@ -68,7 +68,7 @@ def acid_set() -> list[tuple[str, Any]]:
 
 
 def expected_params(script: list[tuple[str, Any]]) -> dict[tuple[str, str], float]:
-    """The oracle: for each parameter the last value sent, clamped to its DESIGN.md range."""
+    """The oracle: for each parameter the last value sent, clamped to its range in model.MODULE_PARAMS."""
     last: dict[tuple[str, str], float] = {}
     for address, value in script:
         if address.startswith("/mod/"):

@@ -79,7 +79,7 @@ def onsets(channel: np.ndarray, threshold: float = SILENCE, gap: int = GAP) -> l
 
 
 def step_time(n: int, bpm: float, swing: float, sr: int = SR) -> Fraction:
-    """DESIGN.md §2: the ideal start of step n, in samples, exactly."""
+    """The ideal start of step n, in samples, exactly (docs/architecture.md, "Timing")."""
     step = Fraction(sr * 60) / (Fraction(str(bpm)) * 4)  # str: 0.4 means 2/5, not the nearest double
     return n * step + (step * Fraction(str(swing)) / 2 if n % 2 else 0)
 
