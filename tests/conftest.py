@@ -6,7 +6,7 @@ Fixtures (use them by naming them as test arguments):
 - `engine`: a FakeEngine (support.fakes) that records every command the Session sends.
 - `session`: a Session over `store` and `engine`, starting on an empty Pattern.
 - `changes`: a list that receives every Change the `session` tells its listeners.
-- `legacy_dir`: the folder of original Music Chronus files (a copy of shared/fixtures/legacy).
+- `legacy_dir`: the folder of original Music Chronus files (tests/fixtures/legacy).
 
 Helpers (import them by module):
 - `support.fakes.FakeEngine`: stands in for the engine client; `.commands` holds what was
