@@ -138,3 +138,11 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
                         if name.lstrip("./") not in known]
             sections += [f"{path}:{number}"] if re.search(r"\N{SECTION SIGN} ?\d", line) else []
     assert (missing, sections) == ([], [])
+
+
+def test_tests_and_benchmarks_share_helpers_never_conftest() -> None:
+    """conftest.py holds pytest's fixtures; what tests and benchmarks share is the support package."""
+    importers = {path for path in tracked("*.py")
+                 if any(is_package(m, "conftest") for m in imported_modules(path))}
+    assert importers == set()
+    assert any(is_package(m, "support") for m in imported_modules("benchmarks/bench_store.py"))
