@@ -32,6 +32,7 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 from support.fakes import FakeEngine  # a recorder
 from support.patterns import full_pattern  # the session the tests prove
 
+from chronus_tui.engine.protocol import EngineMessage
 from chronus_tui.model import MODULE_PARAMS, VOICES
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
@@ -90,12 +91,12 @@ def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[
     session = Session(SlotStore(workdir), recorder, pattern=pattern)
     session.resync()
     session.start()
-    for command in recorder.commands:
+    for command in recorder.sent:
         graph.handle(command)
     errors: list[str] = []
     for _ in range(20):
         server.process()
-        errors += [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+        errors += [e.message for e in graph.poll_events() if isinstance(e, EngineMessage)]
     gc.freeze()  # as the engine process does once its graph is built
     rng = random.Random(5)
     kinds = edits(session, rng)
@@ -103,15 +104,15 @@ def measure(repeat: int, buffer: int, sr: int, workdir: Path) -> dict[str, dict[
     wall: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(repeat):
         for kind, edit in kinds.items():
-            recorder.commands.clear()
+            recorder.clear()
             edit()
-            for command in recorder.commands:
+            for command in recorder.sent:
                 began, cpu_began = time.perf_counter(), time.thread_time()
                 graph.handle(command)
                 cpu[kind].append(time.thread_time() - cpu_began)
                 wall[kind].append(time.perf_counter() - began)
                 server.process()
-                errors += [e["message"] for e in graph.poll_events() if e["event"] == "error"]
+                errors += [e.message for e in graph.poll_events() if isinstance(e, EngineMessage)]
     server.stop()
     server.shutdown()
     if errors:

@@ -41,9 +41,10 @@ from report import RESULTS, arguments, machine, write_result
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads would spin next to the render
 import numpy as np
 from support.patterns import full_pattern  # the session the tests prove
-from support.render import click_pattern, expected_onset, onsets, read_wav
+from support.render import click_pattern, expected_onset, onsets, pattern_of, read_wav
 
-from chronus_tui import patternfile
+from chronus_tui.engine.protocol import ReplacePattern, Switched
+from chronus_tui.model import Pattern
 from chronus_tui.synth.offline import render
 from chronus_tui.synth.sequencer import EPS_STEPS
 
@@ -58,7 +59,7 @@ def onset_errors(folder: Path) -> list[dict[str, Any]]:
         for swing in (0.0, 0.3, 0.6):
             for buffer in (64, 256, 1024):
                 pattern = click_pattern([("t", "voice1", "x" * 16)], bpm=bpm, swing=swing)
-                result = render(pattern, folder / "grid.wav", bars=4, buffer=buffer, float32=True)
+                result = render(pattern_of(pattern), folder / "grid.wav", bars=4, buffer=buffer, float32=True)
                 found = onsets(read_wav(result.path)[:, 0])
                 expected = [expected_onset(n, bpm, swing) for n in range(64)]
                 errors = [f - e for f, e in zip(found, expected, strict=False)]
@@ -76,18 +77,19 @@ def switch_errors(folder: Path) -> list[dict[str, Any]]:
         b = click_pattern([("b", "voice3", "x...............")], bpm=140, voices={"voice3": {"pan": 1.0},
                                                                                  "voice1": {"pan": -1.0}})
         queue_at = int(20.3 * 6000) // buffer
-        schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
-        result = render(a, folder / "switch.wav", bars=3, buffer=buffer, schedule=schedule, float32=True)
+        schedule = {queue_at: [ReplacePattern(pattern_of(b), "bar", 1)]}
+        result = render(pattern_of(a), folder / "switch.wav", bars=3, buffer=buffer, schedule=schedule,
+                        float32=True)
         right = onsets(read_wav(result.path)[:, 1])
         bar_line = expected_onset(32, 120, 0)
-        reported = [e["sample"] for e in result.events if e["event"] == "switched"]
+        reported = [e.sample for e in result.events if isinstance(e, Switched)]
         rows.append({"buffer": buffer, "bar_line": bar_line, "first_new_hit": right[0] if right else None,
                      "error": (right[0] - bar_line) if right else None,
                      "reported_error": (reported[0] - bar_line) if reported else None})
     return rows
 
 
-def busy_pattern(tones: bool = False) -> dict[str, Any]:
+def busy_pattern(tones: bool = False) -> Pattern:
     """full_pattern unmuted; its voices all play pink noise (osc/type 4): with `tones`,
     voice N plays sine, saw, square, sine, … instead (saw and square cost more)."""
     pattern = full_pattern()
@@ -96,10 +98,10 @@ def busy_pattern(tones: bool = False) -> dict[str, Any]:
     if tones:
         for n in range(1, 9):
             pattern.modules[f"voice{n}"]["osc/type"] = (n - 1) % 3
-    return patternfile.pattern_to_dict(pattern)
+    return pattern
 
 
-def timed_render(pattern: dict[str, Any], folder: Path, bars: int, buffer: int) -> tuple[float, float, float]:
+def timed_render(pattern: Pattern, folder: Path, bars: int, buffer: int) -> tuple[float, float, float]:
     """(audio seconds, wall s, CPU s) of one render."""
     wall, cpu = time.perf_counter(), time.process_time()
     result = render(pattern, folder / "busy.wav", bars=bars, buffer=buffer)
@@ -118,7 +120,7 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
     for _ in range(repeats):
         for tones, buffer in configs:
             pattern = busy_pattern(tones)
-            bars = max(1, round(seconds * pattern["sequencer"]["bpm"] / 240))
+            bars = max(1, round(seconds * pattern.bpm / 240))
             short_audio, _, short_cpu = timed_render(pattern, folder, 1, buffer)
             audio, wall, cpu = timed_render(pattern, folder, bars, buffer)
             run = {"audio": audio, "wall": wall, "cpu": cpu,

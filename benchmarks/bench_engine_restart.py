@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from report import RESULTS, arguments, jack_missing, machine, write_result
 from support.jack import JackServer, missing_tools
@@ -33,6 +32,7 @@ from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.engine import client as client_module
 from chronus_tui.engine.client import EngineClient
+from chronus_tui.engine.protocol import Event, Position, Restarted
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
@@ -52,12 +52,12 @@ class Marks:
         with self.cond:
             self.restarted = self.playing = None
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         now = time.monotonic()
         with self.cond:
-            if event["event"] == "restarted" and self.restarted is None:
+            if isinstance(event, Restarted) and self.restarted is None:
                 self.restarted = now
-            elif event["event"] == "position" and self.restarted is not None and self.playing is None:
+            elif isinstance(event, Position) and self.restarted is not None and self.playing is None:
                 self.playing = now
             self.cond.notify_all()
 
@@ -74,7 +74,7 @@ def measure(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> lis
     client = EngineClient(audio=args.audio, log_path=workdir / "engine.log", env=env)
     session = Session(SlotStore(workdir / "patterns"), client, pattern=full_pattern())
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(event: Event) -> None:
         session.on_engine_event(event)
         marks(event)
 

@@ -45,6 +45,7 @@ from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.engine.backends import JackMonitor
 from chronus_tui.engine.client import EngineClient
+from chronus_tui.engine.protocol import EngineMessage, Event, Status
 from chronus_tui.model import MODULE_PARAMS
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
@@ -98,15 +99,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                               env=server.env)
         session = Session(SlotStore(workdir / "patterns"), client, pattern=full_pattern())
 
-        def on_event(event: dict[str, Any]) -> None:
+        def on_event(event: Event) -> None:
             session.on_engine_event(event)
-            kind = event["event"]
-            if kind == "status":
-                statuses.append(event)
-            elif kind in counts:
-                counts[kind] += 1
-                if kind == "error":
-                    errors.append(event["message"])
+            if isinstance(event, Status):
+                statuses.append(event.as_dict())
+            elif event.kind in counts:
+                counts[event.kind] += 1
+                if isinstance(event, EngineMessage):
+                    errors.append(event.message)
 
         client.start(on_event)
         try:

@@ -20,6 +20,24 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from chronus_tui import patternfile
+from chronus_tui.engine.protocol import (
+    CancelQueued,
+    Command,
+    Down,
+    EngineMessage,
+    Event,
+    Gate,
+    Position,
+    ReplacePattern,
+    ReplaceTrack,
+    Restarted,
+    Restarting,
+    SetParam,
+    SetTempo,
+    SetTransport,
+    Status,
+    Switched,
+)
 from chronus_tui.model import (
     BPM_SPEC,
     GATE_SPEC,
@@ -51,9 +69,9 @@ class SessionError(ValueError):
 
 
 class EngineLink(Protocol):
-    """What the Session needs of an engine: one-way commands (the protocol: engine/graph.py)."""
+    """What the Session needs of an engine: one-way commands (the protocol: engine/protocol.py)."""
 
-    def send(self, command: dict[str, Any]) -> None: ...
+    def send(self, command: Command) -> None: ...
 
 
 class ChangeKind(StrEnum):
@@ -157,7 +175,7 @@ class Session:
         """Tell listeners about a refused request (e.g. a bad OSC message), so the UI can show it."""
         self._notify(Change(ChangeKind.ERROR, {"message": message, **data}, source))
 
-    def _send(self, command: dict[str, Any]) -> None:
+    def _send(self, command: Command) -> None:
         """Call with the lock held, so the engine gets changes in the order the model made
         them (two threads' edits must not cross on the way); EngineLink.send never blocks."""
         if self.engine is not None:
@@ -203,8 +221,10 @@ class Session:
 
     def apply_snapshot(self, snap: dict[str, Any] | Pattern, at: LoadAt = "bar", *,
                        slot: int | None = None, source: str = "") -> PendingLoad | None:
-        """Validate a snapshot, then load it `at` the next bar, next step or now.
+        """Load a pattern `at` the next bar, next step or now.
 
+        A dict (from outside: a snapshot, a file's JSON) is validated first; a Pattern was
+        validated where it came in (the store, a route) and is taken as it is (a copy).
         Raises SessionError (nothing changed) if the snapshot is invalid. While the
         transport runs, "bar" and "step" loads are queued in the engine and the
         model switches when the engine reports the switch; the returned
@@ -213,11 +233,12 @@ class Session:
         if at not in LOAD_MODES:
             raise SessionError(f"load mode {at!r} is not one of {', '.join(LOAD_MODES)}")
         if isinstance(snap, Pattern):
-            snap = patternfile.pattern_to_dict(snap)
-        try:
-            pattern = patternfile.pattern_from_dict(snap)
-        except PatternError as exc:
-            raise SessionError(str(exc)) from exc
+            pattern = snap.copy()
+        else:
+            try:
+                pattern = patternfile.pattern_from_dict(snap)
+            except PatternError as exc:
+                raise SessionError(str(exc)) from exc
         with self._lock:
             queue = self.transport.playing and self.engine is not None and at != "now"
             pending = PendingLoad(next(self._tokens), pattern, at, slot, source)
@@ -228,8 +249,7 @@ class Session:
                 self._pending = None
                 self.transport.queued_slot = None
                 self._switch_to(pattern, slot)
-            self._send({"op": "pattern", "pattern": patternfile.pattern_to_dict(pattern),
-                        "mode": at if queue else "now", "token": pending.token})
+            self._send(ReplacePattern(pattern.copy(), at if queue else "now", pending.token))
         if queue:
             self._notify(Change(ChangeKind.QUEUED, {"slot": slot, "at": at, "token": pending.token,
                                                     "name": pattern.name}, source))
@@ -248,14 +268,14 @@ class Session:
                 return False
             self._pending = None
             self.transport.queued_slot = None
-            self._send({"op": "cancel"})
+            self._send(CancelQueued())
         self._notify(Change(ChangeKind.QUEUED, {"slot": None}, source))
         return True
 
     def _edited(self, kind: ChangeKind, data: dict[str, Any], source: str, track: str | None = None) -> None:
         """Send an edit to the engine to play in place (no restart); tell listeners.
 
-        An edit of one `track` sends that track alone ({"op": "track"}), which the
+        An edit of one `track` sends that track alone (ReplaceTrack), which the
         engine applies in a fraction of the time of a whole pattern; a change to
         the set of tracks (add, remove, clear) sends the whole pattern (mode "edit").
         """
@@ -263,12 +283,9 @@ class Session:
             names = [t.name for t in self._pattern.tracks]
             if track is not None and track in names:
                 index = names.index(track)
-                command = {"op": "track", "index": index,
-                           "track": patternfile.track_to_dict(self._pattern.tracks[index])}
+                self._send(ReplaceTrack(index, self._pattern.tracks[index].copy()))
             else:
-                command = {"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
-                           "mode": "edit", "token": 0}
-            self._send(command)
+                self._send(ReplacePattern(self._pattern.copy(), "edit"))
         self._notify(Change(kind, data, source))
 
     # -- sound parameters -------------------------------------------------------
@@ -282,7 +299,7 @@ class Session:
         applied = _clamp(spec, value, f"{module}/{param}")
         with self._lock:
             self._pattern.modules[module][param] = applied.value
-            self._send({"op": "param", "module": module, "param": param, "value": applied.value})
+            self._send(SetParam(module, param, applied.value))
         self._notify(Change(ChangeKind.PARAM, {"module": module, "param": param, "value": applied.value,
                                                "clamped": applied.clamped}, source))
         return applied
@@ -306,7 +323,7 @@ class Session:
         applied = _clamp(BPM_SPEC, bpm, "bpm")
         with self._lock:
             self._pattern.bpm = applied.value
-            self._send({"op": "tempo", "bpm": applied.value, "swing": self._pattern.swing})
+            self._send(SetTempo(applied.value, self._pattern.swing))
         self._notify(Change(ChangeKind.TEMPO, {"bpm": applied.value, "clamped": applied.clamped}, source))
         return applied
 
@@ -314,7 +331,7 @@ class Session:
         applied = _clamp(SWING_SPEC, swing, "swing")
         with self._lock:
             self._pattern.swing = applied.value
-            self._send({"op": "tempo", "bpm": self._pattern.bpm, "swing": applied.value})
+            self._send(SetTempo(self._pattern.bpm, applied.value))
         self._notify(Change(ChangeKind.SWING, {"swing": applied.value, "clamped": applied.clamped}, source))
         return applied
 
@@ -440,7 +457,7 @@ class Session:
     def start(self, source: str = "") -> None:
         with self._lock:
             self.transport.playing = True
-            self._send({"op": "transport", "playing": True})
+            self._send(SetTransport(True))
         self._notify(Change(ChangeKind.TRANSPORT, {"playing": True}, source))
 
     def stop(self, source: str = "") -> None:
@@ -449,7 +466,7 @@ class Session:
             self.transport.playing = False
             self.transport.bar = self.transport.step = 0
             pending, self._pending = self._pending, None
-            self._send({"op": "transport", "playing": False})
+            self._send(SetTransport(False))
         self._notify(Change(ChangeKind.TRANSPORT, {"playing": False}, source))
         if pending is not None:
             self.apply_snapshot(pending.pattern, "now", slot=pending.slot, source=pending.source)
@@ -457,7 +474,7 @@ class Session:
     def gate(self, voice: str, on: bool, source: str = "") -> None:
         voice = _checked(check_voice, voice, "voice")
         with self._lock:
-            self._send({"op": "gate", "voice": voice, "on": bool(on)})
+            self._send(Gate(voice, bool(on)))
         self._notify(Change(ChangeKind.GATE, {"voice": voice, "on": bool(on)}, source))
 
     # -- slots ------------------------------------------------------------------
@@ -525,61 +542,58 @@ class Session:
 
     # -- engine events ----------------------------------------------------------
 
-    def on_engine_event(self, event: dict[str, Any]) -> None:
+    def on_engine_event(self, event: Event) -> None:
         """Events from the engine client: position, switched, status, error, and the
         process's life: down (died; retry_in seconds to the next attempt), restarting, restarted."""
-        kind = event.get("event")
-        if kind == "position":
-            with self._lock:
-                self.transport.bar, self.transport.step = event["bar"], event["step"]
-            self._notify(Change(ChangeKind.POSITION, {"bar": event["bar"], "step": event["step"]}, "engine"))
-        elif kind == "switched":
-            with self._lock:
-                pending = self._pending
-                if pending is None or pending.token != event.get("token"):
-                    return
-                self._pending = None
-                self.transport.queued_slot = None
-                self._switch_to(pending.pattern, pending.slot)
-            self._notify(Change(ChangeKind.PATTERN, {"slot": pending.slot, "name": pending.pattern.name,
-                                                     "sample": event.get("sample"), "switched": True,
-                                                     "token": pending.token},
-                                pending.source))
-        elif kind == "status":
-            with self._lock:
-                self.transport.engine.update({k: v for k, v in event.items() if k != "event"})
-            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
-        elif kind in ("down", "restarting"):
-            with self._lock:
-                t = self.transport
-                t.engine_state = kind
-                if kind == "down":
-                    t.engine_error = event.get("message", "the engine process died")
-                    t.engine_retry_at = time.monotonic() + event.get("retry_in", 0.0)
-                else:
-                    t.engine_retry_at = None
-            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
-        elif kind == "restarted":
-            with self._lock:
-                t = self.transport
-                t.engine_state, t.engine_error, t.engine_retry_at = "up", None, None
-                t.engine_restarts += 1
-                self.resync()
-            self._notify(Change(ChangeKind.ENGINE, dict(event), "engine"))
-        elif kind == "error":
-            self._notify(Change(ChangeKind.ERROR, {"message": event.get("message", "engine error")},
-                                "engine"))
+        match event:
+            case Position(bar=bar, step=step):
+                with self._lock:
+                    self.transport.bar, self.transport.step = bar, step
+                self._notify(Change(ChangeKind.POSITION, {"bar": bar, "step": step}, "engine"))
+            case Switched(token=token, sample=sample):
+                with self._lock:
+                    pending = self._pending
+                    if pending is None or pending.token != token:
+                        return
+                    self._pending = None
+                    self.transport.queued_slot = None
+                    self._switch_to(pending.pattern, pending.slot)
+                self._notify(Change(ChangeKind.PATTERN, {"slot": pending.slot, "name": pending.pattern.name,
+                                                         "sample": sample, "switched": True,
+                                                         "token": pending.token},
+                                    pending.source))
+            case Status():
+                data = event.as_dict()
+                with self._lock:
+                    self.transport.engine.update({k: v for k, v in data.items() if k != "event"})
+                self._notify(Change(ChangeKind.ENGINE, data, "engine"))
+            case Down() | Restarting():
+                with self._lock:
+                    t = self.transport
+                    t.engine_state = event.kind
+                    if isinstance(event, Down):
+                        t.engine_error = event.message
+                        t.engine_retry_at = time.monotonic() + event.retry_in
+                    else:
+                        t.engine_retry_at = None
+                self._notify(Change(ChangeKind.ENGINE, event.as_dict(), "engine"))
+            case Restarted():
+                with self._lock:
+                    t = self.transport
+                    t.engine_state, t.engine_error, t.engine_retry_at = "up", None, None
+                    t.engine_restarts += 1
+                    self.resync()
+                self._notify(Change(ChangeKind.ENGINE, event.as_dict(), "engine"))
+            case EngineMessage(message=message):
+                self._notify(Change(ChangeKind.ERROR, {"message": message}, "engine"))
 
     def resync(self) -> None:
         """Send the whole live state to a (new) engine process."""
         with self._lock:
-            self._send({"op": "pattern", "pattern": patternfile.pattern_to_dict(self._pattern),
-                        "mode": "now", "token": 0})
-            self._send({"op": "transport", "playing": self.transport.playing})
-            if self._pending is not None:
-                self._send({"op": "pattern", "token": self._pending.token,
-                            "pattern": patternfile.pattern_to_dict(self._pending.pattern),
-                            "mode": self._pending.at})
+            self._send(ReplacePattern(self._pattern.copy(), "now"))
+            self._send(SetTransport(self.transport.playing))
+            if (pending := self._pending) is not None:
+                self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
 
 
 def _assign_notes(track: Track, notes: list[int]) -> None:

@@ -40,7 +40,21 @@ from support.engine import (
 
 from chronus_tui.engine import client as client_module
 from chronus_tui.engine.client import EngineClient, EngineError
+from chronus_tui.engine.protocol import (
+    Command,
+    EngineMessage,
+    Event,
+    Gate,
+    Position,
+    ReplacePattern,
+    ReplaceTrack,
+    SetParam,
+    SetTempo,
+    SetTransport,
+    Status,
+)
 from chronus_tui.engine.wire import FrameReader, FrameWriter, encode, write_all
+from chronus_tui.model import Pattern, Step, Track
 from chronus_tui.session import Change
 from chronus_tui.store import SlotStore
 from chronus_tui.synth.process import BlockCallback, Engine
@@ -74,20 +88,24 @@ def make_client(engine_log: Path) -> Iterator[Callable[..., EngineClient]]:
 # -- the block callback, without pyo ---------------------------------------------------
 
 
+BAD = Gate("bad", True)  # RecordingGraph fails on it
+SLOW = Gate("slow", True)  # and takes most of a 5.3 ms block over this one
+
+
 class RecordingGraph:
     def __init__(self) -> None:
-        self.handled: list[dict[str, Any]] = []
-        self.pending: list[dict[str, Any]] = []
+        self.handled: list[Command] = []
+        self.pending: list[Event] = []
 
-    def handle(self, command: dict[str, Any]) -> None:
-        if command.get("op") == "bad":
+    def handle(self, command: Command) -> None:
+        if command == BAD:
             raise ValueError("no such op")
-        if command.get("op") == "slow":
-            time.sleep(0.004)  # most of a 5.3 ms block
+        if command == SLOW:
+            time.sleep(0.004)
         self.handled.append(command)
-        self.pending.append({"event": "position", "bar": 0, "step": len(self.handled), "sample": 0})
+        self.pending.append(Position(0, len(self.handled), 0))
 
-    def poll_events(self) -> list[dict[str, Any]]:
+    def poll_events(self) -> list[Event]:
         events, self.pending = self.pending, []
         return events
 
@@ -102,7 +120,7 @@ class Pipes:
     events: FrameReader  # read events here
     stop: threading.Event
 
-    def send(self, *commands: dict[str, Any]) -> None:
+    def send(self, *commands: Command) -> None:
         for command in commands:
             write_all(self.commands, command)
 
@@ -121,13 +139,14 @@ def pipes() -> Iterator[Pipes]:
 
 
 def test_block_callback_applies_every_waiting_command_in_one_block(pipes: Pipes) -> None:
-    commands = [{"op": "param", "module": "voice1", "param": p, "value": 1.0} for p in ("amp", "pan")]
-    pipes.send(commands[0], {"op": "bad"}, commands[1])
+    commands = [SetParam("voice1", p, 1.0) for p in ("amp", "pan")]
+    pipes.send(commands[0], BAD, commands[1])
     pipes.callback()
     assert pipes.graph.handled == commands  # both fields in the same block; the bad one did not stop it
     events = pipes.events.read()
-    assert [e["event"] for e in events] == ["error", "position", "position"]
-    assert "'bad'" in events[0]["message"] and "no such op" in events[0]["message"]
+    assert [e.kind for e in events] == ["error", "position", "position"]
+    assert isinstance(events[0], EngineMessage)
+    assert "'gate'" in events[0].message and "no such op" in events[0].message
     pipes.callback()
     assert pipes.events.read() == []  # nothing new: no events, no status before its time
     assert not pipes.stop.is_set()
@@ -136,44 +155,48 @@ def test_block_callback_applies_every_waiting_command_in_one_block(pipes: Pipes)
 def test_block_callback_applies_only_the_last_of_commands_that_replace_each_other(pipes: Pipes) -> None:
     """All on the same sample: the last tempo, the last value of a parameter and the last
     in-place edit (it carries the whole pattern) are all that count."""
-    edit = {"op": "pattern", "mode": "edit", "token": 0}
-    amp = {"op": "param", "module": "voice1", "param": "amp"}
-    pipes.send({**edit, "n": 1}, {**amp, "n": 2}, {"op": "tempo", "n": 3}, {**edit, "n": 4},
-               {"op": "pattern", "mode": "bar", "token": 7, "n": 5}, {**amp, "param": "pan", "n": 6},
-               {**edit, "n": 7}, {"op": "tempo", "n": 8}, {**amp, "n": 9}, {"op": "transport", "n": 10})
+    def edit(n: int) -> ReplacePattern:
+        return ReplacePattern(Pattern(name=str(n)), "edit")
+
+    sent = [edit(1), SetParam("voice1", "amp", 2), SetTempo(3, 0.0), edit(4),
+            ReplacePattern(Pattern(name="5"), "bar", 7), SetParam("voice1", "pan", 6), edit(7),
+            SetTempo(8, 0.0), SetParam("voice1", "amp", 9), SetTransport(True)]
+    pipes.send(*sent)
     pipes.callback()
-    assert [c["n"] for c in pipes.graph.handled] == [5, 6, 7, 8, 9, 10]
+    assert pipes.graph.handled == [sent[n - 1] for n in (5, 6, 7, 8, 9, 10)]
 
 
 def test_block_callback_applies_the_last_edit_of_each_track(pipes: Pipes) -> None:
     """A track edit carries the whole track: of one track's edits in a block only the last counts."""
-    track = {"op": "track", "track": {}}
-    pipes.send({**track, "index": 0, "n": 1}, {**track, "index": 1, "n": 2}, {**track, "index": 0, "n": 3},
-               {"op": "pattern", "mode": "edit", "token": 0, "n": 4}, {**track, "index": 1, "n": 5})
+    def track(index: int, n: int) -> ReplaceTrack:
+        return ReplaceTrack(index, Track(str(n), "voice1", [Step()]))
+
+    sent = [track(0, 1), track(1, 2), track(0, 3), ReplacePattern(Pattern(name="4"), "edit"), track(1, 5)]
+    pipes.send(*sent)
     pipes.callback()
-    assert [c["n"] for c in pipes.graph.handled] == [3, 4, 5]
+    assert pipes.graph.handled == [sent[n - 1] for n in (3, 4, 5)]
 
 
 def test_block_callback_sends_status_twice_a_second_of_audio(pipes: Pipes) -> None:
-    pipes.send({"op": "slow"})
+    pipes.send(SLOW)
     for _ in range(round(SR / BUFFER)):  # one second of audio
         pipes.callback()
-    statuses = [e for e in pipes.events.read() if e["event"] == "status"]
+    statuses = [e for e in pipes.events.read() if isinstance(e, Status)]
     assert len(statuses) == 2
     for status in statuses:
-        assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
-        assert status["cpu"] >= 0
-        assert "xruns" not in status  # only JACK can count them
+        assert (status.backend, status.sr, status.buffer) == ("null", SR, BUFFER)
+        assert status.cpu >= 0
+        assert status.xruns is None and "xruns" not in status.as_dict()  # only JACK can count them
     # The slow command is counted, and the block it ran in shows the time it took.
-    assert [s["slow_commands"] for s in statuses] == [1, 0]
-    assert statuses[0]["callback_ms"] >= 4.0
+    assert [s.slow_commands for s in statuses] == [1, 0]
+    assert statuses[0].callback_ms >= 4.0
 
 
 def test_block_callback_stops_the_engine_when_the_client_goes(pipes: Pipes) -> None:
-    pipes.send({"op": "tempo", "n": 1})
+    pipes.send(SetTempo(1, 0.0))
     os.close(pipes.commands)
     pipes.callback()
-    assert [c["n"] for c in pipes.graph.handled] == [1]  # what was sent still applies
+    assert pipes.graph.handled == [SetTempo(1, 0.0)]  # what was sent still applies
     assert pipes.stop.is_set()
 
 
@@ -229,7 +252,7 @@ def test_commands_reach_the_engine_and_events_come_back(make_client: Callable[..
     assert (status["backend"], status["sr"], status["buffer"]) == ("null", SR, BUFFER)
 
     mark = events.mark()
-    client.send({"op": "tempo", "bpm": 90.0, "swing": 0.0})
+    client.send(SetTempo(90.0, 0.0))
     later = events.positions(4, mark)
     assert_steps_advance(later[1:], 90.0)  # the first may straddle the change
 
@@ -270,8 +293,8 @@ def test_send_never_blocks_and_keeps_order_while_the_engine_is_stuck(
     os.kill(pid, signal.SIGSTOP)  # the command pipe fills up after a few hundred commands
     try:
         for i in range(20000):
-            client.send({"op": "tempo", "bpm": 60.0 + i % 100, "swing": 0.0})
-        client.send({"op": "tempo", "bpm": 200.0, "swing": 0.0})
+            client.send(SetTempo(60.0 + i % 100, 0.0))
+        client.send(SetTempo(200.0, 0.0))
     finally:
         os.kill(pid, signal.SIGCONT)
     mark = events.mark()

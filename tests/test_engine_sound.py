@@ -8,9 +8,10 @@ import random
 
 import numpy as np
 import pytest
-from support.render import SR, click_pattern, expected_onset, onsets, render_array
+from support.render import SR, click_pattern, expected_onset, onsets, pattern_of, render_array, track_of
 
 from chronus_tui import patternfile
+from chronus_tui.engine.protocol import Gate, ReplacePattern, ReplaceTrack, SetParam
 from chronus_tui.model import MODULE_PARAMS, Pattern, Step, Track, default_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -131,8 +132,8 @@ def held_note(voices: dict[str, float]) -> dict:
 
 def test_parameter_changes_are_smoothed(tmp_path):
     pattern = held_note({"amp": 0.2})
-    schedule = {100: [{"op": "param", "module": "voice1", "param": "amp", "value": 1.0}],
-                200: [{"op": "param", "module": "master", "param": "volume", "value": 0.2}]}
+    schedule = {100: [SetParam("voice1", "amp", 1.0)],
+                200: [SetParam("master", "volume", 0.2)]}
     audio, _ = render_array(tmp_path, pattern, bars=1, schedule=schedule)
     left = audio[20000:70000, 0]
     assert np.abs(np.diff(left)).max() < 2 * np.pi * 220 / SR * 0.8  # no step anywhere
@@ -155,7 +156,7 @@ def test_an_effect_resting_at_0_plays_again_once_a_command_raises_it(tmp_path, m
         return pattern_with([Track("t", "voice2", steps, gate=1.0)], {**modules, module: {**modules[module],
                                                                                       param: start}})
 
-    schedule = {40: [{"op": "param", "module": module, "param": param, "value": value}]}
+    schedule = {40: [SetParam(module, param, value)]}
     raised, _ = render_array(tmp_path, pattern(0.0), bars=1, schedule=schedule, name="raised.wav")
     always, _ = render_array(tmp_path, pattern(value), bars=1, name="always.wav")
     late = slice(60 * 256, len(always))  # 20 blocks after the command
@@ -167,7 +168,7 @@ def test_a_change_during_a_glide_glides_on_from_where_it_was(tmp_path):
     """amp 0.2 -> 1.0, and two blocks into that glide back down to 0.1: one smooth
     movement, ending on the last value."""
     def amp(value: float) -> list[dict]:
-        return [{"op": "param", "module": "voice1", "param": "amp", "value": value}]
+        return [SetParam("voice1", "amp", value)]
 
     schedule = {100: amp(1.0), 102: amp(0.1)}
     audio, _ = render_array(tmp_path, held_note({"amp": 0.2}), bars=1, schedule=schedule)
@@ -192,7 +193,7 @@ def test_a_switch_lets_the_old_patterns_notes_ring_out(tmp_path, change):
     right = Track("new", "voice1", [Step(on=i % 4 == 0) for i in range(16)])
     a = pattern_with([ringing] if change == "voice" else [right, ringing], modules)
     b = pattern_with([right], modules)
-    schedule = {100: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+    schedule = {100: [ReplacePattern(pattern_of(b), "bar", 1)]}
     audio, events = render_array(tmp_path, a, bars=2, schedule=schedule)
     bar_line = expected_onset(16, 120, 0)
     assert [e["sample"] for e in events if e["event"] == "switched"] == [bar_line]
@@ -217,8 +218,8 @@ def test_a_sounding_note_keeps_its_pitch_until_the_next_step(tmp_path, mode, buf
     low, high = (pattern_with([Track("bass", "voice1", [Step(on=True, note=note) for _ in range(16)],
                                      gate=1.0)], modules) for note in (45, 69))  # 110 Hz, 440 Hz
     change = expected_onset(16, 120, 0)  # the bar line; an edit takes the step after the one it falls in
-    command = {"op": "pattern", "pattern": high, "mode": "bar", "token": 1} if mode == "bar" else \
-        {"op": "track", "index": 0, "track": high["sequencer"]["tracks"][0]}
+    command = ReplacePattern(pattern_of(high), "bar", 1) if mode == "bar" else \
+        ReplaceTrack(0, track_of(high["sequencer"]["tracks"][0]))
     schedule = {(change - 1500) // buffer: [command]}
     audio, _ = render_array(tmp_path, low, bars=2, buffer=buffer, schedule=schedule)
     left = audio[:, 0]
@@ -238,7 +239,7 @@ def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
     steps = [Step(on=True, slide=True)] + [Step() for _ in range(15)]
     plain = pattern_with([Track("t", "voice1", steps)], modules)
     acid = pattern_with([Track("t", "voice2", steps)], modules)
-    schedule = {100: [{"op": "pattern", "pattern": acid, "mode": "edit", "token": 1}]}
+    schedule = {100: [ReplacePattern(pattern_of(acid), "edit", 1)]}
     audio, _ = render_array(tmp_path, plain, bars=1, schedule=schedule)
     mono = audio[:, 0] + audio[:, 1]
     assert centroid(mono[30000:34096]) < 0.5 * centroid(mono[10000:14096])
@@ -247,8 +248,8 @@ def test_a_track_moved_onto_voice2_takes_acid1s_settings(tmp_path):
 def test_gate_command_holds_a_voice_by_hand(tmp_path):
     pattern = click_pattern([("a", "voice1", "................")],
                             voices={"voice6": {"freq": 330.0, "pan": 0.0}})
-    schedule = {10: [{"op": "gate", "voice": "voice6", "on": True}],
-                60: [{"op": "gate", "voice": "voice6", "on": False}]}
+    schedule = {10: [Gate("voice6", True)],
+                60: [Gate("voice6", False)]}
     audio, events = render_array(tmp_path, pattern, bars=1, schedule=schedule)
     # heard one sample after its block starts, as a hit is (ENVELOPE_LATENCY): in the
     # file, which starts where step 0 sounds, that is exactly 10 blocks in
@@ -289,15 +290,15 @@ def test_500_random_parameter_sets_never_break_the_sound(tmp_path):
     for index, modules in enumerate(sets):
         block = index * blocks_per_set
         if index % 2:  # half through single "param" commands, half as whole patterns
-            schedule[block] = [{"op": "param", "module": m, "param": p, "value": v}
+            schedule[block] = [SetParam(m, p, v)
                                for m, params in modules.items() for p, v in params.items()]
         else:
             edited = dict(base, modules=modules)
             edited["sequencer"] = dict(base["sequencer"], bpm=rng.choice([20.0, 300.0, 133.0]),
                                        swing=rng.choice([0.0, 0.6]))
-            schedule[block] = [{"op": "pattern", "pattern": edited, "mode": "edit", "token": 0}]
+            schedule[block] = [ReplacePattern(pattern_of(edited), "edit", 0)]
     after = len(sets) * blocks_per_set
-    schedule[after] = [{"op": "pattern", "pattern": base, "mode": "now", "token": 0}]
+    schedule[after] = [ReplacePattern(pattern_of(base), "now", 0)]
     audio, events = render_array(tmp_path, base, bars=7, schedule=schedule)
     assert np.isfinite(audio).all()
     assert np.abs(audio).max() < 1.0
@@ -336,7 +337,7 @@ def test_every_lane_sounds_also_when_added_while_playing(tmp_path):
     adds on lanes of stopped groups sound from their next step on, on all 16 lanes."""
     one = click_pattern([("a", "voice1", "x" + "." * 15)])
     sixteen = click_pattern([(f"t{i}", "voice1", "." * i + "x" + "." * (15 - i)) for i in range(16)])
-    schedule = {10: [{"op": "pattern", "pattern": sixteen, "mode": "edit", "token": 1}]}
+    schedule = {10: [ReplacePattern(pattern_of(sixteen), "edit", 1)]}
     audio, events = render_array(tmp_path, one, bars=2, schedule=schedule)
     assert onsets(audio[:, 0]) == [expected_onset(n, 120.0, 0.0) for n in range(32)]
     assert not [e for e in events if e["event"] == "error"]

@@ -15,9 +15,30 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support.render import SR, click_pattern, expected_onset, onsets, read_wav, render_array
+from support.render import (
+    SR,
+    click_pattern,
+    expected_onset,
+    onsets,
+    pattern_of,
+    read_wav,
+    render_array,
+    track_of,
+)
 
 from chronus_tui.engine.backends import max_buffer
+from chronus_tui.engine.protocol import (
+    CancelQueued,
+    Command,
+    EngineMessage,
+    Gate,
+    ReplacePattern,
+    ReplaceTrack,
+    SetParam,
+    SetTempo,
+    SetTransport,
+    Switched,
+)
 from chronus_tui.model import VOICES
 from chronus_tui.synth import sequencer
 from chronus_tui.synth.offline import RenderError, render
@@ -76,7 +97,7 @@ def test_bar_aligned_switch_starts_exactly_on_the_bar_line(tmp_path, buffer):
     bpm_a, bpm_b = 120, 150  # the new pattern brings its own tempo from its first step
     a, b = two_patterns(bpm_a, bpm_b)
     queue_at = (int(20.3 * 6000) // buffer)  # mid-bar 1 (step 20.3 of A)
-    schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 7}]}
+    schedule = {queue_at: [ReplacePattern(pattern_of(b), "bar", 7)]}
     audio, events = render_array(tmp_path, a, bars=4, buffer=buffer, schedule=schedule)
     bar_line = expected_onset(32, bpm_a, 0)
     left, right = onsets(audio[:, 0]), onsets(audio[:, 1])
@@ -98,7 +119,8 @@ def test_at_22050_hz_bar_switches_are_exact_in_the_longest_blocks_allowed(tmp_pa
     buffer = max_buffer(sr)
     assert buffer == 512
     with pytest.raises(RenderError, match="1024-frame buffers are too long at 22050 Hz"):
-        render(click_pattern([("a", "voice1", "x")]), tmp_path / "no.wav", bars=1, sr=sr, buffer=1024)
+        render(pattern_of(click_pattern([("a", "voice1", "x")])), tmp_path / "no.wav", bars=1, sr=sr,
+               buffer=1024)
     # odd and even steps on lanes of their own: each lane is silent a block before its next hit
     sides = {"voice1": {"pan": -1.0}, "voice5": {"pan": -1.0}, "voice3": {"pan": 1.0}, "voice4": {"pan": 1.0}}
     a = click_pattern([("even", "voice1", "x." * 8), ("odd", "voice5", ".x" * 8)], bpm=bpm, swing=swing,
@@ -107,7 +129,7 @@ def test_at_22050_hz_bar_switches_are_exact_in_the_longest_blocks_allowed(tmp_pa
                        ("odd", "voice4", ".x" * 8)], bpm=bpm, swing=swing, voices=sides, name="B")
     for bar in range(1, 9):  # each bar line falls elsewhere in its block
         bar_line = expected_onset(16 * bar, bpm, swing, sr)
-        schedule = {(bar_line - 8000) // buffer: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+        schedule = {(bar_line - 8000) // buffer: [ReplacePattern(pattern_of(b), "bar", 1)]}
         audio, events = render_array(tmp_path, a, bars=bar + 1, sr=sr, buffer=buffer, schedule=schedule)
         grid = [expected_onset(n, bpm, swing, sr) for n in range(16 * bar + 16)]
         assert onsets(audio[:, 0]) == grid[:16 * bar]  # A up to the bar line
@@ -119,15 +141,15 @@ def test_newer_queued_load_replaces_older_and_cancel_drops_it(tmp_path):
     a, b = two_patterns()
     c = click_pattern([("c", "voice4", "x...............")], name="C", voices=SIDES)
     schedule = {
-        40: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}],
-        60: [{"op": "pattern", "pattern": c, "mode": "bar", "token": 2}],
+        40: [ReplacePattern(pattern_of(b), "bar", 1)],
+        60: [ReplacePattern(pattern_of(c), "bar", 2)],
     }
     audio, events = render_array(tmp_path, a, bars=3, schedule=schedule)
     bar_line = expected_onset(16, 120, 0)
     assert onsets(audio[:, 1]) == [bar_line, bar_line + expected_onset(16, 120, 0)]  # C only
     assert [e["token"] for e in events if e["event"] == "switched"] == [2]
 
-    cancelled = {40: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 3}], 60: [{"op": "cancel"}]}
+    cancelled = {40: [ReplacePattern(pattern_of(b), "bar", 3)], 60: [CancelQueued()]}
     audio, events = render_array(tmp_path, a, bars=2, schedule=cancelled, name="cancel.wav")
     assert onsets(audio[:, 1]) == []
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 32, 2)]
@@ -144,7 +166,7 @@ def test_step_switch_takes_the_next_step_keeping_the_bar_position(tmp_path, swin
     clock.start_at(0, bpm)
     clock.swing = swing
     target = clock.step_at(start - 1) + 1
-    schedule = {queue_at: [{"op": "pattern", "pattern": b, "mode": "step", "token": 5}]}
+    schedule = {queue_at: [ReplacePattern(pattern_of(b), "step", 5)]}
     audio, events = render_array(tmp_path, a, bars=2, buffer=buffer, schedule=schedule)
     left, right = onsets(audio[:, 0]), onsets(audio[:, 1])
     assert left == [expected_onset(n, bpm, swing) for n in range(0, target, 2)]
@@ -158,7 +180,7 @@ def test_step_switch_takes_the_next_step_keeping_the_bar_position(tmp_path, swin
 def test_edit_in_place_keeps_position(tmp_path):
     a = click_pattern([("a", "voice1", "x...x...x...x...")])
     edited = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")])
-    schedule = {50: [{"op": "pattern", "pattern": edited, "mode": "edit", "token": 0}]}
+    schedule = {50: [ReplacePattern(pattern_of(edited), "edit", 0)]}
     audio, _ = render_array(tmp_path, a, bars=2, schedule=schedule)
     first_after = next(n for n in range(32) if expected_onset(n, 120, 0) >= 50 * 256)
     steps = [n for n in range(32) if (n % 4 == 0 if n < first_after else n % 2 == 0)]
@@ -167,7 +189,7 @@ def test_edit_in_place_keeps_position(tmp_path):
 
 def test_tempo_change_keeps_the_step_grid_continuous(tmp_path):
     pattern = click_pattern([("t", "voice1", "x" * 16)], bpm=120)
-    schedule = {100: [{"op": "tempo", "bpm": 140.0, "swing": 0.0}]}
+    schedule = {100: [SetTempo(140.0, 0.0)]}
     audio, _ = render_array(tmp_path, pattern, bars=2, schedule=schedule)
     found = onsets(audio[:, 0])
     change = 100 * 256
@@ -201,7 +223,7 @@ def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monk
     bpm, swing = 174, 0.5
     a = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing, name="A", voices=SIDES)
     b = click_pattern([("b", "voice3", "x.x.")], bpm=bpm, swing=swing, name="B", voices=SIDES)
-    schedule = {3: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 1}]}
+    schedule = {3: [ReplacePattern(pattern_of(b), "bar", 1)]}
     audio, events = render_array(tmp_path, a, bars=3, buffer=buffer, schedule=schedule)
     bar_line = expected_onset(16, bpm, swing)
     assert onsets(audio[:, 0]) == [expected_onset(n, bpm, swing) for n in range(16)]
@@ -244,8 +266,8 @@ def test_the_graph_plays_the_steps_scheduled_without_python(tmp_path):
     with offline_server() as server:
         graph = EngineGraph(server, lanes=1)
         pattern = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing)
-        graph.handle({"op": "pattern", "pattern": pattern, "mode": "now", "token": 0})
-        graph.handle({"op": "transport", "playing": True})
+        graph.handle(ReplacePattern(pattern_of(pattern), "now", 0))
+        graph.handle(SetTransport(True))
         server.recordOptions(dur=expected_onset(16, bpm, swing) / SR, filename=str(path), fileformat=0,
                              sampletype=3)
         server.start()  # no callback: nothing runs in Python from here on
@@ -279,10 +301,10 @@ def test_stop_start_restart_and_a_load_while_stopped(tmp_path):
     b = click_pattern([("b", "voice1", "x.")], bpm=300)
     buffer = 1024
     schedule = {
-        5: [{"op": "transport", "playing": False}],
-        10: [{"op": "pattern", "pattern": b, "mode": "bar", "token": 3}],  # stopped: at once
-        12: [{"op": "transport", "playing": True}],
-        13: [{"op": "transport", "playing": True}],  # a restart during step 0 replays step 0
+        5: [SetTransport(False)],
+        10: [ReplacePattern(pattern_of(b), "bar", 3)],  # stopped: at once
+        12: [SetTransport(True)],
+        13: [SetTransport(True)],  # a restart during step 0 replays step 0
     }
     audio, events = render_array(tmp_path, a, bars=2, buffer=buffer, schedule=schedule)
     step = 2400  # 300 bpm
@@ -294,12 +316,12 @@ def test_stop_start_restart_and_a_load_while_stopped(tmp_path):
 
 def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
     a = click_pattern([("a", "voice1", "x...")])
-    bad = [{"op": "pattern", "pattern": "garbage", "mode": "bar", "token": 4},
-           {"op": "pattern", "pattern": a, "mode": "later", "token": 5},
-           {"op": "param", "module": "voice9", "param": "amp", "value": 1},
-           {"op": "param", "module": "voice1", "param": "amp", "value": "loud"},
-           {"op": "tempo", "bpm": "fast"}, {"op": "gate", "voice": "voice0", "on": True},
-           {"op": "bogus"}, "not a dict"]
+    # a pattern is checked where it comes in (pattern_of here, a file or OSC in use), not by the graph
+    bad = [ReplacePattern(pattern_of(a), "later", 5),
+           SetParam("voice9", "amp", 1),
+           SetParam("voice1", "amp", "loud"),
+           SetTempo("fast", 0.0), Gate("voice0", True),
+           {"op": "bogus"}, "not a command"]
     audio, events = render_array(tmp_path, a, bars=1, schedule={20: bad})
     assert len([e for e in events if e["event"] == "error"]) == len(bad)
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
@@ -331,10 +353,10 @@ def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
 
     def per_block(graph, block):
         if block == 0:
-            graph.handle({"op": "pattern", "pattern": small, "mode": "now", "token": 1})
-            graph.handle({"op": "pattern", "pattern": big, "mode": "now", "token": 2})
-            seen["errors"] = [e["message"] for e in graph.poll_events() if e["event"] == "error"]
-            seen["tracks"] = [t["name"] for t in graph.tracks]
+            graph.handle(ReplacePattern(pattern_of(small), "now", 1))
+            graph.handle(ReplacePattern(pattern_of(big), "now", 2))
+            seen["errors"] = [e.message for e in graph.poll_events() if isinstance(e, EngineMessage)]
+            seen["tracks"] = [t.name for t in graph.tracks]
 
     run_graph(tmp_path, 2, 1, per_block)
     assert len(seen["errors"]) == 1 and "3 tracks, and this graph was built with 2 lanes" in seen["errors"][0]
@@ -360,14 +382,14 @@ def test_a_queued_load_is_compiled_when_it_arrives_not_on_the_bar_line(tmp_path,
 
     def per_block(graph, block):
         if block == 0:
-            graph.handle({"op": "transport", "playing": True})
-            graph.handle({"op": "pattern", "pattern": a, "mode": "now", "token": 1})
+            graph.handle(SetTransport(True))
+            graph.handle(ReplacePattern(pattern_of(a), "now", 1))
         if block == 10:
             compiled.clear()
-            graph.handle({"op": "pattern", "pattern": b, "mode": "bar", "token": 2})
+            graph.handle(ReplacePattern(pattern_of(b), "bar", 2))
             counts["queued"] = len(compiled)
         events = graph.poll_events()
-        if any(e["event"] == "switched" for e in events):
+        if any(isinstance(e, Switched) for e in events):
             counts["switched"] = len(compiled)
 
     run_graph(tmp_path, 4, 400, per_block)  # the bar line: sample 96000, in block 375
@@ -384,10 +406,10 @@ def test_a_lane_whose_track_has_gone_rings_out_and_then_stops(tmp_path):
 
     def per_block(graph, block):
         if block == 0:
-            graph.handle({"op": "transport", "playing": True})
-            graph.handle({"op": "pattern", "pattern": a, "mode": "now", "token": 1})
+            graph.handle(SetTransport(True))
+            graph.handle(ReplacePattern(pattern_of(a), "now", 1))
         if block == 30:  # mid-step 1: the note of step 1 sounds until 0.1 s after its gate
-            graph.handle({"op": "pattern", "pattern": b, "mode": "now", "token": 2})
+            graph.handle(ReplacePattern(pattern_of(b), "now", 2))
         graph.poll_events()
         voices.append([(lane.voice, lane.env.isPlaying()) for lane in graph.lanes])
 
@@ -418,19 +440,19 @@ def test_lanes_and_counters_stay_accounted_for_through_random_commands(tmp_path)
     problems: list[str] = []
     switches = [0]
 
-    def command(graph) -> dict | None:
+    def command(graph) -> Command | None:
         roll = rng.random()
         if roll < 0.08:
             mode = rng.choice(("now", "bar", "step", "edit"))
-            return {"op": "pattern", "pattern": random_tracks(), "mode": mode, "token": 1}
+            return ReplacePattern(pattern_of(random_tracks()), mode, 1)
         if roll < 0.16 and graph.tracks:
             index = rng.randrange(len(graph.tracks))
-            track = {**random_tracks()["sequencer"]["tracks"][0], "name": graph.tracks[index]["name"]}
-            return {"op": "track", "index": index, "track": track}
+            track = {**random_tracks()["sequencer"]["tracks"][0], "name": graph.tracks[index].name}
+            return ReplaceTrack(index, track_of(track))
         if roll < 0.18:
-            return {"op": "transport", "playing": not graph.clock.playing}
+            return SetTransport(not graph.clock.playing)
         if roll < 0.20:
-            return {"op": "tempo", "bpm": rng.uniform(60, 300), "swing": rng.uniform(0, 0.6)}
+            return SetTempo(rng.uniform(60, 300), rng.uniform(0, 0.6))
         return None
 
     def per_block(graph, block):
@@ -438,8 +460,8 @@ def test_lanes_and_counters_stay_accounted_for_through_random_commands(tmp_path)
             if (next_command := command(graph)) is not None:
                 graph.handle(next_command)
             for event in graph.poll_events():
-                problems.extend([event["message"]] if event["event"] == "error" else [])
-                switches[0] += event["event"] == "switched"
+                problems.extend([event.message] if isinstance(event, EngineMessage) else [])
+                switches[0] += isinstance(event, Switched)
             tables = graph.tables
             in_use = [*tables._counters.values(), *tables._own.values()]
             counters = [*tables._parked, *tables._parking, *in_use]
@@ -462,8 +484,8 @@ def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
     a = click_pattern([("a", "voice1", "x...x...x...x..."), ("b", "voice3", "x..")], voices=SIDES)
     edited_a = click_pattern([("a", "voice1", "x.x.x.x.x.x.x.x.")], voices=SIDES)["sequencer"]["tracks"][0]
     longer_b = click_pattern([("b", "voice3", "x....")], voices=SIDES)["sequencer"]["tracks"][0]
-    schedule = {50: [{"op": "track", "index": 0, "track": edited_a}],
-                150: [{"op": "track", "index": 1, "track": longer_b}]}
+    schedule = {50: [ReplaceTrack(0, track_of(edited_a))],
+                150: [ReplaceTrack(1, track_of(longer_b))]}
     audio, events = render_array(tmp_path, a, bars=2, schedule=schedule)
     edit_a, edit_b = (next(n for n in range(32) if expected_onset(n, 120, 0) >= block * 256)
                       for block in (50, 150))
@@ -478,10 +500,8 @@ def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
 def test_bad_track_edits_become_errors_and_change_nothing(tmp_path):
     a = click_pattern([("a", "voice1", "x...")])
     track = a["sequencer"]["tracks"][0]
-    bad = [{"op": "track", "index": 1, "track": track}, {"op": "track", "index": True, "track": track},
-           {"op": "track", "index": 0, "track": {**track, "voice": "voice9"}},
-           {"op": "track", "index": 0, "track": {**track, "steps": [{"on": "yes"}]}},
-           {"op": "track", "index": 0}]
+    # the track itself is checked where it comes in (track_of here), not by the graph
+    bad = [ReplaceTrack(1, track_of(track)), ReplaceTrack(True, track_of(track))]
     audio, events = render_array(tmp_path, a, bars=1, schedule={20: bad})
     assert len([e for e in events if e["event"] == "error"]) == len(bad)
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
@@ -491,8 +511,8 @@ def test_a_voice_parameter_reaches_the_lanes_of_that_voice_only(tmp_path):
     """freq reaches a voice's lanes through the step tables, filter/freq through their filters."""
     pattern = click_pattern([("a", "voice1", "x..."), ("b", "voice3", "x...")],
                             voices={**SIDES, "voice3": {"pan": 1.0, "osc/type": 1, "freq": 200.0}})
-    schedule = {100: [{"op": "param", "module": "voice1", "param": "freq", "value": 2000.0},
-                      {"op": "param", "module": "voice3", "param": "filter/freq", "value": 300.0}]}
+    schedule = {100: [SetParam("voice1", "freq", 2000.0),
+                      SetParam("voice3", "filter/freq", 300.0)]}
     audio, _ = render_array(tmp_path, pattern, bars=2, schedule=schedule)
     hits = [expected_onset(n, 120, 0) for n in range(0, 32, 4)]
 
@@ -525,7 +545,7 @@ def test_a_slide_added_by_a_track_edit_glides_into_the_next_note(tmp_path):
     step = SR // 4
     bar = 16 * step
     for edit, second_bar in ((None, [bar, bar + step]), (sliding, [bar])):
-        schedule = {5 * step // 256: [{"op": "track", "index": 0, "track": edit}]} if edit else {}
+        schedule = {5 * step // 256: [ReplaceTrack(0, track_of(edit))]} if edit else {}
         audio, events = render_array(tmp_path, pattern, bars=2, schedule=schedule)
         assert onsets(audio[:, 0]) == [0, step, *second_bar]
         window = audio[bar + step + SR // 40:bar + step + SR // 20, 0]  # 25–50 ms into the second note

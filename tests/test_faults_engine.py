@@ -22,17 +22,17 @@ from support.headless import Headless, headless_fixture  # noqa: F401
 from support.osc import OscClient
 from support.ui import make_app
 
+from chronus_tui.engine.protocol import Down, Event, Position, Restarted, Restarting
 from chronus_tui.session import Change, Session
 
-DOWN = {"event": "down", "message": "the engine process died (exit -9)", "retry_in": 0.8, "attempt": 3,
-        "restarts": 2}
+DOWN = Down(message="the engine process died (exit -9)", retry_in=0.8, attempt=3, restarts=2)
 
 
 def test_session_says_the_engine_is_down_and_resyncs_when_it_is_back(
         session: Session, engine: FakeEngine, changes: list[Change]) -> None:
     session.set_bpm(133)
     session.start()
-    session.on_engine_event({"event": "position", "bar": 1, "step": 4, "sample": 0})
+    session.on_engine_event(Position(bar=1, step=4, sample=0))
     assert session.status()["playing"] and session.status()["engine"] == "up"
 
     session.on_engine_event(DOWN)
@@ -40,15 +40,17 @@ def test_session_says_the_engine_is_down_and_resyncs_when_it_is_back(
     assert (status["engine"], status["playing"], status["transport_running"]) == ("down", False, True)
     assert status["engine_error"] == "the engine process died (exit -9)"
     assert 0.0 <= status["next_attempt_in"] <= 0.8
-    assert changes[-1].kind == "engine" and changes[-1].data == DOWN  # /notify/engine and the UI hear it
+    assert changes[-1].kind == "engine" and changes[-1].data == {
+        "event": "down", "message": "the engine process died (exit -9)", "retry_in": 0.8, "attempt": 3,
+        "restarts": 2}  # /notify/engine and the UI hear it
 
-    session.on_engine_event({"event": "restarting", "attempt": 3, "restarts": 2})
+    session.on_engine_event(Restarting(attempt=3, restarts=2))
     status = session.status()
     assert (status["engine"], status["playing"], status["next_attempt_in"]) == ("restarting", False, None)
     assert changes[-1].kind == "engine" and changes[-1].data["event"] == "restarting"
 
     engine.clear()
-    session.on_engine_event({"event": "restarted", "backend": "null", "restarts": 3})
+    session.on_engine_event(Restarted(backend="null", restarts=3))
     status = session.status()
     assert (status["engine"], status["playing"], status["engine_error"], status["restarts"]) \
         == ("up", True, None, 1)
@@ -60,7 +62,7 @@ def test_session_says_the_engine_is_down_and_resyncs_when_it_is_back(
 def test_a_stopped_session_stays_stopped_through_a_restart(session: Session, engine: FakeEngine) -> None:
     session.on_engine_event(DOWN)
     assert not session.status()["transport_running"] and not session.status()["playing"]
-    session.on_engine_event({"event": "restarted", "backend": "null"})
+    session.on_engine_event(Restarted(backend="null", restarts=1))
     assert engine.last("transport") == {"op": "transport", "playing": False}
     assert not session.status()["playing"]
 
@@ -72,7 +74,7 @@ async def test_the_transport_line_says_the_engine_is_down(patterns_dir: Path) ->
         await pilot.pause()
         assert "PLAY" in app.query_one("#transport").render().plain
 
-        def engine_events(*events: dict[str, Any]) -> None:  # the engine client's reader thread
+        def engine_events(*events: Event) -> None:  # the engine client's reader thread
             thread = threading.Thread(target=lambda: [session.on_engine_event(e) for e in events])
             thread.start()
             thread.join()
@@ -81,10 +83,10 @@ async def test_the_transport_line_says_the_engine_is_down(patterns_dir: Path) ->
         await pilot.pause()
         line = app.query_one("#transport").render().plain
         assert "⚠ ENGINE DOWN — restarting" in line and "PLAY" not in line
-        engine_events({"event": "restarting"})
+        engine_events(Restarting(attempt=4, restarts=2))
         await pilot.pause()
         assert "ENGINE DOWN" in app.query_one("#transport").render().plain
-        engine_events({"event": "restarted", "backend": "null"})
+        engine_events(Restarted(backend="null", restarts=3))
         await pilot.pause()
         line = app.query_one("#transport").render().plain
         assert "PLAY" in line and "ENGINE DOWN" not in line

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from osc_support import OscClient, osc_fixture, wait_until  # noqa: F401
+from support.osc import OscClient, osc_fixture, wait_until  # noqa: F401
 
+from chronus_tui.engine.protocol import EngineMessage, Position, Status
 from chronus_tui.osc.notify import (
     LEASE_SECONDS,
     MAX_PENDING,
@@ -119,9 +120,9 @@ def test_every_notification_kind_is_a_session_change_kind(session: Session, list
     session.rename_slot(3, "three")
     session.start()
     session.load_slot(3)  # queued (the fake engine and the transport runs)
-    session.on_engine_event({"event": "position", "bar": 1, "step": 2})
-    session.on_engine_event({"event": "status", "backend": "null", "sr": 48000})
-    session.on_engine_event({"event": "error", "message": "boom"})
+    session.on_engine_event(Position(bar=1, step=2))
+    session.on_engine_event(Status(backend="null", sr=48000, buffer=256))
+    session.on_engine_event(EngineMessage(message="boom"))
     session.gate("voice2", True)
     heard = {address for address, _ in listener.recv_all()}
     assert heard >= {n.address for n in NOTIFICATIONS} - {"/notify/pattern"}

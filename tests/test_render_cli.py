@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.render import click_pattern, onsets, read_wav, wav_sample_rate
+from support.render import click_pattern, onsets, pattern_of, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
 from chronus_tui.cli import main
@@ -40,7 +40,7 @@ def test_render_a_slot(tmp_path, capsys):
     SlotStore(tmp_path).save(3, pattern)
     out = tmp_path / "slot.wav"
     assert main(["render", "3", "-o", str(out), "--bars", "2", "--patterns-dir", str(tmp_path)]) == 0
-    audio = check_render(out, pattern, 2)
+    audio = check_render(out, pattern_of(pattern), 2)
     assert len(onsets(audio[:, 0])) == 8
     assert "2 bars" in capsys.readouterr().out
 
@@ -52,7 +52,7 @@ def test_render_a_pattern_file_at_another_rate(tmp_path):
     out = tmp_path / "file.wav"
     assert main(["render", str(source), "-o", str(out), "--bars", "3", "--sr", "44100",
                  "--patterns-dir", str(tmp_path)]) == 0
-    check_render(out, pattern, 3, sr=44100)
+    check_render(out, pattern_of(pattern), 3, sr=44100)
 
 
 def test_render_an_original_format_file(tmp_path, legacy_dir, capsys):
@@ -120,7 +120,7 @@ def test_the_wav_opens_in_pythons_wave_module_and_replaces_an_older_file(tmp_pat
         assert main(["render", str(source), "-o", str(out), "--patterns-dir", str(tmp_path)]) == 0
     finally:
         os.umask(umask)
-    audio = check_render(out, pattern, 4)  # --bars defaults to 4
+    audio = check_render(out, pattern_of(pattern), 4)  # --bars defaults to 4
     with wave.open(str(out)) as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 3, 48000)
         assert wav.getnframes() == len(audio)
@@ -162,7 +162,7 @@ def test_a_render_lets_go_of_its_graph(tmp_path):
     made: if the callback kept the graph, Python's collector would walk its thousands
     of objects again after every render."""
     before = {id(o) for o in gc.get_objects() if isinstance(o, EngineGraph)}
-    render(click_pattern([("a", "voice1", "x...")]), tmp_path / "a.wav", bars=1)
+    render(pattern_of(click_pattern([("a", "voice1", "x...")])), tmp_path / "a.wav", bars=1)
     assert not [o for o in gc.get_objects() if isinstance(o, EngineGraph) and id(o) not in before]
 
 

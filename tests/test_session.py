@@ -9,6 +9,7 @@ import pytest
 from support.fakes import FakeEngine
 from support.patterns import full_pattern
 
+from chronus_tui.engine.protocol import EngineMessage, Position, Restarted, Status, Switched
 from chronus_tui.model import Pattern, Track, parse_steps, steps_text
 from chronus_tui.patternfile import pattern_from_dict, pattern_to_dict
 from chronus_tui.session import Clamped, Session, SessionError
@@ -95,7 +96,7 @@ def test_queued_load_switches_only_on_the_matching_switched_event(playing, engin
     assert changes[-1].kind == "queued" and changes[-1].data["token"] == pending.token
 
     playing.on_engine_event(FakeEngine.switch(pending.token + 100, sample=1000))  # not ours
-    playing.on_engine_event({"event": "switched"})  # no token at all
+    playing.on_engine_event(Switched(token=0))  # no load's token (they count from 1)
     assert playing.pattern.name == "first" and playing.pending == pending
 
     playing.on_engine_event(FakeEngine.switch(pending.token, sample=96000))
@@ -393,14 +394,14 @@ def test_listeners_are_told_and_a_broken_one_breaks_nothing(session, changes, ca
 
 
 def test_engine_events(session, engine, changes):
-    session.on_engine_event({"event": "position", "bar": 3, "step": 7, "sample": 1})
+    session.on_engine_event(Position(bar=3, step=7, sample=1))
     assert (session.transport.bar, session.transport.step) == (3, 7)
     assert changes[-1].kind == "position" and changes[-1].data == {"bar": 3, "step": 7}
-    session.on_engine_event({"event": "status", "backend": "null", "sr": 48000, "buffer": 256, "cpu": 3.5})
+    session.on_engine_event(Status(backend="null", sr=48000, buffer=256, cpu=3.5))
     status = session.status()
     assert (status["backend"], status["sr"], status["cpu"]) == ("null", 48000, 3.5)
     assert status["bar"] == 3 and status["playing"] is False
-    session.on_engine_event({"event": "error", "message": "voice blew up"})
+    session.on_engine_event(EngineMessage(message="voice blew up"))
     assert changes[-1].kind == "error" and changes[-1].data == {"message": "voice blew up"}
     session.on_engine_event({"event": "something new"})  # unknown events are ignored
 
@@ -410,7 +411,7 @@ def test_restarted_engine_gets_the_whole_state(session, engine):
     session.start()
     pending = session.apply_snapshot(groove("queued"), "bar")
     engine.clear()
-    session.on_engine_event({"event": "restarted"})
+    session.on_engine_event(Restarted(backend="null", restarts=1))
     ops = [(c["op"], c.get("mode")) for c in engine.commands]
     assert ops == [("pattern", "now"), ("transport", None), ("pattern", "bar")]
     assert engine.commands[0]["pattern"]["name"] == "live"
@@ -458,7 +459,7 @@ def test_every_engine_command_is_sent_under_the_session_lock(store):
             def probe() -> None:  # another thread must find the lock taken
                 if session._lock.acquire(blocking=False):
                     session._lock.release()
-                    unlocked.append(command["op"])
+                    unlocked.append(command.op)
 
             checker = threading.Thread(target=probe)
             checker.start()

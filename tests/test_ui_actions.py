@@ -18,6 +18,7 @@ from support.ui import fixed_pattern, make_app
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
+from chronus_tui.engine.protocol import EngineMessage, Position
 from chronus_tui.model import MODULE_PARAMS, steps_text
 from chronus_tui.session import Change
 from chronus_tui.store import SlotStore
@@ -271,9 +272,9 @@ async def test_changes_from_other_threads_show_at_once(patterns_dir: Path) -> No
             session.add_track("lead", "voice5", "x.x.x.x.", source="osc")
             session.set_param("acid1", "cutoff", 1234.0, source="osc")
             session.save_slot(9, "from script", source="osc")
-            session.on_engine_event({"event": "error", "message": "engine hiccup"})
+            session.on_engine_event(EngineMessage(message="engine hiccup"))
             session.start(source="osc")
-            session.on_engine_event({"event": "position", "bar": 2, "step": 7, "sample": 0})
+            session.on_engine_event(Position(bar=2, step=7, sample=0))
 
         thread = threading.Thread(target=remote)
         thread.start()
@@ -354,7 +355,7 @@ async def test_playhead_moves_only_with_engine_positions(patterns_dir: Path) -> 
         assert app.grid.playhead(kick) == 0
         await pilot.pause(0.3)
         assert app.grid.playhead(kick) == 0               # no UI timer moves it
-        session.on_engine_event({"event": "position", "bar": 0, "step": 5, "sample": 0})
+        session.on_engine_event(Position(bar=0, step=5, sample=0))
         await pilot.pause()
         assert app.grid.playhead(kick) == 5
 

@@ -13,6 +13,7 @@ from support.ui import fixed_pattern, make_app
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
+from chronus_tui.engine.protocol import Position
 from chronus_tui.store import SlotStore
 
 
@@ -25,7 +26,7 @@ def _playing_app(patterns_dir: Path, backend: str = "jack"):
     app, session = make_app(patterns_dir, engine=FakeEngine(), backend=backend)
     session.load_slot(1, "now")
     session.start()
-    session.on_engine_event({"event": "position", "bar": 1, "step": 5, "sample": 0})
+    session.on_engine_event(Position(bar=1, step=5, sample=0))
     return app, session
 
 

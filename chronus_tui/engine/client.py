@@ -3,12 +3,13 @@
 send() only puts the command on a queue, so the caller (UI, OSC server, Session
 under its lock) never waits for the engine; one writer thread feeds the command
 pipe in order. A reader thread per engine process delivers its events to
-`on_event`. When the process dies (crash, SIGKILL, or silent for WATCHDOG seconds)
-the reader notices at once (the event pipe reaches EOF), emits {"event": "down"},
+`on_event`. Commands and events are the frozen dataclasses of protocol.py.
+When the process dies (crash, SIGKILL, or silent for WATCHDOG seconds)
+the reader notices at once (the event pipe reaches EOF), emits Down,
 and starts new processes until one runs, for as long as the client is open: at once
 after an engine that ran for STABLE_AFTER seconds, else after a back-off that doubles
-per failure (restart_delay), emitting "restarting" before each attempt and "down"
-after each failure. The one that runs emits {"event": "restarted"} so the Session
+per failure (restart_delay), emitting Restarting before each attempt and Down
+after each failure. The one that runs emits Restarted so the Session
 re-sends the whole state. Commands sent while no process runs are lost with it; the
 resync covers them because the Session changes its model before it sends.
 """
@@ -26,15 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from chronus_tui.engine.backends import candidates, check_audio_settings
+from chronus_tui.engine.protocol import Command, Down, Event, Failed, Ready, Restarted, Restarting
 from chronus_tui.engine.wire import FrameReader, write_all
 from chronus_tui.logs import LOG_MAX_BYTES, open_append
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[dict[str, Any]], None]
+EventHandler = Callable[[Event], None]
 
 START_TIMEOUT = 15.0   # seconds for a new engine process to report ready
 WATCHDOG = 3.0         # a live engine sends status twice a second; silence this long means hung
@@ -61,12 +62,12 @@ class _Process:
     events: FrameReader
     restart: bool
     ready: threading.Event = field(default_factory=threading.Event)
-    ready_at: float | None = None  # time.monotonic() of the "ready" event
-    info: dict[str, Any] = field(default_factory=dict)  # the "ready" or "failed" event
+    ready_at: float | None = None  # time.monotonic() of the Ready event
+    info: Ready | Failed | None = None  # how its start ended
     # Held while the command pipe is written or closed, so a closed fd is never reused mid-write.
     pipe_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         with self.pipe_lock:
             if self.commands is not None:
                 write_all(self.commands, command)
@@ -137,7 +138,7 @@ class EngineClient:
         self._writer = threading.Thread(target=self._write, name="engine-commands", daemon=True)
         self._writer.start()
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         """Queue a command for the engine; never blocks."""
         self._outbox.put(command)
 
@@ -163,19 +164,19 @@ class EngineClient:
                 self._discard(proc)
                 raise EngineError(f"the engine did not start within {START_TIMEOUT:.0f} s "
                                   f"(see {self.log_path})")
-            if proc.info.get("event") == "ready":
+            info = proc.info
+            if isinstance(info, Ready):
                 self._backends = remaining
                 return
             self._discard(proc)
-            if not proc.info:  # it died before it could say why: a crash at start
+            if info is None:  # it died before it could say why: a crash at start
                 raise EngineError(f"the engine process exited with status {proc.popen.returncode} "
                                   f"before it started (see {self.log_path})")
-            failed = proc.info.get("backend")
-            if self.audio == "auto" and failed in remaining and len(remaining) > 1:
-                log.warning("%s failed (%s); trying the next backend", failed, proc.info.get("message"))
-                remaining.remove(failed)
+            if self.audio == "auto" and info.backend in remaining and len(remaining) > 1:
+                log.warning("%s failed (%s); trying the next backend", info.backend, info.message)
+                remaining.remove(info.backend)
                 continue
-            raise EngineError(f"audio {failed}: {proc.info.get('message', 'failed')}")
+            raise EngineError(f"audio {info.backend}: {info.message}")
 
     def _discard(self, proc: _Process) -> None:
         """Stop a process that did not boot; no engine runs until the next launch."""
@@ -228,32 +229,33 @@ class EngineClient:
         proc.close_commands()
         proc.ready.set()  # a start() waiting on a process that died before it was ready
         with self._lock:
-            if self._closed.is_set() or self._proc is not proc or proc.info.get("event") != "ready":
+            if self._closed.is_set() or self._proc is not proc or not isinstance(proc.info, Ready):
                 return
         self._restart(proc)
 
-    def _dispatch(self, proc: _Process, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind in ("ready", "failed"):  # ours, for _launch
+    def _dispatch(self, proc: _Process, event: Event) -> None:
+        if isinstance(event, Failed):  # ours, for _launch
             proc.info = event
-            if kind == "ready":
-                self.backend = event["backend"]
-                proc.ready_at = time.monotonic()
-                log.info("engine process %d ready: %s", proc.popen.pid, event)
             proc.ready.set()
-            if kind == "ready" and proc.restart:
+        elif isinstance(event, Ready):
+            proc.info = event
+            self.backend = event.backend
+            proc.ready_at = time.monotonic()
+            log.info("engine process %d ready: %s", proc.popen.pid, event)
+            proc.ready.set()
+            if proc.restart:
                 self.restarts += 1
-                self._deliver({"event": "restarted", "backend": event["backend"], "restarts": self.restarts})
-            return
-        self._deliver(event)
+                self._deliver(Restarted(event.backend, self.restarts))
+        else:
+            self._deliver(event)
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, event: Event) -> None:
         if self._closed.is_set():  # the app may be gone; a stopping engine's last events are moot
             return
         try:
             self._on_event(event)
         except Exception:  # a broken handler must not stop the event stream
-            log.exception("engine event handler failed on %s", event.get("event"))
+            log.exception("engine event handler failed on %s", event.kind)
 
     def _restart(self, dead: _Process) -> None:
         """Start new processes until one runs or the client closes, on the dead one's reader
@@ -265,11 +267,10 @@ class EngineClient:
         while True:
             delay = restart_delay(self._failures)
             self._failures += 1
-            self._deliver({"event": "down", "message": message, "retry_in": delay,
-                           "attempt": self._failures, "restarts": self.restarts})
+            self._deliver(Down(message, delay, self._failures, self.restarts))
             if self._closed.wait(delay):
                 return
-            self._deliver({"event": "restarting", "attempt": self._failures, "restarts": self.restarts})
+            self._deliver(Restarting(self._failures, self.restarts))
             try:
                 self._launch(restart=True)
                 return

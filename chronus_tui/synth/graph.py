@@ -8,18 +8,19 @@ For the engine process (part b) and the offline renderer:
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
   and starts the master output (`.out()`); nothing is created afterwards. A render,
   which knows every pattern it will play, builds only the lanes they need (`lanes=`).
-- `handle(command)` applies one protocol command (brief: op pattern/param/tempo/
-  transport/gate/cancel, and track:
-  {"op":"track","index":int,"track":<track dict of a pattern dict's sequencer.tracks>}
-  replaces the playing pattern's track `index` in place: from its next step on, with
-  the bar position kept and the other tracks untouched; the Session sends it for every
-  edit of one track, and "pattern" mode "edit" for adding, removing or clearing tracks).
+- `handle(command)` applies one command of engine/protocol.py (ReplaceTrack replaces
+  the playing pattern's track `index` in place: from its next step on, with the bar
+  position kept and the other tracks untouched; the Session sends it for every edit
+  of one track, and ReplacePattern mode "edit" for adding, removing or clearing
+  tracks). A command's Pattern or Track was validated where it came in and is not
+  checked again; the graph keeps it, so a sender must not change it afterwards (the
+  Session sends copies).
   Each command touches only what it changes (the lanes whose track, voice or gain
   changed, the parameters that differ), so it costs well under a millisecond inside the
   audio callback (benchmarks/bench_engine_commands.py). Call it between blocks,
   i.e. from the Server.setCallback function, which pyo runs before it computes each
   block; values set there apply from that block's first sample. Bad commands never
-  raise: they produce an {"event": "error"} and change nothing.
+  raise: they produce an EngineMessage event and change nothing.
 - Each track plays on a lane (a voice's objects). A loaded pattern's track keeps the
   lane of the playing track of its name (else of its place) while that lane plays its
   voice; otherwise it takes a silent lane, so the note the old lane still sounds rings
@@ -27,8 +28,8 @@ For the engine process (part b) and the offline renderer:
   without a track plays no more hits, lets its note ring out, and stops once it is
   silent. An edited track keeps its lane, whatever its voice.
 - `poll_events()` must be called exactly once per block from the same callback
-  (before or after the block's commands, either works): it returns the "position"
-  (at most one per step), "switched" (token and exact sample) and "error" events
+  (before or after the block's commands, either works): it returns the Position
+  (at most one per step), Switched (token and exact sample) and EngineMessage events
   since the last call, and arms a queued load in the block that holds its bar line
   or step. No two step starts may fall in one block (sequencer.block_fits: up to 1024
   samples from 29.5 kHz, 512 at 22050 Hz); EngineGraph refuses a server whose blocks are longer.
@@ -65,11 +66,25 @@ lane plays on from its hold slot (StepTables).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from chronus_tui import patternfile
+from chronus_tui.engine.protocol import (
+    CancelQueued,
+    Command,
+    EngineMessage,
+    Event,
+    Gate,
+    LoadMode,
+    Position,
+    ReplacePattern,
+    ReplaceTrack,
+    SetParam,
+    SetTempo,
+    SetTransport,
+    Switched,
+)
 from chronus_tui.model import (
     BPM_SPEC,
     MAX_TRACKS,
@@ -77,7 +92,9 @@ from chronus_tui.model import (
     STEPS_PER_BAR,
     SWING_SPEC,
     VOICES,
+    Pattern,
     PatternError,
+    Track,
     check_voice,
 )
 from chronus_tui.synth import pyolib
@@ -106,8 +123,8 @@ ENVELOPE_LATENCY = 1
 
 @dataclass
 class QueuedLoad:
-    pattern: dict[str, Any]
-    mode: str  # "bar" | "step"
+    pattern: Pattern
+    mode: LoadMode  # "bar" | "step"
     token: int
     steps: list[LaneSteps]  # its tracks, compiled when it was queued: not in the switch's block
 
@@ -134,7 +151,7 @@ class EngineGraph:
             self.master = Master(pyo, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
-        self.tracks: list[dict[str, Any]] = []  # as installed (patternfile's track dicts)
+        self.tracks: list[Track] = []  # as installed
         self.lane_of: list[int] = []  # the lane each track plays on
         self.lane_steps: list[LaneSteps | None] = [None] * lanes  # the tracks compiled, by lane
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
@@ -142,7 +159,7 @@ class EngineGraph:
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None
-        self._events: list[dict[str, Any]] = []
+        self._events: list[Event] = []
         self._reports: list[tuple[int, int]] = []  # (token, expected sample) of armed switches
         self._last_step: int | None = None
         self._started_at = 0  # sample of the last transport start
@@ -152,14 +169,17 @@ class EngineGraph:
 
     # -- the two entry points ---------------------------------------------------
 
-    def handle(self, command: dict[str, Any]) -> None:
+    def handle(self, command: Command) -> None:
         """Apply one protocol command at this block boundary; errors become events."""
+        handler = self._HANDLERS.get(type(command))
         try:
-            self._dispatch(command)
+            if handler is None:
+                raise TypeError(f"{type(command).__name__} is not a command")
+            handler(self, command)
         except (PatternError, KeyError, TypeError, ValueError) as exc:
             self._error(f"bad command {str(command)[:200]}: {exc}")
 
-    def poll_events(self) -> list[dict[str, Any]]:
+    def poll_events(self) -> list[Event]:
         """Events since the last call; arms a queued load due in the coming block."""
         start = self.clock_graph.processed()
         self.clock_graph.schedule(self.clock, start)
@@ -178,69 +198,30 @@ class EngineGraph:
 
     # -- commands -----------------------------------------------------------------
 
-    def _dispatch(self, command: dict[str, Any]) -> None:
-        if not isinstance(command, dict):
-            raise TypeError("a command is a dict")
-        op = command.get("op")
-        if op == "pattern":
-            self._pattern(command["pattern"], command.get("mode", "now"), int(command.get("token", 0)))
-        elif op == "track":
-            self._track(command["index"], command["track"])
-        elif op == "param":
-            self._param(str(command["module"]), str(command["param"]), command["value"])
-        elif op == "tempo":
-            self._tempo(command.get("bpm", self.bpm), command.get("swing", self.swing))
-        elif op == "transport":
-            self._transport(bool(command["playing"]))
-        elif op == "gate":
-            self._gate(str(command["voice"]), bool(command["on"]))
-        elif op == "cancel":
-            self.queued = None
-        else:
-            raise ValueError(f"unknown op {op!r}")
-
-    def _pattern(self, data: Any, mode: str, token: int) -> None:
+    def _pattern(self, command: ReplacePattern) -> None:
+        pattern, mode, token = command.pattern, command.mode, command.token
         if mode not in ("edit", "now", "bar", "step"):
             raise ValueError(f"unknown load mode {mode!r}")
-        pattern = self._checked(data)
+        if len(pattern.tracks) > len(self.lanes):
+            raise ValueError(f"{len(pattern.tracks)} tracks, and this graph was built with "
+                             f"{len(self.lanes)} lanes")
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
-            compiled = [compile_track(track) for track in pattern["sequencer"]["tracks"]]
+            compiled = [compile_track(track) for track in pattern.tracks]
             self.queued = QueuedLoad(pattern, mode, token, compiled)
             self._arm_queued(start)
             return
         if mode in ("bar", "step"):
             self.queued = None
-            self._events.append({"event": "switched", "token": token, "sample": start + ENVELOPE_LATENCY})
+            self._events.append(Switched(token, start + ENVELOPE_LATENCY))
         if self.clock.playing:  # edit / now: in place, the bar position kept
             next_step = self.clock.step_at(start - 1) + 1
             self._install(pattern, next_step, self.n0, start, edit=mode == "edit")
         else:  # stopped: the next start plays the new values at once
             self._install(pattern, 0, 0, start, glide=False, edit=mode == "edit")
 
-    def _checked(self, data: Any) -> dict[str, Any]:
-        """The pattern dict validated, in patternfile's shape. Tracks and modules equal to
-        the ones playing are taken as they are: an in-place edit resends them all, and
-        checking a whole 8 × 64 pattern would take some 2 ms of the block's 5."""
-        seq = data.get("sequencer") if isinstance(data, dict) else None
-        tracks = seq.get("tracks") if isinstance(seq, dict) else None
-        if not isinstance(tracks, list) or len(tracks) > MAX_TRACKS:  # let patternfile name the fault
-            return patternfile.pattern_to_dict(patternfile.pattern_from_dict(data))
-        if len(tracks) > len(self.lanes):
-            raise ValueError(f"{len(tracks)} tracks, and this graph was built with {len(self.lanes)} lanes")
-        # the playing dict, not the one sent: True == 1, but only True is a valid "on"
-        playing = [next((t for t in self.tracks if t == track), None) for track in tracks]
-        fresh = [track for track, known in zip(tracks, playing, strict=True) if known is None]
-        same_modules = data.get("modules") == self.params.values
-        pattern = patternfile.pattern_to_dict(patternfile.pattern_from_dict(
-            {**data, "sequencer": {**seq, "tracks": fresh}, **({"modules": {}} if same_modules else {})}))
-        checked = iter(pattern["sequencer"]["tracks"])
-        pattern["sequencer"]["tracks"] = [next(checked) if known is None else known for known in playing]
-        if same_modules:
-            pattern["modules"] = {module: dict(values) for module, values in self.params.values.items()}
-        return pattern
-
-    def _param(self, module: str, param: str, value: Any) -> None:
+    def _param(self, command: SetParam) -> None:
+        module, param, value = command.module, command.param, command.value
         if module not in PARAM_INDEX or param not in PARAM_INDEX[module]:
             raise ValueError(f"unknown parameter {module}/{param}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -265,11 +246,11 @@ class EngineGraph:
         if "freq" in params:  # the steps without a note of their own play it (not a note ringing out)
             self._write_tables([lane.index for lane in lanes if lane.index not in self._releasing], ("freq",))
 
-    def _track(self, index: Any, data: Any) -> None:
+    def _track(self, command: ReplaceTrack) -> None:
         """One track edited in place: only its lane changes, from its next step on."""
+        index, track = command.index, command.track
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.tracks):
             raise ValueError(f"track {index!r} is not one of the {len(self.tracks)} tracks playing")
-        track = patternfile.track_to_dict(patternfile.track_from_dict(data, f"track {index}"))
         lane, length = self.lane_of[index], self.lane_steps[self.lane_of[index]].length
         tracks = [*self.tracks]
         tracks[index] = track
@@ -283,9 +264,9 @@ class EngineGraph:
             next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
             self.tables.position({new_lane: self.lane_steps[new_lane]}, next_step, held=held)
 
-    def _tempo(self, bpm: Any, swing: Any) -> None:
-        bpm, _ = BPM_SPEC.clamp_number(bpm, "bpm")
-        swing, _ = SWING_SPEC.clamp_number(swing, "swing")
+    def _tempo(self, command: SetTempo) -> None:
+        bpm, _ = BPM_SPEC.clamp_number(command.bpm, "bpm")
+        swing, _ = SWING_SPEC.clamp_number(command.swing, "swing")
         start = self.clock_graph.processed()
         self.clock.rebase(start, bpm)
         self.clock.swing = swing
@@ -293,9 +274,9 @@ class EngineGraph:
         self.clock_graph.schedule(self.clock, start, moved=True)
         self._write_tables(self._sounding(), ("gate",))  # gate lengths are in seconds
 
-    def _transport(self, playing: bool) -> None:
+    def _transport(self, command: SetTransport) -> None:
         start = self.clock_graph.processed()
-        if playing:
+        if command.playing:
             self.clock.start_at(start, self.bpm)
             self._started_at = start
             self.clock.swing = self.swing
@@ -306,13 +287,12 @@ class EngineGraph:
             self.clock.stop()
             if self.queued is not None:  # stopped: a load applies at once
                 queued, self.queued = self.queued, None
-                self._events.append({"event": "switched", "token": queued.token,
-                                     "sample": start + ENVELOPE_LATENCY})
+                self._events.append(Switched(queued.token, start + ENVELOPE_LATENCY))
                 self._install(queued.pattern, 0, 0, start, steps=queued.steps)
         self.clock_graph.schedule(self.clock, start, moved=True)
 
-    def _gate(self, voice: str, on: bool) -> None:
-        check_voice(voice, "voice")
+    def _gate(self, command: Gate) -> None:
+        voice, on = check_voice(command.voice, "voice"), command.on
         lanes = [lane for lane in self.lanes if lane.voice == voice and lane.index not in self._releasing]
         if not lanes and on:
             free = next((lane for lane in self.lanes if lane.voice is None), None)
@@ -328,6 +308,14 @@ class EngineGraph:
             lanes = [free]
         for lane in lanes:
             lane.hold(on)
+
+    def _cancel(self, command: CancelQueued) -> None:
+        self.queued = None
+
+    _HANDLERS: ClassVar[dict[type[Command], Callable[[EngineGraph, Any], None]]] = {
+        ReplacePattern: _pattern, ReplaceTrack: _track, SetParam: _param, SetTempo: _tempo,
+        SetTransport: _transport, Gate: _gate, CancelQueued: _cancel,
+    }
 
     # -- switching ------------------------------------------------------------------
 
@@ -345,13 +333,12 @@ class EngineGraph:
         if onset >= start + self.buffer + SWITCH_MARGIN:
             return
         self.queued = None
-        seq = queued.pattern["sequencer"]
-        self.clock.anchor(target, onset, seq["bpm"], seq["swing"])
+        self.clock.anchor(target, onset, queued.pattern.bpm, queued.pattern.swing)
         n0 = target if queued.mode == "bar" else self.n0
         self._install(queued.pattern, target, n0, start, anchored=True, steps=queued.steps)
         self._reports.append((queued.token, onset))
 
-    def _install(self, pattern: dict[str, Any], next_step: int, n0: int, start: int, *,
+    def _install(self, pattern: Pattern, next_step: int, n0: int, start: int, *,
                  anchored: bool = False, glide: bool = True, edit: bool = False,
                  steps: list[LaneSteps] | None = None) -> None:
         """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
@@ -361,19 +348,18 @@ class EngineGraph:
         effect settings jump to the new values (the transport is stopped). `steps`: its
         tracks already compiled (else they are compiled here).
         """
-        seq = pattern["sequencer"]
-        bpm, swing = float(seq["bpm"]), float(seq["swing"])
+        bpm, swing = float(pattern.bpm), float(pattern.swing)
         if not anchored:
             self.clock.rebase(start, bpm)
             self.clock.swing = swing
         retimed = (bpm, swing) != (self.bpm, self.swing)
         self.bpm, self.swing = bpm, swing
-        changed = self._set_modules(pattern["modules"], start, glide)
+        changed = self._set_modules(pattern.modules, start, glide)
         for voice in list(self._manual):  # a hand-held note is let go, and rings out
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
             self._releasing.add(lane.index)
-        rewritten, reassigned = self._set_tracks(seq["tracks"], start, glide, edit, steps)
+        rewritten, reassigned = self._set_tracks(pattern.tracks, start, glide, edit, steps)
         for voice in VOICES:
             params = {param for module, param in changed if module == voice}
             if params:
@@ -401,7 +387,7 @@ class EngineGraph:
                 changed += [(module, param) for param in differing]
         return changed
 
-    def _set_tracks(self, tracks: list[dict[str, Any]], now: int, glide: bool, edit: bool = False,
+    def _set_tracks(self, tracks: list[Track], now: int, glide: bool, edit: bool = False,
                     compiled: list[LaneSteps] | None = None) -> tuple[set[int], set[int]]:
         """Install `tracks` (`edit`: the playing tracks edited, not another pattern), touching
         only the lanes whose track changed: their step rows are compiled anew (or taken
@@ -426,10 +412,10 @@ class EngineGraph:
             self.lane_steps[lane_index] = steps
             lane = self.lanes[lane_index]
             ties = any(steps.tie)
-            values = self.params.values[track["voice"]]
-            if track["voice"] != lane.voice:
+            values = self.params.values[track.voice]
+            if track.voice != lane.voice:
                 # a lane taking another voice takes its gains at once, as it takes its sound
-                lane.assign(track["voice"], values, ties, self.tables.median_pitch[lane_index])
+                lane.assign(track.voice, values, ties, self.tables.median_pitch[lane_index])
                 lane.set_gains(level, values, now, glide=False)
                 reassigned.add(lane_index)
             elif ties != lane.ties:
@@ -444,28 +430,28 @@ class EngineGraph:
             self._levels[lane_index] = level
         return rewritten, reassigned
 
-    def _allocate(self, tracks: list[dict[str, Any]], edit: bool) -> list[int]:
+    def _allocate(self, tracks: list[Track], edit: bool) -> list[int]:
         """The lane of each track. A track is the playing track of its name, else of its
         place. An edited track keeps its lane (a drone given another voice plays on in
         it). A track of another pattern keeps the lane while the lane plays its voice;
         else it takes a lane on that voice whose track has gone, else a silent one, so
         that the note its old lane sounds rings out there instead of changing voice
         (a click). Only when every lane sounds does a lane change voice mid-note."""
-        by_name = {track["name"]: lane for track, lane in zip(self.tracks, self.lane_of, strict=True)}
-        named = {track["name"] for track in tracks}
-        by_place = [lane if track["name"] not in named else None  # a renamed track, or another pattern's
+        by_name = {track.name: lane for track, lane in zip(self.tracks, self.lane_of, strict=True)}
+        named = {track.name for track in tracks}
+        by_place = [lane if track.name not in named else None  # a renamed track, or another pattern's
                     for track, lane in zip(self.tracks, self.lane_of, strict=True)]
         lanes: list[int | None] = [None] * len(tracks)
         for i, track in enumerate(tracks):
-            lane = by_name.get(track["name"], by_place[i] if i < len(by_place) else None)
-            if lane is not None and (edit or self.lanes[lane].voice == track["voice"]):
+            lane = by_name.get(track.name, by_place[i] if i < len(by_place) else None)
+            if lane is not None and (edit or self.lanes[lane].voice == track.voice):
                 lanes[i] = lane
         taken = {lane for lane in lanes if lane is not None} | set(self._manual.values())
         for i, track in enumerate(tracks):
             if lanes[i] is not None:
                 continue
             free = [lane for lane in self.lanes if lane.index not in taken]
-            same_voice = [lane for lane in free if lane.voice == track["voice"]]
+            same_voice = [lane for lane in free if lane.voice == track.voice]
             silent = [lane for lane in free if lane.voice is None]
             lane = (same_voice or silent or free)[0]
             lanes[i] = lane.index
@@ -527,7 +513,7 @@ class EngineGraph:
             return
         self._reports = [r for r in self._reports if r[1] >= start]
         for token, onset in due:
-            self._events.append({"event": "switched", "token": token, "sample": onset + ENVELOPE_LATENCY})
+            self._events.append(Switched(token, onset + ENVELOPE_LATENCY))
 
     def _report_position(self) -> None:
         if not self.clock.playing:
@@ -541,9 +527,8 @@ class EngineGraph:
             return
         self._last_step = step
         bar, in_bar = bar_of(step, self.n0 if step >= self.n0 else self._previous_n0)
-        self._events.append({"event": "position", "bar": bar, "step": in_bar,
-                             "sample": onset + ENVELOPE_LATENCY})
+        self._events.append(Position(bar, in_bar, onset + ENVELOPE_LATENCY))
 
     def _error(self, message: str) -> None:
         log.error("%s", message)
-        self._events.append({"event": "error", "message": message})
+        self._events.append(EngineMessage(message))

@@ -14,12 +14,11 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from chronus_tui import patternfile
 from chronus_tui.engine.backends import buffer_problem, max_buffer
+from chronus_tui.engine.protocol import Command, Event, Gate, Position, ReplacePattern, SetTransport, Switched
 from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, Pattern
 from chronus_tui.store import SlotStore, StoreError
 
@@ -35,26 +34,25 @@ class RenderResult:
     path: Path
     frames: int  # samples per channel in the file
     sr: int
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 class RenderError(Exception):
     """The render could not be done; the message says why."""
 
 
-def render_length(pattern: Pattern | dict[str, Any], bars: int, sr: int) -> int:
+def render_length(pattern: Pattern, bars: int, sr: int) -> int:
     """Samples from step 0 to the first sample of bar `bars`, as the clock plays them."""
     from chronus_tui.synth.sequencer import ClockMath
 
-    bpm, swing = _tempo(pattern)
     clock = ClockMath(sr)
-    clock.start_at(0, bpm)
-    clock.swing = swing
+    clock.start_at(0, pattern.bpm)
+    clock.swing = pattern.swing
     return clock.onset(bars * STEPS_PER_BAR)
 
 
-def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr: int = 48000,
-           buffer: int | None = None, schedule: dict[int, list[dict[str, Any]]] | None = None,
+def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
+           buffer: int | None = None, schedule: dict[int, list[Command]] | None = None,
            float32: bool = False, progress: Callable[[int, int], None] | None = None) -> RenderResult:
     """Render `bars` bars of `pattern` to a stereo WAV (24-bit, or float32 for analysis).
 
@@ -63,13 +61,14 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
 
     `schedule` maps a block index (0 = the block where step 0 plays) to protocol
     commands handed to the graph before that block is computed (e.g. a "bar" load
-    queued mid-bar); event samples count from the file's first frame.
+    queued mid-bar); event samples count from the file's first frame. The pattern and
+    the commands' patterns are played as they are: the caller validated them (a file
+    through the store, say).
     `progress(frames_done, total)` is called from the render loop.
     """
     from chronus_tui.synth.graph import ENVELOPE_LATENCY
     from chronus_tui.synth.pyolib import collector_paused
 
-    data = pattern if isinstance(pattern, dict) else patternfile.pattern_to_dict(pattern)
     if not (1 <= bars <= MAX_BARS):
         raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
     if sr not in SAMPLE_RATES:
@@ -79,7 +78,7 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     elif (problem := buffer_problem(sr, buffer)) is not None:
         raise RenderError(problem)
     path = Path(path)
-    frames = render_length(data, bars, sr)
+    frames = render_length(pattern, bars, sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
     preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
     origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
@@ -89,7 +88,7 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     with collector_paused():
         try:
             raw.open("wb").close()  # a folder that cannot be written fails here, saying why (not pyo)
-            events = _record(data, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin, frames=frames,
+            events = _record(pattern, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin, frames=frames,
                              float32=float32, progress=progress)
             _finish_wav(raw, path, origin, frames)
         finally:
@@ -97,9 +96,9 @@ def render(pattern: Pattern | dict[str, Any], path: Path | str, *, bars: int, sr
     return RenderResult(path, frames, sr, events)
 
 
-def _record(data: dict[str, Any], schedule: dict[int, list[dict[str, Any]]], raw: Path, *, sr: int,
+def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, sr: int,
             buffer: int, origin: int, frames: int, float32: bool,
-            progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+            progress: Callable[[int, int], None] | None) -> list[Event]:
     """Play the pattern through an offline EngineGraph, recording pyo's WAV to `raw`: the
     preroll blocks, then step 0, which sounds from sample `origin` (the file's first
     frame), and `frames` frames from there. Returns the graph's events, their samples
@@ -112,22 +111,22 @@ def _record(data: dict[str, Any], schedule: dict[int, list[dict[str, Any]]], raw
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
     server.setVerbosity(1)  # errors only
     server.boot()
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     try:
         server.setGlobalSeed(SEED)
-        graph = EngineGraph(server, lanes=_lanes_needed(data, schedule))
-        pending = {preroll + k: commands for k, commands in schedule.items()}
-        pending.setdefault(preroll, []).insert(0, {"op": "transport", "playing": True})
-        graph.handle({"op": "pattern", "pattern": data, "mode": "now", "token": 0})
+        graph = EngineGraph(server, lanes=_lanes_needed(pattern, schedule))
+        pending = {preroll + k: list(commands) for k, commands in schedule.items()}
+        pending.setdefault(preroll, []).insert(0, SetTransport(True))
+        graph.handle(ReplacePattern(pattern, "now"))
         block = [0]
 
         def per_block() -> None:
             for command in pending.pop(block[0], []):
                 graph.handle(command)
             for event in graph.poll_events():
-                if "sample" in event:
-                    event = {**event, "sample": event["sample"] - origin}
-                    if event["sample"] >= frames:
+                if isinstance(event, (Position, Switched)):
+                    event = replace(event, sample=event.sample - origin)
+                    if event.sample >= frames:
                         continue  # after the end of the file
                 events.append(event)
             if progress is not None:
@@ -149,17 +148,15 @@ def _idle() -> None:
     """A server callback that holds nothing."""
 
 
-def _lanes_needed(pattern: dict[str, Any], schedule: dict[int, list[dict[str, Any]]]) -> int:
+def _lanes_needed(pattern: Pattern, schedule: dict[int, list[Command]]) -> int:
     """Lanes for the render's patterns (building one costs about 1 ms): the most tracks
     of one, or with scheduled loads, of two at once (the notes of a pattern's tracks
     ring out on their lanes while the next one's tracks start on others), and one to
-    spare for a scheduled hand-held "gate" command."""
-    commands = [command for block in schedule.values() for command in block if isinstance(command, dict)]
-    patterns = [pattern, *(command.get("pattern") for command in commands)]
-    counts = [len(p["sequencer"]["tracks"]) for p in patterns  # a malformed one is the graph's to report
-              if isinstance(p, dict) and isinstance(p.get("sequencer"), dict)
-              and isinstance(p["sequencer"].get("tracks"), list)]
-    spare = any(command.get("op") == "gate" for command in commands)
+    spare for a scheduled hand-held Gate command."""
+    commands = [command for block in schedule.values() for command in block]
+    loads = [command.pattern for command in commands if isinstance(command, ReplacePattern)]
+    counts = [len(p.tracks) for p in (pattern, *loads)]
+    spare = any(isinstance(command, Gate) for command in commands)
     return min(MAX_TRACKS, max(1, sum(sorted(counts)[-2:]) + spare))
 
 
@@ -211,13 +208,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _tempo(pattern: Pattern | dict[str, Any]) -> tuple[float, float]:
-    if isinstance(pattern, Pattern):
-        return pattern.bpm, pattern.swing
-    seq = pattern["sequencer"]
-    return float(seq["bpm"]), float(seq.get("swing", 0.0))
 
 
 class _Progress:

@@ -3,7 +3,7 @@
 Started by EngineClient as `python -m chronus_tui.synth.process`, with fds 1 and 2
 already pointing at the engine log (so nothing pyo, PortAudio, JACK or ALSA prints
 reaches the terminal) and two pipes: commands in, events out (length-framed
-pickled dicts, wire.py).
+pickles of the protocol's objects, engine/wire.py and engine/protocol.py).
 
 Why a process of its own: pyo's audio callback holds the GIL for every block, and a
 busy Python thread next to it caused JACK xruns. So this process runs no other
@@ -17,19 +17,19 @@ Interface used from graph.py (part a): EngineGraph(server) builds the graph on a
 booted server; handle(command) applies one protocol command at a block boundary;
 poll_events() returns the events since the last call, once per block.
 
-Events of our own, besides the graph's: "status" about twice a second; "ready" once
-the graph is built and "failed" when the chosen backend cannot start (both consumed by
-the client); "error" when a command could not be applied.
+Events of our own, besides the graph's: Status about twice a second; Ready once
+the graph is built and Failed when the chosen backend cannot start (both consumed by
+the client); EngineMessage when a command could not be applied.
 
 Exit status: 0 after the command pipe closes (client closed, or died), 3 when the
-backend failed (see the "failed" event).
+backend failed (see the Failed event).
 
 Command cost: every command runs inside the audio callback, so it must take well
 under a quarter of a block (1.3 ms at 256 frames / 48 kHz). A step or track edit is
-sent as that track alone ("track"), and the graph touches only what a command changes;
+sent as that track alone (ReplaceTrack), and the graph touches only what a command changes;
 on the full 8 × 64 session (benchmarks/bench_engine_commands.py) parameter, tempo and
 track commands take 0.02-0.2 ms (p99 under 0.5 ms), adding or removing a track (a
-whole "pattern" edit) ~0.7 ms. Status events count the commands that took over a
+whole-pattern edit) ~0.7 ms. Status events count the commands that took over a
 quarter of a block, and the engine log names the slowest of each half second.
 """
 
@@ -55,6 +55,7 @@ from chronus_tui.engine.backends import (
     JackMonitor,
     buffer_problem,
 )
+from chronus_tui.engine.protocol import Command, EngineMessage, Failed, Ready, Status
 from chronus_tui.engine.wire import FrameReader, FrameWriter
 from chronus_tui.logs import log_to_stderr
 
@@ -171,59 +172,44 @@ class BlockCallback:
             self.events.flush()  # what the pipe could not take last time
         except Exception as exc:  # pyo would print and carry on; say it where the user sees it
             log.exception("block callback failed")
-            self.events.send({"event": "error", "message": f"engine: {exc}"})
+            self.events.send(EngineMessage(f"engine: {exc}"))
         # Python time taken from the block's budget (buffer / sr), the part we control.
         self._callback_max = max(self._callback_max, time.perf_counter() - began)
 
     def _apply(self, command: Any) -> None:
-        op = command.get("op") if isinstance(command, dict) else command
+        op = command.op if isinstance(command, Command) else type(command).__name__
         began = time.perf_counter()
         try:
             self.graph.handle(command)
         except Exception as exc:
             log.exception("command %r failed", op)
-            self.events.send({"event": "error", "message": f"engine could not apply {op!r}: {exc}"})
+            self.events.send(EngineMessage(f"engine could not apply {op!r}: {exc}"))
         took = time.perf_counter() - began
         if took > self.slow:  # worth knowing when hunting xruns; logged with the next status
             self._slow_count += 1
             if self._slowest is None or took > self._slowest[0]:
-                mode = command.get("mode") if isinstance(command, dict) else None
+                mode = getattr(command, "mode", None)
                 self._slowest = (took, f"{op!r}" + (f" ({mode})" if mode else ""))
 
-    def status(self) -> dict[str, Any]:
-        """Backend facts and load since the last status: cpu is the engine process's CPU
-        time in % of one core; xruns (JACK only) counts every xrun of the JACK server since
-        start; callback_ms is the longest the per-block Python work took; slow_commands
-        how many commands took more than a quarter of a block."""
+    def status(self) -> Status:
+        """Backend facts and load since the last status (protocol.Status says what each is)."""
         wall, cpu = time.perf_counter(), time.process_time()
         load = 100.0 * (cpu - self._cpu) / max(wall - self._wall, 1e-9)
-        event = {"event": "status", "backend": self.engine.backend, "sr": self.engine.sr,
-                 "buffer": self.engine.buffer, "cpu": round(load, 1), "blocks": self.blocks,
-                 "callback_ms": round(self._callback_max * 1e3, 2), "slow_commands": self._slow_count}
+        event = Status(self.engine.backend, self.engine.sr, self.engine.buffer, cpu=round(load, 1),
+                       blocks=self.blocks, callback_ms=round(self._callback_max * 1e3, 2),
+                       slow_commands=self._slow_count,
+                       xruns=self.engine.monitor.xruns if self.engine.monitor is not None else None)
         if self._slowest is not None:  # one log line per status at most: writing costs time too
             log.warning("%d command(s) took over %.2f ms; slowest: %s, %.2f ms", self._slow_count,
                         self.slow * 1e3, self._slowest[1], self._slowest[0] * 1e3)
         self._wall, self._cpu, self._callback_max = wall, cpu, 0.0
         self._slow_count, self._slowest = 0, None
-        if self.engine.monitor is not None:
-            event["xruns"] = self.engine.monitor.xruns
         return event
 
 
 def _supersede_key(command: Any) -> tuple[Any, ...] | None:
     """Commands with the same key in one block: only the last one has any effect."""
-    if not isinstance(command, dict):
-        return None
-    op = command.get("op")
-    if op == "tempo":
-        return ("tempo",)
-    if op == "param":
-        return ("param", command.get("module"), command.get("param"))
-    if op == "pattern" and command.get("mode") == "edit":
-        return ("edit",)
-    if op == "track":
-        return ("track", command.get("index"))
-    return None
+    return command.supersedes if isinstance(command, Command) else None
 
 
 def superseded_dropped(commands: list[Any]) -> list[Any]:
@@ -268,7 +254,7 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
         engine = boot(candidates, sr, buffer, stop)
     except BackendFailed as exc:
         log.error("%s: %s", exc.backend, exc)
-        events.send({"event": "failed", "backend": exc.backend, "message": str(exc)})
+        events.send(Failed(exc.backend, str(exc)))
         return EXIT_BACKEND_FAILED
     log.info("backend %s, %d Hz, %d frames", engine.backend, engine.sr, engine.buffer)
     callback = BlockCallback(engine, make_graph(engine.server), commands, events, stop)
@@ -276,10 +262,9 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
     # full collection (which can strike in any command's allocations) stays short.
     gc.freeze()
     engine.server.setCallback(callback)
-    events.send({"event": "ready", "backend": engine.backend, "sr": engine.sr, "buffer": engine.buffer,
-                 "pid": os.getpid()})
+    events.send(Ready(engine.backend, engine.sr, engine.buffer, os.getpid()))
     for note in engine.notes:
-        events.send({"event": "error", "message": note})
+        events.send(EngineMessage(note))
     engine.server.start()
     if engine.backend == "null":
         run_null_clock(engine.server, engine.sr, engine.buffer, stop)

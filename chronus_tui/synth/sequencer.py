@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chronus_tui.model import BPM_RANGE, MAX_TRACKS, STEPS_PER_BAR, SWING_RANGE, midi_to_hz
+from chronus_tui.model import BPM_RANGE, MAX_TRACKS, STEPS_PER_BAR, SWING_RANGE, Track, midi_to_hz
 
 MAX_STEPS = 64
 HOLD_SLOTS = 1  # row entry 0: a lane's hold slot (see StepTables); step k is entry k + 1
@@ -166,33 +166,32 @@ class LaneSteps:
         return len(self.on)
 
 
-def compile_track(track: dict) -> LaneSteps:
-    """Table rows for one track of a pattern dict (patternfile shape, already validated)."""
-    steps = track["steps"]
-    hits = [i for i, s in enumerate(steps) if s["on"]]
+def compile_track(track: Track) -> LaneSteps:
+    """Table rows for one track."""
+    steps = track.steps
+    hits = [i for i, s in enumerate(steps) if s.on]
     rows = LaneSteps([], [], [], [], [], [], [])
     if not hits:
         for values in (rows.on, rows.level, rows.note_hz, rows.tie, rows.gate, rows.bright, rows.accent):
             values.extend([0.0] * len(steps))
         return rows
-    gate = float(track.get("gate", 0.5))
+    gate = float(track.gate)
     # the hit sounding at step i: i itself, or the latest before it (wrapping round)
     count = len(hits)
     k = -1  # the index in hits of that hit (-1: the last one, before the first hit)
     for i in range(len(steps)):
-        if steps[i]["on"]:
+        if steps[i].on:
             k += 1
         step = steps[hits[k % count]]
         previous = steps[hits[(k - 1) % count]]
-        sounds = i == hits[k % count] or bool(step.get("slide"))  # a hit, or held by a slide
+        sounds = i == hits[k % count] or step.slide  # a hit, or held by a slide
         rows.on.append(1.0 if i == hits[k % count] else 0.0)
-        rows.level.append((1.0 if step.get("accent") else PLAIN_VELOCITY) if sounds else 0.0)
-        rows.bright.append(ACCENT_BRIGHTNESS if step.get("accent") else 0.0)
-        rows.accent.append(1.0 if step.get("accent") else 0.0)
-        note = step.get("note")
-        rows.note_hz.append(midi_to_hz(note) if note is not None else 0.0)
-        rows.tie.append(1.0 if previous.get("slide") else 0.0)
-        rows.gate.append(HELD_GATE if step.get("slide") else gate if sounds else 0.0)
+        rows.level.append((1.0 if step.accent else PLAIN_VELOCITY) if sounds else 0.0)
+        rows.bright.append(ACCENT_BRIGHTNESS if step.accent else 0.0)
+        rows.accent.append(1.0 if step.accent else 0.0)
+        rows.note_hz.append(midi_to_hz(step.note) if step.note is not None else 0.0)
+        rows.tie.append(1.0 if previous.slide else 0.0)
+        rows.gate.append(HELD_GATE if step.slide else gate if sounds else 0.0)
     return rows
 
 
@@ -206,11 +205,10 @@ def gate_seconds(fraction: float, bpm: float, swing: float, sr: int) -> float:
     return max(1.0, min(fraction * step, (1 - swing / 2) * step - 2)) / sr
 
 
-def track_levels(tracks: list[dict]) -> list[float]:
+def track_levels(tracks: list[Track]) -> list[float]:
     """Each track's level after mute and solo (any solo silences the tracks without it)."""
-    soloing = any(t.get("solo") for t in tracks)
-    return [0.0 if t.get("mute") or (soloing and not t.get("solo")) else float(t.get("level", 1.0))
-            for t in tracks]
+    soloing = any(t.solo for t in tracks)
+    return [0.0 if t.mute or (soloing and not t.solo) else float(t.level) for t in tracks]
 
 
 class StepTables:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from chronus_tui.engine.client import EngineClient
+from chronus_tui.engine.protocol import Event, ReplacePattern, SetTransport
 from chronus_tui.model import Pattern, Track, parse_steps
-from chronus_tui.patternfile import pattern_to_dict
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
@@ -24,15 +24,16 @@ def step_samples(bpm: float, sr: int = SR) -> float:
 
 
 class Events:
-    """Collects engine events (they arrive on the client's reader thread)."""
+    """Collects engine events (they arrive on the client's reader thread), each as
+    Event.as_dict() with the time it came ("_t")."""
 
     def __init__(self) -> None:
         self.all: list[dict[str, Any]] = []
         self._cond = threading.Condition()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         with self._cond:
-            self.all.append({**event, "_t": time.monotonic()})
+            self.all.append({**event.as_dict(), "_t": time.monotonic()})
             self._cond.notify_all()
 
     def of(self, kind: str, since: int = 0) -> list[dict[str, Any]]:
@@ -90,8 +91,8 @@ def demo_pattern(name: str, bpm: float, hits: str = "x...x...x...x...") -> Patte
 
 def play(client: EngineClient, pattern: Pattern) -> None:
     """What the Session sends to load a pattern while stopped, then press play."""
-    client.send({"op": "pattern", "pattern": pattern_to_dict(pattern), "mode": "now", "token": 0})
-    client.send({"op": "transport", "playing": True})
+    client.send(ReplacePattern(pattern.copy(), "now"))
+    client.send(SetTransport(True))
 
 
 def engine_children() -> list[int]:
@@ -123,7 +124,7 @@ def session_with_engine(store: SlotStore, client: EngineClient, pattern: Pattern
                         events: Events) -> Session:
     session = Session(store, client, pattern=pattern)
 
-    def deliver(event: dict[str, Any]) -> None:
+    def deliver(event: Event) -> None:
         session.on_engine_event(event)
         events(event)
 

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import fields
 from typing import Any
+
+from chronus_tui.engine.protocol import Command, Switched
+from chronus_tui.model import Pattern, Track
+from chronus_tui.patternfile import pattern_to_dict, track_to_dict
+
+
+def record(command: Command) -> dict[str, Any]:
+    """A command as a test reads it: {"op": …, <field>: value, …}, a Pattern or Track in its
+    file shape (so a test compares it with a snapshot)."""
+    def readable(value: object) -> object:
+        if isinstance(value, Pattern):
+            return pattern_to_dict(value)
+        return track_to_dict(value) if isinstance(value, Track) else value
+
+    return {"op": command.op, **{f.name: readable(getattr(command, f.name)) for f in fields(command)}}
 
 
 class FakeEngine:
-    """Records the commands a Session sends; thread-safe, like the real client."""
+    """Records the commands a Session sends; thread-safe, like the real client. `sent` holds
+    the protocol objects, `commands` each as a record() dict."""
 
     def __init__(self) -> None:
+        self.sent: list[Command] = []
         self.commands: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         with self._lock:
-            self.commands.append(command)
+            self.sent.append(command)
+            self.commands.append(record(command))
 
     def ops(self, op: str) -> list[dict[str, Any]]:
         """The commands of one op ("pattern", "param", "tempo", "transport", …), in order."""
@@ -29,9 +48,10 @@ class FakeEngine:
 
     def clear(self) -> None:
         with self._lock:
+            self.sent.clear()
             self.commands.clear()
 
     @staticmethod
-    def switch(token: int, sample: int = 0) -> dict[str, Any]:
+    def switch(token: int, sample: int = 0) -> Switched:
         """The event the engine sends when the queued load `token` took effect."""
-        return {"event": "switched", "token": token, "sample": sample}
+        return Switched(token, sample)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from chronus_tui import patternfile
+from chronus_tui.engine.protocol import Command
 from chronus_tui.model import Pattern, Track, default_modules, parse_steps
 
 SR = 48000
@@ -70,6 +71,16 @@ def click_pattern(tracks: list[tuple[str, str, str]], *, bpm: float = 120.0, swi
     return patternfile.pattern_to_dict(pattern)
 
 
+def pattern_of(data: dict[str, Any]) -> Pattern:
+    """A pattern dict validated into the Pattern a command carries (as a file is, at the edge)."""
+    return patternfile.pattern_from_dict(data)
+
+
+def track_of(data: dict[str, Any]) -> Track:
+    """One track dict (a pattern dict's sequencer.tracks[i]) validated into a Track."""
+    return patternfile.track_from_dict(data)
+
+
 def onsets(channel: np.ndarray, threshold: float = SILENCE, gap: int = GAP) -> list[int]:
     """Samples where the signal rises above `threshold` after more than `gap` silent samples."""
     loud = np.flatnonzero(np.abs(channel) > threshold)
@@ -90,12 +101,13 @@ def expected_onset(n: int, bpm: float, swing: float, sr: int = SR, origin: int =
 
 
 def render_array(tmp_path: Path, pattern: dict[str, Any], *, bars: int, buffer: int = 256,
-                 schedule: dict[int, list[dict[str, Any]]] | None = None, sr: int = SR,
+                 schedule: dict[int, list[Command]] | None = None, sr: int = SR,
                  name: str = "out.wav") -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The render's audio, and its events as listeners see them (Event.as_dict())."""
     from chronus_tui.synth.offline import render
 
-    result = render(pattern, tmp_path / name, bars=bars, sr=sr, buffer=buffer, schedule=schedule,
+    result = render(pattern_of(pattern), tmp_path / name, bars=bars, sr=sr, buffer=buffer, schedule=schedule,
                     float32=True)
     audio = read_wav(result.path)
     assert len(audio) == result.frames
-    return audio, result.events
+    return audio, [event.as_dict() for event in result.events]

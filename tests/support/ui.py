@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chronus_tui.engine.protocol import Status
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
@@ -33,8 +34,7 @@ def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: s
              pattern: Pattern | None = None) -> tuple[ChronusApp, Session]:
     session = Session(SlotStore(patterns_dir), engine=engine, pattern=pattern or fixed_pattern())
     if engine is not None:
-        session.on_engine_event({"event": "status", "backend": backend, "sr": 48000, "buffer": 256,
-                                 "cpu": 0.0})
+        session.on_engine_event(Status(backend=backend, sr=48000, buffer=256, cpu=0.0))
     app = ChronusApp(session, audio=backend, osc_address="127.0.0.1:5005")
     # Draw every change at once, so a test sees it after one pause (the throttle has its own test).
     app.redraw_interval = 0.0
