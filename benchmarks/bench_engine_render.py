@@ -46,7 +46,7 @@ from support.render import click_pattern, expected_onset, onsets, pattern_of, re
 from chronus_tui.engine.protocol import ReplacePattern, Switched
 from chronus_tui.model import Pattern
 from chronus_tui.synth.offline import render
-from chronus_tui.synth.sequencer import EPS_STEPS
+from chronus_tui.timing import EPS_STEPS
 
 SR = 48000
 RESULT = RESULTS / "engine_render.json"

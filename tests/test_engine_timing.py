@@ -26,7 +26,6 @@ from support.render import (
     track_of,
 )
 
-from chronus_tui.engine.backends import max_buffer
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -42,7 +41,7 @@ from chronus_tui.engine.protocol import (
 from chronus_tui.model import VOICES
 from chronus_tui.synth import sequencer
 from chronus_tui.synth.offline import RenderError, render
-from chronus_tui.synth.sequencer import ClockMath
+from chronus_tui.timing import ClockMath, max_buffer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

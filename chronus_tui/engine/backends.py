@@ -18,7 +18,7 @@ import ctypes
 import threading
 from collections.abc import Callable
 
-from chronus_tui.synth.sequencer import block_fits
+from chronus_tui.timing import BUFFER_SIZES, buffer_problem
 
 BACKENDS = ("jack", "portaudio", "null")
 AUDIO_CHOICES = ("auto", *BACKENDS)
@@ -33,22 +33,6 @@ HINTS = {
 
 
 SR_RANGE = (22050, 192000)
-# Powers of two (JACK's rule), and short enough that no two steps start in one block
-# (sequencer.block_fits): 1024 frames from 29.5 kHz up, 512 below.
-BUFFER_SIZES = tuple(2**k for k in range(4, 11))
-
-
-def max_buffer(sr: int) -> int:
-    """The longest buffer the sequencer can run at `sr`."""
-    return max(size for size in BUFFER_SIZES if block_fits(size, sr))
-
-
-def buffer_problem(sr: int, buffer: int) -> str | None:
-    """Why `buffer`-frame blocks at `sr` Hz cannot play every step on its sample, if they cannot."""
-    if block_fits(buffer, sr):
-        return None
-    return (f"{buffer}-frame buffers are too long at {sr} Hz: two steps could start in one "
-            f"buffer at 300 bpm with swing ({max_buffer(sr)} frames or less play every step on time)")
 
 
 def check_audio_settings(sr: int, buffer: int) -> None:

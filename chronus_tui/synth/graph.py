@@ -31,7 +31,7 @@ For the engine process (part b) and the offline renderer:
   (before or after the block's commands, either works): it returns the Position
   (at most one per step), Switched (token and exact sample) and EngineMessage events
   since the last call, and arms a queued load in the block that holds its bar line
-  or step. No two step starts may fall in one block (sequencer.block_fits: up to 1024
+  or step. No two step starts may fall in one block (timing.block_fits: up to 1024
   samples from 29.5 kHz, 512 at 22050 Hz); EngineGraph refuses a server whose blocks are longer.
 - Sample numbers count from the first sample the server computed (0) and name the
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
@@ -42,23 +42,16 @@ For the engine process (part b) and the offline renderer:
   pitch objects, the glide runs only for tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
   (pyolib.direct_inputs). Parameters cost nothing while they hold still
-  (controls.py). 8 busy tracks with every effect render at 58–65× real time on
-  this machine with the benchmark's pink-noise voices and 52–55× with
-  sine/saw/square, set-up included (62–68× and 53–57× for the audio alone; the
-  machine's speed wanders by up to a quarter), 1024-sample blocks
-  (benchmarks/bench_engine_render.py). Where the audio work of such a render with
-  tonal voices goes (perf): lane filters 17% (voice2's follows lfo1 at audio rate,
-  so it computes a sine and cosine every sample), gates and envelopes 17%,
-  oscillators and glides 16%, the acid insert 12%, step-table reads 11%, reverb and
-  delay 9%, lane outputs and mixes 7%, dist1 and limiter 5%, the 24-bit WAV
-  conversion 4%, the step trigger 2%. Stopping reverb/delay or an LFO while unheard
-  would change the sound when they return (frozen tail, LFO phase), so they run.
+  (controls.py). benchmarks/bench_engine_render.py measures how fast a busy graph
+  renders, and benchmarks/README.md says what it measured and where the time goes.
+  Stopping reverb/delay or an LFO while unheard would change the sound when they
+  return (frozen tail, LFO phase), so they run.
 
-How time works (sequencer.py has the details): the step triggers, table reads, gates,
-envelopes, glides and accents all run in the graph, sample by sample. Python keeps
-the clock's line (ClockMath, double precision), moves it and writes tables at block
-boundaries, and schedules the samples of the next steps (a bar ahead) in the graph,
-whose step trigger fires on them.
+How time works (timing.py and sequencer.py have the details): the step triggers,
+table reads, gates, envelopes, glides and accents all run in the graph, sample by
+sample. Python keeps the clock's line (timing.ClockMath, double precision), moves it
+and writes tables at block boundaries, and schedules the samples of the next steps
+(a bar ahead) in the graph, whose step trigger fires on them.
 Rows written while playing take effect on the next step's own sample: until then a
 lane plays on from its hold slot (StepTables).
 """
@@ -101,18 +94,15 @@ from chronus_tui.synth import pyolib
 from chronus_tui.synth.controls import Controls
 from chronus_tui.synth.effects import Master, Params, Sources
 from chronus_tui.synth.sequencer import (
-    SWITCH_MARGIN,
     TABLE_FIELDS,
     ClockGraph,
-    ClockMath,
     LaneSteps,
     StepTables,
-    bar_of,
-    block_fits,
     compile_track,
     track_levels,
 )
 from chronus_tui.synth.voices import ACID_VOICE, GAIN_PARAMS, Lane
+from chronus_tui.timing import SWITCH_MARGIN, ClockMath, bar_of, block_fits
 
 log = logging.getLogger("chronus.engine")
 

@@ -1,4 +1,4 @@
-"""Offline rendering through the same EngineGraph, and `chronus render`.
+"""Offline rendering through the same EngineGraph, for `chronus render` and the tests.
 
 pyo's offline server computes block after block as fast as it can and calls the same
 per-block callback as the real-time engine, so a render is deterministic: same
@@ -8,23 +8,20 @@ file holds exactly N bars: from step 0 to the first sample of bar N.
 
 from __future__ import annotations
 
-import argparse
 import os
 import struct
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from chronus_tui.engine.backends import buffer_problem, max_buffer
 from chronus_tui.engine.protocol import Command, Event, Gate, Position, ReplacePattern, SetTransport, Switched
 from chronus_tui.model import MAX_TRACKS, STEPS_PER_BAR, Pattern
-from chronus_tui.store import SlotStore, StoreError
+from chronus_tui.synth.graph import ENVELOPE_LATENCY, EngineGraph
+from chronus_tui.synth.pyolib import collector_paused, pyo
+from chronus_tui.timing import ClockMath, buffer_problem, max_buffer
 
 MAX_BARS = 1000
 SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
-PROGRESS_AFTER = 1.0  # seconds of wall time before a progress line appears
 SEED = 1
 PREROLL_SECONDS = 0.01
 
@@ -43,8 +40,6 @@ class RenderError(Exception):
 
 def render_length(pattern: Pattern, bars: int, sr: int) -> int:
     """Samples from step 0 to the first sample of bar `bars`, as the clock plays them."""
-    from chronus_tui.synth.sequencer import ClockMath
-
     clock = ClockMath(sr)
     clock.start_at(0, pattern.bpm)
     clock.swing = pattern.swing
@@ -66,9 +61,6 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
     through the store, say).
     `progress(frames_done, total)` is called from the render loop.
     """
-    from chronus_tui.synth.graph import ENVELOPE_LATENCY
-    from chronus_tui.synth.pyolib import collector_paused
-
     if not (1 <= bars <= MAX_BARS):
         raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
     if sr not in SAMPLE_RATES:
@@ -103,9 +95,6 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
     preroll blocks, then step 0, which sounds from sample `origin` (the file's first
     frame), and `frames` frames from there. Returns the graph's events, their samples
     counted from `origin`."""
-    from chronus_tui.synth.graph import EngineGraph
-    from chronus_tui.synth.pyolib import pyo
-
     preroll = origin // buffer  # blocks before step 0's
     blocks = -(-(origin + frames) // buffer)
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
@@ -149,7 +138,7 @@ def _idle() -> None:
 
 
 def _lanes_needed(pattern: Pattern, schedule: dict[int, list[Command]]) -> int:
-    """Lanes for the render's patterns (building one costs about 1 ms): the most tracks
+    """Lanes for the render's patterns (each one built costs set-up time): the most tracks
     of one, or with scheduled loads, of two at once (the notes of a pattern's tracks
     ring out on their lanes while the next one's tracks start on others), and one to
     spare for a scheduled hand-held Gate command."""
@@ -166,8 +155,8 @@ def _finish_wav(raw: Path, path: Path, first: int, frames: int) -> None:
 
     The samples stay where pyo wrote them: a new header ends just before frame `first`,
     its JUNK chunk (zeros, which WAV readers skip) covering pyo's header and the frames
-    before, and the file is cut after the last frame. Copying the samples to a new file
-    instead, and deleting this one, cost the kernel ~1.5% of a busy render.
+    before, and the file is cut after the last frame: copying the samples to a new file
+    instead, and deleting this one, would cost the kernel a share of a busy render.
     """
     with open(raw, "r+b") as wav:
         if wav.read(12)[8:12] != b"WAVE":
@@ -208,62 +197,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-class _Progress:
-    """A progress line on stderr, only once a render has taken more than a second."""
-
-    def __init__(self, bars: int) -> None:
-        self.bars = bars
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.started < PROGRESS_AFTER or now - self.last < 0.2:
-            return
-        self.last = now
-        self.shown = True
-        sys.stderr.write(f"\rchronus render: {100 * done // max(total, 1):3d}% "
-                         f"(bar {min(self.bars, done * self.bars // max(total, 1) + 1)}/{self.bars})")
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-
-
-def render_main(args: argparse.Namespace) -> int:
-    """`chronus render SOURCE -o out.wav [--bars N] [--sr R]`: exit 0, or 1 with the reason."""
-    dropped: list[str] = []
-    try:
-        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
-    except StoreError as exc:
-        print(f"chronus render: {exc}", file=sys.stderr)
-        return 1
-    for lost in dropped:
-        print(f"chronus render: original Music Chronus field not carried over: {lost}", file=sys.stderr)
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        print(f"chronus render: {output.parent} is not a directory", file=sys.stderr)
-        return 1
-    if output.is_dir():
-        print(f"chronus render: {output} is a directory; give a file name", file=sys.stderr)
-        return 1
-    progress = _Progress(args.bars)
-    try:
-        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
-    except RenderError as exc:
-        print(f"chronus render: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"chronus render: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    finally:
-        progress.finish()
-    seconds = result.frames / result.sr
-    bars = f"{args.bars} bar{'s' if args.bars != 1 else ''}"
-    print(f"{output}: {bars} of {pattern.name!r} at {pattern.bpm:g} bpm, "
-          f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
-    return 0

@@ -27,10 +27,10 @@ backend failed (see the Failed event).
 Command cost: every command runs inside the audio callback, so it must take well
 under a quarter of a block (1.3 ms at 256 frames / 48 kHz). A step or track edit is
 sent as that track alone (ReplaceTrack), and the graph touches only what a command changes;
-on the full 8 × 64 session (benchmarks/bench_engine_commands.py) parameter, tempo and
-track commands take 0.02-0.2 ms (p99 under 0.5 ms), adding or removing a track (a
-whole-pattern edit) ~0.7 ms. Status events count the commands that took over a
-quarter of a block, and the engine log names the slowest of each half second.
+benchmarks/bench_engine_commands.py measures what each kind of command costs on the
+full 8 × 64 session (figures in benchmarks/README.md). Status events count the commands
+that took over a quarter of a block, and the engine log names the slowest of each half
+second.
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ from chronus_tui.engine.backends import (
     JACK_CLIENT_NAME,
     JackError,
     JackMonitor,
-    buffer_problem,
 )
 from chronus_tui.engine.protocol import Command, EngineMessage, Failed, Ready, Status
 from chronus_tui.engine.wire import FrameReader, FrameWriter
 from chronus_tui.logs import log_to_stderr
+from chronus_tui.timing import buffer_problem
 
 log = logging.getLogger("chronus.engine")
 

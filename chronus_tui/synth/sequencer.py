@@ -1,19 +1,10 @@
-"""The sample-exact sequencer: clock arithmetic, compiled step tables, and their pyo graph.
+"""The sample-exact sequencer: compiled step tables, and the pyo graph of the clock.
 
-The clock is a line through the samples, worked out in Python in double precision
-(ClockMath): the step position of sample j is
-
-    pos = (j + 1 - c0) * inc + base
-    n = 2 * floor(pos / 2) + (pos / 2 - floor(pos / 2) >= 1/2 + swing / 4)
-
-so that step n starts on the first sample at or after its ideal time
-`n * step + (n odd) * swing * step / 2` (DESIGN.md §2): odd steps are late by
-swing × step / 2 and a pair of steps (so a bar) keeps its length. Python moves the
-line (c0, base, inc) only at block boundaries, for start, stop, tempo and swing
-changes and pattern switches, choosing it so the step position is continuous. From
-the line it schedules the samples of the next steps in the graph (ClockGraph), a bar
-ahead: the graph counts samples and fires the step trigger on exactly those, on its
-own, so no Python runs in the per-step path.
+The clock's line (chronus_tui/timing.py, ClockMath, double precision) says on which
+sample each step starts; Python moves it only at block boundaries. From the line this
+module schedules the samples of the next steps in the graph (ClockGraph), a bar ahead:
+the graph counts samples and fires the step trigger on exactly those, on its own, so no
+Python runs in the per-step path.
 
 Every track is a lane: a Counter of step triggers modulo the track's length (shared
 by the lanes of that length) indexes DataTables of its steps (on, level, note, tie,
@@ -27,119 +18,27 @@ in place for exactly the first step that plays them.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chronus_tui.model import BPM_RANGE, MAX_TRACKS, STEPS_PER_BAR, SWING_RANGE, Track, midi_to_hz
+from chronus_tui.model import MAX_TRACKS, Track, midi_to_hz
+from chronus_tui.synth import pyolib
+from chronus_tui.timing import ClockMath, closest_steps, step_samples
 
 MAX_STEPS = 64
 HOLD_SLOTS = 1  # row entry 0: a lane's hold slot (see StepTables); step k is entry k + 1
-STOPPED_POS = -10.0  # a position below step 0: n is negative, no step triggers
-# Added to the position so a step whose ideal time is an exact sample starts on that
-# sample despite rounding in (c - c0) * inc; 1e-7 of a step is < 0.01 sample.
-EPS_STEPS = 1e-7
 PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
-SWITCH_MARGIN = 8  # samples: arm a switch a block early when it falls this close after the block
 # the graph's sample counter wraps after this many: a float32 counts them exactly, and the
 # steps scheduled ahead span less (16 steps at 20 bpm and 192 kHz: 2.3 M)
 CLOCK_PERIOD = 1 << 23
 SCHEDULE_CHUNK = 512  # samples: each holds at most one step start (closest_steps is more from 22050 Hz)
 SCHEDULE_AHEAD = 16  # steps the graph has scheduled ahead (at least a bar: 0.56 s at 300 bpm)
 NO_ONSET = -1.0  # a chunk without a step start (the counter never reads it)
-
-
-def step_boundary(n: int, swing: float) -> float:
-    """Where step n starts, in steps, on the swung grid (odd steps late by swing/2)."""
-    return 2 * (n // 2) + (1 + swing / 2 if n % 2 else 0.0)
-
-
-def odd_threshold(swing: float) -> float:
-    """Where in a pair of steps (in pairs) the odd step starts."""
-    return 0.5 + swing / 4
-
-
-def step_samples(bpm: float, sr: int) -> float:
-    return sr * 60.0 / bpm / 4.0
-
-
-def block_fits(buffer: int, sr: int) -> bool:
-    """Whether blocks of `buffer` samples keep every step start apart from the one before.
-
-    A queued switch is installed at the boundary of the block before its step, up to a
-    block and SWITCH_MARGIN samples ahead: no other step may start in between. The
-    closest two steps can start is an odd step to the next, at the fastest tempo and
-    widest swing (closest_steps).
-    """
-    return buffer + SWITCH_MARGIN <= closest_steps(sr)
-
-
-def closest_steps(sr: int) -> int:
-    """Whole samples between the closest two step starts: an odd step and the next, at the
-    fastest tempo and widest swing (1 - 0.6 / 2 of a step at 300 bpm: 1680 at 48 kHz, 771
-    at 22050)."""
-    return math.floor((1 - SWING_RANGE[1] / 2) * step_samples(BPM_RANGE[1], sr))
-
-
-@dataclass
-class ClockMath:
-    """The clock's line: pos(j), the step position of sample index j."""
-
-    sr: int
-    c0: float = 0.0
-    base: float = STOPPED_POS
-    inc: float = 0.0
-    swing: float = 0.0
-
-    @property
-    def playing(self) -> bool:
-        return self.inc > 0.0
-
-    def half(self, sample: int) -> float:
-        """Half the position at `sample`."""
-        return (sample + 1) * (self.inc * 0.5) + (self.base - self.c0 * self.inc) * 0.5
-
-    def pos(self, sample: int) -> float:
-        return 2.0 * self.half(sample)
-
-    def step_at(self, sample: int) -> int:
-        half = self.half(sample)
-        pair = math.floor(half)
-        return 2 * pair + (1 if half - pair >= odd_threshold(self.swing) else 0)
-
-    def start_at(self, sample: int, bpm: float) -> None:
-        """Step 0 on `sample`."""
-        self.c0, self.base, self.inc = sample + 1, EPS_STEPS, 1.0 / step_samples(bpm, self.sr)
-
-    def stop(self) -> None:
-        self.c0, self.base, self.inc = 0.0, STOPPED_POS, 0.0
-
-    def rebase(self, sample: int, bpm: float) -> None:
-        """Continue from the position at `sample` at a new tempo."""
-        if self.playing:
-            self.c0, self.base, self.inc = sample + 1, self.pos(sample), 1.0 / step_samples(bpm, self.sr)
-
-    def anchor(self, n: int, sample: int, bpm: float, swing: float) -> None:
-        """Put the start of step n exactly on `sample`, at a new tempo and swing."""
-        self.swing = swing
-        self.c0 = sample + 1
-        self.base = step_boundary(n, swing) + EPS_STEPS
-        self.inc = 1.0 / step_samples(bpm, self.sr)
-
-    def onset(self, n: int) -> int:
-        """The first sample at which step n has started (the clock must be running)."""
-        target = step_boundary(n, self.swing)
-        guess = math.ceil((target - self.base) / self.inc + self.c0 - 1)
-        while self.step_at(guess - 1) >= n:
-            guess -= 1
-        while self.step_at(guess) < n:
-            guess += 1
-        return guess
 
 
 TABLE_FIELDS = ("on", "level", "freq", "tie", "gate", "bright", "accent")
@@ -232,8 +131,6 @@ class StepTables:
     """
 
     def __init__(self, pyo, step_trig, lanes: int = MAX_TRACKS) -> None:
-        from chronus_tui.synth import pyolib  # here: ClockMath users need no pyo
-
         self._value = pyolib.value_reader
         self._setter = pyolib.attribute_setter
         entries = HOLD_SLOTS + MAX_STEPS
@@ -253,7 +150,7 @@ class StepTables:
         self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
         self._reading: list[Any] = [self.idle] * lanes  # the counter each lane reads
         self._own: dict[int, Any] = {}  # lane -> its own counter, until its first trigger has passed
-        # each lane's TableIndex objects, as setters of their index (pyo's own costs 6 µs, these 1)
+        # each lane's TableIndex objects, as setters of their index (without pyo's argument checks)
         self._index_setters: list[list[Callable[[Any], None]]] = [[] for _ in range(lanes)]
         self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
 
@@ -396,11 +293,6 @@ class StepTables:
         else:
             counter.reset(0)
             self._parking.append(counter)
-
-
-def bar_of(n: int, n0: int) -> tuple[int, int]:
-    """(bar, step in bar) of global step n, counting from the restart step n0."""
-    return divmod(n - n0, STEPS_PER_BAR)
 
 
 class ClockGraph:
