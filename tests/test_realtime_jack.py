@@ -41,7 +41,7 @@ if MISSING:
 
 SR = 48000
 OUTPUTS = ("chronus:output_1", "chronus:output_2")
-MAX_TAKES = 3
+MAX_TAKES = 5  # a burst of load from elsewhere spoils a take or two, rarely five in a row
 
 
 @pytest.fixture(scope="module")

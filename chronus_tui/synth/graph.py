@@ -1,6 +1,6 @@
 """EngineGraph: the whole signal graph on a booted pyo server, driven by protocol commands.
 
-For the engine process (part b) and the offline renderer:
+For the synth process (synth/process.py) and the offline renderer (synth/offline.py):
 
 - Import pyo through `chronus_tui.synth.pyolib` (the single-precision build) BEFORE
   anything imports `pyo64`, boot the Server from it, and build the graph before the
