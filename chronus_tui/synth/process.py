@@ -221,13 +221,10 @@ def superseded_dropped(commands: list[Any]) -> list[Any]:
     whole track) matter. A backlog (held keys, an OSC flood, an engine
     that was stalled) then costs one command's time, not thousands.
     """
-    last: dict[tuple[Any, ...], int] = {}
-    for i, command in enumerate(commands):
-        key = _supersede_key(command)
-        if key is not None:
-            last[key] = i
-    return [c for i, c in enumerate(commands)
-            if (key := _supersede_key(c)) is None or last[key] == i]
+    keys = [_supersede_key(command) for command in commands]
+    last = {key: i for i, key in enumerate(keys) if key is not None}
+    return [c for i, (c, key) in enumerate(zip(commands, keys, strict=True))
+            if key is None or last[key] == i]
 
 
 def run_null_clock(server: Any, sr: int, buffer: int, stop: threading.Event) -> None:
