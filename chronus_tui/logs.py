@@ -96,15 +96,17 @@ class RateLimit(logging.Filter):
             if not allowed:
                 window.suppressed += 1
                 window.last = record
-        for done in ended:
-            if done.suppressed:
-                self.handler.handle(_summary(done))
+        self._report(ended)
         return allowed
 
     def flush(self) -> None:
         """Write the counts still waiting for their second to end (at exit)."""
         with self._lock:
             ended, self._windows = list(self._windows.values()), {}
+        self._report(ended)
+
+    def _report(self, ended: list[_Window]) -> None:
+        """One summary line on the handler for each ended window that suppressed any line."""
         for done in ended:
             if done.suppressed:
                 self.handler.handle(_summary(done))
