@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.ui import make_app as ui_app
 
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.osc.notify import NOTIFICATIONS
 from chronus_tui.session import Change, ChangeKind, Session
-from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.widgets.panel import SessionPanel
 
@@ -30,10 +30,7 @@ NOT_DRAWN = {
 def make_app(patterns_dir: Path) -> tuple[ChronusApp, Session]:
     pattern = Pattern(name="kinds", tracks=[Track("kick", "voice1", parse_steps("X...x...")),
                                             Track("bass", "voice2", parse_steps("x.x.x.x."))])
-    session = Session(SlotStore(patterns_dir), pattern=pattern)
-    app = ChronusApp(session, audio="null")
-    app.redraw_interval = 0.0  # draw each change at once
-    return app, session
+    return ui_app(patterns_dir, backend="null", pattern=pattern)  # draws each change at once
 
 
 def test_a_change_refuses_a_bare_string_kind() -> None:
