@@ -271,9 +271,7 @@ class OscServer:
         for path, shown in self._local_paths:
             if path in text:
                 text = text.replace(path, shown)
-        if address in _TEXT_REPLIES and len(text) > MAX_REPLY_TEXT:
-            text = text[:MAX_REPLY_TEXT - 1] + "…"
-        return text
+        return _cut(text, MAX_REPLY_TEXT) if address in _TEXT_REPLIES else text
 
 
 def exposure_warning(address: str, allow: Iterable[ipaddress.IPv4Network]) -> str:
@@ -391,9 +389,9 @@ def _show(values: Any) -> str:
     return _cut(" ".join(repr(v) if isinstance(v, str) and (" " in v or not v) else str(v) for v in values))
 
 
-def _cut(text: str) -> str:
-    """A sender's text as a log line holds it: at most MAX_LOGGED_TEXT characters."""
-    return text if len(text) <= MAX_LOGGED_TEXT else text[:MAX_LOGGED_TEXT - 1] + "…"
+def _cut(text: str, limit: int = MAX_LOGGED_TEXT) -> str:
+    """A sender's text cut to `limit` characters (… last): as a log line or a reply holds it."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @contextlib.contextmanager
