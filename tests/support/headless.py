@@ -68,12 +68,6 @@ def ready(process: Headless) -> Iterator[Headless]:
             process.proc.wait()
 
 
-@pytest.fixture
-def headless(tmp_path: Path) -> Iterator[Headless]:
-    with ready(Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())) as process:
-        yield process
-
-
 @pytest.fixture(name="headless")
 def headless_fixture(tmp_path: Path) -> Iterator[Headless]:
     with ready(Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())) as process:
