@@ -114,13 +114,13 @@ class OscServer:
             log.info("OSC receive buffer is %d bytes (raise net.core.rmem_max for bigger bursts)",
                      self.receive_buffer)
         self._transport, self._loop = transport, loop
-        self.port = sock.getsockname()[1]
-        self._serve_all = ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+        own_host, self.port = sock.getsockname()
+        self._serve_all = ipaddress.ip_address(own_host).is_loopback
         warning = None if self._serve_all else exposure_warning(self.address, self.allow)
         if warning is not None:
             log.warning("%s", warning)
         self._local_paths = _local_paths(self.session.store.root)
-        self._feedback = Feedback(self.session, self._send, loop, own=(sock.getsockname()[0], self.port))
+        self._feedback = Feedback(self.session, self._send, loop, own=(own_host, self.port))
         self.session.subscribe(self._feedback.on_change)
         return warning
 
