@@ -109,8 +109,8 @@ def test_raw_garbage(osc: Osc, session: Session, data: bytes) -> None:
     check(client, session, data, "garbage")
 
 
-def osc_string(text: str) -> bytes:
-    raw = text.encode()
+def osc_string(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
     return raw + b"\0" * (4 - len(raw) % 4)
 
 

@@ -25,19 +25,14 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 from support.osc import OscClient, osc_fixture  # noqa: F401
+from test_osc_fuzz import exchange, osc_string
 
 from chronus_tui.osc.packet import BUNDLE, MAX_ARGS, MAX_DEPTH, MAX_ELEMENTS, Message, PacketError, decode
-from chronus_tui.osc.routes import unknown_address
 from chronus_tui.osc.server import OscServer, encode
 from chronus_tui.session import Session
 
 Osc = tuple[OscServer, OscClient]
 HANGING_BUNDLE = BUNDLE + bytes(8) + struct.pack(">i", -8) + b"/x\0\0"
-
-
-def osc_string(text: str | bytes) -> bytes:
-    raw = text.encode() if isinstance(text, str) else text
-    return raw + b"\0" * (4 - len(raw) % 4)
 
 
 def message(address: str, tags: str, payload: bytes = b"") -> bytes:
@@ -195,24 +190,14 @@ def test_the_hanging_bundle_is_refused_in_time(tmp_path: Path) -> None:
     assert done.stdout.split() == ["2", "120.0"], done.stderr
 
 
-def fenced(client: OscClient, data: bytes) -> list[tuple[str, list[Any]]]:
-    """Send a datagram, then a fence; every reply to the datagram (those before the fence's)."""
-    client.send_raw(data)
-    client.send("/fence")
-    replies = []
-    while (reply := client.recv(5.0)) != ("/error", ["/fence", unknown_address("/fence")]):
-        replies.append(reply)
-    return replies
-
-
 def test_malformed_datagrams_get_an_error_and_change_nothing(osc: Osc, session: Session) -> None:
     _, client = osc
     before = session.snapshot()
     for data, _ in MALFORMED.values():
-        replies = fenced(client, data)
+        replies = exchange(client, data)
         assert len(replies) == 1 and replies[0][0] == "/error", (data, replies)
         assert replies[0][1][1].startswith("not a readable OSC message: ")
-    assert fenced(client, MALFORMED["a float cut short (a truncated /seq/bpm)"][0]) == [
+    assert exchange(client, MALFORMED["a float cut short (a truncated /seq/bpm)"][0]) == [
         ("/error", ["/seq/bpm", "not a readable OSC message: the 'f' argument is cut short: 2 of 4 bytes"])]
     assert session.snapshot() == before
 
@@ -232,9 +217,9 @@ def test_replies_and_notifications_are_never_answered(osc: Osc, session: Session
     server, client = osc
     before = session.snapshot()
     for data in ANSWERS:
-        assert fenced(client, data) == [], data
+        assert exchange(client, data) == [], data
     assert server.ignored == len(ANSWERS)
-    assert fenced(client, bundle(*map(element, ANSWERS[:4]), element(BPM)))[0][0] == "/ok"  # only BPM
+    assert exchange(client, bundle(*map(element, ANSWERS[:4]), element(BPM)))[0][0] == "/ok"  # only BPM
     assert session.snapshot() == {**before, "sequencer": {**before["sequencer"], "bpm": 90.0}}
     # requests on the same addresses are still answered
     assert client.ask("/engine/schema", "json")[0] == "/engine/schema"
@@ -304,11 +289,11 @@ def test_numbers_outside_the_engines_floats_are_refused_everywhere(osc: Osc, ses
     before = session.snapshot()
     for tag, value in BAD_NUMBERS:
         for address, head in NUMERIC_ARGS:
-            replies = fenced(client, with_value(address, head, tag, value))
+            replies = exchange(client, with_value(address, head, tag, value))
             assert [r[0] for r in replies] == ["/error"], (address, tag, value, replies)
         in_a_list = message("/seq/update/notes", "s[i" + tag + "]", osc_string("bass") + struct.pack(">i", 60)
                             + (osc_string(str(value)) if tag == "s" else struct.pack(">" + tag, value)))
         for sent in (in_a_list, build_msg("/seq/update/notes", ["bass", f"C2,{value}"]).dgram):
-            assert [r[0] for r in fenced(client, sent)] == ["/error"], (sent, value)
+            assert [r[0] for r in exchange(client, sent)] == ["/error"], (sent, value)
     assert session.snapshot() == before
     assert client.ok("/seq/step", "bass", 1, 1, 440.0)[3] == 69  # a frequency in range still reads
