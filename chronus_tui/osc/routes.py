@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
@@ -55,7 +54,7 @@ from chronus_tui.osc.args import (
 )
 from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFY_RATE, Feedback
 from chronus_tui.session import Clamped, Session
-from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, slot_label
+from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, SlotStore, slot_label
 
 SOURCE = "osc"
 
@@ -351,8 +350,7 @@ _LIST_ALL = SLOT_COUNT + 1
 
 def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
     """Every saved slot as a JSON list; or a page of them: {total, first, next, slots}."""
-    root = req.session.store.root
-    entries = [_list_entry(info, root) for info in req.session.list_slots()]
+    entries = [_list_entry(info, req.session.store) for info in req.session.list_slots()]
     if not a:  # as scripts have always asked: the whole list, unless it cannot fit one datagram
         whole = json.dumps(entries, separators=(",", ":"))
         if len(whole) <= LIST_WHOLE_BYTES:
@@ -373,11 +371,9 @@ def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
                         "slots": page})
 
 
-def _list_entry(info: SlotInfo, root: Path) -> dict[str, Any]:
+def _list_entry(info: SlotInfo, store: SlotStore) -> dict[str, Any]:
     """A listed slot: its file named relative to the patterns folder, its texts cut to size."""
-    entry = {**info.as_dict(), "label": slot_label(info.slot),
-             "path": info.path.relative_to(root).as_posix() if info.path.is_relative_to(root)
-             else info.path.name}
+    entry = {**info.as_dict(), "label": slot_label(info.slot), "path": store.relative(info.path)}
     for key, limit in LISTED_TEXT.items():
         if isinstance(entry[key], str) and len(entry[key]) > limit:
             entry[key] = entry[key][:limit - 1] + "…"
