@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.fakes import FakeClock
 from support.osc import OscClient, osc_fixture, wait_until  # noqa: F401
 
 from chronus_tui.engine.protocol import EngineMessage, Position, Status
@@ -191,14 +192,6 @@ def test_cancelled_load_is_reported(osc: Osc, session: Session) -> None:
 
 
 # -- the rules on a fake clock ---------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 Sent = list[tuple[tuple[str, int], str, list[Any]]]

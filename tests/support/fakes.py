@@ -55,3 +55,13 @@ class FakeEngine:
     def switch(token: int, sample: int = 0) -> Switched:
         """The event the engine sends when the queued load `token` took effect."""
         return Switched(token, sample)
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand (`clock.now += 0.5`), for rate limits and leases."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
