@@ -7,6 +7,7 @@ Fixtures (use them by naming them as test arguments):
 - `session`: a Session over `store` and `engine`, starting on an empty Pattern.
 - `changes`: a list that receives every Change the `session` tells its listeners.
 - `legacy_dir`: the folder of original Music Chronus files (tests/fixtures/legacy).
+- `root_logging`: puts the root logger back as it was after a test that sets up logging.
 
 Helpers (import them by module):
 - `support.fakes.FakeEngine`: stands in for the engine client; `.commands` holds what was
@@ -23,6 +24,8 @@ Helpers (import them by module):
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,15 @@ def changes(session: Session) -> list[Change]:
 @pytest.fixture
 def legacy_dir() -> Path:
     return LEGACY_DIR
+
+
+@pytest.fixture(name="root_logging")
+def root_logging_fixture() -> Iterator[None]:
+    """Put the root logger back as it was: the code under test replaces its handlers."""
+    root = logging.getLogger()
+    saved, level, raise_exceptions = root.handlers[:], root.level, logging.raiseExceptions
+    yield
+    for handler in root.handlers:
+        if handler not in saved:
+            handler.close()
+    root.handlers[:], root.level, logging.raiseExceptions = saved, level, raise_exceptions

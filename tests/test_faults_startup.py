@@ -20,7 +20,6 @@ import pytest
 from pythonosc.osc_message_builder import build_msg
 from support.headless import Headless, ready
 from support.osc import OscClient, free_udp_port
-from test_logs import root_logging_fixture  # noqa: F401
 
 from chronus_tui import cli, logs
 from chronus_tui.folderlock import LOCK_NAME, FolderInUse, FolderLock

@@ -38,18 +38,6 @@ def limited() -> Iterator[tuple[logging.Logger, ListHandler, FakeClock]]:
     logger.removeHandler(handler)
 
 
-@pytest.fixture(name="root_logging")
-def root_logging_fixture() -> Iterator[None]:
-    """Put the root logger back as it was: the code under test replaces its handlers."""
-    root = logging.getLogger()
-    saved, level, raise_exceptions = root.handlers[:], root.level, logging.raiseExceptions
-    yield
-    for handler in root.handlers:
-        if handler not in saved:
-            handler.close()
-    root.handlers[:], root.level, logging.raiseExceptions = saved, level, raise_exceptions
-
-
 def test_a_repeated_template_passes_n_times_a_second_then_one_line_counts_the_rest(limited) -> None:
     logger, handler, clock = limited
     for n in range(100):
