@@ -186,21 +186,42 @@ class Step:
 
 @dataclass
 class Track:
+    """A track's playing steps, and the steps past its length kept for when it grows again
+    (as on Elektron machines): `len(steps) + len(hidden)` is at most LENGTH_RANGE's high."""
+
     name: str
     voice: str
-    steps: list[Step]
+    steps: list[Step]  # exactly what plays: the engine, the grid and the routes read only these
     mute: bool = False
     solo: bool = False
     level: float = LEVEL_SPEC.default
     gate: float = GATE_SPEC.default  # gate length as a fraction of a step
+    hidden: list[Step] = field(default_factory=list)  # past the length; no trailing default rests
 
     @property
     def length(self) -> int:
         return len(self.steps)
 
+    def resize(self, length: int) -> None:
+        """Play `length` steps: shortening hides the steps past it, lengthening shows hidden
+        steps again, then rests. Trailing rests are not kept hidden (they carry nothing)."""
+        low, high = LENGTH_RANGE
+        if isinstance(length, bool) or not isinstance(length, int) or not low <= length <= high:
+            raise PatternError("length", f"{length!r} is not a whole number {low}–{high}")
+        stored = self.steps + self.hidden
+        hidden = stored[length:]
+        while hidden and hidden[-1] == Step():
+            hidden.pop()
+        self.steps = stored[:length] + [Step() for _ in range(length - len(stored))]
+        self.hidden = hidden
+
     def copy(self) -> Track:
         """A copy that shares no step with this track."""
-        return replace(self, steps=[Step(s.on, s.accent, s.note, s.slide) for s in self.steps])
+        return replace(self, steps=_copy_steps(self.steps), hidden=_copy_steps(self.hidden))
+
+
+def _copy_steps(steps: list[Step]) -> list[Step]:
+    return [Step(s.on, s.accent, s.note, s.slide) for s in steps]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from chronus_tui.model import (
     BPM_SPEC,
     GATE_SPEC,
     LENGTH_RANGE,
+    LENGTH_SPEC,
     LEVEL_SPEC,
     MAX_TRACKS,
     NOTE_RANGE,
@@ -31,7 +32,7 @@ from chronus_tui.model import (
 )
 
 FORMAT = "chronus-pattern"
-SCHEMA = 1
+SCHEMA = 2  # 2: a track's "steps" may run past its "length" (the hidden steps, kept)
 MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every slot listing
 
 
@@ -52,7 +53,8 @@ def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
 
 
 def track_to_dict(track: Track) -> dict[str, Any]:
-    """One track as it sits in a pattern dict's sequencer.tracks."""
+    """One track as it sits in a pattern dict's sequencer.tracks: "steps" holds every stored
+    step, the hidden ones after the playing ones; "length" says how many of them play."""
     return {
         "name": track.name,
         "voice": track.voice,
@@ -61,7 +63,8 @@ def track_to_dict(track: Track) -> dict[str, Any]:
         "gate": track.gate,
         "mute": track.mute,
         "solo": track.solo,
-        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide} for s in track.steps],
+        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide}
+                  for s in track.steps + track.hidden],
     }
 
 
@@ -100,7 +103,8 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
         raise PatternError("sequencer.tracks", "expected a list")
     if len(tracks) > MAX_TRACKS:
         raise PatternError("sequencer.tracks", f"{len(tracks)} tracks; at most {MAX_TRACKS}")
-    parsed_tracks = [track_from_dict(t, f"sequencer.tracks[{i}]") for i, t in enumerate(tracks)]
+    parsed_tracks = [track_from_dict(t, f"sequencer.tracks[{i}]", schema=schema)
+                     for i, t in enumerate(tracks)]
     names = [t.name for t in parsed_tracks]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -115,8 +119,13 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
     )
 
 
-def track_from_dict(data: object, path: str = "track") -> Track:
-    """One track of a pattern dict (track_to_dict's shape); PatternError names the bad field."""
+def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) -> Track:
+    """One track of a pattern dict (track_to_dict's shape) of file schema `schema`;
+    PatternError names the bad field.
+
+    In schema 2 the steps past "length" (default: all of them) are the track's hidden steps;
+    in schema 1 a "length" must equal the number of steps, as it always had to.
+    """
     if not isinstance(data, dict):
         raise PatternError(path, "expected an object")
     _expect_keys(data, path, required={"name", "voice", "steps"},
@@ -125,9 +134,15 @@ def track_from_dict(data: object, path: str = "track") -> Track:
     low, high = LENGTH_RANGE
     if not isinstance(steps, list) or not (low <= len(steps) <= high):
         raise PatternError(f"{path}.steps", f"expected a list of {low}–{high} steps")
-    if "length" in data and data["length"] != len(steps):
-        raise PatternError(f"{path}.length", f"{data['length']!r} does not match {len(steps)} steps")
-    return Track(
+    if schema == 1:
+        if "length" in data and data["length"] != len(steps):
+            raise PatternError(f"{path}.length", f"{data['length']!r} does not match {len(steps)} steps")
+        length = len(steps)
+    else:
+        length = int(LENGTH_SPEC.check(data.get("length", len(steps)), f"{path}.length"))
+        if length > len(steps):
+            raise PatternError(f"{path}.length", f"{length} is more than the {len(steps)} steps stored")
+    track = Track(
         name=check_name(data["name"], f"{path}.name"),
         voice=check_voice(data["voice"], f"{path}.voice"),
         steps=_steps_from_list(steps, f"{path}.steps"),
@@ -136,6 +151,8 @@ def track_from_dict(data: object, path: str = "track") -> Track:
         level=LEVEL_SPEC.check(data.get("level", LEVEL_SPEC.default), f"{path}.level"),
         gate=GATE_SPEC.check(data.get("gate", GATE_SPEC.default), f"{path}.gate"),
     )
+    track.resize(length)  # the steps past the length become hidden
+    return track
 
 
 _STEP_KEYS = frozenset(("on", "accent", "note", "slide"))

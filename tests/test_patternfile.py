@@ -41,7 +41,7 @@ def test_dumps_is_json_of_the_dict_with_marker_and_schema():
     data = pattern_to_dict(full_pattern())
     text = dumps(data)
     assert json.loads(text) == data
-    assert data["format"] == FORMAT == "chronus-pattern" and data["schema"] == SCHEMA == 1
+    assert data["format"] == FORMAT == "chronus-pattern" and data["schema"] == SCHEMA == 2
     assert set(data["modules"]) == {*(f"voice{i}" for i in range(1, 9)), "acid1", "dist1", "reverb1",
                                     "delay1", "lfo1", "lfo2", "master"}
     assert text.endswith("}\n")
@@ -64,8 +64,10 @@ def test_round_trip_of_random_patterns(data):
         steps = [Step(on=data.draw(st.booleans()), accent=data.draw(st.booleans()),
                       note=data.draw(st.none() | st.integers(0, 127)), slide=data.draw(st.booleans()))
                  for _ in range(length)]
-        tracks.append(Track(f"t{t}", f"voice{t + 1}", steps, level=data.draw(st.floats(0, 1)),
-                            gate=data.draw(st.floats(0.05, 1))))
+        track = Track(f"t{t}", f"voice{t + 1}", steps, level=data.draw(st.floats(0, 1)),
+                      gate=data.draw(st.floats(0.05, 1)))
+        track.resize(data.draw(st.integers(1, 64)))  # shorter: hidden steps; longer: rests
+        tracks.append(track)
     pattern = Pattern(name=data.draw(st.text(st.characters(categories=("L", "N", "P", "S")),
                                              min_size=1, max_size=32)),
                       bpm=data.draw(st.floats(20, 300)), swing=data.draw(st.floats(0, 0.6)), tracks=tracks)
@@ -116,7 +118,16 @@ STEP = ["sequencer", "tracks", 2, "steps", 5]
     (["sequencer", "tracks", 1, "level"], 1.5, "sequencer.tracks[1].level: 1.5 is out of range 0–1"),
     (["sequencer", "tracks", 1, "gate"], 0.0, "sequencer.tracks[1].gate: 0.0 is out of range 0.05–1"),
     (["sequencer", "tracks", 1, "mute"], "no", "sequencer.tracks[1].mute: 'no' is not true or false"),
-    (["sequencer", "tracks", 1, "length"], 12, "sequencer.tracks[1].length: 12 does not match 8 steps"),
+    (["sequencer", "tracks", 1, "length"], 12,
+     "sequencer.tracks[1].length: 12 is more than the 8 steps stored"),
+    (["sequencer", "tracks", 1, "length"], 0, "sequencer.tracks[1].length: 0 is out of range 1–64"),
+    (["sequencer", "tracks", 1, "length"], 65, "sequencer.tracks[1].length: 65 is out of range 1–64"),
+    (["sequencer", "tracks", 1, "length"], 4.5, "sequencer.tracks[1].length: 4.5 is not a whole number"),
+    (["sequencer", "tracks", 1, "length"], True, "sequencer.tracks[1].length: True is not a number"),
+    (["sequencer", "tracks", 1, "length"], "8", "sequencer.tracks[1].length: '8' is not a number"),
+    (["sequencer", "tracks", 1, "length"], None, "sequencer.tracks[1].length: None is not a number"),
+    (["sequencer", "tracks", 1, "steps"], [{"on": False}] * 65,
+     "sequencer.tracks[1].steps: expected a list of 1–64 steps"),
     (["sequencer", "tracks", 1, "steps"], [], "sequencer.tracks[1].steps: expected a list of 1–64 steps"),
     (["sequencer", "tracks", 1, "pattern"], "x.x.", "sequencer.tracks[1].pattern: is not a known field"),
     (["modules", "voice3", "filter/freq"], 9000.0,
@@ -131,7 +142,7 @@ STEP = ["sequencer", "tracks", 2, "steps", 5]
     (["name"], 7, "name: 7 is not a string"),
     (["saved_at"], 12, "saved_at: 12 is not a time string"),
     (["format"], "other", "format: 'other' is not 'chronus-pattern'"),
-    (["schema"], 2, "schema: 2 is newer than this Chronus reads (1); upgrade Chronus"),
+    (["schema"], 3, "schema: 3 is newer than this Chronus reads (2); upgrade Chronus"),
     (["schema"], 0, "schema: 0 is not a known schema"),
     (["schema"], "1", "schema: '1' is not a schema number"),
     (["extra"], 1, "extra: is not a known field"),

@@ -299,7 +299,7 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
     status = req.session.status()
     tracks = []
     for track in snap["sequencer"]["tracks"]:
-        steps = track["steps"]
+        steps = track["steps"][:track["length"]]  # the playing steps, not the hidden ones past them
         tracks.append({
             "name": track["name"], "voice": track["voice"], "length": track["length"],
             "pattern": steps_text([Step(**step) for step in steps]),
@@ -456,7 +456,8 @@ ROUTES: tuple[Route, ...] = (
                         Arg("accent", BOOL, optional=True), Arg("slide", BOOL, optional=True)),
           seq_step, "set one step; arguments left out keep their value"),
     Route("/seq/length", (_ID, Arg("length", INT, range=LENGTH_RANGE, out_of_range="clamped")),
-          seq_length, "set a track's length (new steps are rests)"),
+          seq_length, "set how many of a track's steps play; steps past it are kept and come back "
+                      "when it grows (beyond them, rests)"),
     Route("/seq/mute", (_ID, _ON), seq_mute, "mute or unmute a track"),
     Route("/seq/solo", (_ID, _ON), seq_solo, "solo or unsolo a track"),
     Route("/seq/level", (_ID, Arg("level", NUMBER, range=LEVEL_RANGE, out_of_range="clamped")),
