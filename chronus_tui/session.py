@@ -1,10 +1,11 @@
 """Session: the one owner of the live state, shared by the keyboard and OSC.
 
 Every change is a Session method. It validates first (nothing changes on error),
-mutates the model under the lock, tells the engine, then tells listeners what
-changed. File I/O happens outside the lock so the audio and other clients never
-wait for the disk. Listeners may be called from any thread (engine events arrive
-on the engine client's reader thread); they must be quick and must not block.
+mutates the model under the lock, records the change in the history (and the journal,
+when one is attached), tells the engine, then tells listeners what changed. File I/O
+happens outside the lock so the audio and other clients never wait for the disk.
+Listeners may be called from any thread (engine events arrive on the engine client's
+reader thread); they must be quick and must not block.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from chronus_tui import patternfile
+from chronus_tui import history, patternfile
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -38,6 +40,7 @@ from chronus_tui.engine.protocol import (
     Status,
     Switched,
 )
+from chronus_tui.history import Entry, History, HistoryError, Op, Target
 from chronus_tui.model import (
     BPM_SPEC,
     GATE_SPEC,
@@ -74,6 +77,28 @@ class EngineLink(Protocol):
     def send(self, command: Command) -> None: ...
 
 
+class JournalLink(Protocol):
+    """What the Session needs of the journal on disk (journalfile.JournalWriter): records
+    appended in order without waiting for the disk, and a fresh start from a base state."""
+
+    def append(self, record: dict[str, Any]) -> None: ...
+
+    def rebase(self, header: dict[str, Any]) -> None: ...
+
+    @property
+    def bytes_since_base(self) -> int: ...
+
+
+JOURNAL_REBASE_BYTES = 8 * 1024 * 1024  # past this the journal starts again from the live state
+
+
+def journal_header(snapshot: dict[str, Any], slot: int | None, started: float,
+                   next_id: int) -> dict[str, Any]:
+    """The first record of a journal file: the state its edit records start from."""
+    return {"journal": "chronus", "version": 1, "started": started, "next_id": next_id,
+            "base": {"pattern": snapshot, "slot": slot}}
+
+
 class ChangeKind(StrEnum):
     """What a Change is about; str-valued, so logs and JSON read as before."""
 
@@ -92,6 +117,7 @@ class ChangeKind(StrEnum):
     RENAMED = "renamed"  # a slot renamed
     POSITION = "position"  # the playhead
     ENGINE = "engine"  # the engine's status and its process's life
+    HISTORY = "history"  # an edit entered the history, or one was undone or redone
     ERROR = "error"  # a refused request or an engine failure
 
 
@@ -152,6 +178,11 @@ class Session:
         self._tokens = itertools.count(1)
         self._listeners: list[Callable[[Change], None]] = []
         self.transport = Transport()
+        self.history = History()
+        self.journal: JournalLink | None = None
+        self.started = time.time()  # when this session began (a recovered one: the first)
+        self._group: list[Op] | None = None  # edit_group collects ops here
+        self._unannounced: list[Change] = []  # HISTORY changes made under the lock, sent by _notify
 
     # -- listeners --------------------------------------------------------------
 
@@ -165,11 +196,14 @@ class Session:
                 self._listeners.remove(listener)
 
     def _notify(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:  # a broken listener must not break the instrument
-                log.exception("listener failed on %s", change.kind)
+        with self._lock:
+            following, self._unannounced = self._unannounced, []
+        for each in (*following, change):
+            for listener in list(self._listeners):
+                try:
+                    listener(each)
+                except Exception:  # a broken listener must not break the instrument
+                    log.exception("listener failed on %s", each.kind)
 
     def report_error(self, message: str, source: str = "", **data: Any) -> None:
         """Tell listeners about a refused request (e.g. a bad OSC message), so the UI can show it."""
@@ -180,6 +214,174 @@ class Session:
         them (two threads' edits must not cross on the way); EngineLink.send never blocks."""
         if self.engine is not None:
             self.engine.send(command)
+
+    # -- history ----------------------------------------------------------------
+
+    def _read(self, target: Target) -> Any:
+        return history.read(self._pattern, self.transport.playing_slot, target)
+
+    @contextmanager
+    def _journaled(self, source: str, *targets: Target) -> Iterator[None]:
+        """Hold the lock while the body changes targets, then record what changed (nothing
+        is recorded when the body raises before changing anything, or changes nothing)."""
+        with self._lock:
+            before = [self._read(target) for target in targets]
+            yield
+            ops = []
+            for target, old in zip(targets, before, strict=True):
+                new = self._read(target)
+                if not history.same(target, old, new):
+                    ops.append(Op(target, old, new))
+            self._record(tuple(ops), source)
+
+    def _record(self, ops: tuple[Op, ...], source: str, summary: str | None = None) -> None:
+        """Enter ops in the history and the journal (lock held); _notify announces the entry."""
+        if not ops:
+            return
+        if self._group is not None:
+            self._group.extend(ops)
+            return
+        t = self.transport
+        entry = self.history.record(source, ops, bar=t.bar, step=t.step, summary=summary)
+        self._journal({"edit": entry.record()})
+        self._unannounced.append(Change(ChangeKind.HISTORY, {"action": "edit", "entry": entry.as_dict()},
+                                        source))
+
+    def _journal(self, record: dict[str, Any]) -> None:
+        if self.journal is None:
+            return
+        self.journal.append(record)
+        if self.journal.bytes_since_base > JOURNAL_REBASE_BYTES:
+            self.journal.rebase(self.journal_header())
+
+    def journal_header(self) -> dict[str, Any]:
+        """A journal's first record for the live state now (see journal_header)."""
+        with self._lock:
+            return journal_header(self.snapshot(), self.transport.playing_slot, self.started,
+                                  self.history.next_id)
+
+    @contextmanager
+    def edit_group(self, source: str, summary: str | None = None) -> Iterator[None]:
+        """The edits made inside are one history entry: one undo takes them all back.
+        The lock is held throughout, so no one else's edit falls in between."""
+        with self._lock:
+            if self._group is not None:  # inside another group: that one records
+                yield
+                return
+            self._group = []
+            try:
+                yield
+            finally:
+                ops, self._group = _merged(self._group), None
+                self._record(ops, source, summary)
+
+    def undo(self, count: int = 1, *, everyone: bool = False, source: str = "") -> list[Entry]:
+        """Take back source's last `count` edits (anyone's, when everyone), newest first.
+
+        Applies at once, like any edit. Stops at an edit whose values someone else has
+        changed since (SessionError when that is the first). Returns the entries undone.
+        """
+        return self._travel(count, everyone, source, undo=True)
+
+    def redo(self, count: int = 1, *, everyone: bool = False, source: str = "") -> list[Entry]:
+        """Make again the edits source undid last (anyone's, when everyone)."""
+        return self._travel(count, everyone, source, undo=False)
+
+    def _travel(self, count: int, everyone: bool, source: str, *, undo: bool) -> list[Entry]:
+        verb = "undo" if undo else "redo"
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= history.HISTORY_LIMIT:
+            raise SessionError(f"{verb} count {count!r} is not 1–{history.HISTORY_LIMIT}")
+        done: list[Entry] = []
+        changes: list[Change] = []
+        with self._lock:
+            for _ in range(count):
+                entry = (self.history.to_undo if undo else self.history.to_redo)(source, everyone)
+                if entry is None:
+                    break
+                conflict = self._conflict(entry, undo)
+                if conflict is not None:
+                    if not done:
+                        raise SessionError(f"cannot {verb} “{entry.summary}”: {conflict}")
+                    break
+                if undo:
+                    changes += self._apply([(op.target, op.before) for op in reversed(entry.ops)], source)
+                    self.history.mark_undone(entry, source)
+                    self._journal({"undo": entry.id, "by": source})
+                else:
+                    changes += self._apply([(op.target, op.after) for op in entry.ops], source)
+                    self.history.mark_redone(entry)
+                    self._journal({"redo": entry.id})
+                done.append(entry)
+        if not done:
+            whose = "anyone's" if everyone else f"of yours ({source or 'no author'})"
+            raise SessionError(f"nothing {whose} to {verb}"
+                               + ("" if everyone else f"; `{verb} all` takes anyone's"))
+        for change in changes:
+            self._notify(change)
+        for entry in done:
+            self._notify(Change(ChangeKind.HISTORY, {"action": verb, "entry": entry.as_dict()}, source))
+        return done
+
+    def _conflict(self, entry: Entry, undo: bool) -> str | None:
+        """Why entry cannot be undone (redone) now: a value it would set back was changed
+        since by someone; None when every value is as the entry left (found) it."""
+        for op in entry.ops:
+            expected = op.after if undo else op.before
+            try:
+                current = self._read(op.target)
+            except (PatternError, IndexError):  # its track is gone, or shorter
+                current = object()
+            if not history.same(op.target, current, expected):
+                by = next((later.author for later in self.history.since(entry)
+                           if any(_overlap(o.target, op.target) for o in later.ops)), None)
+                return f"{history.label(op.target)} was changed since" + (f" by {by}" if by else "")
+        return None
+
+    def _apply(self, values: list[tuple[Target, Any]], source: str) -> list[Change]:
+        """Set targets to values (lock held; undo, redo and replay), tell the engine, and
+        return the changes to announce."""
+        changes: list[Change] = []
+        tracks: dict[str, None] = {}
+        whole = structure = False
+        for target, value in values:
+            added = target[0] == "track" and not any(t.name == target[1] for t in self._pattern.tracks)
+            try:
+                switched = history.write(self._pattern, target, value)
+            except HistoryError as exc:
+                raise SessionError(str(exc)) from exc
+            match target:
+                case ("pattern",):
+                    assert switched is not None
+                    self._switch_to(*switched)
+                    whole = True
+                    changes.append(Change(ChangeKind.PATTERN, {"slot": switched[1], "undo": True,
+                                                               "name": self._pattern.name}, source))
+                case ("param", module, param):
+                    self._send(SetParam(module, param, value))
+                    changes.append(Change(ChangeKind.PARAM, {"module": module, "param": param, "value": value,
+                                                             "clamped": False}, source))
+                case ("bpm",) | ("swing",):
+                    self._send(SetTempo(self._pattern.bpm, self._pattern.swing))
+                    kind = ChangeKind.TEMPO if target[0] == "bpm" else ChangeKind.SWING
+                    changes.append(Change(kind, {target[0]: value, "clamped": False}, source))
+                case ("name",):
+                    changes.append(Change(ChangeKind.NAME, {"name": value}, source))
+                case ("track", name) if added or value is None:
+                    structure = True
+                    changes.append(Change(ChangeKind.TRACKS, {"track": name}, source))
+                case _:
+                    tracks[target[1]] = None
+        if whole:
+            self._send(ReplacePattern(self._pattern.copy(), "now"))
+        elif structure or tracks.keys() - {t.name for t in self._pattern.tracks}:
+            self._send(ReplacePattern(self._pattern.copy(), "edit"))
+        else:
+            names = [t.name for t in self._pattern.tracks]
+            for name in tracks:
+                index = names.index(name)
+                self._send(ReplaceTrack(index, self._pattern.tracks[index].copy()))
+        changes += [Change(ChangeKind.TRACK, {"track": name}, source) for name in tracks]
+        return changes
 
     # -- reading ----------------------------------------------------------------
 
@@ -248,7 +450,8 @@ class Session:
             else:
                 self._pending = None
                 self.transport.queued_slot = None
-                self._switch_to(pattern, slot)
+                with self._journaled(source, ("pattern",)):
+                    self._switch_to(pattern, slot)
             self._send(ReplacePattern(pattern.copy(), at if queue else "now", pending.token))
         if queue:
             self._notify(Change(ChangeKind.QUEUED, {"slot": slot, "at": at, "token": pending.token,
@@ -297,7 +500,7 @@ class Session:
         except PatternError as exc:
             raise SessionError(str(exc)) from exc
         applied = _clamp(spec, value, f"{module}/{param}")
-        with self._lock:
+        with self._journaled(source, ("param", module, param)):
             self._pattern.modules[module][param] = applied.value
             self._send(SetParam(module, param, applied.value))
         self._notify(Change(ChangeKind.PARAM, {"module": module, "param": param, "value": applied.value,
@@ -321,7 +524,7 @@ class Session:
 
     def set_bpm(self, bpm: float, source: str = "") -> Clamped:
         applied = _clamp(BPM_SPEC, bpm, "bpm")
-        with self._lock:
+        with self._journaled(source, ("bpm",)):
             self._pattern.bpm = applied.value
             self._send(SetTempo(applied.value, self._pattern.swing))
         self._notify(Change(ChangeKind.TEMPO, {"bpm": applied.value, "clamped": applied.clamped}, source))
@@ -329,7 +532,7 @@ class Session:
 
     def set_swing(self, swing: float, source: str = "") -> Clamped:
         applied = _clamp(SWING_SPEC, swing, "swing")
-        with self._lock:
+        with self._journaled(source, ("swing",)):
             self._pattern.swing = applied.value
             self._send(SetTempo(self._pattern.bpm, applied.value))
         self._notify(Change(ChangeKind.SWING, {"swing": applied.value, "clamped": applied.clamped}, source))
@@ -337,7 +540,7 @@ class Session:
 
     def set_name(self, name: str, source: str = "") -> None:
         name = _checked(check_name, name, "name")
-        with self._lock:
+        with self._journaled(source, ("name",)):
             self._pattern.name = name
         self._notify(Change(ChangeKind.NAME, {"name": name}, source))
 
@@ -352,7 +555,7 @@ class Session:
         track = Track(name=name, voice=voice, steps=steps)
         if notes:
             _assign_notes(track, [_checked(check_note, n, "note") for n in notes])
-        with self._lock:
+        with self._journaled(source, ("track", name)):
             names = [t.name for t in self._pattern.tracks]
             in_place = name in names
             if in_place:
@@ -369,12 +572,14 @@ class Session:
 
     def remove_track(self, name: str, source: str = "") -> None:
         with self._lock:
-            track = self._track(name)
-            self._pattern.tracks.remove(track)
+            self._track(name)
+            with self._journaled(source, ("track", name)):
+                self._pattern.tracks.remove(self._track(name))
         self._edited(ChangeKind.TRACKS, {"track": name, "removed": True}, source)
 
     def clear_tracks(self, source: str = "") -> None:
-        with self._lock:
+        with self._journaled(source, *[("track", t.name) for t in reversed(self._pattern.tracks)]):
+            # Targets last track first: undo puts them back first track first, each at its place.
             self._pattern.tracks.clear()
         self._edited(ChangeKind.TRACKS, {"cleared": True}, source)
 
@@ -384,8 +589,9 @@ class Session:
         steps = _checked(parse_steps, pattern, "pattern")
         with self._lock:
             track = self._track(name)
+        with self._journaled(source, ("track", name)):
             notes = [s.note for s in track.steps if s.on and s.note is not None]
-            track.steps = steps
+            track.steps, track.hidden = steps, []  # a pattern string is the whole track
             if notes:
                 _assign_notes(track, notes)
         self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
@@ -394,7 +600,9 @@ class Session:
         """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
         checked = [_checked(check_note, n, "note") for n in notes]
         with self._lock:
-            _assign_notes(self._track(name), checked)
+            track = self._track(name)
+            with self._journaled(source, ("track", name)):
+                _assign_notes(track, checked)
         self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
 
     def set_step(self, name: str, index: int, on: bool | None = None, *, note: int | str | None = "keep",
@@ -410,17 +618,20 @@ class Session:
                         accent=old.accent if accent is None else bool(accent),
                         note=old.note if note == "keep" else new_note,
                         slide=old.slide if slide is None else bool(slide))
-            track.steps[index] = step
+            with self._journaled(source, ("step", name, index)):
+                track.steps[index] = step
         self._edited(ChangeKind.TRACK, {"track": name, "step": index}, source, track=name)
         return step
 
     def set_length(self, name: str, length: int, source: str = "") -> Clamped:
-        """Set a track's length; new steps are rests, steps beyond the end are dropped."""
+        """Set how many of a track's steps play. Steps past the length are kept, hidden:
+        lengthening shows them again; steps never set are rests."""
         applied = _clamp(LENGTH_SPEC, length, "length")
         with self._lock:
             track = self._track(name)
             n = int(applied.value)
-            track.steps = track.steps[:n] + [Step() for _ in range(n - len(track.steps))]
+            with self._journaled(source, ("track", name)):
+                track.resize(n)
         self._edited(ChangeKind.TRACK, {"track": name, "length": n, "clamped": applied.clamped}, source,
                      track=name)
         return applied
@@ -443,7 +654,9 @@ class Session:
 
     def _set_track_field(self, name: str, field_name: str, value: object, source: str) -> None:
         with self._lock:
-            setattr(self._track(name), field_name, value)
+            track = self._track(name)
+            with self._journaled(source, ("field", name, field_name)):
+                setattr(track, field_name, value)
         self._edited(ChangeKind.TRACK, {"track": name, field_name: value}, source, track=name)
 
     def _track(self, name: str) -> Track:
@@ -523,7 +736,8 @@ class Session:
             raise SessionError(str(exc)) from exc
         with self._lock:
             if self.transport.playing_slot == slot:
-                self._pattern.name = name
+                with self._journaled(source, ("name",)):
+                    self._pattern.name = name
         self._notify(Change(ChangeKind.RENAMED, {"slot": slot, "name": name}, source))
         return path
 
@@ -557,7 +771,8 @@ class Session:
                         return
                     self._pending = None
                     self.transport.queued_slot = None
-                    self._switch_to(pending.pattern, pending.slot)
+                    with self._journaled(pending.source, ("pattern",)):
+                        self._switch_to(pending.pattern, pending.slot)
                 self._notify(Change(ChangeKind.PATTERN, {"slot": pending.slot, "name": pending.pattern.name,
                                                          "sample": sample, "switched": True,
                                                          "token": pending.token},
@@ -594,6 +809,26 @@ class Session:
             self._send(SetTransport(self.transport.playing))
             if (pending := self._pending) is not None:
                 self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
+
+
+def _merged(ops: list[Op]) -> tuple[Op, ...]:
+    """One op per target: the first one's before, the last one's after; none left unchanged."""
+    firsts: dict[Target, Op] = {}
+    lasts: dict[Target, Op] = {}
+    for op in ops:
+        firsts.setdefault(op.target, op)
+        lasts[op.target] = op
+    return tuple(Op(t, first.before, lasts[t].after) for t, first in firsts.items()
+                 if not history.same(t, first.before, lasts[t].after))
+
+
+def _overlap(a: Target, b: Target) -> bool:
+    """Whether two targets name some of the same state: equal, the whole pattern, or one
+    track and something of that track."""
+    if a == b or a[0] == "pattern" or b[0] == "pattern":
+        return True
+    tracked = ("step", "field", "track")
+    return a[0] in tracked and b[0] in tracked and a[1] == b[1] and "track" in (a[0], b[0])
 
 
 def _assign_notes(track: Track, notes: list[int]) -> None:

@@ -32,7 +32,7 @@ import pytest
 from support.fakes import FakeEngine
 from support.patterns import LEGACY_DIR
 
-from chronus_tui.session import Change, Session
+from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.store import SlotStore
 
 
@@ -61,9 +61,18 @@ def session(store: SlotStore, engine: FakeEngine) -> Session:
 
 @pytest.fixture
 def changes(session: Session) -> list[Change]:
-    """Every Change the `session` fixture tells its listeners, in order."""
+    """Every Change the `session` fixture tells its listeners, in order, but for the history's
+    (an edit's own change follows its history entry; `history_changes` has those)."""
     seen: list[Change] = []
-    session.subscribe(seen.append)
+    session.subscribe(lambda change: change.kind == ChangeKind.HISTORY or seen.append(change))
+    return seen
+
+
+@pytest.fixture
+def history_changes(session: Session) -> list[Change]:
+    """The `session` fixture's history changes: an edit entered, one undone or redone."""
+    seen: list[Change] = []
+    session.subscribe(lambda change: change.kind == ChangeKind.HISTORY and seen.append(change))
     return seen
 
 

@@ -405,7 +405,7 @@ async def test_quit_closes_the_osc_server_and_exits_zero(patterns_dir: Path) -> 
     seen: list[Change] = []
     session.subscribe(seen.append)
     session.set_bpm(100)          # the app no longer listens: nothing breaks
-    assert [c.kind for c in seen] == ["tempo"]
+    assert [c.kind for c in seen] == ["history", "tempo"]
 
 
 async def test_osc_port_in_use_is_reported_not_fatal(patterns_dir: Path) -> None:
