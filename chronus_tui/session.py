@@ -322,6 +322,56 @@ class Session:
             self._notify(Change(ChangeKind.HISTORY, {"action": verb, "entry": entry.as_dict()}, source))
         return done
 
+    def replay(self, record: object) -> None:
+        """Apply one journal record: an edit ({"edit": entry}), or the undo or redo of an
+        entry by id. For recovery, before the engine and any listener are attached.
+
+        Raises HistoryError for a record that cannot apply (a journal is hostile input);
+        what it had set by then is set back, so the live state stays what it was.
+        """
+        if not isinstance(record, dict) or len(record) > 2:
+            raise HistoryError(f"{str(record)[:80]} is not a journal record")
+        with self._lock:
+            if "edit" in record:
+                entry = history.entry_from_record(record["edit"])
+                self._replay_values([(op.target, op.after) for op in entry.ops])
+                self.history.add(entry)
+                return
+            action = "undo" if "undo" in record else "redo" if "redo" in record else None
+            entry = self.history.find(record[action]) if action is not None else None
+            if entry is None or entry.undone != (action == "redo"):
+                raise HistoryError(f"{str(record)[:80]} names no entry it can {action or 'apply'}")
+            if action == "undo":
+                by = record.get("by")
+                self._replay_values([(op.target, op.before) for op in reversed(entry.ops)])
+                self.history.mark_undone(entry, by if isinstance(by, str) else entry.author)
+            else:
+                self._replay_values([(op.target, op.after) for op in entry.ops])
+                self.history.mark_redone(entry)
+
+    def _replay_values(self, values: list[tuple[Target, Any]]) -> None:
+        """_set, or, when a value fails, set back the ones set before it (a whole record
+        applies or none of it does)."""
+        if len(values) == 1:  # one value: history.write checks it before it sets it
+            self._set(values)
+            return
+        previous = [(target, self._read_or_none(target)) for target, _ in values]
+        try:
+            self._set(values)
+        except HistoryError:
+            for target, value in reversed(previous):
+                try:
+                    self._set([(target, value)])
+                except HistoryError:
+                    continue  # it was never set: nothing to set back
+            raise
+
+    def _read_or_none(self, target: Target) -> Any:
+        try:
+            return self._read(target)
+        except (PatternError, IndexError):
+            return None
+
     def _conflict(self, entry: Entry, undo: bool) -> str | None:
         """Why entry cannot be undone (redone) now: a value it would set back was changed
         since by someone; None when every value is as the entry left (found) it."""
@@ -338,24 +388,23 @@ class Session:
         return None
 
     def _apply(self, values: list[tuple[Target, Any]], source: str) -> list[Change]:
-        """Set targets to values (lock held; undo, redo and replay), tell the engine, and
-        return the changes to announce."""
+        """Set targets to values (lock held; undo and redo), tell the engine, and return
+        the changes to announce."""
+        added = {target[1] for target, _ in values
+                 if target[0] == "track" and not any(t.name == target[1] for t in self._pattern.tracks)}
+        try:
+            self._set(values)
+        except HistoryError as exc:  # not expected: _conflict found every value as the entry left it
+            raise SessionError(str(exc)) from exc
         changes: list[Change] = []
         tracks: dict[str, None] = {}
         whole = structure = False
         for target, value in values:
-            added = target[0] == "track" and not any(t.name == target[1] for t in self._pattern.tracks)
-            try:
-                switched = history.write(self._pattern, target, value)
-            except HistoryError as exc:
-                raise SessionError(str(exc)) from exc
             match target:
                 case ("pattern",):
-                    assert switched is not None
-                    self._switch_to(*switched)
                     whole = True
-                    changes.append(Change(ChangeKind.PATTERN, {"slot": switched[1], "undo": True,
-                                                               "name": self._pattern.name}, source))
+                    data = {"slot": self.transport.playing_slot, "name": self._pattern.name, "undo": True}
+                    changes.append(Change(ChangeKind.PATTERN, data, source))
                 case ("param", module, param):
                     self._send(SetParam(module, param, value))
                     changes.append(Change(ChangeKind.PARAM, {"module": module, "param": param, "value": value,
@@ -366,22 +415,29 @@ class Session:
                     changes.append(Change(kind, {target[0]: value, "clamped": False}, source))
                 case ("name",):
                     changes.append(Change(ChangeKind.NAME, {"name": value}, source))
-                case ("track", name) if added or value is None:
+                case ("track", name) if name in added or value is None:
                     structure = True
                     changes.append(Change(ChangeKind.TRACKS, {"track": name}, source))
                 case _:
                     tracks[target[1]] = None
+        names = [t.name for t in self._pattern.tracks]
         if whole:
             self._send(ReplacePattern(self._pattern.copy(), "now"))
-        elif structure or tracks.keys() - {t.name for t in self._pattern.tracks}:
+        elif structure or tracks.keys() - set(names):
             self._send(ReplacePattern(self._pattern.copy(), "edit"))
         else:
-            names = [t.name for t in self._pattern.tracks]
             for name in tracks:
                 index = names.index(name)
                 self._send(ReplaceTrack(index, self._pattern.tracks[index].copy()))
-        changes += [Change(ChangeKind.TRACK, {"track": name}, source) for name in tracks]
-        return changes
+        return changes + [Change(ChangeKind.TRACK, {"track": name}, source) for name in tracks]
+
+    def _set(self, values: list[tuple[Target, Any]]) -> None:
+        """Set targets to values in the live state (lock held). A bad value raises
+        HistoryError; the values before it are set, the one that failed is not."""
+        for target, value in values:
+            switched = history.write(self._pattern, target, value)
+            if switched is not None:
+                self._switch_to(*switched)
 
     # -- reading ----------------------------------------------------------------
 
