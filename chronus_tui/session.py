@@ -195,10 +195,12 @@ class Session:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def _notify(self, change: Change) -> None:
+    def _notify(self, change: Change | None) -> None:
+        """Tell listeners about change (None: only about history entries made meanwhile,
+        which go first: an edit's entry comes just before the edit's own change)."""
         with self._lock:
-            following, self._unannounced = self._unannounced, []
-        for each in (*following, change):
+            waiting, self._unannounced = self._unannounced, []
+        for each in (*waiting, change) if change is not None else waiting:
             for listener in list(self._listeners):
                 try:
                     listener(each)
@@ -274,6 +276,7 @@ class Session:
             finally:
                 ops, self._group = _merged(self._group), None
                 self._record(ops, source, summary)
+        self._notify(None)
 
     def undo(self, count: int = 1, *, everyone: bool = False, source: str = "") -> list[Entry]:
         """Take back source's last `count` edits (anyone's, when everyone), newest first.
@@ -634,9 +637,11 @@ class Session:
         self._edited(ChangeKind.TRACKS, {"track": name, "removed": True}, source)
 
     def clear_tracks(self, source: str = "") -> None:
-        with self._journaled(source, *[("track", t.name) for t in reversed(self._pattern.tracks)]):
-            # Targets last track first: undo puts them back first track first, each at its place.
-            self._pattern.tracks.clear()
+        with self._lock:
+            # Last track first: undo puts them back first track first, each at its place.
+            last_first = [("track", t.name) for t in reversed(self._pattern.tracks)]
+            with self._journaled(source, *last_first):
+                self._pattern.tracks.clear()
         self._edited(ChangeKind.TRACKS, {"cleared": True}, source)
 
     def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
