@@ -66,7 +66,8 @@ class _Base:
 
 
 class JournalWriter:
-    """Appends records to the journal at `path` from a background thread (see the module)."""
+    """Appends records to the journal at `path` from a background thread (see the module).
+    on_error is called from that thread."""
 
     def __init__(self, path: Path, *, sync_interval: float = 0.1,
                  on_error: Callable[[str], None] | None = None) -> None:
@@ -121,7 +122,8 @@ class JournalWriter:
             self._queue.append(item)
             self._queued += 1
             self._since_base = self._since_base + len(item) if counts else 0
-            self._cond.notify()
+            if len(self._queue) == 1:  # with more, the writer already knows when to wake
+                self._cond.notify()
 
     @property
     def bytes_since_base(self) -> int:
@@ -455,9 +457,13 @@ def _read_bounded(path: Path, max_bytes: int) -> tuple[bytes | None, str | None]
         return None, f"journal {path}: cannot read: {exc.strerror or exc}"
     with os.fdopen(fd, "rb") as handle:
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the stat
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):  # swapped since the stat
                 return None, f"journal {path}: not a regular file"
-            raw = handle.read(max_bytes + 1)
+            size = opened.st_size
+            raw = handle.read(min(size, max_bytes) + 1)  # one byte more tells a file that grew
+            if size < len(raw) <= max_bytes:
+                raw += handle.read(max_bytes + 1 - len(raw))
         except OSError as exc:
             return None, f"journal {path}: cannot read: {exc.strerror or exc}"
     if len(raw) > max_bytes:
