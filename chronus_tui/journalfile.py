@@ -291,9 +291,8 @@ class JournalWriter:
                 mode = os.stat(self.path.name, dir_fd=folder, follow_symlinks=False).st_mode
                 if not stat.S_ISREG(mode):
                     raise OSError(errno.EEXIST, f"not a regular file ({_kind(mode)})")
+            self._sweep_temps(folder)
             temp = f"{self.path.name}.{os.getpid()}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp, dir_fd=folder)  # our pid's leftover: that process is gone
             fd = os.open(temp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600, dir_fd=folder)
             self._fd = fd
@@ -310,6 +309,16 @@ class JournalWriter:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+    def _sweep_temps(self, folder: int) -> None:
+        """A rebase killed midway leaves its temp file (journal.jsonl.PID.tmp): remove those of
+        processes that are gone, and this one's (a failed try's, or an earlier process's pid)."""
+        prefix = f"{self.path.name}."
+        for name in os.listdir(folder):
+            pid = name.removeprefix(prefix).removesuffix(".tmp")
+            if name == f"{prefix}{pid}.tmp" and pid.isdigit() and not _other_process(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
 
     def _check_identity(self) -> None:
         """The journal at `path` must still be the file written: a removed folder or a
@@ -360,6 +369,19 @@ def _open_folder(folder: Path) -> int:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise OSError(exc.errno, "its folder is not a real folder (a link or a file)") from None
         raise
+
+
+def _other_process(pid: int) -> bool:
+    """Whether a process other than this one has this pid."""
+    if pid in (0, os.getpid()):
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether it exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's
+        return True
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -341,6 +341,22 @@ def test_the_writer_never_makes_its_folder_through_a_link(tmp_path):
     writer.close()
 
 
+def test_temp_files_of_killed_rebases_are_removed_and_no_others(path):
+    path.parent.mkdir()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale = [path.with_name(f"journal.jsonl.{pid}.tmp") for pid in (ended.pid, os.getpid())]
+    kept = [path.with_name(name) for name in (f"journal.jsonl.{os.getppid()}.tmp", "journal.jsonl.x.tmp",
+                                              f"journal.jsonl.{ended.pid}.tmp.old", "notes.tmp")]
+    for file in stale + kept:
+        file.write_bytes(b"{")
+    writer = JournalWriter(path)
+    writer.start(HEADER)
+    assert writer.flush()
+    assert sorted(path.parent.iterdir()) == sorted([path, *kept])
+    writer.close()
+
+
 # -- the reader ------------------------------------------------------------------------------
 
 
