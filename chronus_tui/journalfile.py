@@ -217,9 +217,11 @@ class JournalWriter:
                 os.fsync(self._fd)
                 self._dirty = False
                 self._check_identity()
-        except OSError as exc:
+        except Exception as exc:  # an OSError is the disk's; anything else must not end the thread either
+            if not isinstance(exc, OSError):
+                log.exception("journal writer")
             self._close_fd()
-            self._fail(exc)
+            self._fail(exc if isinstance(exc, OSError) else OSError(errno.EIO, repr(exc)))
             return False
         if self._error is not None:
             log.warning("journal writing again (%s)", self.path)

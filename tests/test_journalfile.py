@@ -36,7 +36,7 @@ class FlakyOs:
     """The os module as the journal sees it, with calls that fail or wait while a test says so."""
 
     def __init__(self) -> None:
-        self.failing: dict[str, int] = {}        # name → errno to raise
+        self.failing: dict[str, int | Exception] = {}  # name → errno or exception to raise
         self.calls: dict[str, int] = {}
         self.hold_fsync: threading.Event | None = None  # fsync waits for it to be set
         self.in_fsync = threading.Event()
@@ -48,8 +48,11 @@ class FlakyOs:
 
         def call(*args, **kwargs):
             self.calls[name] = self.calls.get(name, 0) + 1
-            if name in self.failing:
-                raise OSError(self.failing[name], os.strerror(self.failing[name]))
+            failure = self.failing.get(name)
+            if isinstance(failure, Exception):
+                raise failure
+            if failure is not None:
+                raise OSError(failure, os.strerror(failure))
             if name == "fsync" and self.hold_fsync is not None:
                 self.in_fsync.set()
                 assert self.hold_fsync.wait(30)
@@ -255,6 +258,19 @@ def test_a_failed_rebase_leaves_the_old_journal_and_no_temp_file_then_succeeds(p
     del flaky.failing[call]
     assert writer.flush(timeout=10)
     written(path, new_header, [{"n": 1}])
+    writer.close()
+
+
+def test_an_unexpected_exception_does_not_end_the_writer(path, flaky):
+    writer = JournalWriter(path)
+    writer.start(HEADER)
+    flaky.failing["write"] = MemoryError()
+    writer.append({"n": 0})
+    wait_until(lambda: writer.error is not None, timeout=10)
+    assert "MemoryError" in writer.error
+    del flaky.failing["write"]
+    assert writer.flush(timeout=10)
+    written(path, HEADER, [{"n": 0}])
     writer.close()
 
 
