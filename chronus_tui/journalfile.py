@@ -112,8 +112,9 @@ class JournalWriter:
         self._put(encode_line(record), counts=True)
 
     def rebase(self, header: dict[str, Any]) -> None:
-        """Queue a new file holding only `header`, to replace the journal after what is queued."""
-        self._put(_Base(encode_line(header)), counts=False)
+        """Queue a new file holding only `header` (marked `"journal": "chronus"`, which
+        read_journal requires), to replace the journal after what is queued."""
+        self._put(_Base(encode_line({**header, "journal": JOURNAL_MARK})), counts=False)
 
     def _put(self, item: bytes | _Base, *, counts: bool) -> None:
         with self._cond:

@@ -100,6 +100,13 @@ def test_round_trip_keeps_every_record_exactly(path):
     writer.close()
 
 
+def test_the_header_is_always_marked_as_a_chronus_journal(path):
+    writer = JournalWriter(path)
+    writer.start({"base": {"bpm": 99}, "journal": "something else"})
+    writer.close()
+    written(path, {"base": {"bpm": 99}, "journal": "chronus"}, [])
+
+
 def test_a_record_is_frozen_when_appended(path):
     writer = JournalWriter(path)
     writer.start(HEADER)
