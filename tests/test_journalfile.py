@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.osc import wait_until
 
 from chronus_tui import journalfile
@@ -421,6 +423,19 @@ def test_a_file_that_is_not_a_journal_gives_no_header_and_says_so(tmp_path, cont
     journal.write_bytes(content)
     read = read_journal(journal)
     assert (read.header, read.records, read.error) == (None, [], "not a Chronus journal")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=300) | st.text(max_size=100).map(str.encode))
+def test_whatever_follows_whole_records_they_are_all_read_and_nothing_raises(tmp_path, garbage):
+    journal = tmp_path / "journal.jsonl"
+    whole = records(3)
+    journal.write_bytes(lines_of(HEADER, *whole) + garbage)
+    read = read_journal(journal)
+    assert read.header == HEADER and read.records[:3] == whole
+    assert all(isinstance(record, dict) for record in read.records)
+    lines_after = garbage.count(b"\n") + (bool(garbage) and not garbage.endswith(b"\n"))
+    assert len(read.records) - 3 + read.skipped == lines_after  # every line read or counted
 
 
 def test_no_journal_is_no_error(tmp_path):
