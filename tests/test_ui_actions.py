@@ -14,8 +14,7 @@ import pytest
 from rich.console import Console
 from support.fakes import FakeEngine
 from support.patterns import LEGACY_DIR
-from support.ui import fixed_pattern, make_app
-from textual.pilot import Pilot
+from support.ui import fixed_pattern, make_app, settle, spy_notifications
 
 from chronus_tui import patternfile
 from chronus_tui.engine.protocol import EngineMessage, Position
@@ -28,25 +27,6 @@ from chronus_tui.ui.screens.help import HelpScreen, actions_table
 from chronus_tui.ui.widgets.params import TRACK
 
 SIZE = (120, 40)
-
-
-def spy_notifications(app: ChronusApp) -> list[tuple[str, str]]:
-    """(message, severity) of every notification; "from SOURCE" titles go in front of the message."""
-    seen: list[tuple[str, str]] = []
-    original = app.notify
-
-    def notify(message: str, *, title: str = "", severity: str = "information", **kwargs: object) -> None:
-        seen.append((f"{title}: {message}" if title else message, severity))
-        original(message, title=title, severity=severity, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return seen
-
-
-async def settle(pilot: Pilot) -> None:
-    """Let slot-file workers finish and their Session changes reach the screen."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def slot_file(patterns_dir: Path, slot: int) -> dict:

@@ -11,7 +11,7 @@ from support.osc import OscClient
 from support.tmux import TmuxChronus, engine_unavailable_reason, free_udp_port
 
 from chronus_tui import patternfile
-from chronus_tui.model import Pattern
+from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.store import SlotStore
 
 
@@ -82,4 +82,33 @@ def test_markup_and_escape_codes_from_files_and_osc_are_shown_literally(engine_r
         assert app.exit_status() == "EXIT=0"
     finally:
         osc.close()
+        app.close()
+
+
+def test_undo_and_redo_keys_in_a_real_terminal(engine_ready: None, tmp_path: Path) -> None:
+    """u and U, and ctrl+z and ctrl+y as the terminal sends them (ctrl+z must not suspend)."""
+    patterns = tmp_path / "patterns"
+    kick = Track("kick", "voice1", parse_steps("x..." * 4))
+    SlotStore(patterns).save(0, patternfile.pattern_to_dict(Pattern(name="undo here", tracks=[kick])))
+    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
+                                 "--osc-port", str(free_udp_port())])
+
+    def after(*keys: str, step: str, transport: str) -> None:
+        """Press keys; the grid's row, the cursor's step (drawn with it) and the transport line."""
+        app.keys(*keys)
+        screen = app.wait_for(f"step 2/16 · {step}", transport)
+        row = next(line for line in screen.splitlines() if "kick" in line and "··" in line)
+        assert row.split("kick")[1].split()[1:3] == ["x", "x" if step == "on" else "·"], screen
+        assert transport in screen.splitlines()[0], screen
+
+    try:
+        app.wait_for("undo here", "NO SOUND: null audio")
+        after("Right", "x", step="on", transport="STOP")
+        after("u", step="rest", transport="undo: kick step 2 on")
+        after("U", step="on", transport="redo: kick step 2 on")
+        after("C-z", step="rest", transport="undo: kick step 2 on")
+        after("C-y", step="on", transport="redo: kick step 2 on")
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
+    finally:
         app.close()

@@ -18,12 +18,14 @@ APP, GRID, SLOTS, PARAMS = "app", "grid", "slots", "params"
 SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel"}
 # Coarse and fine parameter steps, as fractions of a parameter's range.
 FINE, COARSE = 0.01, 0.1
+# What the help screen and README show for an action with no key: run it from the palette.
+PALETTE_ONLY = "(palette)"
 
 
 @dataclass(frozen=True)
 class UiAction:
     action: str                  # what Textual runs: an app action with its arguments
-    keys: tuple[str, ...]        # Textual key names
+    keys: tuple[str, ...]        # Textual key names; none: only the palette runs it
     title: str                   # short label: footer, palette, help
     group: str                   # heading in the help screen
     scope: str = APP             # APP: works anywhere; otherwise only while that panel has focus
@@ -31,7 +33,7 @@ class UiAction:
 
     @property
     def keys_display(self) -> str:
-        return " ".join(key_display(key) for key in self.keys)
+        return " ".join(key_display(key) for key in self.keys) or PALETTE_ONLY
 
     def binding(self) -> Binding:
         action = self.action if self.scope == APP else f"app.{self.action}"
@@ -93,6 +95,11 @@ ACTIONS: tuple[UiAction, ...] = (
              PARAMS),
     UiAction(f"nudge({-COARSE})", ("shift+left",), "Parameter down (coarse)", "Sound panel",
              PARAMS),
+    # Edit history: the keyboard undoes and redoes its own edits, the palette anyone's
+    UiAction("undo", ("u", "ctrl+z"), "Undo your last edit", "Edit history"),
+    UiAction("redo", ("U", "ctrl+y"), "Redo your last undone edit", "Edit history"),
+    UiAction("undo(True)", (), "Undo everyone's last edit", "Edit history"),
+    UiAction("redo(True)", (), "Redo everyone's last undone edit", "Edit history"),
     # App
     UiAction("focus_next", ("tab",), "Next panel", "App"),
     UiAction("focus_previous", ("shift+tab",), "Previous panel", "App"),
@@ -103,7 +110,7 @@ ACTIONS: tuple[UiAction, ...] = (
 
 
 def bindings(scope: str) -> list[Binding]:
-    return [a.binding() for a in ACTIONS if a.scope == scope]
+    return [a.binding() for a in ACTIONS if a.scope == scope and a.keys]
 
 
 def key_display(key: str) -> str:
@@ -115,7 +122,7 @@ def keys_table() -> str:
     """The key bindings as a Markdown table, for the README."""
     lines = ["| Keys | Action | Works |", "|---|---|---|"]
     for a in ACTIONS:
-        keys = " / ".join(f"`{key_display(k)}`" for k in a.keys)
+        keys = " / ".join(f"`{key_display(k)}`" for k in a.keys) or PALETTE_ONLY
         where = SCOPE_PANELS[a.scope] + ("" if a.scope == APP else " focused")
         lines.append(f"| {keys} | {a.title} | {where} |")
     return "\n".join(lines) + "\n"

@@ -154,6 +154,7 @@ class ChronusApp(App[int]):
             change = self._inbox.popleft()
             changes.append(change)
             self._report(change)
+        self.transport.flash_travels(changes, UI_SOURCE)
         redraw = [panel for panel in self.panels if any(panel.redraws_on(c) for c in changes)]
         if self.params in redraw or self.grid in redraw:
             self._follow_track()
@@ -176,7 +177,7 @@ class ChronusApp(App[int]):
             self.notify("Queued load cancelled", title=title)
         elif change.kind == ChangeKind.QUEUED:
             self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar", title=title)
-        elif change.kind == ChangeKind.PATTERN:
+        elif change.kind == ChangeKind.PATTERN and not data.get("undo"):  # an undo: the transport says so
             what = f"{label} “{data['name']}”" if label else f"“{data['name']}”"
             verb = "Now playing" if data.get("switched") else "Loaded"
             self.notify(f"{verb} {what}", title=title)
@@ -330,6 +331,14 @@ class ChronusApp(App[int]):
         setter = {"level": self.session.set_level, "gate": self.session.set_gate}[row.spec.name]
         step = (row.spec.high - row.spec.low) * fraction
         self._edit_track(setter, lambda track: round(getattr(track, row.spec.name) + step, 4))
+
+    # -- edit history -----------------------------------------------------------------
+
+    def action_undo(self, everyone: bool = False) -> None:
+        self._call(self.session.undo, everyone=everyone)
+
+    def action_redo(self, everyone: bool = False) -> None:
+        self._call(self.session.redo, everyone=everyone)
 
     # -- app ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def _label(action: UiAction) -> str:
 
 
 def _help(action: UiAction) -> str:
-    return escape(f"keys: {action.keys_display}")
+    return escape(f"keys: {action.keys_display}") if action.keys else "no key: run it from here"
 
 
 class ActionsProvider(Provider):

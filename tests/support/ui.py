@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from chronus_tui.engine.protocol import Status
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.session import Session
@@ -44,3 +46,22 @@ def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: s
 def screen_text(app: ChronusApp) -> str:
     """Every line of the top screen as the terminal gets it (panels, toasts, modal screens)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def spy_notifications(app: ChronusApp) -> list[tuple[str, str]]:
+    """(message, severity) of every notification; "from SOURCE" titles go in front of the message."""
+    seen: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: str = "information", **kwargs: object) -> None:
+        seen.append((f"{title}: {message}" if title else message, severity))
+        original(message, title=title, severity=severity, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let slot-file workers finish and their Session changes reach the screen."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

@@ -1,24 +1,34 @@
-"""Transport line: play state, tempo, swing, position, slots, audio backend, OSC address."""
+"""Transport line: play state, tempo, swing, position, slots, audio backend, OSC address.
+
+For a few seconds after an undo or redo, "undo: <summary>" takes the place of the fields
+after the position, cut to fit the line rather than wrapped.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
 from textual.geometry import Size
+from textual.timer import Timer
 
-from chronus_tui.session import ChangeKind, Session
+from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.store import slot_label
-from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.literal import drawn, literal
 from chronus_tui.ui.widgets.panel import SessionPanel
 
 SEPARATOR = "  │  "
+TRAVELS = ("undo", "redo")  # the history actions the line shows
+# Less room than this left beside the position: the undo summary takes a line of its own.
+FLASH_MIN_WIDTH = 16
 
 
 class TransportBar(SessionPanel):
     REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TEMPO, ChangeKind.SWING, ChangeKind.NAME,
                            ChangeKind.TRANSPORT, ChangeKind.ENGINE, ChangeKind.QUEUED,
-                           ChangeKind.PATTERN, ChangeKind.RENAMED})
+                           ChangeKind.PATTERN, ChangeKind.RENAMED, ChangeKind.HISTORY})
+    flash_seconds = 3.0  # how long an undo or redo shows
 
     def __init__(self, session: Session, *, audio: str, osc_address: str | None,
                  id: str | None = None) -> None:
@@ -26,6 +36,38 @@ class TransportBar(SessionPanel):
         self.session = session
         self.audio = audio  # what was asked for, until the engine reports its backend
         self.osc_address = osc_address
+        self.flashed: Text | None = None  # the undo or redo on show
+        self._flash_timer: Timer | None = None
+
+    def redraws_on(self, change: Change) -> bool:
+        # Of the history it shows undos and redos only: a plain edit shows where it is made.
+        if change.kind == ChangeKind.HISTORY:
+            return change.data.get("action") in TRAVELS
+        return super().redraws_on(change)
+
+    def flash_travels(self, changes: Iterable[Change], own_source: str) -> None:
+        """Show the last undo or redo among changes for flash_seconds; whose it was, unless
+        own_source's (the keyboard's); how many more, when one request took back several."""
+        travels = [c for c in changes if c.kind == ChangeKind.HISTORY and c.data.get("action") in TRAVELS]
+        if not travels:
+            return
+        last = travels[-1]
+        action = last.data["action"]
+        text = Text.assemble((f"{action}: ", "bold cyan"), literal(last.data["entry"]["summary"]))
+        more = sum(c.data["action"] == action and c.source == last.source for c in travels) - 1
+        if more:
+            text.append(f" and {more} more", style="dim")
+        if last.source not in ("", own_source):
+            text.append(f" (by {literal(last.source)})", style="dim")
+        self.flashed = text
+        if self._flash_timer is not None:
+            self._flash_timer.stop()
+        self._flash_timer = self.set_timer(self.flash_seconds, self._end_flash)
+        self.refresh(layout=True)
+
+    def _end_flash(self) -> None:
+        self.flashed = self._flash_timer = None
+        self.refresh(layout=True)
 
     def parts(self) -> list[Text]:
         """The line's fields, each kept whole when the line wraps on a narrow screen."""
@@ -41,6 +83,8 @@ class TransportBar(SessionPanel):
         position = Text(f"{status['bar'] + 1:03d}:{status['step'] + 1:02d}", style="bold")
         playing = status["playing_slot"]
         slot = Text.assemble((f"{slot_label(playing) if playing else '—'} ", "bold green"), status["name"])
+        if self.flashed is not None:
+            return [play, tempo, swing, position, self.flashed]
         parts = [play, tempo, swing, position, slot]
         pending = self.session.pending
         if pending is not None:
@@ -62,11 +106,16 @@ class TransportBar(SessionPanel):
         return text
 
     def lines(self, width: int) -> list[Text]:
-        """The fields laid out in lines of `width`, each field kept whole."""
+        """The fields laid out in lines of `width`, each field kept whole (an undo's summary
+        is cut to fit)."""
         lines = [Text()]
         for part in self.parts():
             line = lines[-1]
-            if line and len(line) + len(SEPARATOR) + len(part) > width:
+            room = width - line.cell_len - len(SEPARATOR) if line else width
+            if part is self.flashed:
+                part = part.copy()
+                part.truncate(room if room >= FLASH_MIN_WIDTH else width, overflow="ellipsis")
+            if line and part.cell_len > room:
                 lines.append(Text())
                 line = lines[-1]
             elif line:
