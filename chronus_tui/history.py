@@ -225,6 +225,15 @@ def _write_track(pattern: Pattern, name: str, value: object) -> None:
         pattern.tracks.insert(min(max(value["index"], 0), len(pattern.tracks)), track)
 
 
+def overlap(a: Target, b: Target) -> bool:
+    """Whether two targets name some of the same state: equal, the whole pattern, or one
+    track and something of that track."""
+    if a == b or a[0] == "pattern" or b[0] == "pattern":
+        return True
+    tracked = ("step", "field", "track")
+    return a[0] in tracked and b[0] in tracked and a[1] == b[1] and "track" in (a[0], b[0])
+
+
 def same(target: Target, a: Any, b: Any) -> bool:
     """Whether two values of target are the same state (a track's place in the list aside:
     removing another track moves it without changing it)."""
@@ -366,12 +375,12 @@ class History:
     def add(self, entry: Entry) -> None:
         """Put back an entry read from a journal, replacing the one of its id (a run of
         changes is written again each time it grows)."""
+        self._drop_redo_branch(entry.author)  # as record() did, for a new entry or a grown run
         if entry.id < self._next_id:  # ids only grow: a smaller one was seen before
             for index in range(len(self.entries) - 1, -1, -1):
                 if self.entries[index].id == entry.id:
                     self.entries[index] = entry
                     return
-        self._drop_redo_branch(entry.author)
         self._append(entry)
         self._next_id = max(self._next_id, entry.id + 1)
 
@@ -416,18 +425,18 @@ class History:
 
     def _run(self, author: str, ops: tuple[Op, ...], now: float) -> Entry | None:
         """The author's entry that this one-value change continues, if any: their latest,
-        changing the same value within coalesce_after, with no one else's change of it since."""
+        changing the same value within coalesce_after, with no one else's change of it (or of
+        what holds it: its track, the pattern) since."""
         if len(ops) != 1 or not _coalesces(ops[0].target):
             return None
         target = ops[0].target
         for entry in reversed(self.entries[-64:]):
-            touches = any(op.target == target for op in entry.ops)
             if entry.author == author:
-                if (touches and not entry.undone and len(entry.ops) == 1
+                if (entry.ops[0].target == target and not entry.undone and len(entry.ops) == 1
                         and now - entry.touched <= self.coalesce_after):
                     return entry
                 return None
-            if touches:
+            if any(overlap(op.target, target) for op in entry.ops):
                 return None
         return None
 

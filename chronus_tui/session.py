@@ -274,7 +274,7 @@ class Session:
             try:
                 yield
             finally:
-                ops, self._group = _merged(self._group), None
+                ops, self._group = _merged(self._group, self._read), None
                 self._record(ops, source, summary)
         self._notify(None)
 
@@ -386,7 +386,7 @@ class Session:
                 current = object()
             if not history.same(op.target, current, expected):
                 by = next((later.author for later in self.history.since(entry)
-                           if any(_overlap(o.target, op.target) for o in later.ops)), None)
+                           if any(history.overlap(o.target, op.target) for o in later.ops)), None)
                 return f"{history.label(op.target)} was changed since" + (f" by {by}" if by else "")
         return None
 
@@ -872,24 +872,34 @@ class Session:
                 self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
 
 
-def _merged(ops: list[Op]) -> tuple[Op, ...]:
-    """One op per target: the first one's before, the last one's after; none left unchanged."""
+def _merged(ops: list[Op], read: Callable[[Target], Any]) -> tuple[Op, ...]:
+    """One op per target: the first one's before, the last one's after; none left unchanged.
+
+    Ops whose targets overlap (a track's level and the whole track; anything and a load)
+    become one op on what holds them all (the track, the pattern), from its state before
+    the group, worked back from now through the ops' befores, to its state now: as separate
+    ops, undo or redo would find a value not as its op left it (a later op changed it too)
+    and refuse."""
     firsts: dict[Target, Op] = {}
     lasts: dict[Target, Op] = {}
     for op in ops:
         firsts.setdefault(op.target, op)
         lasts[op.target] = op
-    return tuple(Op(t, first.before, lasts[t].after) for t, first in firsts.items()
-                 if not history.same(t, first.before, lasts[t].after))
-
-
-def _overlap(a: Target, b: Target) -> bool:
-    """Whether two targets name some of the same state: equal, the whole pattern, or one
-    track and something of that track."""
-    if a == b or a[0] == "pattern" or b[0] == "pattern":
-        return True
-    tracked = ("step", "field", "track")
-    return a[0] in tracked and b[0] in tracked and a[1] == b[1] and "track" in (a[0], b[0])
+    merged = [Op(t, first.before, lasts[t].after) for t, first in firsts.items()]
+    if ("pattern",) in firsts and len(firsts) > 1:
+        holders = {("pattern",)}
+    else:
+        holders = {("track", t[1]) for t in firsts if t[0] in ("step", "field") and ("track", t[1]) in firsts}
+    if holders:
+        now = read(("pattern",))
+        start, slot = patternfile.pattern_from_dict(now["pattern"]), now["slot"]
+        for op in reversed(ops):
+            switched = history.write(start, op.target, op.before)
+            if switched is not None:
+                start, slot = switched
+        merged = [op for op in merged if not any(history.overlap(op.target, holder) for holder in holders)]
+        merged += [Op(holder, history.read(start, slot, holder), read(holder)) for holder in holders]
+    return tuple(op for op in merged if not history.same(op.target, op.before, op.after))
 
 
 def _assign_notes(track: Track, notes: list[int]) -> None:
