@@ -51,6 +51,11 @@ def test_subscriber_hears_changes_made_by_others(osc: Osc, session: Session, lis
     client.ok("/seq/start")
     session.set_swing(0.2, source="ui")  # a change from the keyboard reaches OSC subscribers too
     heard = listener.recv_all()
+    edits = [args for address, args in heard if address == "/notify/history"]  # test_osc_history's
+    me = f"osc 127.0.0.1:{client.port}"
+    assert [args[:3] for args in edits] == [["edit", 1, me], ["edit", 2, me], ["edit", 3, me],
+                                            ["edit", 4, me], ["edit", 5, "ui"]]
+    heard = [message for message in heard if message[0] != "/notify/history"]
     assert heard[0] == ("/notify/tempo", [128.0])
     assert heard[1] == ("/notify/param", ["acid1", "res", 0.5])
     assert heard[2] == ("/notify/tracks", ["kick"])
@@ -78,7 +83,10 @@ def test_subscribe_without_port_uses_the_senders(osc: Osc) -> None:
     _, client = osc
     assert client.ok("/notify/subscribe") == ["127.0.0.1", client.port, 1, LEASE_SECONDS]
     client.send("/seq/bpm", 101)
-    assert client.recv_all() == [("/ok", ["/seq/bpm", 101.0]), ("/notify/tempo", [101.0])]
+    assert client.recv_all() == [("/ok", ["/seq/bpm", 101.0]),
+                                 ("/notify/history", ["edit", 1, f"osc 127.0.0.1:{client.port}",
+                                                      "bpm 120 → 101"]),
+                                 ("/notify/tempo", [101.0])]
 
 
 def test_subscribers_are_capped_at_16(osc: Osc) -> None:

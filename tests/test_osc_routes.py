@@ -47,6 +47,9 @@ VALID: dict[str, tuple[str, tuple[Any, ...]]] = {
     "/pattern/save": ("/pattern/save", (7, "seven")),
     "/pattern/load": ("/pattern/load", (1,)),
     "/pattern/list": ("/pattern/list", ()),
+    "/undo": ("/undo", ()),
+    "/redo": ("/redo", (1,)),
+    "/history": ("/history", (5,)),
     "/notify/subscribe": ("/notify/subscribe", ()),
     "/notify/unsubscribe": ("/notify/unsubscribe", ()),
 }
@@ -91,6 +94,11 @@ INVALID: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
                       ("/pattern/save", (3, "x" * 40)), ("/pattern/save", ())],
     "/pattern/load": [("/pattern/load", (9,)), ("/pattern/load", (1, "later")), ("/pattern/load", (500,))],
     "/pattern/list": [("/pattern/list", ("x",))],
+    "/undo": [("/undo", (0,)), ("/undo", (1.5,)), ("/undo", (b"\x01",)), ("/undo", ("everything",)),
+              ("/undo", (2001,)), ("/undo", (1, "all", 2)), ("/undo", (1, 2)), ("/undo", ("all", "all")),
+              ("/undo", (True,))],
+    "/redo": [("/redo", ()), ("/redo", ("all",)), ("/redo", (0,))],
+    "/history": [("/history", ("x",)), ("/history", (1.5,)), ("/history", (1, 2))],
     "/notify/subscribe": [("/notify/subscribe", (70000,)), ("/notify/subscribe", ("port",))],
     "/notify/unsubscribe": [("/notify/unsubscribe", (40000,))],
 }
@@ -117,6 +125,8 @@ def test_every_route_answers(ready: Osc, session: Session, route: str) -> None:
     address, args = VALID[route]
     if address == "/notify/unsubscribe":
         client.ok("/notify/subscribe")
+    if address == "/redo":
+        client.ok("/undo")
     query = next(r.query for r in ROUTES if r.address == route)
     reply = client.ask(address, *args)
     if query:

@@ -52,9 +52,12 @@ class Notification:
     doc: str
     build: Callable[[Session, dict[str, Any]], list[Any] | None]
     key: tuple[str, ...] = ()  # the Change's fields that tell apart notifications that coalesce
+    key_of: Callable[[dict[str, Any]], Any] | None = None  # or this, of the Change's data, does
 
     def coalesce_key(self, data: dict[str, Any]) -> tuple[Any, ...]:
         """Notifications with the same key replace each other while they wait: the newest wins."""
+        if self.key_of is not None:
+            return (self.address, self.key_of(data))
         return (self.address, *(data.get(name) for name in self.key))
 
 
@@ -68,6 +71,11 @@ def _track(session: Session, data: dict[str, Any]) -> list[Any] | None:
 
 def _slot(value: int | None) -> int:
     return -1 if value is None else value
+
+
+def _history(session: Session, data: dict[str, Any]) -> list[Any]:
+    entry = data["entry"]
+    return [data["action"], entry["id"], entry["author"], entry["summary"]]
 
 
 NOTIFICATIONS: tuple[Notification, ...] = (
@@ -102,6 +110,11 @@ NOTIFICATIONS: tuple[Notification, ...] = (
                  "the engine reported its status (event status), its process died (down), a new one "
                  "starts (restarting) or runs (restarted)",
                  lambda s, d: [json.dumps(d, separators=(",", ":"))]),
+    Notification(ChangeKind.HISTORY, "/notify/history", "action id author summary",
+                 "an edit entered the history (action edit; a run of one value's changes is one entry, "
+                 "its id sent again with the newest summary), or an entry was undone or redone "
+                 "(undo, redo); author is `ui` or `osc host:port`",
+                 _history, key_of=lambda d: d["entry"]["id"]),
     Notification(ChangeKind.ERROR, "/notify/error", "message", "a request was refused or the engine failed",
                  lambda s, d: [d.get("message", "")]),
 )
@@ -272,8 +285,8 @@ class Feedback:
         if self._held is not None:
             self._held.append(change)
             return
-        if change.kind == ChangeKind.PATTERN:
-            self._switched(change.data)
+        if change.kind == ChangeKind.PATTERN and not change.data.get("undo"):
+            self._switched(change.data)  # an undone or redone load switches no queued one
         elif change.kind == ChangeKind.QUEUED and change.data.get("slot") is None:
             self._resolve_all(lambda waiter: "cancelled")
         notification = _BY_KIND.get(change.kind)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from chronus_tui.history import HISTORY_LIMIT, Entry
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
     BPM_RANGE,
@@ -49,6 +50,7 @@ from chronus_tui.osc.args import (
     TEXT,
     ArgError,
     Kind,
+    to_int,
     to_notes,
     to_number,
 )
@@ -56,7 +58,15 @@ from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFY_RATE, 
 from chronus_tui.session import Clamped, Session
 from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, SlotStore, slot_label
 
-SOURCE = "osc"
+SOURCE = "osc"  # who the server's own reports (refusals) come from; an edit names its client
+# `osc <host>:<port>`, the sender's address: it is shown on screen and written in the journal,
+# so it is cut to this many characters (an IPv4 sender's is at most 25).
+MAX_SOURCE = 64
+
+
+def client_source(sender: tuple[str, int]) -> str:
+    """Who an OSC client is in the history, toasts and per-author undo: `osc <host>:<port>`."""
+    return f"osc {sender[0]}:{sender[1]}"[:MAX_SOURCE]
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,11 @@ class Request:
     feedback: Feedback
     schema: Callable[[], str]  # the /engine/schema answer: osc/schema.py describes this table
     counters: Callable[[], dict[str, int]] = dict  # the server's own counts, for /engine/status
+
+    @property
+    def source(self) -> str:
+        """The author of this request's edits (client_source): each client undoes its own."""
+        return client_source(self.sender)
 
 
 @dataclass(frozen=True)
@@ -170,11 +185,11 @@ def _clamped_reply(applied: Clamped, *head: Any) -> Reply:
 
 
 def set_param(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_param(a["module"], a["param"], a["value"], SOURCE))
+    return _clamped_reply(req.session.set_param(a["module"], a["param"], a["value"], req.source))
 
 
 def gate(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.gate(a["voice"], a["on"], SOURCE)
+    req.session.gate(a["voice"], a["on"], req.source)
     return Reply((int(a["on"]),))
 
 
@@ -211,86 +226,87 @@ def _seq_add_options(extra: list[Any]) -> dict[str, Any]:
 def seq_add(req: Request, a: dict[str, Any]) -> Reply:
     options = a["options"]
     s = req.session
-    track = s.add_track(a["id"], a["voice"], a["pattern"], options.get("notes"), SOURCE)
     remarks = []
-    for key, param in TRACK_VOICE_FIELDS.items():
-        if key == "base_freq" and "base_freq" in options and options.get("notes"):
-            remarks.append("base_freq ignored: notes set every hit's pitch")
-        elif key in options and s.set_param(track.voice, param, options[key], SOURCE).clamped:
-            remarks.append(f"{key} clamped")
-    if "gate_frac" in options and s.set_gate(track.name, options["gate_frac"], SOURCE).clamped:
-        remarks.append("gate_frac clamped")
-    if "level" in options and s.set_level(track.name, options["level"], SOURCE).clamped:
-        remarks.append("level clamped")
+    with s.edit_group(req.source):  # one message, one history entry: one /undo takes it all back
+        track = s.add_track(a["id"], a["voice"], a["pattern"], options.get("notes"), req.source)
+        for key, param in TRACK_VOICE_FIELDS.items():
+            if key == "base_freq" and "base_freq" in options and options.get("notes"):
+                remarks.append("base_freq ignored: notes set every hit's pitch")
+            elif key in options and s.set_param(track.voice, param, options[key], req.source).clamped:
+                remarks.append(f"{key} clamped")
+        if "gate_frac" in options and s.set_gate(track.name, options["gate_frac"], req.source).clamped:
+            remarks.append("gate_frac clamped")
+        if "level" in options and s.set_level(track.name, options["level"], req.source).clamped:
+            remarks.append("level clamped")
     remarks += [f"{key} ignored: no place in this model" for key in _ADD_IGNORED_KEYS & options.keys()]
     return Reply((track.name, track.voice, steps_text(track.steps), *remarks))
 
 
 def seq_remove(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.remove_track(a["id"], SOURCE)
+    req.session.remove_track(a["id"], req.source)
     return Reply((a["id"],))
 
 
 def seq_clear(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.clear_tracks(SOURCE)
+    req.session.clear_tracks(req.source)
     return Reply()
 
 
 def seq_start(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.start(SOURCE)
+    req.session.start(req.source)
     return Reply()
 
 
 def seq_stop(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.stop(SOURCE)
+    req.session.stop(req.source)
     return Reply()
 
 
 def seq_bpm(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_bpm(a["bpm"], SOURCE))
+    return _clamped_reply(req.session.set_bpm(a["bpm"], req.source))
 
 
 def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_swing(a["swing"], SOURCE))
+    return _clamped_reply(req.session.set_swing(a["swing"], req.source))
 
 
 def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.update_pattern(a["id"], a["pattern"], SOURCE)
+    req.session.update_pattern(a["id"], a["pattern"], req.source)
     return Reply((a["id"], steps_text(parse_steps(a["pattern"]))))
 
 
 def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.update_notes(a["id"], a["notes"], SOURCE)
+    req.session.update_notes(a["id"], a["notes"], req.source)
     return Reply((a["id"], ",".join(note_name(n) for n in a["notes"])))
 
 
 def seq_step(req: Request, a: dict[str, Any]) -> Reply:
     step = req.session.set_step(a["id"], a["index"], a["on"], note=a.get("note", "keep"),
-                                accent=a.get("accent"), slide=a.get("slide"), source=SOURCE)
+                                accent=a.get("accent"), slide=a.get("slide"), source=req.source)
     note = -1 if step.note is None else step.note
     return Reply((a["id"], a["index"], int(step.on), note, int(step.accent), int(step.slide)))
 
 
 def seq_length(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_length(a["id"], a["length"], SOURCE), a["id"])
+    return _clamped_reply(req.session.set_length(a["id"], a["length"], req.source), a["id"])
 
 
 def seq_mute(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.set_mute(a["id"], a["on"], SOURCE)
+    req.session.set_mute(a["id"], a["on"], req.source)
     return Reply((a["id"], int(a["on"])))
 
 
 def seq_solo(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.set_solo(a["id"], a["on"], SOURCE)
+    req.session.set_solo(a["id"], a["on"], req.source)
     return Reply((a["id"], int(a["on"])))
 
 
 def seq_level(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_level(a["id"], a["level"], SOURCE), a["id"])
+    return _clamped_reply(req.session.set_level(a["id"], a["level"], req.source), a["id"])
 
 
 def seq_gate(req: Request, a: dict[str, Any]) -> Reply:
-    return _clamped_reply(req.session.set_gate(a["id"], a["gate"], SOURCE), a["id"])
+    return _clamped_reply(req.session.set_gate(a["id"], a["gate"], req.source), a["id"])
 
 
 def seq_status(req: Request, a: dict[str, Any]) -> Reply:
@@ -327,13 +343,13 @@ def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def pattern_save(req: Request, a: dict[str, Any]) -> Reply:
-    req.session.save_slot(a["slot"], a.get("name"), SOURCE)
+    req.session.save_slot(a["slot"], a.get("name"), req.source)
     return Reply((a["slot"], slot_label(a["slot"]), a.get("name") or req.session.pattern.name))
 
 
 def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
     at = a.get("mode", "bar")
-    pending = req.session.load_slot(a["slot"], at, SOURCE)
+    pending = req.session.load_slot(a["slot"], at, req.source)
     if pending is None:
         return Reply((a["slot"], "loaded", req.session.pattern.name))
     return Reply((a["slot"], "queued", at), wait_for=pending.token)
@@ -344,7 +360,9 @@ def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
 # holds whole entries up to LIST_PAGE_BYTES.
 LISTED_TEXT = {"name": MAX_NAME, "saved_at": 40, "error": 160}
 LIST_PAGE_BYTES = 8000
-LIST_WHOLE_BYTES = 64000  # the unpaged list (no arguments), when it fits one datagram
+# What one reply may carry (a whole unpaged list, /history's JSON, /undo's summaries) and still
+# fit one UDP datagram (65,507 bytes) with its address and type tags.
+REPLY_BYTES = 64000
 _LIST_ALL = SLOT_COUNT + 1
 
 
@@ -353,19 +371,13 @@ def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
     entries = [_list_entry(info, req.session.store) for info in req.session.list_slots()]
     if not a:  # as scripts have always asked: the whole list, unless it cannot fit one datagram
         whole = json.dumps(entries, separators=(",", ":"))
-        if len(whole) <= LIST_WHOLE_BYTES:
+        if len(whole) <= REPLY_BYTES:
             return Reply((whole,))
     first = a.get("first", AUTOSAVE_SLOT)
     if not AUTOSAVE_SLOT <= first <= SLOT_COUNT:
         raise ArgError(f"first: {first} is not a slot number ({AUTOSAVE_SLOT}–{SLOT_COUNT})")
     wanted = [entry for entry in entries if entry["slot"] >= first][:max(1, a.get("count", _LIST_ALL))]
-    page: list[dict[str, Any]] = []
-    size = 0
-    for entry in wanted:
-        size += len(json.dumps(entry, separators=(",", ":"))) + 1
-        if page and size > LIST_PAGE_BYTES:
-            break
-        page.append(entry)
+    page = _fitting(wanted, _json_bytes, LIST_PAGE_BYTES)
     later = [entry["slot"] for entry in entries if entry["slot"] > page[-1]["slot"]] if page else []
     return _json_reply({"total": len(entries), "first": first, "next": later[0] if later else None,
                         "slots": page})
@@ -400,11 +412,93 @@ def _json_reply(data: Any) -> Reply:
     return Reply((json.dumps(data, separators=(",", ":")),))
 
 
+def _json_bytes(item: Any) -> int:
+    """Bytes item takes in a JSON list (ASCII, as json.dumps escapes), its comma included."""
+    return len(json.dumps(item, separators=(",", ":"))) + 1
+
+
+def _text_bytes(text: str) -> int:
+    """Bytes a string argument takes in an OSC message (UTF-8, a NUL, padding, its type tag)."""
+    return len(text.encode()) + 5
+
+
+_Item = TypeVar("_Item")
+
+
+def _fitting(items: list[_Item], size: Callable[[_Item], int], budget: int) -> list[_Item]:
+    """The first items whose sizes add up to at most budget (the first one whatever its size)."""
+    fitting: list[_Item] = []
+    total = 0
+    for item in items:
+        total += size(item)
+        if fitting and total > budget:
+            break
+        fitting.append(item)
+    return fitting
+
+
+# -- undo, redo, history ----------------------------------------------------------------
+
+ALL = "all"
+HISTORY_DEFAULT = 10
+
+
+def _undo_choice(values: list[Any]) -> tuple[int, bool]:
+    """/undo's and /redo's arguments: a count n (default 1) and the word `all`, either order."""
+    usage = f"[n] [{ALL}]"
+    if len(values) > 2:
+        raise ArgError(f"{len(values)} arguments, at most 2 expected: {usage}")
+    count: int | None = None
+    everyone = False
+    for value in values:
+        if isinstance(value, str) and value.strip().lower() == ALL:
+            if everyone:
+                raise ArgError(f"{ALL!r} given twice: {usage}")
+            everyone = True
+            continue
+        if count is not None:
+            raise ArgError(f"two counts given: {usage}")
+        try:
+            count = to_int(value)
+        except ArgError as exc:
+            raise ArgError(f"n: {exc}; expected {usage}") from None
+        if not 1 <= count <= HISTORY_LIMIT:
+            raise ArgError(f"n: {count} is not 1–{HISTORY_LIMIT}")
+    return (1 if count is None else count), everyone
+
+
+def _travel(method: Callable[..., list[Entry]], req: Request, a: dict[str, Any]) -> Reply:
+    count, everyone = a["which"]
+    entries = method(count, everyone=everyone, source=req.source)
+    summaries = [entry.summary for entry in entries]
+    shown = _fitting(summaries, _text_bytes, REPLY_BYTES - 100)
+    more = [f"… {len(summaries) - len(shown)} more"] if len(shown) < len(summaries) else []
+    return Reply((len(entries), *shown, *more))
+
+
+def undo(req: Request, a: dict[str, Any]) -> Reply:
+    return _travel(req.session.undo, req, a)
+
+
+def redo(req: Request, a: dict[str, Any]) -> Reply:
+    return _travel(req.session.redo, req, a)
+
+
+def history_list(req: Request, a: dict[str, Any]) -> Reply:
+    """The last n entries, oldest first, as many of the newest as fit one datagram."""
+    count = min(max(a.get("n", HISTORY_DEFAULT), 1), HISTORY_LIMIT)
+    newest_first = [entry.as_dict() for entry in reversed(req.session.history.last(count))]
+    return _json_reply(_fitting(newest_first, _json_bytes, REPLY_BYTES)[::-1])
+
+
 # -- the table --------------------------------------------------------------------------
 
 _ID = Arg("id", NAME, "track name (the original's track_id)")
 _ON = Arg("on", BOOL)
 _SLOT_RANGE = (AUTOSAVE_SLOT, SLOT_COUNT)
+_WHICH = Arg("which", Kind("undo choice", _undo_choice,
+                           f"a count n, whole number 1–{HISTORY_LIMIT} (default 1), and the word all "
+                           "(anyone's edits, not only this client's), in either order"))
 
 
 def _param_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
@@ -499,6 +593,24 @@ ROUTES: tuple[Route, ...] = (
           f"{LISTED_TEXT['name']} (name), {LISTED_TEXT['saved_at']} (saved_at) and "
           f"{LISTED_TEXT['error']} (error) characters",
           query=True, blocking=True),
+    Route("/undo", (), undo,
+          "take back this client's last n edits, newest first (anyone's with `all`), at once. A client "
+          "is its host and port: a one-shot sender (`oscsend`, `chronus send`) has a new port each "
+          "time, so it should send `/undo all`. Replies `/ok /undo count summary …` (past one datagram "
+          "`… k more`); `/error` (nothing changed) when there is nothing to undo, or someone else "
+          "changed a value since (named in the message)",
+          extra=_WHICH),
+    Route("/redo", (), redo,
+          "make again the edits this client undid last (anyone's with `all`); a new edit by the client "
+          "ends its redo branch. Replies as `/undo` does",
+          extra=_WHICH),
+    Route("/history", (Arg("n", INT, f"default {HISTORY_DEFAULT}", range=(1, HISTORY_LIMIT),
+                           out_of_range="clamped", optional=True),),
+          history_list,
+          "the last n edits, oldest first, as a JSON list of {id, author (`ui` or `osc host:port`), "
+          "time (local, ISO), at (bar:step from 1:1), summary, undone}; as many of the newest as "
+          "fit one datagram",
+          query=True),
     Route("/notify/subscribe", (Arg("port", PORT, "default: the sender's port", optional=True),),
           notify_subscribe,
           "send state changes to the sender's host at this port (see `notifications`) for "

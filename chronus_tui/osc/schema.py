@@ -56,8 +56,9 @@ def markdown_table() -> str:
              "| address | arguments | reply | what it does |", "|---|---|---|---|"]
     for route in ROUTES:
         args = [_arg_markdown(arg) for arg in route.args]
-        if route.extra is not None:
-            args.append(f"[`{route.extra.name}` …]")
+        if route.extra is not None:  # its kind is named unless the name says it (options)
+            kind = "" if route.extra.kind.name == route.extra.name else f" {route.extra.kind.name}"
+            args.append(f"[`{route.extra.name}`{kind} …]")
         reply = f"`{route.address} <json>`" if route.query else "`/ok`"
         lines.append(f"| `{route.address}` | {'<br>'.join(args) or '—'} | {reply} | {route.doc} |")
     lines += ["", "| argument type | accepted as |", "|---|---|"]
