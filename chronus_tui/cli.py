@@ -229,9 +229,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
         where = f"engine log: {engine_log}" if engine_log is not None else "the engine's output was discarded"
         print(f"chronus: {exc} ({where})", file=sys.stderr)
         return EXIT_FAILED
+    for notice in runtime.notices:  # shown on screen by the app, and kept in the log
+        log.warning("%s", notice)
     if warning is not None:
         runtime.notices.append(warning)
-    runtime.autosave = True  # from here on the session is the user's set
+    runtime.serving()  # from here on the session is the user's set (and journaled)
     try:
         app = ChronusApp(runtime.session, audio=args.audio,
                          osc_address=f"{args.osc_host}:{args.osc_port}",

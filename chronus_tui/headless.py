@@ -26,7 +26,7 @@ async def serve(runtime: Runtime, host: str, port: int, allow: Iterable[IPv4Netw
     except OSError as exc:
         log.error("cannot listen for OSC on %s:%d: %s", host, port, exc.strerror or exc)
         return 1
-    runtime.autosave = True  # serving: from now on the session is the user's set
+    runtime.serving()  # from now on the session is the user's set (autosaved, journaled)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
