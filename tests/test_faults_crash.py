@@ -15,6 +15,7 @@ import json
 import random
 import shutil
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -266,6 +267,23 @@ def test_a_torn_journal_recovers_every_whole_record_and_the_start_goes_on(
         said = [line for line in process.lines if "recovered 3 edits from the session of " in line]
         assert said, process.lines
         assert said[0].endswith("(unclean exit); the last record was cut off by the crash")
+
+
+def test_a_start_that_fails_leaves_a_crashed_sessions_journal_for_the_next(
+        folders: tuple[Path, Path], tmp_path: Path) -> None:
+    patterns = folders[0]
+    with ready(start(patterns, tmp_path)) as process:
+        quiet_edits(process, [("/seq/bpm", 88.0)])
+        process.proc.kill()
+    journal = patterns / "journal" / "journal.jsonl"
+    before = (journal.read_bytes(), (patterns / "slots" / "slot_000.json").read_bytes())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        failed = Headless(patterns, tmp_path / "state", taken.getsockname()[1])
+        assert failed.proc.wait(60) == 1
+    assert (journal.read_bytes(), (patterns / "slots" / "slot_000.json").read_bytes()) == before
+    with ready(start(patterns, tmp_path)) as process:
+        assert recovered_state(process, patterns)["pattern"]["sequencer"]["bpm"] == 88.0
 
 
 def test_a_file_that_is_no_journal_is_moved_aside_and_chronus_starts(

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.osc import wait_until
+from support.osc import free_udp_port, wait_until
 from test_faults_ui import toasts
 
+from chronus_tui import cli
 from chronus_tui.journalfile import encode_line, read_journal
 from chronus_tui.recovery import journal_location
 from chronus_tui.runtime import Runtime, open_runtime
@@ -433,6 +434,33 @@ def test_a_file_to_move_aside_stays_until_an_instance_serves(start: Any, pattern
     path.write_bytes(b"junk")
     start(serve=False).close()
     assert path.read_bytes() == b"junk" and aside_files(patterns_dir) == []
+
+
+def test_the_ui_recovers_shows_and_logs_it_and_its_quit_removes_the_journal(
+        start: Any, patterns_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        root_logging: None) -> None:
+    first = start()
+    first.session.set_bpm(166.0, source=UI)
+    crash(first)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    seen: list[tuple[float, list[str]]] = []
+
+    async def look_and_quit(pilot: Any) -> None:
+        seen.append((pilot.app.session.pattern.bpm, list(pilot.app.notices)))
+        await pilot.press("q")
+
+    def run_headless(app: ChronusApp) -> None:
+        super(ChronusApp, app).run(headless=True, auto_pilot=look_and_quit)
+
+    monkeypatch.setattr(ChronusApp, "run", run_headless)
+    argv = ["--audio", "null", "--osc-port", str(free_udp_port()), "--patterns-dir", str(patterns_dir)]
+    assert cli.main(argv) == 0
+    [(bpm, notices)] = seen
+    assert bpm == 166.0 and notices[0].startswith("recovered 1 edit from the session of ")
+    log_text = (tmp_path / "state" / "chronus" / "log" / "chronus.log").read_text()
+    assert notices[0] in log_text
+    assert not journal_of(patterns_dir).exists()  # the quit autosaved, then removed it
+    assert json.loads((patterns_dir / "slots" / "slot_000.json").read_text())["sequencer"]["bpm"] == 166.0
 
 
 # -- on screen -----------------------------------------------------------------------------
