@@ -59,7 +59,8 @@ class Recovery:
     started: float = 0.0  # when the recovered session began (epoch seconds)
     edits: int = 0  # edits, undos and redos recovered (a coalesced run counts once)
     skipped: int = 0  # records that could not be applied
-    torn: bool = False  # the read stopped at a record cut off (or damaged)
+    unread: int = 0  # lines not read: a last record cut off (1), or a damaged one and all after it
+    read_error: str | None = None  # why the read stopped short of a whole file (its size)
     unusable: str | None = None  # why the file in the journal's place is no journal: moved aside
     folder_problem: str | None = None  # why the journal's folder cannot be used at all
     notices: list[str] = field(default_factory=list)  # what the user is told at start
@@ -145,7 +146,7 @@ def read_recovery(store: SlotStore, path: Path) -> Recovery:
         else:
             found.edits += 1
     found.edits += len(edit_ids)
-    found.session, found.torn = session, read.torn
+    found.session, found.unread, found.read_error = session, read.skipped, read.error
     found.notices.append(_recovery_notice(found))
     return found
 
@@ -204,8 +205,12 @@ def _plural(count: int, noun: str) -> str:
 def _recovery_notice(found: Recovery) -> str:
     text = (f"recovered {_plural(found.edits, 'edit')} from the session of "
             f"{_session_time(found.started)} (unclean exit)")
-    if found.torn:
+    if found.read_error is not None:
+        text += f"; {found.read_error}"
+    elif found.unread == 1:
         text += "; the last record was cut off by the crash"
+    elif found.unread:
+        text += f"; a damaged record stopped the read ({found.unread} lines from it on not read)"
     if found.skipped:
         text += f"; {_plural(found.skipped, 'record')} could not be applied, skipped"
     return text

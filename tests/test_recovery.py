@@ -298,6 +298,23 @@ def test_a_torn_journal_recovers_every_whole_record_before_the_tear(start: Any, 
     assert second.notices[0].endswith("(unclean exit); the last record was cut off by the crash")
 
 
+def test_a_damaged_record_stops_the_read_and_says_how_much_was_left(start: Any, patterns_dir: Path) -> None:
+    first = start()
+    for bpm, swing in ((121.0, 0.1), (122.0, 0.2)):
+        first.session.set_bpm(bpm, source=UI)
+        first.session.set_swing(swing, source=AGENT)
+    crash(first)
+    path = journal_of(patterns_dir)
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 5  # the header and four records
+    path.write_bytes(b"".join([*lines[:2], b"\x00" * 20 + b"\n", *lines[3:]]))  # the second record
+
+    second = start()
+    assert second.session.pattern.bpm == 121.0 and second.session.pattern.swing == 0.08
+    assert second.notices[0].endswith("(unclean exit); a damaged record stopped the read (3 lines from it "
+                                      "on not read)")
+
+
 def aside_files(patterns_dir: Path) -> list[Path]:
     return sorted((patterns_dir / "journal").glob("journal.jsonl.unreadable-*"))
 
