@@ -105,7 +105,7 @@ async def test_markup_in_osc_addresses_names_and_errors_is_shown_as_sent(pattern
             assert reply[0] == "/ok"
             await settle(pilot)
             screen = assert_alive_and_printable(app)
-            assert "from osc\nSaved A05 “[@click=app.quit]q[/]”" in toasts(app)
+            assert f"from osc 127.0.0.1:{client.port}\nSaved A05 “[@click=app.quit]q[/]”" in toasts(app)
             assert "A05" in screen and "[@click=app.quit]q[/]" in screen
             # A refused name comes back in the error, quoted: still literal on screen.
             await asyncio.to_thread(client.error, "/seq/remove", "[link=http://x]y[/link]")
