@@ -15,6 +15,7 @@ session's journal, and slot 0, as it found them.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -27,7 +28,7 @@ from typing import Any
 import platformdirs
 
 from chronus_tui import patternfile
-from chronus_tui.history import HistoryError
+from chronus_tui.history import HISTORY_LIMIT, History, HistoryError, entry_from_record
 from chronus_tui.journalfile import JournalWriter, journal_path, read_journal
 from chronus_tui.model import PatternError
 from chronus_tui.session import Session, SessionError
@@ -39,6 +40,7 @@ JOURNAL_FOLDER = "journal"  # in a patterns folder named by --patterns-dir or $C
 JOURNAL_VERSION = 1  # the header's "version" this Chronus reads (session.journal_header writes it)
 LOGGED_SKIPS = 10  # records that could not apply, logged one by one; the rest are only counted
 START_WAIT = 1.0  # seconds a start waits for the new journal's first line to be on disk
+CARRIED_HISTORY_BYTES = 256 * 1024  # the newest history a new journal's first line carries
 
 
 def journal_location(patterns_root: Path) -> Path:
@@ -83,7 +85,7 @@ class Recovery:
                     said.append(f"the recovered session was not saved to slot 0: {exc}; "
                                 "the journal keeps it")
             writer = JournalWriter(self.path, on_error=session.report_error)
-            writer.start(session.journal_header())
+            writer.start(_journal_start(session))
             session.journal = writer
             # No one listens yet (the UI subscribes once it runs): a journal that cannot even
             # start is told as a notice (the writer has logged it).
@@ -131,6 +133,7 @@ def read_recovery(store: SlotStore, path: Path) -> Recovery:
     except (PatternError, StoreError, ValueError) as exc:
         found.unusable = f"its first line is no session to start from: {exc}"
         return found
+    session.history, found.skipped = _restored(read.header.get("history", []))
     edit_ids: set[int] = set()
     for number, record in enumerate(read.records, start=2):
         try:
@@ -181,6 +184,43 @@ def _base_session(store: SlotStore, header: dict[str, Any]) -> tuple[Session, fl
     session.transport.playing_slot = None if slot is None else check_slot(slot)
     session.started = float(started)
     return session, float(started)
+
+
+def _journal_start(session: Session) -> dict[str, Any]:
+    """The new journal's first line: the live state, and the newest history entries (up to
+    CARRIED_HISTORY_BYTES), so that an undo or redo of a recovered entry journaled later names
+    an entry the journal holds. The session keeps only those: an older one, undone after
+    another crash, could not be recovered."""
+    carried: list[dict[str, Any]] = []
+    size = 0
+    for entry in reversed(session.history.entries):
+        record = {**entry.record(), "undone_by": entry.undone_by, "undo_order": entry.undo_order}
+        size += len(json.dumps(record))
+        if size > CARRIED_HISTORY_BYTES:
+            break
+        carried.append(record)
+    carried.reverse()
+    session.history = _restored(carried)[0]
+    return {**session.journal_header(), "history": carried}
+
+
+def _restored(records: object) -> tuple[History, int]:
+    """A History holding the entries of a journal header's "history" (each an entry record,
+    with who undid it and when), and how many of them were no entry (skipped)."""
+    history, undone, bad = History(), [], 0
+    for record in records[:HISTORY_LIMIT] if type(records) is list else []:
+        try:
+            entry = entry_from_record(record)
+        except HistoryError:
+            bad += 1
+            continue
+        history.add(entry)
+        by, order = record.get("undone_by"), record.get("undo_order")
+        if type(by) is str:
+            undone.append((order if type(order) is int else 0, entry, by))
+    for _order, entry, by in sorted(undone, key=lambda item: item[0]):
+        history.mark_undone(entry, by)  # in the order they were undone: the newest is redone first
+    return history, bad
 
 
 def _differs_from_autosave(session: Session) -> bool:

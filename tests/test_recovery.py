@@ -13,17 +13,19 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.osc import free_udp_port, wait_until
+from support.patterns import full_pattern
 from test_faults_ui import toasts
 
 from chronus_tui import cli
 from chronus_tui.journalfile import encode_line, read_journal
-from chronus_tui.recovery import journal_location
+from chronus_tui.recovery import CARRIED_HISTORY_BYTES, journal_location
 from chronus_tui.runtime import Runtime, open_runtime
 from chronus_tui.session import ChangeKind
 from chronus_tui.store import SlotStore, factory_patterns
@@ -222,6 +224,42 @@ def test_a_crash_after_crash_recovers_the_edits_of_both_sessions(start: Any) -> 
     crash(second)
     third = start()
     assert (third.session.pattern.bpm, third.session.pattern.swing) == (101.0, 0.3)
+
+
+def test_undo_and_redo_of_recovered_edits_survive_the_next_crash(start: Any) -> None:
+    first = start()
+    first.session.set_bpm(150.0, source=UI)
+    first.session.set_swing(0.3, source=UI)
+    first.session.set_name("Before", source=AGENT)
+    first.session.undo(source=AGENT)
+    crash(first)
+    second = start()
+    second.session.undo(source=UI)  # the swing, made before the first crash
+    second.session.redo(source=AGENT)  # the name, undone before it
+    expected = second.session.snapshot()
+    crash(second)
+
+    third = start()
+    assert third.session.snapshot() == expected
+    assert (third.session.pattern.swing, third.session.pattern.name) == (0.08, "Before")
+    third.session.redo(source=UI)  # and the history goes on where it was
+    assert third.session.pattern.swing == 0.3
+    assert third.notices[0].startswith("recovered 2 edits ")
+
+
+def test_a_new_journal_carries_a_bounded_history(start: Any, patterns_dir: Path) -> None:
+    first = start()
+    big = full_pattern()
+    for number in range(60):  # loads: an entry holds two whole patterns
+        first.session.apply_snapshot(replace(big, name=f"Take {number}"), "now", source=UI)
+    crash(first)
+    second = start()
+    assert second.journal is not None and second.journal.flush()
+    header_line = journal_of(patterns_dir).read_bytes().splitlines()[0]
+    carried = json.loads(header_line)["history"]
+    assert 0 < len(carried) < 60 and len(header_line) < 2 * CARRIED_HISTORY_BYTES
+    assert [e.id for e in second.session.history.entries] == [r["id"] for r in carried]
+    assert carried[-1]["summary"] == "load 'Take 59'"
 
 
 # -- hostile journals ----------------------------------------------------------------------
