@@ -377,16 +377,17 @@ class Session:
 
     def _conflict(self, entry: Entry, undo: bool) -> str | None:
         """Why entry cannot be undone (redone) now: a value it would set back was changed
-        since by someone; None when every value is as the entry left (found) it."""
+        since, by a later edit still in effect (even one that set it back as it was: that
+        is its author's value now) or otherwise; None when no one touched them since."""
         for op in entry.ops:
+            by = next((later.author for later in self.history.since(entry)
+                       if any(history.overlap(o.target, op.target) for o in later.ops)), None)
             expected = op.after if undo else op.before
             try:
                 current = self._read(op.target)
             except (PatternError, IndexError):  # its track is gone, or shorter
                 current = object()
-            if not history.same(op.target, current, expected):
-                by = next((later.author for later in self.history.since(entry)
-                           if any(history.overlap(o.target, op.target) for o in later.ops)), None)
+            if by is not None or not history.same(op.target, current, expected):
                 return f"{history.label(op.target)} was changed since" + (f" by {by}" if by else "")
         return None
 

@@ -391,13 +391,16 @@ UI, AGENT = "ui", "osc 127.0.0.1:5000"
 
 
 @pytest.fixture
-def clock(session: Session) -> FakeClock:
-    """The `session` fixture's history on a clock the test moves (coalescing)."""
-    fake = FakeClock()
-    session.history = History(clock=fake)
-    session.apply_snapshot(patternfile.pattern_to_dict(first_pattern()), "now")
-    session.history.entries.clear()  # the test's edits start the history
-    return fake
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def session(store: SlotStore, engine: FakeEngine, clock: FakeClock) -> Session:
+    """The conftest's session, but on first_pattern(), its history on a clock the test moves."""
+    live = Session(store, engine, first_pattern())
+    live.history = History(clock=clock)
+    return live
 
 
 def test_a_held_knob_is_one_entry_until_half_a_second_of_quiet(session: Session, clock: FakeClock) -> None:
@@ -427,12 +430,13 @@ def test_another_authors_change_of_the_track_ends_a_run_of_its_level(
         session: Session, clock: FakeClock) -> None:
     """The agent's level run is cut by the keyboard's change of the whole track (its length),
     so undoing everything, newest first, meets every value as each entry left it."""
+    first = session.snapshot()
     session.set_level("kick", 0.5, source=AGENT)
     session.set_length("kick", 8, source=UI)
     session.set_level("kick", 0.6, source=AGENT)
     assert [e.author for e in session.history.entries] == [AGENT, UI, AGENT]
     session.undo(3, everyone=True)
-    assert session.snapshot() == patternfile.pattern_to_dict(first_pattern()) | {"name": "first"}
+    assert session.snapshot() == first
 
 
 def test_a_new_edit_clears_its_authors_redo_branch_only(session: Session, clock: FakeClock) -> None:
@@ -603,3 +607,25 @@ def test_a_run_that_continues_after_an_undo_replays_to_the_same_history(
         recovered.replay(record)
     assert history_view(recovered) == history_view(session)
     assert [e.summary for e in session.history.entries] == ["bpm 124 → 131"]
+
+
+def test_an_undo_is_refused_when_another_author_changed_the_value_even_back(
+        session: Session, clock: FakeClock) -> None:
+    """The agent added its own bass and then cleared every track: the bass is absent again,
+    as the keyboard's removal left it, but it is the agent's doing now; the keyboard's undo
+    of its removal would overwrite it."""
+    session.remove_track("bass", source=UI)
+    session.add_track("bass", "voice1", "X", source=AGENT)
+    session.clear_tracks(source=AGENT)
+    before = session.snapshot()
+    with pytest.raises(SessionError, match=f"track bass was changed since by {AGENT}"):
+        session.undo(source=UI)
+    assert session.snapshot() == before
+    clock.now += 1
+    session.set_bpm(130, source=UI)
+    session.set_bpm(140, source=AGENT)
+    clock.now += 1
+    session.set_bpm(130, source=AGENT)
+    with pytest.raises(SessionError, match=f"bpm was changed since by {AGENT}"):
+        session.undo(source=UI)
+    assert session.pattern.bpm == 130
