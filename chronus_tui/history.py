@@ -109,13 +109,18 @@ def entry_from_record(data: object) -> Entry:
         raise HistoryError(f"edit record {str(ident)[:20]} has a field of the wrong type")
     ops = []
     for raw in raw_ops:
-        if not (type(raw) is list and len(raw) == 3 and type(raw[0]) is list and raw[0]):
+        if not (type(raw) is list and len(raw) == 3):
             raise HistoryError(f"edit record {ident} has an operation that is not [target, before, after]")
-        target = tuple(raw[0])
-        if type(target[0]) is not str or _TARGET_SHAPES.get(target[0]) != tuple(map(type, target)):
-            raise HistoryError(f"{str(raw[0])[:80]} is not a known target")
-        ops.append(Op(target, raw[1], raw[2]))
+        ops.append(Op(target_from_record(raw[0]), raw[1], raw[2]))
     return Entry(ident, author[:64], float(when), bar, step, tuple(ops), summary[:200])
+
+
+def target_from_record(raw: object) -> Target:
+    """A target from its journal form (a list); HistoryError when it is none we know."""
+    if not (type(raw) is list and raw and type(raw[0]) is str
+            and _TARGET_SHAPES.get(raw[0]) == tuple(map(type, raw))):
+        raise HistoryError(f"{str(raw)[:80]} is not a known target")
+    return tuple(raw)
 
 
 # The types of each kind of target's parts (see Target).

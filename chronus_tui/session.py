@@ -306,14 +306,18 @@ class Session:
                     if not done:
                         raise SessionError(f"cannot {verb} “{entry.summary}”: {conflict}")
                     break
+                # The record carries the values too: after a rebase the journal has no entry
+                # made before it, and recovery sets them from the record.
                 if undo:
-                    changes += self._apply([(op.target, op.before) for op in reversed(entry.ops)], source)
+                    values = [(op.target, op.before) for op in reversed(entry.ops)]
+                    changes += self._apply(values, source)
                     self.history.mark_undone(entry, source)
-                    self._journal({"undo": entry.id, "by": source})
+                    self._journal({"undo": entry.id, "by": source, "set": _journal_values(values)})
                 else:
-                    changes += self._apply([(op.target, op.after) for op in entry.ops], source)
+                    values = [(op.target, op.after) for op in entry.ops]
+                    changes += self._apply(values, source)
                     self.history.mark_redone(entry)
-                    self._journal({"redo": entry.id})
+                    self._journal({"redo": entry.id, "set": _journal_values(values)})
                 done.append(entry)
         if not done:
             whose = "anyone's" if everyone else f"of yours ({source or 'no author'})"
@@ -327,12 +331,13 @@ class Session:
 
     def replay(self, record: object) -> None:
         """Apply one journal record: an edit ({"edit": entry}), or the undo or redo of an
-        entry by id. For recovery, before the engine and any listener are attached.
+        entry by id (of one made before the journal's start, by the values it set). For
+        recovery, before the engine and any listener are attached.
 
         Raises HistoryError for a record that cannot apply (a journal is hostile input);
         what it had set by then is set back, so the live state stays what it was.
         """
-        if not isinstance(record, dict) or len(record) > 2:
+        if not isinstance(record, dict) or len(record) > 3:
             raise HistoryError(f"{str(record)[:80]} is not a journal record")
         with self._lock:
             if "edit" in record:
@@ -342,6 +347,9 @@ class Session:
                 return
             action = "undo" if "undo" in record else "redo" if "redo" in record else None
             entry = self.history.find(record[action]) if action is not None else None
+            if entry is None and action is not None and type(record.get("set")) is list:
+                self._replay_values([_value_from_record(item) for item in record["set"]])
+                return
             if entry is None or entry.undone != (action == "redo"):
                 raise HistoryError(f"{str(record)[:80]} names no entry it can {action or 'apply'}")
             if action == "undo":
@@ -901,6 +909,17 @@ def _merged(ops: list[Op], read: Callable[[Target], Any]) -> tuple[Op, ...]:
         merged = [op for op in merged if not any(history.overlap(op.target, holder) for holder in holders)]
         merged += [Op(holder, history.read(start, slot, holder), read(holder)) for holder in holders]
     return tuple(op for op in merged if not history.same(op.target, op.before, op.after))
+
+
+def _journal_values(values: list[tuple[Target, Any]]) -> list[list[Any]]:
+    return [[list(target), value] for target, value in values]
+
+
+def _value_from_record(raw: object) -> tuple[Target, Any]:
+    """A [target, value] of an undo or redo record (HistoryError when it is not one)."""
+    if not (type(raw) is list and len(raw) == 2):
+        raise HistoryError(f"{str(raw)[:80]} is not [target, value]")
+    return history.target_from_record(raw[0]), raw[1]
 
 
 def _assign_notes(track: Track, notes: list[int]) -> None:

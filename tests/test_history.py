@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from support.fakes import FakeClock, FakeEngine
 from support.patterns import full_pattern
 
 from chronus_tui import patternfile
+from chronus_tui import session as session_module
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -34,8 +36,10 @@ from chronus_tui.engine.protocol import (
     Switched,
 )
 from chronus_tui.history import History
+from chronus_tui.journalfile import JournalWriter, journal_path
 from chronus_tui.model import LENGTH_RANGE, MODULE_PARAMS, VOICES, Pattern, Step, Track, parse_steps
-from chronus_tui.session import LOAD_MODES, Session, SessionError
+from chronus_tui.recovery import read_recovery
+from chronus_tui.session import JOURNAL_REBASE_BYTES, LOAD_MODES, Session, SessionError
 from chronus_tui.store import SlotStore
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
@@ -108,24 +112,42 @@ def played(pattern: Pattern) -> dict[str, Any]:
     return data
 
 
-class JournalRecorder:
-    """A JournalLink that keeps the records as a file would give them back (JSON, no NaN)."""
+def as_read(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a journal file gives it back (JSON, which has no NaN)."""
+    return json.loads(json.dumps(record, allow_nan=False))
 
-    def __init__(self) -> None:
+
+class JournalRecorder:
+    """A JournalLink that keeps its header and records as a file would give them back; with
+    rebase_every, it says it is full every that many records (the Session then rebases it)."""
+
+    def __init__(self, session: Session, rebase_every: int = 0) -> None:
+        self.header = as_read(session.journal_header())
         self.records: list[dict[str, Any]] = []
-        self.size = 0
+        self.rebase_every = rebase_every
+        self.appended = 0
+        session.journal = self
 
     def append(self, record: dict[str, Any]) -> None:
-        text = json.dumps(record, allow_nan=False)
-        self.size += len(text) + 1
-        self.records.append(json.loads(text))
+        self.records.append(as_read(record))
+        self.appended += 1
 
     def rebase(self, header: dict[str, Any]) -> None:
-        raise AssertionError("a test journal never grows to a rebase")
+        self.header, self.records = as_read(header), []
 
     @property
     def bytes_since_base(self) -> int:
-        return self.size
+        full = self.rebase_every and self.appended % self.rebase_every == 0
+        return JOURNAL_REBASE_BYTES + 1 if full else 0
+
+    def recover(self, store: SlotStore) -> Session:
+        """A new Session on the header's state, the records replayed (as recovery does)."""
+        base = self.header["base"]
+        recovered = Session(store, pattern=patternfile.pattern_from_dict(base["pattern"]))
+        recovered.transport.playing_slot = base["slot"]
+        for record in self.records:
+            recovered.replay(record)
+        return recovered
 
 
 # -- random edits ----------------------------------------------------------------------
@@ -304,16 +326,11 @@ def test_the_engine_is_told_every_change_undos_and_redos_included(
 def test_replaying_the_journal_gives_the_same_state_and_history(
         slots: SlotStore, actions: list[tuple[Any, ...]]) -> None:
     session, engine, clock = new_session(slots)
-    journal = JournalRecorder()
-    header = json.loads(json.dumps(session.journal_header()))
-    session.journal = journal
+    journal = JournalRecorder(session)
     for action in actions:
         step(session, engine, clock, action)
 
-    recovered = Session(slots, pattern=patternfile.pattern_from_dict(header["base"]["pattern"]))
-    recovered.transport.playing_slot = header["base"]["slot"]
-    for record in journal.records:
-        recovered.replay(record)
+    recovered = journal.recover(slots)
     assert state(recovered) == state(session)
     assert history_view(recovered) == history_view(session)
     for author in AUTHORS:  # the next undo and redo of each author are the same entries
@@ -321,6 +338,19 @@ def test_replaying_the_journal_gives_the_same_state_and_history(
             theirs = getattr(session.history, pick.__name__)(author, False)
             ours = pick(author, False)
             assert (ours and ours.id) == (theirs and theirs.id)
+
+
+@PROPERTY
+@given(actions=mixed_runs, rebase_every=st.integers(1, 6))
+def test_replaying_a_journal_rebased_at_any_moment_gives_the_same_state(
+        slots: SlotStore, actions: list[tuple[Any, ...]], rebase_every: int) -> None:
+    """After a rebase the journal holds no entry made before it: an undo or redo of one
+    replays by the values its record carries."""
+    session, engine, clock = new_session(slots)
+    journal = JournalRecorder(session, rebase_every)
+    for action in actions:
+        step(session, engine, clock, action)
+    assert state(journal.recover(slots)) == state(session)
 
 
 def leaves(session: Session) -> dict[tuple[Any, ...], Any]:
@@ -337,7 +367,9 @@ def leaves(session: Session) -> dict[tuple[Any, ...], Any]:
             values[("track", track.name, attribute)] = getattr(track, attribute)
         stored = track.steps + track.hidden
         stored += [Step()] * (LENGTH_RANGE[1] - len(stored))
-        values.update({("step", track.name, i): s for i, s in enumerate(stored)})
+        # as values: an edit changes a Step in place
+        values.update({("step", track.name, i): (s.on, s.accent, s.note, s.slide)
+                       for i, s in enumerate(stored)})
     return values
 
 
@@ -595,17 +627,12 @@ def test_a_run_that_continues_after_an_undo_replays_to_the_same_history(
         session: Session, clock: FakeClock) -> None:
     """The author's redo branch is dropped by the edit that continues their run; a replay
     of the journal (where the run's entry is written again) drops it too."""
-    journal = JournalRecorder()
-    header = json.loads(json.dumps(session.journal_header()))
-    session.journal = journal
+    journal = JournalRecorder(session)
     session.set_bpm(130, source=UI)
     session.set_swing(0.1, source=UI)
     session.undo(source=UI)
     session.set_bpm(131, source=UI)  # within 0.5 s of the first: the same run
-    recovered = Session(session.store, pattern=patternfile.pattern_from_dict(header["base"]["pattern"]))
-    for record in journal.records:
-        recovered.replay(record)
-    assert history_view(recovered) == history_view(session)
+    assert history_view(journal.recover(session.store)) == history_view(session)
     assert [e.summary for e in session.history.entries] == ["bpm 124 → 131"]
 
 
@@ -629,3 +656,23 @@ def test_an_undo_is_refused_when_another_author_changed_the_value_even_back(
     with pytest.raises(SessionError, match=f"bpm was changed since by {AGENT}"):
         session.undo(source=UI)
     assert session.pattern.bpm == 130
+
+
+def test_an_undo_of_an_edit_made_before_the_journal_was_rebased_is_recovered(
+        session: Session, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal starts again from the live state when it grows past its limit: an undo
+    journaled after that, of an edit made before, must still be recovered after a crash."""
+    path = journal_path(tmp_path / "journal")
+    writer = JournalWriter(path)
+    writer.start(session.journal_header())
+    session.journal = writer
+    session.set_bpm(130, source=UI)
+    monkeypatch.setattr(session_module, "JOURNAL_REBASE_BYTES", 0)  # the next record rebases
+    session.set_swing(0.2, source=AGENT)
+    monkeypatch.undo()
+    session.undo(source=UI)  # the tempo change, made before the rebase
+    assert writer.flush()
+    found = read_recovery(session.store, path)
+    writer.close()
+    assert found.skipped == 0 and found.session is not None
+    assert state(found.session) == state(session)
