@@ -42,7 +42,7 @@ from chronus_tui.recovery import read_recovery
 from chronus_tui.session import JOURNAL_REBASE_BYTES, LOAD_MODES, Session, SessionError
 from chronus_tui.store import SlotStore
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 AUTHORS = ("ui", "osc 127.0.0.1:5000", "osc 127.0.0.1:6000")
 TRACK_NAMES = ("kick", "bass", "track1", "track2")
@@ -183,11 +183,12 @@ edits = st.one_of(
     st.tuples(st.just("load"), authors, st.sampled_from([*SLOTS, EMPTY_SLOT]), st.sampled_from(LOAD_MODES)),
 )
 # What happens between edits: time passes (coalescing), the transport starts or stops, a
-# queued load reaches its bar line.
+# queued load reaches its bar line or is cancelled.
 events = st.one_of(
     st.tuples(st.just("wait"), st.sampled_from([0.1, 0.3, 0.6, 2.0])),
     st.tuples(st.just("transport"), st.booleans()),
     st.tuples(st.just("switch")),
+    st.tuples(st.just("cancel")),
 )
 groups = st.tuples(st.just("group"), authors, st.lists(edits, min_size=2, max_size=4))
 travels = st.tuples(st.sampled_from(["undo", "redo"]), authors, st.booleans(), st.integers(1, 3))
@@ -244,6 +245,8 @@ def step(session: Session, engine: PlayingEngine, clock: FakeClock, action: tupl
     elif kind == "switch":
         if session.pending is not None:
             session.on_engine_event(engine.switch())
+    elif kind == "cancel":
+        session.cancel_queued()
     elif kind == "group":
         author, inner = args
         with session.edit_group(author):
