@@ -274,8 +274,9 @@ class Session:
             try:
                 yield
             finally:
-                ops, self._group = _merged(self._group, self._read), None
-                self._record(ops, source, summary)
+                ops, described = _merged(self._group, self._pattern, self.transport.playing_slot)
+                self._group = None
+                self._record(ops, source, summary or described)
         self._notify(None)
 
     def undo(self, count: int = 1, *, everyone: bool = False, source: str = "") -> list[Entry]:
@@ -881,34 +882,42 @@ class Session:
                 self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
 
 
-def _merged(ops: list[Op], read: Callable[[Target], Any]) -> tuple[Op, ...]:
+def _merged(ops: list[Op], live: Pattern, slot: int | None) -> tuple[tuple[Op, ...], str]:
     """One op per target: the first one's before, the last one's after; none left unchanged.
+    Also what they did, in words.
 
     Ops whose targets overlap (a track's level and the whole track; anything and a load)
-    become one op on what holds them all (the track, the pattern), from its state before
-    the group, worked back from now through the ops' befores, to its state now: as separate
-    ops, undo or redo would find a value not as its op left it (a later op changed it too)
-    and refuse."""
+    become one op on what holds them all (the track; the pattern, also when several tracks
+    came or went, so that undo puts each back in its place), from its state before the
+    group, worked back from the live state (pattern, slot) through the ops' befores, to its
+    state now: as separate ops, undo or redo would find a value not as its op left it (a
+    later op changed it too) and refuse."""
     firsts: dict[Target, Op] = {}
     lasts: dict[Target, Op] = {}
     for op in ops:
         firsts.setdefault(op.target, op)
         lasts[op.target] = op
     merged = [Op(t, first.before, lasts[t].after) for t, first in firsts.items()]
-    if ("pattern",) in firsts and len(firsts) > 1:
+    described = history.describe(op for op in merged if not history.same(op.target, op.before, op.after))
+    holders = {("track", t[1]) for t in firsts if t[0] in ("step", "field") and ("track", t[1]) in firsts}
+    if (("pattern",) in firsts and len(firsts) > 1) or (holders and sum(t[0] == "track" for t in firsts) > 1):
         holders = {("pattern",)}
-    else:
-        holders = {("track", t[1]) for t in firsts if t[0] in ("step", "field") and ("track", t[1]) in firsts}
     if holders:
-        now = read(("pattern",))
-        start, slot = patternfile.pattern_from_dict(now["pattern"]), now["slot"]
+        # One track's state depends on its own ops alone (no other track came or went): only
+        # that track is copied and worked back.
+        whole = ("pattern",) in holders
+        start = live.copy() if whole else replace(
+            live, tracks=[t.copy() if ("track", t.name) in holders else t for t in live.tracks])
+        start_slot = slot
         for op in reversed(ops):
-            switched = history.write(start, op.target, op.before)
-            if switched is not None:
-                start, slot = switched
+            if whole or any(history.overlap(op.target, holder) for holder in holders):
+                switched = history.write(start, op.target, op.before)
+                if switched is not None:
+                    start, start_slot = switched
         merged = [op for op in merged if not any(history.overlap(op.target, holder) for holder in holders)]
-        merged += [Op(holder, history.read(start, slot, holder), read(holder)) for holder in holders]
-    return tuple(op for op in merged if not history.same(op.target, op.before, op.after))
+        merged += [Op(holder, history.read(start, start_slot, holder), history.read(live, slot, holder))
+                   for holder in holders]
+    return tuple(op for op in merged if not history.same(op.target, op.before, op.after)), described
 
 
 def _journal_values(values: list[tuple[Target, Any]]) -> list[list[Any]]:

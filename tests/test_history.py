@@ -190,7 +190,6 @@ events = st.one_of(
     st.tuples(st.just("switch")),
     st.tuples(st.just("cancel")),
 )
-groups = st.tuples(st.just("group"), authors, st.lists(edits, min_size=2, max_size=4))
 travels = st.tuples(st.sampled_from(["undo", "redo"]), authors, st.booleans(), st.integers(1, 3))
 own_undos = st.tuples(st.just("undo"), authors, st.just(False), st.just(1))
 # Edits of a few values, so that authors often change what another changed before.
@@ -205,10 +204,11 @@ contested = st.one_of(
     st.tuples(st.just("add"), authors, st.just("kick"), st.just("voice1"), step_strings, st.none()),
     st.tuples(st.just("load"), authors, st.sampled_from([*SLOTS]), st.just("now")),
 )
+groups = st.tuples(st.just("group"), authors, st.lists(edits | contested, min_size=2, max_size=5))
 edit_runs = (st.lists(st.one_of(edits, edits, events, groups), max_size=30)
              | st.lists(st.one_of(contested, events), max_size=30))
 mixed_runs = (st.lists(st.one_of(edits, edits, events, groups, travels, own_undos), max_size=40)
-              | st.lists(st.one_of(contested, contested, events, travels, own_undos), max_size=40))
+              | st.lists(st.one_of(contested, contested, events, groups, travels, own_undos), max_size=40))
 
 
 def _edit(session: Session, kind: str, author: str, *args: Any) -> None:
@@ -679,3 +679,19 @@ def test_an_undo_of_an_edit_made_before_the_journal_was_rebased_is_recovered(
     writer.close()
     assert found.skipped == 0 and found.session is not None
     assert state(found.session) == state(session)
+
+
+def test_a_group_that_removes_tracks_and_sets_one_undoes_each_back_in_its_place(
+        session: Session, clock: FakeClock) -> None:
+    session.add_track("hat", "voice3", "x.x.", source=UI)
+    first = session.snapshot()
+    with session.edit_group(AGENT):
+        session.remove_track("kick", source=AGENT)
+        session.set_level("bass", 0.2, source=AGENT)
+        session.remove_track("bass", source=AGENT)
+    assert [t.name for t in session.pattern.tracks] == ["hat"]
+    assert session.history.entries[-1].summary == "remove track kick; bass level 0.7 → 0.2; remove track bass"
+    session.undo(source=AGENT)
+    assert session.snapshot() == first
+    session.redo(source=AGENT)
+    assert [t.name for t in session.pattern.tracks] == ["hat"]
