@@ -5,7 +5,9 @@ authors, on a fake engine that plays what it is told and a fake clock for coales
 - undoing everything returns the first state exactly (pattern and playing slot); redoing
   everything returns the last;
 - the engine was told every change, undos and redos included: what it plays is the live state;
-- replaying the journal's records onto the base state gives the same state and history;
+- replaying the journal's records onto the base state gives the same state and history, and
+  the same state when the journal was rebased at any moment (an undo of an entry made
+  before the rebase replays by the values its record carries);
 - an author's undo changes only values that author set last, or is refused and changes nothing.
 """
 
