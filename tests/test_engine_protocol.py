@@ -23,6 +23,8 @@ from chronus_tui.engine.protocol import (
     Gate,
     Position,
     Ready,
+    RecordingStarted,
+    RecordingStopped,
     ReplacePattern,
     ReplaceTrack,
     Restarted,
@@ -30,7 +32,9 @@ from chronus_tui.engine.protocol import (
     SetParam,
     SetTempo,
     SetTransport,
+    StartRecording,
     Status,
+    StopRecording,
     Switched,
 )
 from chronus_tui.engine.wire import FrameReader, FrameWriter
@@ -42,7 +46,8 @@ PATTERN = full_pattern()
 EXAMPLES: list[Command | Event] = [
     ReplacePattern(PATTERN, "bar", 7), ReplacePattern(PATTERN, "edit"), ReplaceTrack(3, PATTERN.tracks[3]),
     SetParam("voice2", "filter/freq", 440.0), SetTempo(133.0, 0.25), SetTransport(True),
-    Gate("voice6", False), CancelQueued(),
+    Gate("voice6", False), CancelQueued(), StartRecording("/tmp/set.wav", at_bar=False), StopRecording(),
+    RecordingStarted("/tmp/set.wav", 96000), RecordingStopped("/tmp/set.wav", 48000, "disk full"),
     Ready("null", 48000, 256, 1234), Failed("jack", "no JACK server"),
     Status("jack", 48000, 256, cpu=3.5, blocks=99, callback_ms=0.25, slow_commands=1, xruns=2),
     Position(1, 15, 96000), Switched(7, 123456), EngineMessage("engine could not apply 'gate'"),

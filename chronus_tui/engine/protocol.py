@@ -17,6 +17,10 @@ Commands, control → synth, applied at the start of an audio block in the order
     SetTransport(playing)                 start (from bar 1) or stop
     Gate(voice, on)                       hold or release a voice by hand
     CancelQueued()                        forget the queued load
+    StartRecording(path, at_bar)          record the output to a new WAV `path` (stereo,
+                                          24-bit), from the next bar line while playing
+                                          (at_bar), else from this block
+    StopRecording()                       close the recording (its header finalised)
 
 Commands with the same `supersedes` key in one block replace each other: only the last
 one has any effect (synth/process.py drops the others before it applies any).
@@ -29,6 +33,9 @@ Events, synth → control:
     Position(bar, step, sample)           at most one per step
     Switched(token, sample)               the queued (or immediate) load `token` took effect
     EngineMessage(message)                a command could not be applied, or a note for the user
+    RecordingStarted(path, sample)        the file's first frame is the output's sample `sample`
+    RecordingStopped(path, frames, error) closed after `frames` frames; `error`: why it stopped
+                                          by itself (the file could not be written)
 
 The client's own events, about the synth process's life (never on the pipe):
 
@@ -129,6 +136,18 @@ class CancelQueued(Command):
 
 
 @dataclass(frozen=True)
+class StartRecording(Command):
+    op: ClassVar[str] = "record"
+    path: str
+    at_bar: bool = True
+
+
+@dataclass(frozen=True)
+class StopRecording(Command):
+    op: ClassVar[str] = "record-stop"
+
+
+@dataclass(frozen=True)
 class Event:
     """An event from the synth process or about it; `kind` names it to listeners."""
 
@@ -193,6 +212,21 @@ class Switched(Event):
 class EngineMessage(Event):
     kind: ClassVar[str] = "error"
     message: str
+
+
+@dataclass(frozen=True)
+class RecordingStarted(Event):
+    kind: ClassVar[str] = "recording"
+    path: str
+    sample: int  # the output sample the file's first frame holds (a bar line's, as Position's)
+
+
+@dataclass(frozen=True)
+class RecordingStopped(Event):
+    kind: ClassVar[str] = "recorded"
+    path: str
+    frames: int
+    error: str | None = None  # set when it stopped by itself: the file could not be written
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ lane plays on from its hold slot (StepTables).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -71,11 +72,15 @@ from chronus_tui.engine.protocol import (
     Gate,
     LoadMode,
     Position,
+    RecordingStarted,
+    RecordingStopped,
     ReplacePattern,
     ReplaceTrack,
     SetParam,
     SetTempo,
     SetTransport,
+    StartRecording,
+    StopRecording,
     Switched,
 )
 from chronus_tui.model import (
@@ -119,6 +124,72 @@ class QueuedLoad:
     steps: list[LaneSteps]  # its tracks, compiled when it was queued: not in the switch's block
 
 
+RECORD_CHECK_BLOCKS = 64  # blocks between checks that a recording's file grows (~0.3 s)
+RECORD_FRAME_BYTES = 6  # stereo, 24-bit
+RECORD_HEADER_BYTES = 44
+
+
+class Recorder:
+    """The output to a stereo 24-bit WAV, from exactly sample `first` on.
+
+    pyo's Record writes whole blocks, from the block boundary where it is made; the
+    first sound sample wanted (a bar line's) falls inside a block. So it records the
+    output through a delay of `boundary - first` samples (under one block), made to run
+    from the block before, and its file's first frame is the output's sample `first`.
+    buffering=1: every block is written as it is computed, so stop() loses nothing.
+    Record ignores a failed write (a full disk): check() compares the file's size with
+    what was recorded, and the graph then closes the file (its header written in place,
+    so what reached the disk plays).
+    """
+
+    def __init__(self, pyo: Any, source: Any, path: str, first: int, buffer: int, sr: int) -> None:
+        self.pyo, self.path, self.first, self.buffer, self.sr = pyo, path, first, buffer, sr
+        self.delay = pyo.SDelay(source, delay=0.0, maxdelay=2 * buffer / sr)
+        self.delay.stop()
+        self.record: Any = None
+        self.began: int | None = None  # the block boundary where Record began
+
+    def advance(self, start: int) -> bool:
+        """At the block boundary before sample `start`: run the delay from the block holding
+        `first`, begin recording at the first boundary at or after it; True once it began."""
+        if self.record is not None:
+            return False
+        if start >= self.first:
+            # + half a sample: pyo truncates the delay in samples, and d / sr × sr may fall below d
+            self.delay.setDelay((start - self.first + 0.5) / self.sr)
+            if not self.delay.isPlaying():
+                self.delay.play()
+            self.record = self.pyo.Record(self.delay, self.path, chnls=2, fileformat=0, sampletype=1,
+                                          buffering=1)
+            self.began = start
+            return True
+        if self.first < start + self.buffer and not self.delay.isPlaying():
+            self.delay.play()
+        return False
+
+    def frames(self, now: int) -> int:
+        return 0 if self.began is None else now - self.began
+
+    def check(self, now: int) -> str | None:
+        """Why the file is not being written (None: it is)."""
+        if self.began is None:
+            return None
+        try:
+            size = os.stat(self.path).st_size
+        except OSError as exc:
+            return f"recording stopped: {os.path.basename(self.path)} is gone ({exc.strerror or exc})"
+        # a block or two may still be on its way to the disk
+        if size < RECORD_HEADER_BYTES + (self.frames(now) - 2 * self.buffer) * RECORD_FRAME_BYTES:
+            return (f"recording stopped: {os.path.basename(self.path)} could not be written "
+                    "(is the disk full?); what was recorded is kept")
+        return None
+
+    def close(self) -> None:
+        if self.record is not None:
+            self.record.stop()  # closes the file: libsndfile writes the header's sizes
+        self.delay.stop()
+
+
 class EngineGraph:
     def __init__(self, server: Any, lanes: int = MAX_TRACKS) -> None:
         pyo = pyolib.pyo
@@ -154,6 +225,8 @@ class EngineGraph:
         self._last_step: int | None = None
         self._started_at = 0  # sample of the last transport start
         self._manual: dict[str, int] = {}  # voice -> lane borrowed for a hand-held gate
+        self.recorder: Recorder | None = None
+        self._record_bar: int | None = None  # the step whose bar line a recording waits for
         self._lfo1_moving = self.sources.lfo1_moving()
         self._update_usage()
 
@@ -183,8 +256,18 @@ class EngineGraph:
         self.tables.settle()
         self._stop_silent()
         self._arm_queued(start)
+        self._advance_recording(start)
         events, self._events = self._events, []
         return events
+
+    def stop_recording(self, error: str | None = None) -> None:
+        """Close the recording, if one runs or waits (the engine ends: its file is finalised)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        recorder.close()
+        self._events.append(RecordingStopped(recorder.path, recorder.frames(self.clock_graph.processed()),
+                                             error))
 
     # -- commands -----------------------------------------------------------------
 
@@ -302,9 +385,26 @@ class EngineGraph:
     def _cancel(self, command: CancelQueued) -> None:
         self.queued = None
 
+    def _record(self, command: StartRecording) -> None:
+        if self.recorder is not None:
+            raise ValueError(f"already recording to {os.path.basename(self.recorder.path)}")
+        start = self.clock_graph.processed()
+        first = start
+        self._record_bar = None
+        if command.at_bar and self.clock.playing:
+            current = self.clock.step_at(start - 1)
+            self._record_bar = self.n0 + STEPS_PER_BAR * ((current - self.n0) // STEPS_PER_BAR + 1)
+            first = self.clock.onset(self._record_bar) + ENVELOPE_LATENCY
+        self.recorder = Recorder(pyolib.pyo, self.master.output, command.path, first, self.buffer, self.sr)
+        self._advance_recording(start)
+
+    def _stop_recording(self, command: StopRecording) -> None:
+        self.stop_recording()
+
     _HANDLERS: ClassVar[dict[type[Command], Callable[[EngineGraph, Any], None]]] = {
         ReplacePattern: _pattern, ReplaceTrack: _track, SetParam: _param, SetTempo: _tempo,
         SetTransport: _transport, Gate: _gate, CancelQueued: _cancel,
+        StartRecording: _record, StopRecording: _stop_recording,
     }
 
     # -- switching ------------------------------------------------------------------
@@ -496,6 +596,23 @@ class EngineGraph:
         self.master.use_lanes({lane.index for lane in self.lanes if lane.voice})
 
     # -- events -----------------------------------------------------------------------
+
+    def _advance_recording(self, start: int) -> None:
+        """Begin a waiting recording on its sample (its bar line's, as the clock now puts it;
+        at once if the transport stopped meanwhile); check that a running one is written."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        if recorder.began is None:
+            if self._record_bar is not None:
+                recorder.first = self.clock.onset(self._record_bar) + ENVELOPE_LATENCY \
+                    if self.clock.playing else start
+            if recorder.advance(start):
+                self._events.append(RecordingStarted(recorder.path, recorder.first))
+        elif (start - recorder.began) // self.buffer % RECORD_CHECK_BLOCKS == 0 and \
+                (error := recorder.check(start)) is not None:
+            self._error(error)
+            self.stop_recording(error)
 
     def _report_switches(self, start: int) -> None:
         due = [r for r in self._reports if r[1] < start]

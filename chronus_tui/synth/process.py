@@ -276,6 +276,7 @@ def serve(candidates: list[str], sr: int, buffer: int, commands: FrameReader, ev
         log.info("the JACK server went away; engine stopping")
         logging.shutdown()
         os._exit(0)
+    callback.graph.stop_recording()  # its file's header written: the recording plays
     engine.server.stop()
     engine.server.shutdown()
     if engine.monitor is not None:
