@@ -137,8 +137,9 @@ def to_load_mode(value: object) -> str:
 
 
 def to_schema_format(value: object) -> str:
-    """The original's /engine/schema [format]: the answer is always JSON now."""
-    if to_text(value) not in ("json", "stdout"):
+    """The original's /engine/schema [format] (chronusctl sends stdout, json or file): the answer
+    is always JSON, sent back to the client."""
+    if to_text(value) not in ("json", "stdout", "file"):
         raise ArgError(f"{value!r}: the schema is sent as json")
     return "json"
 
@@ -169,4 +170,4 @@ NOTE = Kind("note", to_step_note, "MIDI 0–127, Hz (float or \"41.2\"), name li
 NOTES = Kind("notes", to_notes, "\"n1,n2,…\" (Hz, MIDI or names), one number, or an OSC array")
 LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar (default), 1 = next step; or bar/step/now")
 PORT = Kind("port", to_port, "UDP port 1–65535, as int, float or string")
-SCHEMA_FORMAT = Kind("format", to_schema_format, "json (the original's stdout is accepted too)")
+SCHEMA_FORMAT = Kind("format", to_schema_format, "json (the original's stdout and file are accepted too)")

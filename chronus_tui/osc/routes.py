@@ -342,6 +342,25 @@ def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((req.schema(),))
 
 
+def engine_list(req: Request, a: dict[str, Any]) -> Reply:
+    """The modules and their parameters as the original listed them: the voices once (they share
+    one set of parameters), then every other module, then the old names and what they stand for."""
+    return _json_reply({
+        "voices": {"names": list(VOICES), "gate": "/gate/voiceN 0|1",
+                   "params": _param_ranges(VOICES[0])},
+        "modules": {module: _param_ranges(module) for module in PARAM_INDEX if module not in VOICES},
+        "old_names": {**{f"/mod/{old}": f"/mod/{module}/{param}"
+                         for old, (module, param) in LEGACY_PARAMS.items()},
+                      **{f"/gate/{old}": f"/gate/{voice}" for old, voice in LEGACY_GATES.items()}},
+    })
+
+
+def _param_ranges(module: str) -> dict[str, str]:
+    """Each parameter of a module with its range and unit, as `20–5000 Hz`."""
+    return {name: f"{fmt_range(spec.low, spec.high)} {spec.unit}".rstrip()
+            for name, spec in PARAM_INDEX[module].items()}
+
+
 def pattern_save(req: Request, a: dict[str, Any]) -> Reply:
     req.session.save_slot(a["slot"], a.get("name"), req.source)
     return Reply((a["slot"], slot_label(a["slot"]), a.get("name") or req.session.pattern.name))
@@ -512,6 +531,33 @@ def _gate_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
         yield f"/gate/{voice}", {"voice": voice}
 
 
+# The original engine's names from before it had eight voices: each stands for a voice1
+# parameter or voice1's gate, as the original mapped them, so its early scripts play here.
+# adsr1/freq the original dropped; its integrated-sequencer example sends it as voice1's pitch.
+LEGACY_PARAMS: dict[str, tuple[str, str]] = {
+    "sine1/freq": ("voice1", "freq"),
+    "filter1/freq": ("voice1", "filter/freq"),
+    "filter1/q": ("voice1", "filter/q"),
+    **{f"adsr1/{stage}": ("voice1", f"adsr/{stage}") for stage in ("attack", "decay", "sustain", "release")},
+    "adsr1/freq": ("voice1", "freq"),
+}
+LEGACY_GATES: dict[str, str] = {"adsr1": "voice1", "1": "voice1"}
+
+
+def _legacy_param_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
+    for old, (module, param) in LEGACY_PARAMS.items():
+        yield f"/mod/{old}", {"module": module, "param": param}
+
+
+def _legacy_gate_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
+    for old, voice in LEGACY_GATES.items():
+        yield f"/gate/{old}", {"voice": voice}
+
+
+def _legacy_doc(pairs: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"`{old}` → `{new}`" for old, new in pairs)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("/mod/<module>/<param>", (Arg("value", NUMBER, "range per parameter (the sound parameter table; "
                                                        "`params` in the schema)",
@@ -521,6 +567,17 @@ ROUTES: tuple[Route, ...] = (
           concrete=_param_addresses),
     Route("/gate/<voice>", (Arg("on", BOOL),), gate, "open (1) or close (0) a voice's gate by hand",
           concrete=_gate_addresses),
+    Route("/mod/<old name>", (Arg("value", NUMBER, "the range of the voice1 parameter it stands for",
+                                  out_of_range="clamped"),),
+          set_param, "the original's old names for voice1's parameters, which its scripts still send: "
+          + _legacy_doc((f"/mod/{old}", f"/mod/{module}/{param}")
+                        for old, (module, param) in LEGACY_PARAMS.items())
+          + "; they edit voice1 as its own address does",
+          concrete=_legacy_param_addresses),
+    Route("/gate/<old name>", (Arg("on", BOOL),), gate,
+          "the original's old names for voice1's gate: "
+          + _legacy_doc((f"/gate/{old}", f"/gate/{voice}") for old, voice in LEGACY_GATES.items()),
+          concrete=_legacy_gate_addresses),
     Route("/seq/add", (_ID, Arg("voice", TEXT, "voice1–voice8"),
                        Arg("pattern", TEXT, "X accent, x hit, anything else a rest; its length (1–64) "
                                             "sets the track length")),
@@ -571,6 +628,12 @@ ROUTES: tuple[Route, ...] = (
     Route("/engine/schema", (Arg("format", SCHEMA_FORMAT, optional=True),), engine_schema,
           "this table as JSON: every route with argument types and ranges, parameters, notifications",
           query=True),
+    Route("/engine/list", (), engine_list,
+          "the modules and their parameters as the original listed them: `voices` (names, gate and "
+          "the parameters every voice has, with ranges), `modules` (every other module's "
+          "parameters) and `old_names` (the original's old addresses and what they stand for)",
+          query=True, extra=Arg("ignored", Kind("anything", list, "any values; the original's "
+                                                "scripts sent some, and it ignored them"))),
     Route("/pattern/save", (Arg("slot", INT, "0 is the autosave", range=_SLOT_RANGE, out_of_range="error"),
                             Arg("name", TEXT, "1–32 printable characters", optional=True)),
           pattern_save, "save the live pattern to a slot (atomic; the old file goes to backups/)",
@@ -636,9 +699,14 @@ def unknown_address(address: str) -> str:
     parts = address.split("/")
     if address.startswith("/mod/") and len(parts) >= 4:
         module, param = parts[2], "/".join(parts[3:])
+        old_names = [old for old in LEGACY_PARAMS if old.startswith(f"{module}/")]
+        if old_names:
+            return (f"{module} (the original's old name) has no parameter {param!r} "
+                    f"(known: {', '.join(old.split('/', 1)[1] for old in old_names)})")
         if module not in PARAM_INDEX:
             return f"unknown module {module!r} (known: {', '.join(PARAM_INDEX)})"
         return f"{module} has no parameter {param!r} (known: {', '.join(PARAM_INDEX[module])})"
     if address.startswith("/gate/"):
-        return f"unknown voice {address[6:]!r} (voice1–voice8)"
+        return (f"unknown voice {address[6:]!r} (voice1–voice8, or the original's old names "
+                f"{', '.join(LEGACY_GATES)})")
     return "unknown address (send /engine/schema for the list)"
