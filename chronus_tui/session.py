@@ -46,6 +46,7 @@ from chronus_tui.model import (
     GATE_SPEC,
     LENGTH_SPEC,
     LEVEL_SPEC,
+    MAX_NAME,
     MAX_TRACKS,
     SWING_SPEC,
     ParamSpec,
@@ -654,6 +655,59 @@ class Session:
                 self._pattern.tracks.clear()
         self._edited(ChangeKind.TRACKS, {"cleared": True}, source)
 
+    def rename_track(self, name: str, new_name: str, source: str = "") -> None:
+        """Rename a track in its place. History keys tracks by name, so the entry is the old
+        name's track going and the new name's coming at the same index: undo swaps them back."""
+        new_name = _checked(check_name, new_name, "track name")
+        with self.edit_group(source, f"rename track {name} to {new_name}"):
+            track = self._track(name)
+            if new_name != name and any(t.name == new_name for t in self._pattern.tracks):
+                raise SessionError(f"there is already a track named {new_name!r}")
+            with self._journaled(source, ("track", name), ("track", new_name)):
+                track.name = new_name
+        self._edited(ChangeKind.TRACKS, {"track": new_name, "renamed": name}, source)
+
+    def set_voice(self, name: str, voice: str, source: str = "") -> None:
+        voice = _checked(check_voice, voice, "voice")
+        with self._lock:
+            track = self._track(name)
+            with self._journaled(source, ("track", name)):
+                track.voice = voice
+        self._edited(ChangeKind.TRACK, {"track": name, "voice": voice}, source, track=name)
+
+    def duplicate_track(self, name: str, source: str = "") -> Track:
+        """A copy of a track right after it, named "bass 2" (or the next number free)."""
+        with self._lock:
+            track = self._track(name)
+            if len(self._pattern.tracks) >= MAX_TRACKS:
+                raise SessionError(f"already {MAX_TRACKS} tracks; remove one first")
+            copy = replace(track.copy(), name=_free_name(name, {t.name for t in self._pattern.tracks}))
+            with self._journaled(source, ("track", copy.name)):
+                self._pattern.tracks.insert(self._pattern.tracks.index(track) + 1, copy)
+        self._edited(ChangeKind.TRACKS, {"track": copy.name, "added": True}, source)
+        return copy
+
+    def clear_track(self, name: str, source: str = "") -> None:
+        """Every step a rest, the hidden ones too; length, voice and mix stay."""
+        with self._lock:
+            track = self._track(name)
+            with self._journaled(source, ("track", name)):
+                track.steps, track.hidden = [Step() for _ in track.steps], []
+        self._edited(ChangeKind.TRACK, {"track": name, "cleared": True}, source, track=name)
+
+    def paste_steps(self, name: str, index: int, steps: list[Step], source: str = "") -> int:
+        """Write steps over a track's from step `index`, as one edit; those that would fall
+        past the track's end are left out. Returns how many were written."""
+        with self._lock:
+            track = self._track(name)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
+                raise SessionError(f"step {index!r} is outside track {name!r} (0–{track.length - 1})")
+            fitting = steps[:track.length - index]
+            with self._journaled(source, ("track", name)):
+                track.steps[index:index + len(fitting)] = [replace(step) for step in fitting]
+        self._edited(ChangeKind.TRACK, {"track": name, "pasted": len(fitting)}, source, track=name)
+        return len(fitting)
+
     def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
         """New hits with the track's notes, in order, cycled over them: the original's
         /seq/update/pattern, whose notes were a list played over whatever the hits were."""
@@ -918,6 +972,17 @@ def _merged(ops: list[Op], live: Pattern, slot: int | None) -> tuple[tuple[Op, .
         merged += [Op(holder, history.read(start, start_slot, holder), history.read(live, slot, holder))
                    for holder in holders]
     return tuple(op for op in merged if not history.same(op.target, op.before, op.after)), described
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """ "bass" → "bass 2", "bass 2" → "bass 3": the first number free, cut to fit MAX_NAME."""
+    stem, _, number = name.rpartition(" ")
+    if not (stem and number.isdigit()):
+        stem = name
+    number = 2
+    while (candidate := f"{stem[:MAX_NAME - len(str(number)) - 1]} {number}") in taken:
+        number += 1
+    return candidate
 
 
 def _journal_values(values: list[tuple[Target, Any]]) -> list[list[Any]]:

@@ -112,3 +112,35 @@ def test_undo_and_redo_keys_in_a_real_terminal(engine_ready: None, tmp_path: Pat
         assert app.exit_status() == "EXIT=0"
     finally:
         app.close()
+
+
+def test_add_a_track_and_paste_steps_into_it_by_keys(engine_ready: None, tmp_path: Path) -> None:
+    """t, a name, a voice from the list; then kick's first four steps marked, copied and
+    pasted into the new track, which the autosave on quit keeps."""
+    patterns = tmp_path / "patterns"
+    kick = Track("kick", "voice1", parse_steps("X.x." * 4))
+    SlotStore(patterns).save(0, patternfile.pattern_to_dict(Pattern(name="paste here", tracks=[kick])))
+    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
+                                 "--osc-port", str(free_udp_port())])
+    try:
+        app.wait_for("paste here", "NO SOUND: null audio")
+        app.keys("t")
+        app.wait_for("New track name")
+        app.keys("lead", "Enter")
+        app.wait_for("Voice for “lead”", "voice8")
+        app.keys("Down", "Enter")                      # the first free voice is voice2: one down
+        app.wait_for("lead (voice3) · step 1/16")
+        app.keys("Up", "b", "Right", "Right", "Right", "c")
+        app.wait_for("clipboard: 4 steps of kick 1–4")
+        app.keys("Down", "Left", "Left", "Left", "p")
+        screen = app.wait_for("lead (voice3) · step 1/16 · on · accent")
+        row = next(line for line in screen.splitlines() if "lead " in line and "··" in line)
+        assert row.split("lead")[1].split()[1:6] == ["X", "·", "x", "·", "·"], screen
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
+        saved = json.loads((patterns / "slots" / "slot_000.json").read_text())["sequencer"]["tracks"]
+        lead = next(track for track in saved if track["name"] == "lead")
+        assert lead["voice"] == "voice3" and [s["on"] for s in lead["steps"][:5]] == [True, False, True,
+                                                                                       False, False]
+    finally:
+        app.close()

@@ -86,6 +86,22 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("length(-1)", ("comma",), "Track length −1", "Step grid"),
     UiAction("length(16)", ("greater_than_sign",), "Track length +16", "Step grid"),
     UiAction("length(-16)", ("less_than_sign",), "Track length −16", "Step grid"),
+    # Tracks: removing asks nothing, since u takes it back
+    UiAction("add_track", ("t",), "Add a track (name, then voice)", "Tracks"),
+    UiAction("remove_track", ("D",), "Remove track (u undoes)", "Tracks"),
+    UiAction("rename_track", ("T",), "Rename track", "Tracks"),
+    UiAction("track_voice", ("v",), "Change the track's voice", "Tracks"),
+    UiAction("duplicate_track", ("d",), "Duplicate track", "Tracks"),
+    UiAction("clear_track", ("e",), "Clear the track's steps", "Tracks"),
+    UiAction("new_pattern", ("ctrl+n",), "New empty pattern (keeps tempo)", "Tracks"),
+    # Copy and paste: the clipboard outlives a load
+    UiAction("mark", ("b",), "Mark / unmark a step range", "Copy and paste"),
+    UiAction("extend(-1)", ("shift+left",), "Mark and extend left", "Copy and paste", GRID),
+    UiAction("extend(1)", ("shift+right",), "Mark and extend right", "Copy and paste", GRID),
+    UiAction("copy_steps", ("c",), "Copy marked steps (or the step)", "Copy and paste"),
+    UiAction("copy_track", ("C",), "Copy track", "Copy and paste"),
+    UiAction("copy_pattern", ("W",), "Copy the whole pattern", "Copy and paste"),
+    UiAction("paste", ("p",), "Paste at the cursor (a pattern: replaces it)", "Copy and paste"),
     # Parameters
     UiAction("select_param(-1)", ("up",), "Previous parameter", "Sound panel", PARAMS),
     UiAction("select_param(1)", ("down",), "Next parameter", "Sound panel", PARAMS),

@@ -18,13 +18,15 @@ from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
-from chronus_tui.model import NOTE_RANGE, hz_to_midi
+from chronus_tui.model import MAX_TRACKS, NOTE_RANGE, VOICES, Pattern, Track, hz_to_midi
 from chronus_tui.session import Change, ChangeKind, Session, SessionError
 from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
+from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.commands import ActionsProvider
 from chronus_tui.ui.literal import literal
 from chronus_tui.ui.messages import SessionChanged
+from chronus_tui.ui.screens.choice import ChoiceScreen
 from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.grid import StepGrid
@@ -67,6 +69,7 @@ class ChronusApp(App[int]):
         self.slots = SlotBrowser(session, id="slots")
         self.params = ParamPanel(session, id="params")
         self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.slots, self.params)
+        self.copied: Clipboard | None = None  # the app's clipboard, not the pattern's: it outlives a load
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
         self._last_flush = 0.0
@@ -317,6 +320,138 @@ class ChronusApp(App[int]):
 
     def action_length(self, delta: int) -> None:
         self._edit_track(self.session.set_length, lambda track: track.length + delta)
+
+    # -- tracks ---------------------------------------------------------------------
+
+    def _here(self) -> Track | None:
+        """The track under the cursor; None (and a warning) when there is none."""
+        here = self.grid.current()
+        if here is None:
+            self.notify("no tracks yet: t adds one", severity="warning")
+            return None
+        return here[0]
+
+    def _go_to_track(self, name: str) -> None:
+        names = [t.name for t in self.session.pattern.tracks]
+        if name in names:
+            self.grid.track_index = names.index(name)
+            self.grid.refresh()
+            self._follow_track()
+
+    def action_add_track(self) -> None:
+        tracks = self.session.pattern.tracks
+        if len(tracks) >= MAX_TRACKS:
+            self.notify(f"already {MAX_TRACKS} tracks, the most a pattern holds: remove one first (D)",
+                        severity="error")
+            return
+
+        def named(text: str | None) -> None:
+            name = (text or "").strip()
+            if not name:
+                return
+            if any(t.name == name for t in self.session.pattern.tracks):
+                self.notify(f"there is already a track named “{name}”", severity="error")
+                return
+            used = {t.voice for t in self.session.pattern.tracks}
+            free = next((voice for voice in VOICES if voice not in used), VOICES[0])
+            self.push_screen(ChoiceScreen(f"Voice for “{name}”", VOICES, free),
+                             lambda voice: voice and self._add_track(name, voice))
+
+        self.push_screen(PromptScreen("New track name", placeholder="e.g. kick"), named)
+
+    def _add_track(self, name: str, voice: str) -> None:
+        if self._call(self.session.add_track, name, voice, "." * 16) is not None:
+            self._go_to_track(name)
+
+    def action_remove_track(self) -> None:
+        if (track := self._here()) is None:
+            return
+        self._call(self.session.remove_track, track.name)
+        if all(t.name != track.name for t in self.session.pattern.tracks):
+            self.notify(f"Removed track “{track.name}” (u brings it back)")
+
+    def action_rename_track(self) -> None:
+        if (track := self._here()) is None:
+            return
+
+        def answered(text: str | None) -> None:
+            name = (text or "").strip()
+            if name and name != track.name:
+                self._call(self.session.rename_track, track.name, name)
+
+        self.push_screen(PromptScreen(f"Rename track “{track.name}”", track.name), answered)
+
+    def action_track_voice(self) -> None:
+        if (track := self._here()) is None:
+            return
+        self.push_screen(ChoiceScreen(f"Voice for “{track.name}”", VOICES, track.voice),
+                         lambda voice: voice and self._call(self.session.set_voice, track.name, voice))
+
+    def action_duplicate_track(self) -> None:
+        if (track := self._here()) is not None and (copy := self._call(self.session.duplicate_track,
+                                                                        track.name)) is not None:
+            self._go_to_track(copy.name)
+
+    def action_clear_track(self) -> None:
+        if (track := self._here()) is not None:
+            self._call(self.session.clear_track, track.name)
+
+    def action_new_pattern(self) -> None:
+        live = self.session.pattern
+        self._call(self.session.apply_snapshot, Pattern(bpm=live.bpm, swing=live.swing), "now")
+
+    # -- copy and paste -----------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        self.grid.toggle_mark()
+
+    def action_extend(self, steps: int) -> None:
+        self.grid.extend(steps)
+        self._follow_track()
+
+    def _copied(self, clipboard: Clipboard) -> None:
+        self.copied = self.grid.clipboard = clipboard
+        self.grid.mark = None
+        self.grid.refresh()
+
+    def action_copy_steps(self) -> None:
+        if (track := self._here()) is not None:
+            first, last = self.grid.marked() or (self.grid.step_index, self.grid.step_index)
+            self._copied(Clipboard.of_steps(track, first, last))
+
+    def action_copy_track(self) -> None:
+        if (track := self._here()) is not None:
+            self._copied(Clipboard.of_track(track))
+
+    def action_copy_pattern(self) -> None:
+        self._copied(Clipboard.of_pattern(self.session.pattern))
+
+    def action_paste(self) -> None:
+        """Steps go in at the cursor, a track over the cursor's track (its steps and length;
+        name, voice and mix stay), a pattern over the live one. Each paste is one undo."""
+        clip = self.copied
+        if clip is None:
+            self.notify("nothing copied yet: c copies steps, C a track, W the pattern", severity="warning")
+            return
+        if clip.pattern is not None:
+            self._call(self.session.apply_snapshot, clip.pattern, "now")
+            return
+        if (track := self._here()) is None:
+            return
+        session, name, steps = self.session, track.name, list(clip.steps)
+        try:
+            with session.edit_group(UI_SOURCE, f"paste {clip.describe()} onto {name}"):
+                if clip.track is not None:  # the whole track: from its first step, at its length
+                    session.clear_track(name, source=UI_SOURCE)
+                    session.set_length(name, len(steps), source=UI_SOURCE)
+                pasted = session.paste_steps(name, 0 if clip.track else self.grid.step_index, steps,
+                                             source=UI_SOURCE)
+        except SessionError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        if pasted < len(steps):
+            self.notify(f"pasted {pasted} of {len(steps)} steps: “{name}” ends at step {track.length}",
+                        severity="warning")
 
     # -- parameters -----------------------------------------------------------------
 

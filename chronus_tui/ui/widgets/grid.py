@@ -8,6 +8,7 @@ from textual.geometry import Size
 from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
 from chronus_tui.session import ChangeKind, Session
 from chronus_tui.ui.actions import GRID, bindings
+from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.literal import drawn
 from chronus_tui.ui.widgets.panel import SessionPanel
 
@@ -29,7 +30,8 @@ def step_style(step: Step) -> str:
 
 
 class StepGrid(SessionPanel, can_focus=True):
-    """Draws the live pattern; the cursor (track, step) is what the step keys edit."""
+    """Draws the live pattern; the cursor (track, step) is what the step keys edit, and
+    the steps from the mark to the cursor (on the cursor's track) what copy takes."""
 
     BINDINGS = bindings(GRID)
     REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TRANSPORT, ChangeKind.PATTERN,
@@ -41,6 +43,8 @@ class StepGrid(SessionPanel, can_focus=True):
         self.session = session
         self.track_index = 0
         self.step_index = 0
+        self.mark: int | None = None  # where a marked step range starts; the cursor ends it
+        self.clipboard: Clipboard | None = None  # the app's, shown on the info line
 
     def on_mount(self) -> None:
         self.border_title = "Pattern"
@@ -64,6 +68,24 @@ class StepGrid(SessionPanel, can_focus=True):
             length = self.session.pattern.tracks[self.track_index].length
             self.step_index = min(max(self.step_index + steps, 0), length - 1)
         self.refresh()
+
+    def marked(self) -> tuple[int, int] | None:
+        """The first and last marked step of the cursor's track, when a range is marked."""
+        here = self.current()
+        if self.mark is None or here is None:
+            return None
+        mark = min(self.mark, here[0].length - 1)
+        return min(mark, self.step_index), max(mark, self.step_index)
+
+    def toggle_mark(self) -> None:
+        self.mark = None if self.mark is not None else self.step_index
+        self.refresh()
+
+    def extend(self, steps: int) -> None:
+        """Move the cursor, marking from where it was if nothing is marked yet."""
+        if self.mark is None:
+            self.mark = self.step_index
+        self.move(steps, 0)
 
     def playhead(self, track: Track) -> int | None:
         """The step a track plays now, from the engine's last position event; None when stopped."""
@@ -107,6 +129,8 @@ class StepGrid(SessionPanel, can_focus=True):
         text.append("\n")
         if here is not None:
             self._render_info(text, *here)
+        elif self.clipboard is not None:
+            text.append(f"clipboard: {self.clipboard.describe()}", style="italic")
         return drawn(text)
 
     def _render_track(self, text: Text, track: Track, index: int, first: int, cell: int,
@@ -118,6 +142,7 @@ class StepGrid(SessionPanel, can_focus=True):
         text.append("S" if track.solo else "·", style="bold yellow" if track.solo else "dim")
         text.append(" ")
         steps = track.steps
+        marked = self.marked() if selected else None
         for i in range(first, first + STEPS_PER_BAR):
             if i >= len(steps):
                 text.append(" " * cell)
@@ -134,6 +159,8 @@ class StepGrid(SessionPanel, can_focus=True):
                 style += " on dark_green"
             elif (i // 4) % 2:
                 style += " on grey19"
+            if marked is not None and marked[0] <= i <= marked[1]:
+                style += " underline on dark_blue"
             if selected and i == self.step_index:
                 style += " reverse"
             text.append(f"{body:<{cell}}", style=style)
@@ -149,4 +176,8 @@ class StepGrid(SessionPanel, can_focus=True):
         if step.slide:
             parts.append("slide")
         parts.append(f"level {track.level:.2f}")
+        if (marked := self.marked()) is not None:
+            parts.append(f"marked {marked[0] + 1}–{marked[1] + 1}")
+        if self.clipboard is not None:
+            parts.append(f"clipboard: {self.clipboard.describe()}")
         text.append(" · ".join(parts), style="italic")
