@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from support.fakes import FakeEngine
-from support.ui import make_app, screen_text, spy_notifications
+from support.ui import fixed_pattern, make_app, screen_text, settle, spy_notifications
+from test_history import JournalRecorder
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
 from chronus_tui.model import MAX_TRACKS, Pattern, Step, Track, parse_steps
-from chronus_tui.session import Session
+from chronus_tui.session import Session, SessionError
+from chronus_tui.store import SlotStore
 from chronus_tui.ui.screens.choice import ChoiceScreen
 from chronus_tui.ui.screens.help import actions_table
 from chronus_tui.ui.screens.prompt import PromptScreen
@@ -214,21 +218,42 @@ async def test_a_marked_step_range_pastes_onto_another_track_as_one_undo(pattern
         assert notes[-1] == ("pasted 1 of 3 steps: “hat” ends at step 16", "warning")
 
 
-async def test_a_copied_track_pastes_over_another_and_the_clipboard_outlives_a_load(
+async def test_steps_paste_onto_another_page(patterns_dir: Path) -> None:
+    long = Pattern(tracks=[Track("arp", "voice5", parse_steps("X.x." * 4 + "." * 16))])
+    app, session = make_app(patterns_dir, engine=FakeEngine(), pattern=long)
+    async with app.run_test(size=SIZE) as pilot:
+        # Marked from step 8 back to 1, copied, pasted at the same place on page 2: 17–24.
+        await pilot.press(*["right"] * 7, "b", *["left"] * 7, "c", "pagedown", "p")
+        await pilot.pause()
+        arp = session.pattern.track("arp")
+        assert "page 2/2" in app.grid.render().plain
+        assert arp.steps[16:24] == arp.steps[0:8] and not any(s.on for s in arp.steps[24:])
+        await pilot.press("u")
+        await pilot.pause()
+        assert not any(s.on for s in session.pattern.track("arp").steps[16:])
+
+
+async def test_a_copied_track_pastes_over_one_of_another_slot_the_clipboard_outliving_the_load(
         patterns_dir: Path) -> None:
+    other = Pattern(name="other", tracks=[Track("pad", "voice7", parse_steps("x" * 8))])
+    SlotStore(patterns_dir).save(2, patternfile.pattern_to_dict(other))
     app, session = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "down", "C")         # bass, 16 steps with notes and a slide
         await pilot.pause()
         bass = marks(session.pattern.track("bass"))
-        other = Pattern(name="other", tracks=[Track("pad", "voice7", parse_steps("x" * 8))])
-        session.apply_snapshot(other, "now")        # a load: the clipboard stays
-        await pilot.pause()
+        await pilot.press("g")                         # go to A02 and load it now
+        await typed(pilot, "A02")
+        await pilot.press("L")
+        await settle(pilot)
+        assert session.pattern.name == "other"
         assert "clipboard: track “bass” (16 steps)" in app.grid.render().plain
+        entries = len(session.history)
         await pilot.press("p")
         await pilot.pause()
         pad = session.pattern.track("pad")
         assert (marks(pad), pad.voice, pad.length) == (bass, "voice7", 16)   # name, voice stay
+        assert len(session.history) == entries + 1     # clear, length and steps: one entry
         await pilot.press("u")
         await pilot.pause()
         assert marks(session.pattern.track("pad")) == " ".join(["x"] * 8)
@@ -262,3 +287,58 @@ def test_the_help_screen_lists_the_track_and_clipboard_keys() -> None:
                         ("ctrl+n", "New empty pattern (keeps tempo)"),
                         ("p", "Paste at the cursor (a pattern: replaces it)")):
         assert any(line.split()[:1] == [keys] and title in line for line in shown.splitlines()), title
+
+
+TRACK_EDITS: dict[str, Callable[[Session], object]] = {
+    "rename": lambda s: s.rename_track("hat", "hats", source="ui"),
+    "voice": lambda s: s.set_voice("bass", "voice8", source="ui"),
+    "duplicate": lambda s: s.duplicate_track("kick", source="ui"),
+    "clear": lambda s: s.clear_track("bass", source="ui"),
+    "paste": lambda s: s.paste_steps("stab", 10, [Step(True, True, 50, True)] * 4, source="ui"),
+}
+
+
+@pytest.mark.parametrize("edit", TRACK_EDITS)
+def test_each_track_edit_is_one_entry_that_undoes_redoes_and_replays_from_the_journal(
+        patterns_dir: Path, edit: str) -> None:
+    session = Session(SlotStore(patterns_dir), pattern=fixed_pattern())
+    journal = JournalRecorder(session)
+    before = session.snapshot()
+    TRACK_EDITS[edit](session)
+    after = session.snapshot()
+    assert after != before and len(session.history) == 1 and len(journal.records) == 1
+    assert journal.recover(session.store).snapshot() == after    # a crash now loses nothing
+    session.undo(source="ui")
+    assert session.snapshot() == before
+    session.redo(source="ui")
+    assert session.snapshot() == after
+    assert journal.recover(session.store).snapshot() == after
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda s: s.rename_track("hat", "kick"), "there is already a track named 'kick'"),
+    (lambda s: s.rename_track("hat", ""), "track name"),
+    (lambda s: s.rename_track("nope", "x"), "no track named 'nope'"),
+    (lambda s: s.set_voice("bass", "voice9"), "is not a voice"),
+    (lambda s: s.duplicate_track("nope"), "no track named 'nope'"),
+    (lambda s: s.clear_track("nope"), "no track named 'nope'"),
+    (lambda s: s.paste_steps("stab", 12, [Step(True)]), "step 12 is outside track 'stab'"),
+])
+def test_bad_track_edits_are_refused_and_change_nothing(
+        patterns_dir: Path, edit: Callable[[Session], object], message: str) -> None:
+    session = Session(SlotStore(patterns_dir), pattern=fixed_pattern())
+    before = json.dumps(session.snapshot())
+    with pytest.raises(SessionError, match=message):
+        edit(session)
+    assert json.dumps(session.snapshot()) == before and len(session.history) == 0
+
+
+def test_a_duplicate_takes_the_next_free_number_and_fits_32_characters(patterns_dir: Path) -> None:
+    long = "n" * 32
+    pattern = Pattern(tracks=[Track(long, "voice1", parse_steps("x")),
+                              Track("bass 2", "voice2", parse_steps("x"))])
+    session = Session(SlotStore(patterns_dir), pattern=pattern)
+    assert session.duplicate_track(long).name == "n" * 30 + " 2"
+    assert session.duplicate_track("bass 2").name == "bass 3"
+    assert session.duplicate_track("bass 2").name == "bass 4"
+    assert names(session) == [long, "n" * 30 + " 2", "bass 2", "bass 4", "bass 3"]
