@@ -33,7 +33,7 @@ from chronus_tui.model import (
     note_name,
     param_spec,
 )
-from chronus_tui.store import check_slot, slot_label
+from chronus_tui.store import StoreError, check_slot, slot_label
 
 # A target is a tuple naming one piece of the live state:
 #   ("param", module, param)   a sound parameter: a number
@@ -166,7 +166,7 @@ def write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int | 
     """
     try:
         return _write(pattern, target, value)
-    except (PatternError, IndexError, KeyError, TypeError) as exc:
+    except (PatternError, StoreError, IndexError, KeyError, TypeError) as exc:
         raise HistoryError(f"{'/'.join(map(str, target))}: {exc}") from None
 
 
@@ -356,7 +356,7 @@ class History:
         Returns the entry (an existing one, with the same id, when folded in).
         """
         now = self.clock()
-        self._drop_redo_branch(author)
+        self.drop_redo_branch(author)
         run = self._run(author, ops, now)
         if run is not None:
             run.ops = (Op(ops[0].target, run.ops[0].before, ops[0].after),)
@@ -380,7 +380,7 @@ class History:
     def add(self, entry: Entry) -> None:
         """Put back an entry read from a journal, replacing the one of its id (a run of
         changes is written again each time it grows)."""
-        self._drop_redo_branch(entry.author)  # as record() did, for a new entry or a grown run
+        self.drop_redo_branch(entry.author)  # as record() did, for a new entry or a grown run
         if entry.id < self._next_id:  # ids only grow: a smaller one was seen before
             for index in range(len(self.entries) - 1, -1, -1):
                 if self.entries[index].id == entry.id:
@@ -445,7 +445,8 @@ class History:
                 return None
         return None
 
-    def _drop_redo_branch(self, author: str) -> None:
+    def drop_redo_branch(self, author: str) -> None:
+        """Forget the entries author undid: a new edit of theirs ends their redo branch."""
         if self._undone[author] > 0:
             self.entries = [e for e in self.entries if e.undone_by != author]
             del self._undone[author]

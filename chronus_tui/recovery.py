@@ -15,11 +15,14 @@ session's journal, and slot 0, as it found them.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +122,24 @@ def read_recovery(store: SlotStore, path: Path) -> Recovery:
     Never raises for what is on disk: a journal is hostile input. A record that cannot be
     applied is skipped and counted; a file that is no journal is marked to be moved aside.
     """
+    with _collector_paused():
+        return _read_recovery(store, path)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused: reading 100k records makes some million objects, all
+    kept, and the collector walking them again and again took most of a recovery's time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_recovery(store: SlotStore, path: Path) -> Recovery:
     found = Recovery(path)
     folder = _folder_problem(path.parent)
     if folder is not None:
@@ -135,7 +156,17 @@ def read_recovery(store: SlotStore, path: Path) -> Recovery:
         return found
     session.history, found.skipped = _restored(read.header.get("history", []))
     edit_ids: set[int] = set()
+    final = _final_writes(read.records)
+    runs: set[int] = set()
     for number, record in enumerate(read.records, start=2):
+        ident = _edit_id(record)
+        if ident is not None:
+            if ident in runs:  # a run's later write, its last one replayed at its first place
+                if isinstance(author := record["edit"].get("author"), str):
+                    session.history.drop_redo_branch(author)  # what a later write does besides
+                continue
+            runs.add(ident)
+            record = read.records[final[ident]]
         try:
             session.replay(record)
         except Exception as exc:  # HistoryError; anything else replay did not foresee must not stop a start
@@ -152,6 +183,26 @@ def read_recovery(store: SlotStore, path: Path) -> Recovery:
     found.session, found.unread, found.read_error = session, read.skipped, read.error
     found.notices.append(_recovery_notice(found))
     return found
+
+
+def _edit_id(record: object) -> object:
+    """The id of an edit record (None for any other record)."""
+    if type(record) is dict:
+        edit = record.get("edit")
+        if type(edit) is dict and type(edit.get("id")) is int:
+            return edit["id"]
+    return None
+
+
+def _final_writes(records: list[dict[str, Any]]) -> dict[object, int]:
+    """Each edit id's last record. A run of changes to one value (a knob turned) writes its
+    entry again at each change, with the same id and a newer `after`; only the last write is
+    replayed, at the first one's place (the entry's place in the history). What lies between
+    touches other values only (another author's change of this one ends the run), and an undo
+    of the entry cannot come before its run ends."""
+    final = {_edit_id(record): index for index, record in enumerate(records)}
+    final.pop(None, None)
+    return final
 
 
 def _folder_problem(folder: Path) -> str | None:

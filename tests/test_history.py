@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from support.fakes import FakeClock, FakeEngine
 from support.patterns import full_pattern
 
-from chronus_tui import patternfile
+from chronus_tui import history, patternfile
 from chronus_tui import session as session_module
 from chronus_tui.engine.protocol import (
     CancelQueued,
@@ -697,3 +697,11 @@ def test_a_group_that_removes_tracks_and_sets_one_undoes_each_back_in_its_place(
     assert session.snapshot() == first
     session.redo(source=AGENT)
     assert [t.name for t in session.pattern.tracks] == ["hat"]
+
+
+def test_a_load_of_a_slot_out_of_range_is_a_history_error_and_changes_nothing() -> None:
+    live = Pattern(name="live")
+    value = {"pattern": patternfile.pattern_to_dict(Pattern(name="other")), "slot": 999}
+    with pytest.raises(history.HistoryError, match="999"):
+        history.write(live, ("pattern",), value)
+    assert live.name == "live"

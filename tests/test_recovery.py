@@ -27,7 +27,7 @@ from chronus_tui import cli
 from chronus_tui.journalfile import encode_line, read_journal
 from chronus_tui.recovery import CARRIED_HISTORY_BYTES, journal_location
 from chronus_tui.runtime import Runtime, open_runtime
-from chronus_tui.session import ChangeKind
+from chronus_tui.session import ChangeKind, SessionError
 from chronus_tui.store import SlotStore, factory_patterns
 from chronus_tui.ui.app import ChronusApp
 
@@ -213,6 +213,28 @@ def test_a_coalesced_run_written_several_times_is_one_edit(start: Any, patterns_
     assert second.notices[0].startswith("recovered 1 edit from ")
     second.session.undo(source=AGENT)  # the run's first value is what it undoes to
     assert second.session.pattern.modules["acid1"]["cutoff"] == 500.0
+
+
+def test_interleaved_runs_recover_to_the_live_state_and_history(start: Any) -> None:
+    """Only a run's last write is replayed, at the run's first place: the recovered history
+    keeps the live order, and a run that went on after its author undid someone else's
+    edit ends that author's redo branch as it did live."""
+    first = start()
+    live = first.session
+    live.set_bpm(130.0, source=AGENT)
+    for value in (900.0, 1000.0):
+        live.set_param("acid1", "cutoff", value, source=UI)  # a knob: one entry, written again
+        live.set_swing(0.1 + value / 10_000, source=AGENT)  # another author's runs between
+    live.undo(everyone=True, source=UI)  # the knob's author takes back the agent's swing run
+    live.set_param("acid1", "cutoff", 1100.0, source=UI)  # ... and turns on: the run goes on
+    live.set_param("acid1", "cutoff", 1200.0, source=UI)
+    expected = (live.snapshot(), [e.as_dict() for e in live.history.entries])
+    crash(first)
+    second = start()
+    recovered = second.session
+    assert (recovered.snapshot(), [e.as_dict() for e in recovered.history.entries]) == expected
+    with pytest.raises(SessionError):  # the swing run the keyboard undid is gone for it
+        recovered.redo(source=UI)
 
 
 def test_a_crash_after_crash_recovers_the_edits_of_both_sessions(start: Any) -> None:
