@@ -322,9 +322,10 @@ class Session:
                     self._journal({"redo": entry.id, "set": _journal_values(values)})
                 done.append(entry)
         if not done:
-            whose = "anyone's" if everyone else f"of yours ({source or 'no author'})"
-            raise SessionError(f"nothing {whose} to {verb}"
-                               + ("" if everyone else f"; `{verb} all` takes anyone's"))
+            if everyone:
+                raise SessionError(f"nothing anyone's to {verb}")
+            raise SessionError(f"nothing of yours ({source or 'no author'}) to {verb}; to {verb} anyone's: "
+                               f"`/{verb} all`, or the palette's “{verb.capitalize()} everyone's …”")
         for change in changes:
             self._notify(change)
         for entry in done:
