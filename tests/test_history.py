@@ -545,7 +545,8 @@ def test_nothing_to_undo_says_so_and_names_the_way_to_anyones(session: Session, 
     session.set_bpm(130, source=UI)
     with pytest.raises(SessionError) as refused:
         session.undo(source=AGENT)
-    assert str(refused.value) == f"nothing of yours ({AGENT}) to undo; `undo all` takes anyone's"
+    assert str(refused.value) == (f"nothing of yours ({AGENT}) to undo; to undo anyone's: `/undo all`, "
+                                  "or the palette's “Undo everyone's …”")
     session.undo(everyone=True, source=AGENT)
     with pytest.raises(SessionError, match=r"^nothing anyone's to undo$"):
         session.undo(everyone=True, source=AGENT)
