@@ -20,6 +20,7 @@ MAX_TRACKS = 16
 MAX_NAME = 32
 STEPS_PER_BAR = 16
 VOICES = tuple(f"voice{i}" for i in range(1, 9))
+ACID_VOICE = "voice2"  # the voice the acid1 insert processes (its lanes), as in the original
 WAVEFORMS = ("sine", "saw", "square", "white", "pink", "brown")
 
 
@@ -131,6 +132,11 @@ MODULE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         ParamSpec("mix", 0.0, 1.0, 1.0),
         ParamSpec("vol_comp", 0.0, 1.0, 0.5),
         ParamSpec("accent", 0.0, 1.0, 0.5),
+        # what an accent adds (times accent): to the cutoff, to the resonance, and the length
+        # of its own sweep, as the original's acid module had them (its values as defaults)
+        ParamSpec("cutoff_offset", 0.0, 1000.0, 500.0, unit="Hz"),
+        ParamSpec("res_accent_boost", 0.0, 0.4, 0.3),
+        ParamSpec("accent_decay", 0.02, 0.15, 0.08, unit="s"),
     ),
     "dist1": (
         ParamSpec("drive", 0.0, 1.0, 0.0),

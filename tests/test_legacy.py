@@ -60,7 +60,8 @@ def test_slot_001_voices_take_the_tracks_settings_as_on_every_hit(legacy_dir):
     assert v3["adsr/decay"] == 0.05000000074505806 and v2["adsr/release"] == 0.5
     acid = pattern.modules["acid1"]
     assert acid == {"cutoff": 800.0, "res": 0.6000000238418579, "env_amount": 3000.0, "decay": 0.25,
-                    "drive": 0.2, "mix": 1.0, "vol_comp": 0.5, "accent": 0.5}
+                    "drive": 0.2, "mix": 1.0, "vol_comp": 0.5, "accent": 0.5,
+                    "cutoff_offset": 500.0, "res_accent_boost": 0.3, "accent_decay": 0.08}  # not in the file
     assert pattern.modules["reverb1"] == {"mix": 0.20000000298023224, "room": 0.5, "damp": 0.5}
     assert pattern.modules["delay1"] == {"time": 0.25, "feedback": 0.4, "mix": 0.3, "lowcut": 100.0,
                                          "highcut": 5000.0}
@@ -115,7 +116,8 @@ def test_slot_002_voice_and_effect_settings(legacy_dir):
     assert (m["voice7"]["adsr/attack"], m["voice7"]["adsr/release"]) == (0.5, 1.0)
     assert (m["voice8"]["filter/freq"], m["voice8"]["filter/q"]) == (650.0, 8.0)
     assert m["acid1"] == {"cutoff": 800.0, "res": 0.699999988079071, "env_amount": 2500.0, "decay": 0.25,
-                          "drive": 0.20000000298023224, "mix": 1.0, "vol_comp": 0.5, "accent": 0.5}
+                          "drive": 0.20000000298023224, "mix": 1.0, "vol_comp": 0.5, "accent": 0.5,
+                          "cutoff_offset": 500.0, "res_accent_boost": 0.3, "accent_decay": 0.08}
     assert m["dist1"] == {"drive": 0.10000000149011612, "mix": 0.15000000596046448,
                           "tone": 0.4000000059604645}
     assert m["reverb1"] == {"mix": 0.5, "room": 0.800000011920929, "damp": 0.4000000059604645}

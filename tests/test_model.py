@@ -38,7 +38,8 @@ VOICE_RANGES = {
 }
 MODULE_RANGES = {
     "acid1": {"cutoff": (80, 5000), "res": (0, 0.98), "env_amount": (0, 5000), "decay": (0.02, 1),
-              "drive": (0, 1), "mix": (0, 1), "vol_comp": (0, 1), "accent": (0, 1)},
+              "drive": (0, 1), "mix": (0, 1), "vol_comp": (0, 1), "accent": (0, 1),
+              "cutoff_offset": (0, 1000), "res_accent_boost": (0, 0.4), "accent_decay": (0.02, 0.15)},
     "dist1": {"drive": (0, 1), "mix": (0, 1), "tone": (0, 1)},
     "reverb1": {"mix": (0, 1), "room": (0, 1), "damp": (0, 1)},
     "delay1": {"time": (0.1, 0.6), "feedback": (0, 0.7), "mix": (0, 1), "lowcut": (20, 1000),

@@ -721,10 +721,6 @@ test_polyphony.__test__ = test_sequencer_pyo.__test__ = test_acid.__test__ = Fal
 
 # What other parts of this issue add. An address whose work has landed comes off this table.
 ADDED_BY_THIS_ISSUE = {
-    "/mod/acid1/cutoff_offset": "acid1's accent parameters (synth + model)",
-    "/mod/acid1/res_accent_boost": "acid1's accent parameters (synth + model)",
-    "/mod/acid1/accent_decay": "acid1's accent parameters (synth + model)",
-    "/gate/acid1": "the acid insert's gate with voice2's (synth + model)",
     "/engine/start": "audio start and stop (recording)",
     "/engine/stop": "audio start and stop (recording)",
     "/engine/record/start": "the recorder",

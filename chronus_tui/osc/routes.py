@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from chronus_tui.history import HISTORY_LIMIT, Entry
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
+    ACID_VOICE,
     BPM_RANGE,
     GATE_RANGE,
     LENGTH_RANGE,
@@ -531,6 +532,11 @@ def _gate_addresses() -> Iterable[tuple[str, dict[str, Any]]]:
         yield f"/gate/{voice}", {"voice": voice}
 
 
+def _acid_gate_address() -> Iterable[tuple[str, dict[str, Any]]]:
+    # acid1 has no lane of its own: it is the insert on voice2's, gated with voice2 (as the original did)
+    yield "/gate/acid1", {"voice": ACID_VOICE}
+
+
 # The original engine's names from before it had eight voices: each stands for a voice1
 # parameter or voice1's gate, as the original mapped them, so its early scripts play here.
 # adsr1/freq the original dropped; its integrated-sequencer example sends it as voice1's pitch.
@@ -567,6 +573,10 @@ ROUTES: tuple[Route, ...] = (
           concrete=_param_addresses),
     Route("/gate/<voice>", (Arg("on", BOOL),), gate, "open (1) or close (0) a voice's gate by hand",
           concrete=_gate_addresses),
+    Route("/gate/acid1", (Arg("on", BOOL),), gate,
+          f"open (1) or close (0) the acid insert's gate together with {ACID_VOICE}'s, as "
+          f"`/gate/{ACID_VOICE}` does: the gate opening starts acid1's filter sweeps, as a hit does",
+          concrete=_acid_gate_address),
     Route("/mod/<old name>", (Arg("value", NUMBER, "the range of the voice1 parameter it stands for",
                                   out_of_range="clamped"),),
           set_param, "the original's old names for voice1's parameters, which its scripts still send: "

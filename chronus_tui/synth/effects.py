@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from chronus_tui.model import MODULE_PARAMS, VOICES
+from chronus_tui.model import MODULE_PARAMS, PARAM_INDEX, VOICES
 from chronus_tui.synth.controls import Control, Controls
 from chronus_tui.synth.pyolib import SAMPLE_TYPECODE, set_running
 from chronus_tui.synth.voices import Lane, safe_value
@@ -60,6 +60,7 @@ LANE_GROUP = 8  # lanes per submix
 WAVE_SHARPNESS = (1, 2, 4, 7, 12, 20, 32, 50)
 WAVE_POINTS = 2048  # the sharpest saw's edge still spans ~80 points
 DIST_TONE_LOW, DIST_TONE_HIGH = 500.0, 12000.0  # dist1's tone filter, Hz, along tone³
+RES_HIGH = PARAM_INDEX["acid1"]["res"].high  # acid1's resonance, accent included, stays at or below this
 
 
 def control_targets(module: str, values: dict[str, float], sr: int) -> dict[str, float]:
@@ -67,10 +68,15 @@ def control_targets(module: str, values: dict[str, float], sr: int) -> dict[str,
     (Voices have none here: their lanes' gains are set per lane.)"""
     if module == "acid1":
         comp = 1.0 + 1.5 * values["res"] * values["vol_comp"]  # vol_comp makes up resonance's loss
+        accent = values["accent"]
+        # an accent's resonance stays within res's own range (MoogLP's feedback below 1)
+        res_room = max(0.0, RES_HIGH - values["res"])
         return {"cutoff": values["cutoff"], "res": values["res"], "decay": values["decay"],
                 "mix": values["mix"], "env_amount": values["env_amount"],
-                "depth_accent": values["env_amount"] * values["accent"],
-                "comp": comp, "comp_accent": comp * values["accent"],
+                "accent_offset": values["cutoff_offset"] * accent,
+                "accent_env": values["env_amount"] * accent, "accent_decay": values["accent_decay"],
+                "res_boost": min(values["res_accent_boost"] * accent, res_room),
+                "comp": comp, "comp_accent": comp * accent,
                 "drive_gain": (1.0 + 8.0 * values["drive"]) / TANH_RANGE}  # reads tanh((1 + 8 drive) x)
     if module == "lfo1":  # scales voice2's cutoffs by 1 ± depth
         return {"rate": values["rate"], "depth": values["depth"]}

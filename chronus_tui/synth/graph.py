@@ -38,7 +38,7 @@ For the synth process (synth/process.py) and the offline renderer (synth/offline
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
   can: about 34 streams always (step trigger, LFOs, reverb, delay, dist1, limiter)
-  and 13–16 per sounding track, 30 through the acid insert (a noise voice runs no
+  and 13–16 per sounding track, 33 through the acid insert (a noise voice runs no
   pitch objects, the glide runs only for tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
   (pyolib.direct_inputs). Parameters cost nothing while they hold still

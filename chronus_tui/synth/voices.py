@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chronus_tui.model import PARAM_INDEX
+from chronus_tui.model import ACID_VOICE, PARAM_INDEX
 from chronus_tui.synth.controls import Control, Controls
 from chronus_tui.synth.pyolib import attribute_setter, direct_inputs, set_running, value_reader
 from chronus_tui.synth.sequencer import ClockGraph, StepTables
 
-ACID_VOICE = "voice2"
 LFO2_VOICE = "voice3"  # lfo2 moves this voice's amp
 # osc/type (0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown) -> source: 0 sine,
 # 1 saw table, 2 square table, 3 white, 4 pink, 5 brown (the osc/type itself)
@@ -112,29 +111,39 @@ class Lane:
         self._lfo_clip = pyo.Clip(self.lfo_cutoff, 20.0, 0.45 * sr)
         self._lfo_filter = [self.lfo_cutoff, self._lfo_clip]
 
-        # acid1: 303-style insert (only on lanes playing voice2). Accented steps open
-        # the filter further (sweep depth env_amount × (1 + accent)) and hit harder
-        # (gain comp × (1 + accent)): each one table read of the accent row, scaled by controls.
+        # acid1: 303-style insert (only on lanes playing voice2). Every hit sweeps the
+        # cutoff up by env_amount, falling in decay; an accented one (as the original's acid
+        # module) also raises it by cutoff_offset × accent, sweeps env_amount × accent more,
+        # falling in accent_decay, raises the resonance by res_accent_boost × accent, and
+        # hits harder (gain comp × (1 + accent)): each one table read of the accent row,
+        # scaled by controls. A hand-held gate (the "gate" command) starts the sweeps too.
         acid = sources.acid
-        self.hit = read("on", mul=clock.trig)  # 1 on a hit's first sample
-        depth = read("accent")
-        sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=0.25, mul=depth)
+        self._hand_trig = pyo.Trig()
+        self.hit = read("on", mul=clock.trig, add=self._hand_trig)  # 1 on a hit's first sample
+        base = read("accent")  # cutoff, + cutoff_offset × accent on an accent
+        accent_depth = read("accent")
+        accent_sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=0.08, mul=accent_depth, add=base)
+        sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=0.25, add=accent_sweep)
         swept = pyo.Sig(sweep, mul=sources.lfo1)  # lfo1 moves the cutoff you hear through the insert too
         acid_cutoff = pyo.Clip(swept, 40.0, 0.4 * sr)
         drive_in = pyo.Sig(self.bright)
         driven = pyo.Lookup(sources.tanh_table, drive_in)  # tanh((1 + 8 × drive) × source)
         acid_gain = read("accent")
-        acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=0.0, mul=acid_gain)
+        resonance = read("accent")  # res, + res_accent_boost × accent on an accent
+        acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=resonance, mul=acid_gain)
         self.acid_mix = pyo.Interp(self.bright, acid_out, interp=1.0)
         # what follows acid1's controls while the lane plays voice2
-        self._acid_sinks = ((acid["depth_accent"], depth, "mul"), (acid["env_amount"], depth, "add"),
-                            (acid["cutoff"], sweep, "add"), (acid["decay"], sweep, "dur"),
-                            (acid["drive_gain"], drive_in, "mul"), (acid["res"], acid_out, "res"),
+        self._acid_sinks = ((acid["cutoff"], base, "add"), (acid["accent_offset"], base, "mul"),
+                            (acid["accent_env"], accent_depth, "mul"),
+                            (acid["accent_decay"], accent_sweep, "dur"),
+                            (acid["env_amount"], sweep, "mul"), (acid["decay"], sweep, "dur"),
+                            (acid["drive_gain"], drive_in, "mul"),
+                            (acid["res"], resonance, "add"), (acid["res_boost"], resonance, "mul"),
                             (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
                             (acid["mix"], self.acid_mix, "interp"))
         self._acid_followed = False
-        self._acid = [brightness, self.bright, self.hit, depth, sweep, swept, acid_cutoff, drive_in,
-                      driven, acid_gain, acid_out, self.acid_mix]
+        self._acid = [brightness, self.bright, self.hit, base, accent_depth, accent_sweep, sweep, swept,
+                      acid_cutoff, drive_in, driven, acid_gain, resonance, acid_out, self.acid_mix]
 
         # The lane's output: the filter (or acid_mix on voice2) with the envelope as its
         # mul, to both sides and the sends, each with its gain (level × amp × pan or send)
@@ -179,6 +188,8 @@ class Lane:
         is_acid = voice == ACID_VOICE
         self._follow_acid(is_acid)
         set_running(self._acid, is_acid)
+        if not is_acid:
+            set_running([self._hand_trig], False)
         # the acid stage takes the source before the envelope, as a 303's filter does
         output = self.acid_mix if is_acid else self.filter
         self._set_filter_mul(1.0 if is_acid else self.env)
@@ -268,8 +279,12 @@ class Lane:
             set_running([send], values[param] > 0)
 
     def hold(self, on: bool) -> None:
-        """The "gate" command: hold the envelope open (at full velocity) or let it go."""
+        """The "gate" command: hold the envelope open (at full velocity) or let it go.
+        Through acid1 the gate also starts its sweeps, as a hit does (the original gated
+        acid1 with voice2)."""
         self._set_held(1.0 if on else 0.0)
+        if on and self.voice == ACID_VOICE:
+            self._hand_trig.play()  # one trigger on the next sample computed, at each call
 
     def silent(self) -> bool:
         """Whether its envelope has come to rest at 0 (on the last sample computed)."""
@@ -283,7 +298,7 @@ class Lane:
 
     def stop(self) -> None:
         set_running([*self._core, *self._acid, *self._lfo_filter, *self._tones, *self._sends, *self._glide,
-                     self.freq], False)
+                     self.freq, self._hand_trig], False)
 
 
 _PARAM_APPLIERS = {"osc/type": Lane._apply_waveform, "slide_time": Lane._apply_glide,

@@ -20,6 +20,7 @@ EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICE
 TRACK = "track"  # the selected track's own fields, shown above its voice
 TRACK_PARAMS = (LEVEL_SPEC, GATE_SPEC)
 COLUMN_WIDTH = 40  # label 9, name 13, value 10 + 1, bar 6 + 1
+NAME_WIDTH, VALUE_WIDTH = 13, 10
 BAR_WIDTH = 6
 
 
@@ -27,6 +28,17 @@ BAR_WIDTH = 6
 class ParamRow:
     module: str  # a module of MODULE_PARAMS, or TRACK
     spec: ParamSpec
+
+
+def name_and_value(name: str, value: str) -> str:
+    """The name left and the value right in NAME_WIDTH + VALUE_WIDTH characters. A longer
+    name (res_accent_boost) takes the room a short value leaves, and is cut with … only
+    when the two do not fit with a space between them."""
+    width = NAME_WIDTH + VALUE_WIDTH
+    room = max(NAME_WIDTH, width - len(value) - 1)
+    if len(name) > room:
+        name = name[:room - 1] + "…"
+    return f"{name:<{width - len(value)}}{value}"
 
 
 def format_value(spec: ParamSpec, value: float) -> str:
@@ -114,7 +126,7 @@ class ParamPanel(SessionPanel, can_focus=True):
         spec = row.spec
         selected = index == self.selected
         style = ("reverse bold" if self.has_focus else "bold underline") if selected else ""
-        text.append(f"{spec.name:<13}{format_value(spec, value):>10} ", style=style)
+        text.append(f"{name_and_value(spec.name, format_value(spec, value))} ", style=style)
         filled = round(BAR_WIDTH * (value - spec.low) / (spec.high - spec.low))
         text.append("█" * filled, style="green")
         text.append("░" * (BAR_WIDTH - filled) + " ", style="dim")
