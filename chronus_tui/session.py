@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from chronus_tui import history, patternfile
+from chronus_tui import history, patternfile, recording
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -30,6 +30,8 @@ from chronus_tui.engine.protocol import (
     Event,
     Gate,
     Position,
+    RecordingStarted,
+    RecordingStopped,
     ReplacePattern,
     ReplaceTrack,
     Restarted,
@@ -37,7 +39,9 @@ from chronus_tui.engine.protocol import (
     SetParam,
     SetTempo,
     SetTransport,
+    StartRecording,
     Status,
+    StopRecording,
     Switched,
 )
 from chronus_tui.history import Entry, History, HistoryError, Op, Target
@@ -76,6 +80,10 @@ class EngineLink(Protocol):
     """What the Session needs of an engine: one-way commands (the protocol: engine/protocol.py)."""
 
     def send(self, command: Command) -> None: ...
+
+    def halt(self) -> bool: ...  # stop the audio (the engine process), keep the link
+
+    def resume(self) -> bool: ...  # start it again: Restarted follows
 
 
 class JournalLink(Protocol):
@@ -161,7 +169,8 @@ class Transport:
     playing_slot: int | None = None
     queued_slot: int | None = None
     engine: dict[str, Any] = field(default_factory=dict)  # backend, sr, buffer, cpu …
-    # "up", "down" (the process died; the next attempt waits) or "restarting" (a new one starts).
+    # "up", "down" (the process died; the next attempt waits), "restarting" (a new one starts),
+    # "stopped" (/engine/stop).
     engine_state: str = "up"
     engine_error: str | None = None  # why it is down
     engine_retry_at: float | None = None  # time.monotonic() of the next attempt, while down
@@ -184,6 +193,7 @@ class Session:
         self.started = time.time()  # when this session began (a recovered one: the first)
         self._group: list[Op] | None = None  # edit_group collects ops here
         self._unannounced: list[Change] = []  # HISTORY changes made under the lock, sent by _notify
+        self.recording: recording.Recording | None = None
 
     # -- listeners --------------------------------------------------------------
 
@@ -927,6 +937,76 @@ class Session:
                 self._notify(Change(ChangeKind.ENGINE, event.as_dict(), "engine"))
             case EngineMessage(message=message):
                 self._notify(Change(ChangeKind.ERROR, {"message": message}, "engine"))
+            case RecordingStarted() | RecordingStopped():
+                with self._lock:
+                    rec = self.recording
+                    if rec is None or str(rec.path) != event.path:
+                        return  # a stopped recording's last word
+                    if isinstance(event, RecordingStarted):
+                        rec.started = time.monotonic()
+                    else:  # it stopped by itself (the engine said why in an EngineMessage)
+                        self.recording = None
+                self._notify(Change(ChangeKind.ENGINE, event.as_dict(), "engine"))
+
+    # -- recording and the audio on or off --------------------------------------------
+    # The synth writes the file (from the next bar line while playing); the Session names it
+    # (recording.py) and, after an engine restart, asks the new engine for the next part.
+
+    def start_recording(self, name: str | None = None, source: str = "") -> recording.Recording:
+        """Record the set to `<recordings folder>/<name>.wav` (a timestamp without a name)."""
+        with self._lock:
+            if self.recording is not None:
+                raise SessionError(f"already recording to {self.recording.path.name}")
+            if self.engine is None:
+                raise SessionError("no engine: nothing to record")
+            try:
+                rec = recording.start(recording.recordings_folder(self.store.root), name)
+            except recording.RecordingError as exc:
+                raise SessionError(str(exc)) from None
+            self.recording = rec
+            if self.transport.engine_state == "up":  # else the engine that starts next records it
+                rec.sent = True
+                self._send(StartRecording(str(rec.path)))
+        self._notify(Change(ChangeKind.ENGINE, {"event": "record", **rec.as_dict()}, source))
+        return rec
+
+    def stop_recording(self, source: str = "") -> recording.Recording | None:
+        """Close the recording; None if there was none."""
+        with self._lock:
+            rec, self.recording = self.recording, None
+            if rec is not None:
+                self._send(StopRecording())
+        if rec is not None:
+            self._notify(Change(ChangeKind.ENGINE, {"event": "record", "recording": False,
+                                                    "file": str(rec.path)}, source))
+        return rec
+
+    def recording_status(self) -> dict[str, Any]:
+        with self._lock:
+            rec = self.recording
+            return rec.as_dict() if rec is not None else {"recording": False, "file": None, "seconds": 0.0}
+
+    def stop_engine(self, source: str = "") -> bool:
+        """Stop the audio (a recording is closed first); the session and OSC go on. False if stopped."""
+        with self._lock:
+            if self.engine is None or self.transport.engine_state == "stopped":
+                return False
+        self.stop_recording(source)
+        with self._lock:
+            if not self.engine.halt():
+                return False
+            self.transport.engine_state = "stopped"
+        self._notify(Change(ChangeKind.ENGINE, {"event": "stopped"}, source))
+        return True
+
+    def start_engine(self, source: str = "") -> bool:
+        """Start the audio again after stop_engine(); Restarted resyncs the live state."""
+        with self._lock:
+            if self.engine is None or not self.engine.resume():
+                return False
+            self.transport.engine_state = "restarting"
+        self._notify(Change(ChangeKind.ENGINE, {"event": "restarting"}, source))
+        return True
 
     def resync(self) -> None:
         """Send the whole live state to a (new) engine process."""
@@ -935,6 +1015,15 @@ class Session:
             self._send(SetTransport(self.transport.playing))
             if (pending := self._pending) is not None:
                 self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
+            if (rec := self.recording) is not None:  # a new engine: the recording goes on in the next part
+                try:
+                    if rec.sent:
+                        recording.next_part(rec)
+                    rec.sent = True
+                    self._send(StartRecording(str(rec.path), at_bar=False))
+                except recording.RecordingError as exc:
+                    self.recording = None
+                    log.error("recording stopped: %s", exc)
 
 
 def _merged(ops: list[Op], live: Pattern, slot: int | None) -> tuple[tuple[Op, ...], str]:

@@ -721,11 +721,6 @@ test_polyphony.__test__ = test_sequencer_pyo.__test__ = test_acid.__test__ = Fal
 
 # What other parts of this issue add. An address whose work has landed comes off this table.
 ADDED_BY_THIS_ISSUE = {
-    "/engine/start": "audio start and stop (recording)",
-    "/engine/stop": "audio start and stop (recording)",
-    "/engine/record/start": "the recorder",
-    "/engine/record/stop": "the recorder",
-    "/engine/record/status": "the recorder",
 }
 
 # Sends to a track that is not there. The original ignored them in silence; Chronus answers

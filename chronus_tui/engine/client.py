@@ -12,6 +12,8 @@ per failure (restart_delay), emitting Restarting before each attempt and Down
 after each failure. The one that runs emits Restarted so the Session
 re-sends the whole state. Commands sent while no process runs are lost with it; the
 resync covers them because the Session changes its model before it sends.
+halt() stops the engine process after the commands sent before it (so a recording is
+closed) and starts none until resume(), which starts one and emits Restarted like a restart.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ STABLE_AFTER = 10.0        # an engine that ran this long was healthy: its death
 LOG_KEEP_BYTES = LOG_MAX_BYTES  # a bigger engine log is moved to engine.log.1 when an engine (re)starts
 
 _CLOSE = object()
+_HALT = object()  # in the command queue: stop the engine process once the commands before it are sent
 
 
 class EngineError(RuntimeError):
@@ -112,6 +115,7 @@ class EngineClient:
         self._lock = threading.Lock()
         self._proc: _Process | None = None
         self._closed = threading.Event()  # set by close(): ends a restart back-off at once
+        self._halted = threading.Event()  # set by halt(): no engine runs, none is restarted
         self._failures = 0  # restart attempts since an engine last ran for STABLE_AFTER seconds
         self._writer: threading.Thread | None = None
 
@@ -141,6 +145,37 @@ class EngineClient:
     def send(self, command: Command) -> None:
         """Queue a command for the engine; never blocks."""
         self._outbox.put(command)
+
+    @property
+    def halted(self) -> bool:
+        return self._halted.is_set()
+
+    def halt(self) -> bool:
+        """Stop the engine process once the commands sent before are written, and start no
+        other until resume(); False if it was halted already."""
+        if self._halted.is_set() or self._closed.is_set():
+            return False
+        self._halted.set()
+        self._outbox.put(_HALT)
+        return True
+
+    def resume(self) -> bool:
+        """Start an engine again after halt(), on a thread of its own (a start takes a while):
+        it emits Restarted (the Session resyncs), or Down when it cannot start (halted
+        again, so the next resume() tries again). False if it was not halted."""
+        with self._lock:
+            if not self._halted.is_set() or self._closed.is_set():
+                return False
+            self._halted.clear()
+        threading.Thread(target=self._resume, name="engine-resume", daemon=True).start()
+        return True
+
+    def _resume(self) -> None:
+        try:
+            self._launch(restart=True)
+        except (EngineError, OSError) as exc:
+            self._halted.set()
+            self._deliver(Down(f"could not start the engine: {exc}", 0.0, 1, self.restarts))
 
     def close(self) -> None:
         """Stop the engine process cleanly (SIGKILL after STOP_TIMEOUT); idempotent."""
@@ -229,7 +264,8 @@ class EngineClient:
         proc.close_commands()
         proc.ready.set()  # a start() waiting on a process that died before it was ready
         with self._lock:
-            if self._closed.is_set() or self._proc is not proc or not isinstance(proc.info, Ready):
+            if self._closed.is_set() or self._halted.is_set() or self._proc is not proc \
+                    or not isinstance(proc.info, Ready):
                 return
         self._restart(proc)
 
@@ -268,7 +304,7 @@ class EngineClient:
             delay = restart_delay(self._failures)
             self._failures += 1
             self._deliver(Down(message, delay, self._failures, self.restarts))
-            if self._closed.wait(delay):
+            if self._closed.wait(delay) or self._halted.is_set():
                 return
             self._deliver(Restarting(self._failures, self.restarts))
             try:
@@ -286,6 +322,12 @@ class EngineClient:
 
     def _write(self) -> None:
         while (command := self._outbox.get()) is not _CLOSE:
+            if command is _HALT:
+                with self._lock:
+                    proc, self._proc = self._proc, None
+                if proc is not None:
+                    _stop(proc)
+                continue
             proc = self._proc
             if proc is None:
                 continue

@@ -339,6 +339,27 @@ def engine_status(req: Request, a: dict[str, Any]) -> Reply:
     return _json_reply({**status, **req.counters()})
 
 
+def engine_record_start(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply((req.session.start_recording(a.get("name"), req.source).path.name,))
+
+
+def engine_record_stop(req: Request, a: dict[str, Any]) -> Reply:
+    stopped = req.session.stop_recording(req.source)
+    return Reply((stopped.path.name,) if stopped is not None else ())
+
+
+def engine_record_status(req: Request, a: dict[str, Any]) -> Reply:
+    return _json_reply(req.session.recording_status())
+
+
+def engine_stop(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply(() if req.session.stop_engine(req.source) else ("already stopped",))
+
+
+def engine_start(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply(() if req.session.start_engine(req.source) else ("not stopped",))
+
+
 def engine_schema(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((req.schema(),))
 
@@ -630,7 +651,8 @@ ROUTES: tuple[Route, ...] = (
           query=True),
     Route("/engine/status", (), engine_status,
           "backend, sr, buffer, cpu, playing (sound now), transport_running, playing_slot, queued_slot, "
-          "bar, step, position (bar:step), engine (up, down or restarting), engine_error, restarts, "
+          "bar, step, position (bar:step), engine (up, down, restarting or stopped), engine_error, "
+          "restarts, "
           "next_attempt_in (seconds, while down); osc_handled, osc_errors, osc_dropped (datagrams "
           "from senders not allowed, see --osc-allow), osc_ignored (replies and notifications "
           "received, never answered)",
@@ -644,6 +666,18 @@ ROUTES: tuple[Route, ...] = (
           "parameters) and `old_names` (the original's old addresses and what they stand for)",
           query=True, extra=Arg("ignored", Kind("anything", list, "any values; the original's "
                                                 "scripts sent some, and it ignored them"))),
+    Route("/engine/record/start", (Arg("name", TEXT, "a plain file name (.wav added); default "
+                                      "chronus-YYYYMMDD-HHMMSS", optional=True),), engine_record_start,
+          "record what plays to a stereo 24-bit WAV in the recordings folder, from the next bar line "
+          "(at once when stopped); an existing file is never written over (-2, -3 … added); "
+          "replies the file's name", blocking=True),
+    Route("/engine/record/stop", (), engine_record_stop, "close the recording; replies its file's name"),
+    Route("/engine/record/status", (), engine_record_status,
+          "recording (true/false), file, seconds, part (a new part after each engine restart)", query=True),
+    Route("/engine/stop", (), engine_stop,
+          "stop the audio (the engine process; a recording is closed); OSC and the session go on, "
+          "/engine/status says engine stopped"),
+    Route("/engine/start", (), engine_start, "start the audio again, with the live pattern and transport"),
     Route("/pattern/save", (Arg("slot", INT, "0 is the autosave", range=_SLOT_RANGE, out_of_range="error"),
                             Arg("name", TEXT, "1–32 printable characters", optional=True)),
           pattern_save, "save the live pattern to a slot (atomic; the old file goes to backups/)",

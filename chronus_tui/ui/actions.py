@@ -50,6 +50,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("bpm(-10)", ("slash",), "Tempo −10 BPM", "Transport"),
     UiAction("swing(0.05)", ("right_parenthesis",), "Swing +0.05", "Transport"),
     UiAction("swing(-0.05)", ("left_parenthesis",), "Swing −0.05", "Transport"),
+    UiAction("record", ("ctrl+r",), "Record the set / stop recording", "Transport"),
     # Slots
     UiAction("load('bar')", ("enter",), "Load slot at next bar", "Slots", footer="Load@bar"),
     UiAction("load('now')", ("L", "shift+enter"), "Load slot now", "Slots"),

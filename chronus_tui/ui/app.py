@@ -228,6 +228,14 @@ class ChronusApp(App[int]):
     def action_swing(self, delta: float) -> None:
         self._call(self.session.set_swing, round(self.session.pattern.swing + delta, 2))
 
+    def action_record(self) -> None:
+        """Start recording (from the next bar line while playing) or stop; the line shows ● REC."""
+        if self.session.recording is not None:
+            if (done := self._call(self.session.stop_recording)) is not None:
+                self.notify(f"recorded {done.path.name}", markup=False)
+        elif (started := self._call(self.session.start_recording)) is not None:
+            self.notify(f"recording to {started.path}", markup=False)
+
     # -- slots ----------------------------------------------------------------------
 
     def action_load(self, at: str) -> None:

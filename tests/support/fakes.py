@@ -29,12 +29,22 @@ class FakeEngine:
     def __init__(self) -> None:
         self.sent: list[Command] = []
         self.commands: list[dict[str, Any]] = []
+        self.halted = False  # /engine/stop
         self._lock = threading.Lock()
 
     def send(self, command: Command) -> None:
         with self._lock:
             self.sent.append(command)
             self.commands.append(record(command))
+
+    def halt(self) -> bool:
+        """/engine/stop: True unless halted already (as EngineClient.halt)."""
+        was, self.halted = self.halted, True
+        return not was
+
+    def resume(self) -> bool:
+        was, self.halted = self.halted, False
+        return was
 
     def ops(self, op: str) -> list[dict[str, Any]]:
         """The commands of one op ("pattern", "param", "tempo", "transport", …), in order."""

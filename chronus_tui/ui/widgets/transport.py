@@ -74,6 +74,8 @@ class TransportBar(SessionPanel):
         status = self.session.status()
         if status["engine"] in ("down", "restarting"):  # nothing sounds, whatever the transport says
             play = Text(" ⚠ ENGINE DOWN — restarting ", style="bold white on red")
+        elif status["engine"] == "stopped":
+            play = Text(" ⏹ AUDIO STOPPED ", style="bold white on grey35")
         elif status["playing"]:
             play = Text(" ▶ PLAY ", style="bold black on green")
         else:
@@ -83,6 +85,9 @@ class TransportBar(SessionPanel):
         position = Text(f"{status['bar'] + 1:03d}:{status['step'] + 1:02d}", style="bold")
         playing = status["playing_slot"]
         slot = Text.assemble((f"{slot_label(playing) if playing else '—'} ", "bold green"), status["name"])
+        if (rec := self.session.recording_status())["recording"]:
+            minutes, seconds = divmod(int(rec["seconds"]), 60)
+            play = Text.assemble(play, (f" ● REC {minutes}:{seconds:02d} ", "bold white on red"))
         if self.flashed is not None:
             return [play, tempo, swing, position, self.flashed]
         parts = [play, tempo, swing, position, slot]
