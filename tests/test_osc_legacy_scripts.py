@@ -6,10 +6,8 @@ gave them (python-osc sends a Python int as `i`, a float as `f`). Their loops ar
 round or two, their sleeps left out. Three compositions call a helper (`ChronusOSC`) that the
 original repository does not hold; its methods are read as the addresses they name.
 
-Messages to addresses that other parts of this issue add (the acid insert's accent parameters,
-`/gate/acid1`, `/engine/start|stop`, `/engine/record/*`) are held back from the replay and sent
-by `test_address_added_by_this_issue_is_accepted`, one xfail(strict) case per address until
-it lands: the case then passes, fails as strict, and its mark comes off.
+The replay covers the addresses the rest of issue 16 added for these scripts too: the acid
+insert's accent parameters, `/gate/acid1`, `/engine/start|stop` and `/engine/record/*`.
 """
 
 from __future__ import annotations
@@ -716,12 +714,8 @@ SCRIPTS: dict[str, Callable[[], list[Message]]] = {
     "progressive_darkness": progressive_darkness,
     "original_engine_routes": original_engine_routes,
 }
-# These builders are named after the scripts; pytest must not collect the two named test_*.
+# These builders are named after the scripts; pytest must not collect the three named test_*.
 test_polyphony.__test__ = test_sequencer_pyo.__test__ = test_acid.__test__ = False  # type: ignore[attr-defined]
-
-# What other parts of this issue add. An address whose work has landed comes off this table.
-ADDED_BY_THIS_ISSUE = {
-}
 
 # Sends to a track that is not there. The original ignored them in silence; Chronus answers
 # `/error … no track named …` and changes nothing (these are the scripts' slips, not messages
@@ -763,36 +757,18 @@ def replay(client: OscClient, script: list[Message]) -> list[tuple[str, Any, str
 
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_original_script_replays_without_an_error(chronus: OscClient, name: str) -> None:
-    script = [(address, args) for address, args in SCRIPTS[name]() if address not in ADDED_BY_THIS_ISSUE]
-    refused = replay(chronus, script)
+    refused = replay(chronus, SCRIPTS[name]())
     expected = EXPECTED_ERRORS.get(name, [])
     assert [(address, arg) for address, arg, _ in refused] == expected, refused
     assert all(f"no track named {arg!r}" in why for _, arg, why in refused), refused
 
 
-def _pending(address: str) -> Any:
-    return pytest.param(
-        address,
-        marks=pytest.mark.xfail(
-            strict=True, reason=f"{address} comes with {ADDED_BY_THIS_ISSUE[address]}, not landed yet"
-        ),
-    )
-
-
-@pytest.mark.parametrize("address", [_pending(address) for address in ADDED_BY_THIS_ISSUE])
-def test_address_added_by_this_issue_is_accepted(chronus: OscClient, address: str) -> None:
-    sent = [(a, args) for name in SCRIPTS for a, args in SCRIPTS[name]() if a == address]
-    assert sent, f"no script sends {address}"
-    assert replay(chronus, sent) == []
-
-
 def test_the_scripts_send_every_old_name() -> None:
-    """The replay covers each old address, and every address it sends is one Chronus knows or
-    one this issue adds."""
+    """The replay covers each old address, and every address it sends is one Chronus knows."""
     sent = {address for build in SCRIPTS.values() for address, _ in build()}
     assert {f"/mod/{old}" for old in LEGACY_PARAMS} <= sent
     assert {f"/gate/{old}" for old in LEGACY_GATES} <= sent
-    assert sent <= set(address_map()) | set(ADDED_BY_THIS_ISSUE)
+    assert sent <= set(address_map())
 
 
 # -- the old names, in process ----------------------------------------------------------
