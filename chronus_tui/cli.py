@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chronus",
         description="Chronus: a terminal step sequencer for live electronic music. "
                     "With no command it opens the terminal UI.")
+    parser.add_argument("--version", action="version", version=f"chronus {package_version()}")
     parser.add_argument("--no-ui", action="store_true",
                         help="headless: engine and OSC server only, logs to stderr")
     _add_common(parser)
@@ -61,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: --osc-port, else 5005")
     send.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for replies")
     return parser
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml's); run from a bare source tree, says so."""
+    try:
+        return importlib.metadata.version("chronus-tui")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
