@@ -165,7 +165,7 @@ class SlotStore:
         data = {**snapshot, "saved_at": now_iso()}
         if name is not None:
             data["name"] = name
-        self._write_atomic(target, _validated_text(data, f"slot {slot}"), f"slot {slot}", moved_aside)
+        self._write_atomic(target, _validated_text(data, slot_label(slot)), slot_label(slot), moved_aside)
         return target
 
     def _write_atomic(self, target: Path, payload: bytes, label: str,
@@ -327,8 +327,8 @@ class SlotStore:
     def load(self, slot: int, *, dropped: list[str] | None = None) -> Pattern:
         path = self.slot_path(slot)
         if not self.exists(slot):
-            raise StoreError(f"slot {slot} is empty")
-        return self._read(path, f"slot {slot}", dropped=dropped)
+            raise StoreError(f"{slot_label(slot)} is empty")
+        return self._read(path, slot_label(slot), dropped=dropped)
 
     def _read(self, path: Path, label: str, *, dropped: list[str] | None = None) -> Pattern:
         """A pattern from a file in our folders (never through a link), noted as known good."""
@@ -344,7 +344,7 @@ class SlotStore:
                 continue
             path = self.slot_path(slot)
             try:
-                pattern = self._read(path, f"slot {slot}")
+                pattern = self._read(path, slot_label(slot))
             except StoreError as exc:
                 infos.append(SlotInfo(slot, path, error=str(exc)))
                 continue

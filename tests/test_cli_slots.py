@@ -42,8 +42,8 @@ def check_listing(entries: list[dict]) -> None:
     assert good["saved_at"].endswith("Z")
     assert (original["bpm"], original["tracks"], original["error"]) == (174.0, 4, None)
     assert original["saved_at"] == "2025-09-09T16:04:01Z"
-    assert truncated["name"] is None and truncated["error"].startswith("slot 3: not valid JSON (line ")
-    assert fast["error"] == "slot 4: sequencer.bpm: 'fast' is not a number"
+    assert truncated["name"] is None and truncated["error"].startswith("A03: not valid JSON (line ")
+    assert fast["error"] == "A04: sequencer.bpm: 'fast' is not a number"
 
 
 def test_slots_json_through_main(mixed_dir, capsys):
@@ -73,7 +73,7 @@ def test_slots_table(mixed_dir, capsys):
     assert lines[0].split()[:4] == ["1", "A01", "good", "one"] and "126.0 bpm" in lines[0]
     assert "174.0 bpm" in lines[1] and " 4 tracks" in lines[1]
     assert lines[2].split()[:3] == ["3", "A03", "ERROR"] and "not valid JSON" in lines[2]
-    assert lines[3].endswith("ERROR  slot 4: sequencer.bpm: 'fast' is not a number")
+    assert lines[3].endswith("ERROR  A04: sequencer.bpm: 'fast' is not a number")
 
 
 def test_slots_of_an_empty_folder(patterns_dir, capsys):

@@ -74,13 +74,13 @@ def test_pattern_list_answers_with_a_fifo_and_a_huge_file_in_slots(tmp_path):
         address, args = client.recv(REPLY_SECONDS)
         assert address == "/pattern/list"
         entries = {e["slot"]: e for e in json.loads(args[0])}
-        assert entries[5]["error"] == "slot 5: not a regular file (a FIFO)"
-        assert entries[6]["error"] == "slot 6: 5 MiB file, over the 4 MiB limit; not read"
+        assert entries[5]["error"] == "A05: not a regular file (a FIFO)"
+        assert entries[6]["error"] == "A06: 5 MiB file, over the 4 MiB limit; not read"
         assert entries[7]["name"] == "seven" and entries[7]["error"] is None
         os.mkfifo(patterns / "slots" / "slot_009.json")  # one that appears while it runs
         client.send("/pattern/load", 9)
         address, args = client.recv(REPLY_SECONDS)
-        assert address == "/error" and "slot 9: not a regular file (a FIFO)" in args[1]
+        assert address == "/error" and "A09: not a regular file (a FIFO)" in args[1]
         client.send("/seq/status")
         assert client.recv(REPLY_SECONDS)[0] == "/seq/status"
     finally:
@@ -95,8 +95,8 @@ def test_chronus_slots_returns_with_a_fifo_and_a_huge_file(tmp_path):
         done = subprocess.run([sys.executable, "-m", "chronus_tui", "slots", "--patterns-dir", str(patterns),
                                *extra], capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
-        assert "slot 5: not a regular file (a FIFO)" in done.stdout
-        assert "slot 6: 5 MiB file, over the 4 MiB limit; not read" in done.stdout
+        assert "A05: not a regular file (a FIFO)" in done.stdout
+        assert "A06: 5 MiB file, over the 4 MiB limit; not read" in done.stdout
         assert "seven" in done.stdout
 
 
@@ -115,7 +115,7 @@ def test_a_linked_slot_is_refused_and_its_target_untouched_after_11_saves(tmp_pa
             client.send("/pattern/save", 8)
             address, args = client.recv(REPLY_SECONDS)
             assert address == "/error", (address, args)
-            assert ("slot 8: not saved: slots/slot_008.json is not a regular file (a symbolic link)"
+            assert ("A08: not saved: slots/slot_008.json is not a regular file (a symbolic link)"
                     in args[1])
             assert str(tmp_path) not in args[1]
     finally:
@@ -135,7 +135,7 @@ def test_an_unreadable_autosave_survives_quits_of_the_real_process(tmp_path):
         stop(process)
         log = "\n".join(process.lines)
         if run == 0:
-            assert "autosave not loaded: slot 0: not valid JSON" in log
+            assert "autosave not loaded: autosave: not valid JSON" in log
             assert "the file is kept, never overwritten" in log
             (aside,) = aside_files(patterns, 0)
             assert f"moved aside to slots/{aside.name}, not overwritten" in log
@@ -164,7 +164,7 @@ def test_an_unreadable_autosave_survives_11_quits(tmp_path, caplog):
             quit_once(patterns, changes, notices)
     (aside,) = aside_files(patterns, 0)
     assert aside.read_bytes() == GARBAGE
-    assert len(notices) == 1 and notices[0].startswith("autosave not loaded: slot 0: not valid JSON")
+    assert len(notices) == 1 and notices[0].startswith("autosave not loaded: autosave: not valid JSON")
     reported = [c.data["message"] for c in changes if c.kind == "error"]
     assert len(reported) == 1 and f"moved aside to slots/{aside.name}" in reported[0]
     assert [r.getMessage() for r in caplog.records if "moved aside" in r.getMessage()] == reported

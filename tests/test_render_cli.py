@@ -82,7 +82,7 @@ def test_render_a_library_name_through_the_console_script(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["nope"], "is not a slot number"),
-    (["7"], "slot 7 is empty"),
+    (["7"], "A07 is empty"),
     (["BAD"], "not valid JSON"),
     (["GOOD", "--bars", "0"], "--bars 0 is out of range"),
     (["GOOD", "--sr", "12345"], "--sr 12345 is not one of"),

@@ -175,7 +175,7 @@ def test_save_and_load_slots(session, store, engine, changes):
     assert pending.slot == 13 and session.pattern.name == "mine"
     session.on_engine_event(FakeEngine.switch(pending.token))
     assert session.pattern.name == "named" and session.transport.playing_slot == 13
-    with pytest.raises(SessionError, match="slot 77 is empty"):
+    with pytest.raises(SessionError, match="E13 is empty"):
         session.load_slot(77)
     with pytest.raises(SessionError, match="is not a slot number"):
         session.load_slot(129)
@@ -199,7 +199,7 @@ def test_failed_save_is_a_session_error_and_keeps_the_old_file(session, store, c
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", disk_full)
-    with pytest.raises(SessionError, match="slot 4: not saved, the old file is unchanged: No space left"):
+    with pytest.raises(SessionError, match="A04: not saved, the old file is unchanged: No space left"):
         session.save_slot(4)
     monkeypatch.undo()
     assert store.load(4).name == "old" and len(changes) == told
@@ -212,7 +212,7 @@ def test_rename_slot(session, store, changes):
     assert store.load(4).name == "new name"
     assert session.pattern.name == "new name"  # the slot is the one playing
     assert changes[-1].kind == "renamed" and changes[-1].data == {"slot": 4, "name": "new name"}
-    with pytest.raises(SessionError, match="slot 5 is empty"):
+    with pytest.raises(SessionError, match="A05 is empty"):
         session.rename_slot(5, "x")
     assert [i.slot for i in session.list_slots()] == [4]
 

@@ -91,7 +91,7 @@ def test_save_with_name_and_rename(store):
     assert store.load(3).name == "second" and len(store.load(3).tracks) == 2
     with pytest.raises(StoreError, match="name"):
         store.rename(3, "")
-    with pytest.raises(StoreError, match="slot 4 is empty"):
+    with pytest.raises(StoreError, match="A04 is empty"):
         store.rename(4, "x")
 
 
@@ -117,14 +117,14 @@ def test_invalid_snapshot_is_refused_and_the_old_file_kept(store):
     bad["sequencer"]["tracks"][1]["steps"][3]["note"] = 140
     with pytest.raises(StoreError) as info:
         store.save(5, bad)
-    assert str(info.value) == ("slot 5: not saved: sequencer.tracks[1].steps[3].note: "
+    assert str(info.value) == ("A05: not saved: sequencer.tracks[1].steps[3].note: "
                                "140 is out of range 0–127")
     assert store.slot_path(5).read_bytes() == before
     assert not list(store.temp_dir.iterdir()) and not store.backups(5)
 
 
 def test_load_empty_slot(store):
-    with pytest.raises(StoreError, match=r"^slot 9 is empty$"):
+    with pytest.raises(StoreError, match=r"^A09 is empty$"):
         store.load(9)
 
 
@@ -237,7 +237,7 @@ def test_bad_file_gives_a_clear_error(store, slot):
     store.slot_path(slot).write_bytes(raw)
     with pytest.raises(StoreError) as info:
         store.load(slot)
-    assert str(info.value).startswith(f"slot {slot}: ")
+    assert str(info.value).startswith(f"{slot_label(slot)}: ")
     assert fragment in str(info.value)
 
 
@@ -255,7 +255,7 @@ def test_list_reports_good_and_bad_files_and_never_stops(store, legacy_dir):
     by_slot = {i.slot: i for i in infos}
     for slot, (_, fragment) in BAD_FILES.items():
         assert fragment in by_slot[slot].error and by_slot[slot].name is None
-    assert by_slot[20].error == "slot 20: not a regular file (a directory)"
+    assert by_slot[20].error == "B04: not a regular file (a directory)"
     assert (by_slot[1].name, by_slot[1].bpm, by_slot[1].tracks, by_slot[1].error) == ("first", 124.0, 2, None)
     assert (by_slot[100].bpm, by_slot[100].tracks, by_slot[100].error) == (125.0, 3, None)
     assert by_slot[128].tracks == 8 and by_slot[128].saved_at
@@ -415,7 +415,7 @@ def test_failed_save_keeps_the_old_file_and_says_why(store, monkeypatch, call, c
     monkeypatch.setattr(store_module, "os", FaultyOs({call: code}))
     with pytest.raises(StoreError) as info:
         store.save(6, snap("new", full=True))
-    assert str(info.value).startswith(f"slot 6: not saved, the old file is unchanged: {message}")
+    assert str(info.value).startswith(f"A06: not saved, the old file is unchanged: {message}")
     monkeypatch.undo()
     assert store.slot_path(6).read_bytes() == before
     assert not any(store.temp_dir.iterdir())
@@ -427,7 +427,7 @@ def test_failed_save_keeps_the_old_file_and_says_why(store, monkeypatch, call, c
 def test_folder_sync_failure_after_replace_is_not_called_unchanged(store, monkeypatch):
     store.save(6, snap("old"))
     monkeypatch.setattr(store_module, "os", FaultyOs({"fsync": errno.EIO}, after=1))
-    with pytest.raises(StoreError, match=r"^slot 6: saved, but the folder could not be synced"):
+    with pytest.raises(StoreError, match=r"^A06: saved, but the folder could not be synced"):
         store.save(6, snap("new"))
     monkeypatch.undo()
     assert store.load(6).name == "new"
@@ -463,7 +463,7 @@ def test_real_read_only_filesystem(tmpfs):
     before = store.slot_path(1).read_bytes()
     subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
     try:
-        with pytest.raises(StoreError, match=r"^slot 1: not saved, the old file is unchanged: "
+        with pytest.raises(StoreError, match=r"^A01: not saved, the old file is unchanged: "
                                              r"Read-only file system"):
             store.save(1, snap("new"))
         reopened = SlotStore(root)  # starting on a read-only folder works, for reading
@@ -488,7 +488,7 @@ def test_real_full_disk(tmpfs):
         assert exc.errno == errno.ENOSPC
     finally:
         os.close(fd)
-    with pytest.raises(StoreError, match=r"^slot 1: not saved, the old file is unchanged: "
+    with pytest.raises(StoreError, match=r"^A01: not saved, the old file is unchanged: "
                                          r"No space left on device"):
         store.save(1, snap("too big", full=True))
     assert store.slot_path(1).read_bytes() == before
@@ -564,7 +564,7 @@ def test_user_library_wins_and_resolve(store, tmp_path):
     outside = tmp_path / "loose.json"
     outside.write_text(dumps(snap("loose")))
     assert store.resolve(str(outside)).name == "loose"
-    with pytest.raises(StoreError, match="slot 13 is empty"):
+    with pytest.raises(StoreError, match="A13 is empty"):
         store.resolve("13")
     with pytest.raises(StoreError, match=r"'nothing' is not a slot number \(0–128\), a pattern file, "
                                          r"or a library name \(known: .*demo"):
@@ -645,7 +645,7 @@ def test_only_regular_files_are_read_and_listing_never_blocks(store, kind):
     error in load and list, and list goes on to the slots after it."""
     NOT_REGULAR[kind](store.slot_path(5))
     store.save(6, snap("after"))
-    message = f"slot 5: not a regular file ({kind.removeprefix('a dangling ').removesuffix(' inside')})"
+    message = f"A05: not a regular file ({kind.removeprefix('a dangling ').removesuffix(' inside')})"
     message = message.replace("(symbolic link)", "(a symbolic link)")
     with pytest.raises(StoreError) as info:
         call_with_deadline(lambda: store.load(5))
@@ -664,9 +664,9 @@ def test_a_slot_over_the_size_limit_is_not_read(store, monkeypatch):
     monkeypatch.setattr(store_module.os, "fdopen", lambda *a, **k: reads.append(1) or real_fdopen(*a, **k))
     infos = store.list()
     assert [(i.slot, i.error) for i in infos] == [
-        (5, "slot 5: 5 MiB file, over the 4 MiB limit; not read"),
-        (6, "slot 6: 1 GiB file, over the 4 MiB limit; not read"),
-        (7, "slot 7: 4 MiB file, over the 4 MiB limit; not read")]
+        (5, "A05: 5 MiB file, over the 4 MiB limit; not read"),
+        (6, "A06: 1 GiB file, over the 4 MiB limit; not read"),
+        (7, "A07: 4 MiB file, over the 4 MiB limit; not read")]
     assert reads == []  # refused on its size alone
     exactly = GOOD_TEXT.encode() + b" " * (store_module.MAX_FILE_BYTES - len(GOOD_TEXT.encode()))
     store.slot_path(8).write_bytes(exactly)
@@ -693,7 +693,7 @@ def test_a_file_is_read_only_to_one_byte_past_the_limit(store, monkeypatch):
     store.slot_path(5).write_bytes(b"x" * 5000)
     monkeypatch.setattr(store_module, "MAX_FILE_BYTES", 1000)
     monkeypatch.setattr(store_module, "os", LyingSizeOs())
-    with pytest.raises(StoreError, match=r"^slot 5: grew past the 1000 bytes limit; not read$"):
+    with pytest.raises(StoreError, match=r"^A05: grew past the 1000 bytes limit; not read$"):
         store.load(5)
 
 
@@ -725,19 +725,19 @@ def test_long_strings_in_a_file_are_errors_that_quote_an_excerpt(store):
     huge = "n" * 1_000_000
     cases = {
         1: (GOOD_TEXT.replace('"name": "good"', f'"name": "{huge}"', 1),
-            "slot 1: name: 'nnn", "is 1000000 characters; names must be 1–32 printable characters"),
+            "A01: name: 'nnn", "is 1000000 characters; names must be 1–32 printable characters"),
         2: (GOOD_TEXT.replace('"name": "kick"', f'"name": "{huge}"', 1),
-            "slot 2: sequencer.tracks[0].name: 'nnn", "names must be 1–32 printable characters"),
+            "A02: sequencer.tracks[0].name: 'nnn", "names must be 1–32 printable characters"),
         3: (GOOD_TEXT.replace('"voice": "voice1"', f'"voice": "{huge}"', 1),
-            "slot 3: sequencer.tracks[0].voice: 'nnn", "is not a voice (voice1–voice8)"),
+            "A03: sequencer.tracks[0].voice: 'nnn", "is not a voice (voice1–voice8)"),
         4: (GOOD_TEXT.replace('"format": "chronus-pattern"', f'"format": "{huge}"', 1),
-            "slot 4: format: 'nnn", "is not 'chronus-pattern'"),
-        5: (GOOD_TEXT.replace('"schema": 2,', f'"schema": 2, "{huge}": 1,', 1), "slot 5: nnn",
+            "A04: format: 'nnn", "is not 'chronus-pattern'"),
+        5: (GOOD_TEXT.replace('"schema": 2,', f'"schema": 2, "{huge}": 1,', 1), "A05: nnn",
             "is not a known field"),
         6: (GOOD_TEXT.replace('"saved_at": null', f'"saved_at": "{huge}"', 1),
-            "slot 6: saved_at: 'nnn", "is not a time string (at most 40 printable characters)"),
+            "A06: saved_at: 'nnn", "is not a time string (at most 40 printable characters)"),
         7: (GOOD_TEXT.replace('"bpm": 124.0', f'"bpm": "{huge}"', 1),
-            "slot 7: sequencer.bpm: 'nnn", "is not a number"),
+            "A07: sequencer.bpm: 'nnn", "is not a number"),
     }
     for slot, (text, *_) in cases.items():
         assert huge in text, slot
@@ -747,7 +747,7 @@ def test_long_strings_in_a_file_are_errors_that_quote_an_excerpt(store):
         assert info.error.startswith(head) and info.error.endswith(tail), info.error
         assert len(info.error) < 400, (info.slot, len(info.error))
     store.slot_path(9).write_text(GOOD_TEXT.replace('"name": "good"', '"name": "' + "n" * 33 + '"', 1))
-    with pytest.raises(StoreError, match=r"^slot 9: name: 'n{33}' is 33 characters; names must be 1–32"):
+    with pytest.raises(StoreError, match=r"^A09: name: 'n{33}' is 33 characters; names must be 1–32"):
         store.load(9)
 
 
@@ -755,7 +755,7 @@ def test_a_50_mb_name_is_refused_by_size_before_it_is_parsed(store):
     with open(store.slot_path(1), "w") as handle:
         handle.write(GOOD_TEXT.replace('"name": "good"', '"name": "' + "n" * 50_000_000 + '"', 1))
     (info,) = store.list()
-    assert info.error.startswith("slot 1: 47.7 MiB file, over the 4 MiB limit; not read")
+    assert info.error.startswith("A01: 47.7 MiB file, over the 4 MiB limit; not read")
 
 
 def test_messages_name_files_relative_to_the_patterns_folder(store, patterns_dir, monkeypatch):
@@ -817,7 +817,7 @@ def test_a_save_that_fills_the_disk_keeps_every_backup_and_the_slot(store, monke
     assert (store.backups_dir / "slot_004" / store_module.SPARE).is_file()  # what it writes over
     faulty = PartWriteOs()
     monkeypatch.setattr(store_module, "os", faulty)
-    with pytest.raises(StoreError, match=r"^slot 4: not saved, the old file is unchanged: "
+    with pytest.raises(StoreError, match=r"^A04: not saved, the old file is unchanged: "
                                          r"No space left on device"):
         store.save(4, snap("too big", full=True))
     monkeypatch.undo()
@@ -855,7 +855,7 @@ def test_a_save_never_writes_through_a_linked_slot(store, tmp_path):
     for _ in range(MAX_BACKUPS + 1):
         with pytest.raises(StoreError) as info:
             store.save(8, snap("new"))
-        assert str(info.value) == ("slot 8: not saved: slots/slot_008.json is not a regular file "
+        assert str(info.value) == ("A08: not saved: slots/slot_008.json is not a regular file "
                                    "(a symbolic link); nothing was changed")
     assert target.read_bytes() == content and os.readlink(store.slot_path(8)) == str(target)
     assert store.backups(8) == [] and not any(store.temp_dir.iterdir())
@@ -866,7 +866,7 @@ def test_a_save_never_writes_through_a_linked_slot(store, tmp_path):
 def test_a_save_refuses_a_slot_that_is_not_a_regular_file(store, kind):
     NOT_REGULAR[kind](store.slot_path(8))
     mode = os.lstat(store.slot_path(8)).st_mode
-    with pytest.raises(StoreError, match=rf"^slot 8: not saved: slots/slot_008.json is not a regular "
+    with pytest.raises(StoreError, match=rf"^A08: not saved: slots/slot_008.json is not a regular "
                                          rf"file \({kind}\); nothing was changed$"):
         call_with_deadline(lambda: store.save(8, snap()))
     assert os.lstat(store.slot_path(8)).st_mode == mode
@@ -881,7 +881,7 @@ def test_a_save_never_links_or_prunes_through_a_linked_backup_folder_or_file(pat
     store.save(7, snap("v0"))
     (store.backups_dir / "slot_007").rmdir()  # empty: the first save had nothing to keep
     (store.backups_dir / "slot_007").symlink_to(target.parent)
-    with pytest.raises(StoreError, match=r"^slot 7: not saved: backups/slot_007 is not a directory "
+    with pytest.raises(StoreError, match=r"^A07: not saved: backups/slot_007 is not a directory "
                                          r"\(a symbolic link\); nothing was changed$"):
         store.save(7, snap("v1"))
     SlotStore(patterns_dir, max_backups=2)  # the start-up prune does not follow it either
@@ -889,7 +889,7 @@ def test_a_save_never_links_or_prunes_through_a_linked_backup_folder_or_file(pat
     (store.backups_dir / "slot_007").unlink()
     store.save(7, snap("v1"))
     (store.backups_dir / "slot_007" / "20000101T000000000000Z-1-00000000.json").symlink_to(target)
-    with pytest.raises(StoreError, match=r"^slot 7: not saved: backups/slot_007/2000.*\.json is not a "
+    with pytest.raises(StoreError, match=r"^A07: not saved: backups/slot_007/2000.*\.json is not a "
                                          r"regular file \(a symbolic link\); nothing was changed$"):
         store.save(7, snap("v2"))
     assert target.read_bytes() == content and store.load(7).name == "v1"
@@ -905,7 +905,7 @@ def test_a_save_refuses_a_linked_store_folder(patterns_dir, tmp_path, folder):
     (patterns_dir / folder).symlink_to(elsewhere)
     (elsewhere / "old.tmp").write_text("someone else's")
     before = sorted(p.name for p in elsewhere.iterdir())
-    with pytest.raises(StoreError, match=rf"^slot 1: not saved: {folder} is not a directory "
+    with pytest.raises(StoreError, match=rf"^A01: not saved: {folder} is not a directory "
                                          rf"\(a symbolic link\); nothing was changed$"):
         store.save(1, snap())
     SlotStore(patterns_dir)  # nor does start-up clean or prune in it
@@ -935,13 +935,13 @@ def test_a_save_moves_an_unreadable_slot_file_aside(store, slot):
     store.slot_path(slot).write_bytes(raw)
     with pytest.raises(StoreError) as info:
         store.load(slot)
-    reason = str(info.value).removeprefix(f"slot {slot}: ")
+    reason = str(info.value).removeprefix(f"{slot_label(slot)}: ")
     moved: list[str] = []
     store.save(slot, snap("new"), moved_aside=moved)
     (aside,) = aside_files(store, slot)
     assert aside.read_bytes() == raw and store.load(slot).name == "new"
     assert re.fullmatch(rf"slot_{slot:03d}\.unreadable-\d{{8}}T\d{{12}}Z\.json", aside.name)
-    assert moved == [f"slot {slot}: the old slots/slot_{slot:03d}.json could not be read ({reason}); "
+    assert moved == [f"{slot_label(slot)}: the old slots/slot_{slot:03d}.json could not be read ({reason}); "
                      f"moved aside to slots/{aside.name}, not overwritten"]
     assert store.backups(slot) == []  # not a backup: pruning never reaches it
     assert [i.slot for i in store.list()] == [slot]  # and not a slot

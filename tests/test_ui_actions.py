@@ -121,7 +121,7 @@ async def test_parameter_keys_fine_and_coarse(patterns_dir: Path) -> None:
     engine = FakeEngine()
     app, session = make_app(patterns_dir, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("tab", "tab")            # grid -> slots -> params
+        await pilot.press("tab", "tab", "tab")     # grid -> bank strip -> slots -> params
         assert app.focused is app.params
         row = app.params.current()
         assert (row.module, row.spec.name) == (TRACK, "level")
@@ -141,7 +141,7 @@ async def test_parameter_keys_fine_and_coarse(patterns_dir: Path) -> None:
         await pilot.press("right", "right")
         assert session.pattern.modules["voice1"]["osc/type"] == 2
         # Another track's voice shows when the grid cursor moves to it.
-        await pilot.press("shift+tab", "shift+tab", "down", "down")
+        await pilot.press("shift+tab", "shift+tab", "shift+tab", "down", "down")
         assert app.params.track is session.pattern.track("bass")
         assert any(r.module == "voice2" for r in app.params.rows())
         acid = [r for r in app.params.rows() if r.module == "acid1"]
@@ -228,7 +228,7 @@ async def test_immediate_load_and_cancel(patterns_dir: Path) -> None:
         assert session.pending is None and app.slots.state(2) == "saved"
         await pilot.press("right_square_bracket", "enter")   # A03 is empty
         await settle(pilot)
-        assert notes[-1] == ("slot 3 is empty", "error")
+        assert notes[-1] == ("A03 is empty", "error")
 
 
 async def test_goto_slot_prompt(patterns_dir: Path) -> None:
@@ -349,7 +349,7 @@ async def test_help_and_palette_list_every_action(patterns_dir: Path) -> None:
         console.print(actions_table())
         listed = console.file.getvalue()
         for action in ACTIONS:
-            assert f"{action.keys_display} " in listed and action.title in listed, action
+            assert f"{action.keys_display} " in listed and action.row_title in listed, action
             # Every registry action runs an action of the app.
             assert callable(getattr(app, "action_" + action.action.split("(")[0], None)), action
         await pilot.press("escape")

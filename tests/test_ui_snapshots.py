@@ -54,4 +54,4 @@ def test_help_screen(snap_compare, patterns_dir: Path) -> None:
 
 def test_small_terminal_null_backend(snap_compare, patterns_dir: Path) -> None:
     app, _ = _playing_app(patterns_dir, backend="null")
-    assert snap_compare(app, terminal_size=(80, 24), press=["tab", "tab"])
+    assert snap_compare(app, terminal_size=(80, 24), press=["tab", "tab", "tab"])

@@ -69,7 +69,7 @@ def test_markup_and_escape_codes_from_files_and_osc_are_shown_literally(engine_r
         assert osc.error("/x[/x]", "[bold]oops").startswith("unknown address")
         app.wait_for("OSC /x[/x]: unknown address")
         app.keys("]", "L")                                     # A02: a broken file says why
-        app.wait_for("A02 broken  slot 2: modules.␛[2", "modules.␛[2J␛[31m[/x]: unknown module")
+        app.wait_for("A02 broken  A02: modules.␛[2", "modules.␛[2J␛[31m[/x]: unknown module")
         app.keys("]", "L")                                     # A03: load the original file
         app.wait_for("A03 is an original Music Chronus", "␛[2J[@click=app.quit]q[/] (unknown")
         app.keys("[", "[", "L")                                # A01: load the markup name
@@ -142,5 +142,33 @@ def test_add_a_track_and_paste_steps_into_it_by_keys(engine_ready: None, tmp_pat
         lead = next(track for track in saved if track["name"] == "lead")
         assert lead["voice"] == "voice3" and [s["on"] for s in lead["steps"][:5]] == [True, False, True,
                                                                                        False, False]
+    finally:
+        app.close()
+
+
+def test_perform_keys_queue_and_load_slots_in_a_real_terminal(engine_ready: None, tmp_path: Path) -> None:
+    """f2, then one key queues a slot of the bank for the bar line and shift+key loads one now;
+    an empty slot says so; f2 again gives the letters back (q quits)."""
+    patterns = tmp_path / "patterns"
+    store = SlotStore(patterns)
+    for slot, name in ((1, "first groove"), (2, "second groove")):
+        store.save(slot, patternfile.pattern_to_dict(Pattern(name=name, bpm=300.0)))
+    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
+                                 "--osc-port", str(free_udp_port())])
+    try:
+        app.wait_for("Perform · bank A", "NO SOUND: null audio")
+        app.keys("Space", "F2")
+        app.wait_for("PERFORM KEYS ON · bank A", "▶ PLAY")
+        app.keys("w")
+        app.wait_for("A02 “second groove” queued for the next bar")
+        app.wait_for("Now playing A02 “second groove”")
+        app.keys("Q")
+        app.wait_for("Loaded A01 “first groove”")
+        app.keys("e")
+        app.wait_for("A03 is empty: nothing loaded")
+        app.keys("F2")
+        app.wait_for("Perform · bank A")
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
     finally:
         app.close()

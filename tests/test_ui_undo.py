@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from chronus_tui import patternfile
 from chronus_tui.store import SlotStore
-from chronus_tui.ui.actions import ACTIONS, APP
+from chronus_tui.ui.actions import ACTIONS, APP, PERFORM
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.screens.help import actions_table
 
@@ -216,7 +216,7 @@ async def test_undo_shows_hidden_steps_a_removed_track_and_a_parameter_again(pat
         await pilot.press("u")
         await pilot.pause()
         assert grid_row(app, "stab")[:2] == ["xC4", "·"] and app.grid.size.height == 4 + 2
-        await pilot.press("tab", "tab")                  # the sound panel: kick's level
+        await pilot.press("tab", "tab", "tab")           # the sound panel: kick's level
         before = app.params.render().plain
         value = session.pattern.track("kick").level
         await pilot.press("shift+left")
@@ -237,9 +237,14 @@ async def test_help_lists_the_undo_keys_and_no_two_actions_share_a_key() -> None
         assert any(keys in line and title in line for line in listed.splitlines()), title
     app_keys = [key for a in ACTIONS if a.scope == APP for key in a.keys]
     assert len(app_keys) == len(set(app_keys))
-    for scope in {a.scope for a in ACTIONS} - {APP}:
+    for scope in {a.scope for a in ACTIONS} - {APP, PERFORM}:
         panel_keys = [key for a in ACTIONS if a.scope == scope for key in a.keys]
         assert len(panel_keys) == len(set(panel_keys)) and not set(panel_keys) & set(app_keys)
+    # The perform strip is a mode: its keys stand in for app keys while it has focus, except the
+    # ones a set needs (play, cancel, perform off, undo, help, quit).
+    perform_keys = [key for a in ACTIONS if a.scope == PERFORM for key in a.keys]
+    assert len(perform_keys) == len(set(perform_keys))
+    assert not set(perform_keys) & {"space", "escape", "f2", "ctrl+z", "question_mark", "ctrl+q"}
 
 
 async def test_the_help_screen_shows_the_undo_keys(patterns_dir: Path) -> None:

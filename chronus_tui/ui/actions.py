@@ -8,14 +8,22 @@ namespace, so the palette can run any of them from anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding
 from textual.keys import format_key
 
-APP, GRID, SLOTS, PARAMS = "app", "grid", "slots", "params"
+from chronus_tui.store import BANKS
+
+APP, GRID, SLOTS, PARAMS, PERFORM = "app", "grid", "slots", "params", "perform"
 # Where a scoped action works: the panel (by its border title) that must have focus.
-SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel"}
+SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel",
+                PERFORM: "Perform strip"}
+# Perform keys: the bank's 16 pads on two letter rows (shift: load now), the 8 banks on digits.
+# Letters, not digits or symbols, for the pads: shift+letter is the same key on every layout.
+PAD_ROWS = (tuple("qwertyui"), tuple("asdfghjk"))
+PAD_KEYS = PAD_ROWS[0] + PAD_ROWS[1]
+BANK_KEYS = tuple("12345678")
 # Coarse and fine parameter steps, as fractions of a parameter's range.
 FINE, COARSE = 0.01, 0.1
 # What the help screen and README show for an action with no key: run it from the palette.
@@ -30,10 +38,35 @@ class UiAction:
     group: str                   # heading in the help screen
     scope: str = APP             # APP: works anywhere; otherwise only while that panel has focus
     footer: str = ""             # a short label if the footer shows it
+    # A row of keys, one action each: `{index}` in action is the key's place (`first` for the
+    # first key), `{place}` in title its name (places[index], else index + 1; on the row, the
+    # whole range).
+    per_key: bool = False
+    first: int = 0
+    places: tuple[str, ...] = ()
 
     @property
     def keys_display(self) -> str:
         return " ".join(key_display(key) for key in self.keys) or PALETTE_ONLY
+
+    @property
+    def row_title(self) -> str:
+        """The title on the help screen and in the README: a key row names its whole range."""
+        if not self.per_key:
+            return self.title
+        last = self.first + len(self.keys) - 1
+        return self.title.format(place=f"{self._place(self.first)}–{self._place(last)}")
+
+    def _place(self, index: int) -> str:
+        return self.places[index] if self.places else str(index + 1)
+
+    def each_key(self) -> list[UiAction]:
+        """The actions this entry binds: itself, or one plain action per key of a row."""
+        if not self.per_key:
+            return [self]
+        return [replace(self, action=self.action.format(index=index), keys=(key,), per_key=False,
+                        title=self.title.format(place=self._place(index)))
+                for index, key in enumerate(self.keys, self.first)]
 
     def binding(self) -> Binding:
         action = self.action if self.scope == APP else f"app.{self.action}"
@@ -66,6 +99,15 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("select_slot(1)", ("right",), "Slot right", "Slots panel", SLOTS),
     UiAction("select_slot(-16)", ("up",), "Bank up", "Slots panel", SLOTS),
     UiAction("select_slot(16)", ("down",), "Bank down", "Slots panel", SLOTS),
+    # Perform: the bank strip's keys, live while it has focus
+    UiAction("perform", ("f2",), "Perform keys on / off", "Perform"),
+    *(UiAction("perform_pad({index}, 'bar')", row, "Queue pad {place} for the next bar", "Perform",
+               PERFORM, per_key=True, first=first) for first, row in ((0, PAD_ROWS[0]), (8, PAD_ROWS[1]))),
+    *(UiAction("perform_pad({index}, 'now')", tuple(key.upper() for key in row), "Load pad {place} now",
+               "Perform", PERFORM, per_key=True, first=first)
+      for first, row in ((0, PAD_ROWS[0]), (8, PAD_ROWS[1]))),
+    UiAction("perform_bank({index})", BANK_KEYS, "Bank {place}", "Perform", PERFORM, per_key=True,
+             places=tuple(BANKS)),
     # Step grid
     UiAction("cursor(-1, 0)", ("left",), "Step left", "Step grid", GRID),
     UiAction("cursor(1, 0)", ("right",), "Step right", "Step grid", GRID),
@@ -127,7 +169,7 @@ ACTIONS: tuple[UiAction, ...] = (
 
 
 def bindings(scope: str) -> list[Binding]:
-    return [a.binding() for a in ACTIONS if a.scope == scope and a.keys]
+    return [each.binding() for a in ACTIONS if a.scope == scope and a.keys for each in a.each_key()]
 
 
 def key_display(key: str) -> str:
@@ -141,7 +183,7 @@ def keys_table() -> str:
     for a in ACTIONS:
         keys = " / ".join(f"`{key_display(k)}`" for k in a.keys) or PALETTE_ONLY
         where = SCOPE_PANELS[a.scope] + ("" if a.scope == APP else " focused")
-        lines.append(f"| {keys} | {a.title} | {where} |")
+        lines.append(f"| {keys} | {a.row_title} | {where} |")
     return "\n".join(lines) + "\n"
 
 

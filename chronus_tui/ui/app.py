@@ -20,7 +20,7 @@ from textual.widgets import Footer
 
 from chronus_tui.model import MAX_TRACKS, NOTE_RANGE, VOICES, Pattern, Track, hz_to_midi
 from chronus_tui.session import Change, ChangeKind, Session, SessionError
-from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
+from chronus_tui.store import PADS, SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
 from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.commands import ActionsProvider
@@ -29,6 +29,7 @@ from chronus_tui.ui.messages import SessionChanged
 from chronus_tui.ui.screens.choice import ChoiceScreen
 from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
+from chronus_tui.ui.widgets.bankstrip import BankStrip, strip_text
 from chronus_tui.ui.widgets.grid import StepGrid
 from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel
@@ -38,6 +39,8 @@ from chronus_tui.ui.widgets.transport import TransportBar
 log = logging.getLogger(__name__)
 
 UI_SOURCE = "ui"
+# The bank strip on the help screen: the keys and their slots (the names are on the main screen).
+HELP_STRIP_WIDTH = 68
 
 
 class OscService(Protocol):
@@ -68,7 +71,9 @@ class ChronusApp(App[int]):
         self.grid = StepGrid(session, id="grid")
         self.slots = SlotBrowser(session, id="slots")
         self.params = ParamPanel(session, id="params")
-        self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.slots, self.params)
+        self.strip = BankStrip(session, self.slots, id="strip")
+        self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.strip, self.slots,
+                                                 self.params)
         self.copied: Clipboard | None = None  # the app's clipboard, not the pattern's: it outlives a load
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
@@ -93,6 +98,7 @@ class ChronusApp(App[int]):
     def compose(self) -> ComposeResult:
         yield self.transport
         yield self.grid
+        yield self.strip
         with Horizontal(id="lower"):
             yield self.slots
             yield self.params
@@ -262,7 +268,11 @@ class ChronusApp(App[int]):
         self._call(self.session.cancel_queued)
 
     def action_select_slot(self, delta: int) -> None:
-        self.slots.select(self.slots.selected + delta)
+        self._select(self.slots.selected + delta)
+
+    def _select(self, slot: int) -> None:
+        self.slots.select(slot)
+        self.strip.follow()
 
     def action_goto_slot(self) -> None:
         def answered(text: str | None) -> None:
@@ -272,9 +282,30 @@ class ChronusApp(App[int]):
             if slot is None:
                 self.notify(f"{text!r} is not a slot: type A01–H16 or 1–{SLOT_COUNT}", severity="error")
             else:
-                self.slots.select(slot)
+                self._select(slot)
 
         self.push_screen(PromptScreen("Go to slot", placeholder="A01–H16 or 1–128"), answered)
+
+    # -- perform keys -----------------------------------------------------------------
+
+    def action_perform(self) -> None:
+        """Perform keys on (the bank strip takes the focus) or off (back to the pattern)."""
+        (self.grid if self.strip.has_focus else self.strip).focus()
+
+    def action_perform_pad(self, pad: int, at: str) -> None:
+        """Load the current bank's pad: an empty or unreadable slot says so and queues nothing."""
+        slot = self.slots.bank_first() + pad
+        entry = self.slots.entries.get(slot)
+        if entry is None or entry.error:
+            self.notify(f"{slot_label(slot)} is {'unreadable' if entry else 'empty'}: nothing loaded",
+                        severity="warning", timeout=3)
+            return
+        self._select(slot)
+        self._call_in_thread(self.session.load_slot, slot, at)
+
+    def action_perform_bank(self, bank: int) -> None:
+        """Another bank for the pads; the selected pad stays where it was."""
+        self._select(bank * PADS + (self.slots.selected - 1) % PADS + 1)
 
     # -- step grid ------------------------------------------------------------------
 
@@ -487,7 +518,7 @@ class ChronusApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(strip_text(self.slots, HELP_STRIP_WIDTH, labels=True)))
 
     async def action_quit(self) -> None:
         await self._stop_osc()

@@ -23,7 +23,7 @@ def _help(action: UiAction) -> str:
 
 class ActionsProvider(Provider):
     def _commands(self) -> list[tuple[str, UiAction]]:
-        return [(_label(a), a) for a in ACTIONS]
+        return [(_label(each), each) for a in ACTIONS for each in a.each_key()]
 
     async def _run(self, action: UiAction) -> None:
         # Palette commands always target the app's action, whichever panel had focus.

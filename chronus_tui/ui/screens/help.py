@@ -26,12 +26,16 @@ def actions_table() -> Table:
                 table.add_row("", "")
             group = action.group
             table.add_row(Text.assemble((f" {group} ", "bold reverse")), "")
-        table.add_row(Text(action.keys_display), Text(action.title))
+        table.add_row(Text(action.keys_display), Text(action.row_title))
     return table
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close help")]
+
+    def __init__(self, bank_strip: Text) -> None:
+        super().__init__()
+        self.bank_strip = bank_strip
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
@@ -39,4 +43,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("Arrow keys act on the focused panel (Pattern at start); tab moves the focus. "
                          "Load, save and rename act on the selected slot from anywhere.\n",
                          markup=False, classes="help-intro")
+            yield Static(Text.assemble((" Perform keys ", "bold reverse"),
+                                       " (f2; the bank of the selected slot)"), classes="help-intro")
+            yield Static(self.bank_strip, id="help-bank-strip")
             yield Static(actions_table(), id="help-table")

@@ -60,6 +60,10 @@ class SlotBrowser(SessionPanel, can_focus=True):
         self.border_subtitle = slot_label(self.selected)
         self.refresh()
 
+    def bank_first(self) -> int:
+        """The first slot of the selected slot's bank."""
+        return (self.selected - 1) // PADS * PADS + 1
+
     def state(self, slot: int) -> str:
         transport = self.session.transport
         if slot == transport.queued_slot:
@@ -112,7 +116,7 @@ class SlotBrowser(SessionPanel, can_focus=True):
         return drawn(text)
 
     def _render_bank_names(self, text: Text) -> None:
-        first = (self.selected - 1) // PADS * PADS + 1
+        first = self.bank_first()
         half = PADS // 2
         for row in range(half):
             text.append("\n")
