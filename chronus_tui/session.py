@@ -954,21 +954,26 @@ class Session:
 
     def start_recording(self, name: str | None = None, source: str = "") -> recording.Recording:
         """Record the set to `<recordings folder>/<name>.wav` (a timestamp without a name)."""
+        if self.engine is None:
+            raise SessionError("no engine: nothing to record")
         with self._lock:
-            if self.recording is not None:
-                raise SessionError(f"already recording to {self.recording.path.name}")
-            if self.engine is None:
-                raise SessionError("no engine: nothing to record")
-            try:
-                rec = recording.start(recording.recordings_folder(self.store.root), name)
-            except recording.RecordingError as exc:
-                raise SessionError(str(exc)) from None
+            self._check_not_recording()
+        try:  # the folder is made and the name found outside the lock: disk work
+            rec = recording.start(recording.recordings_folder(self.store.root), name)
+        except recording.RecordingError as exc:
+            raise SessionError(str(exc)) from None
+        with self._lock:
+            self._check_not_recording()  # another start may have come meanwhile
             self.recording = rec
             if self.transport.engine_state == "up":  # else the engine that starts next records it
                 rec.sent = True
                 self._send(StartRecording(str(rec.path)))
         self._notify(Change(ChangeKind.ENGINE, {"event": "record", **rec.as_dict()}, source))
         return rec
+
+    def _check_not_recording(self) -> None:
+        if self.recording is not None:
+            raise SessionError(f"already recording to {self.recording.path.name}")
 
     def stop_recording(self, source: str = "") -> recording.Recording | None:
         """Close the recording; None if there was none."""
