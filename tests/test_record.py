@@ -37,7 +37,7 @@ from chronus_tui.engine.protocol import (
     StopRecording,
 )
 from chronus_tui.osc.server import serve_in_thread
-from chronus_tui.session import Session, SessionError
+from chronus_tui.session import ChangeKind, Session, SessionError
 from chronus_tui.store import SlotStore
 
 BUFFER = 256
@@ -180,6 +180,17 @@ def test_a_name_gets_wav_and_never_writes_over_a_file(session, engine, patterns_
         session.start_recording("other")
     assert session.stop_recording().path == rec.path and engine.ops("record-stop")
     assert session.recording_status() == {"recording": False, "file": None, "seconds": 0.0}
+
+
+def test_a_recording_the_engine_ended_is_over_and_others_events_are_ignored(session, changes):
+    rec = session.start_recording("set")
+    session.on_engine_event(RecordingStopped("/elsewhere/old.wav", 10, "gone"))  # not this one
+    assert session.recording is rec and session.recording_status()["waiting"]
+    session.on_engine_event(RecordingStarted(str(rec.path), 4800))
+    assert session.recording_status()["recording"] and not session.recording_status()["waiting"]
+    session.on_engine_event(RecordingStopped(str(rec.path), 96000, "recording stopped: disk full"))
+    assert session.recording is None and session.recording_status()["recording"] is False
+    assert changes[-1].kind == ChangeKind.ENGINE and changes[-1].data["event"] == "recorded"
 
 
 def test_without_a_name_it_is_chronus_and_the_time(session, patterns_dir):
