@@ -159,7 +159,7 @@ def test_accent_decay_sets_how_fast_the_accents_brightness_dies_away(tmp_path):
     assert_plain_hits_equal(short, long)
 
 
-def test_an_accent_without_accent_parameters_is_no_brighter_than_before(tmp_path):
+def test_with_accent_0_the_three_change_nothing(tmp_path):
     """accent 0: the three parameters change nothing, accented hits included."""
     quiet = {"accent": 0.0}
     none = render_acid(tmp_path, **quiet)
@@ -168,9 +168,10 @@ def test_an_accent_without_accent_parameters_is_no_brighter_than_before(tmp_path
 
 
 def hand_gate_render(tmp_path: Path, env_amount: float) -> np.ndarray:
-    """No track at all: voice2 gated by hand at block 10, released at block 200."""
+    """No voice2 track (one of rests on voice1): voice2 gated by hand at block 10, released at 200."""
     modules = acid_modules(env_amount=env_amount, decay=0.1)
-    pattern = Pattern(name="gate", bpm=BPM, tracks=[Track("idle", "voice1", [Step()] * 16)], modules=modules)
+    pattern = Pattern(name="gate", bpm=BPM, tracks=[Track("idle", "voice1", [Step() for _ in range(16)])],
+                      modules=modules)
     schedule = {10: [Gate(ACID_VOICE, True)], 200: [Gate(ACID_VOICE, False)]}
     audio, events = render_array(tmp_path, patternfile.pattern_to_dict(pattern), bars=1, schedule=schedule,
                                  name=f"gate{env_amount:g}.wav")
