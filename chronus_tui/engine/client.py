@@ -300,7 +300,7 @@ class EngineClient:
             self._failures = 0
         message = f"the engine process died (exit {dead.popen.returncode})"
         log.error("engine process %d died (exit %s)", dead.popen.pid, dead.popen.returncode)
-        while True:
+        while not self._halted.is_set():  # /engine/stop came meanwhile: no more attempts
             delay = restart_delay(self._failures)
             self._failures += 1
             self._deliver(Down(message, delay, self._failures, self.restarts))
