@@ -57,6 +57,7 @@ class ParamSpec:
     default: float
     integer: bool = False
     unit: str = ""
+    scale: str = "linear"  # how the UI's fine and coarse keys step it: a SCALES key
 
     def clamp(self, value: float) -> tuple[float, bool]:
         """The value brought into range (rounded for integer params), and whether it moved."""
@@ -91,6 +92,36 @@ def fmt_range(low: float, high: float) -> str:
     return f"{low:g}–{high:g}"
 
 
+# How a parameter steps (step_value): by a fraction of its range, by musical intervals
+# (a semitone fine, an octave coarse) or by a ratio (times and rates: 10 % fine, ×2 coarse).
+# A fraction of a 20–5000 Hz range is 50 Hz: one fine step took 69.8 Hz to 20 Hz.
+LINEAR, PITCH, LOG = "linear", "pitch", "log"
+SCALES = {LINEAR: (0.01, 0.1), PITCH: (2 ** (1 / 12), 2.0), LOG: (1.1, 2.0)}
+# A ratio never leaves 0: a log parameter whose range starts at 0 steps up from this
+# fraction of its top, and steps down from there to 0.
+LOG_FLOOR = 0.001
+
+
+def step_value(spec: ParamSpec, value: float, direction: int, coarse: bool = False) -> float:
+    """The value one fine (or coarse) step up (direction 1) or down (-1), clamped to the range.
+    Whole-number parameters step by 1 either way."""
+    if direction not in (1, -1):
+        raise ValueError(f"direction {direction!r} is not 1 or -1")
+    if spec.integer:
+        return spec.clamp(value + direction)[0]
+    fine, big = SCALES[spec.scale]
+    amount = big if coarse else fine
+    if spec.scale == LINEAR:
+        return spec.clamp(round(value + direction * amount * (spec.high - spec.low), 6))[0]
+    floor = spec.low if spec.low > 0 else spec.high * LOG_FLOOR
+    stepped = value * amount if direction > 0 else value / amount
+    if direction > 0:
+        stepped = max(stepped, floor)
+    elif stepped < floor:
+        stepped = spec.low
+    return spec.clamp(round(stepped, 6))[0]
+
+
 # The pattern's own numbers: the Session clamps to them, files are checked against them.
 BPM_SPEC = ParamSpec("bpm", *BPM_RANGE, 120.0)
 SWING_SPEC = ParamSpec("swing", *SWING_RANGE, 0.0)
@@ -102,32 +133,32 @@ GATE_SPEC = ParamSpec("gate", *GATE_RANGE, 0.5)
 def _voice_params() -> tuple[ParamSpec, ...]:
     return (
         ParamSpec("osc/type", 0, 5, 0, integer=True),
-        ParamSpec("freq", 20.0, 5000.0, 440.0, unit="Hz"),
+        ParamSpec("freq", 20.0, 5000.0, 440.0, unit="Hz", scale=PITCH),
         ParamSpec("amp", 0.0, 1.0, 0.3),
-        ParamSpec("filter/freq", 50.0, 8000.0, 1000.0, unit="Hz"),
+        ParamSpec("filter/freq", 50.0, 8000.0, 1000.0, unit="Hz", scale=PITCH),
         ParamSpec("filter/q", 0.5, 10.0, 2.0),
-        ParamSpec("adsr/attack", 0.001, 2.0, 0.01, unit="s"),
-        ParamSpec("adsr/decay", 0.0, 2.0, 0.1, unit="s"),
+        ParamSpec("adsr/attack", 0.001, 2.0, 0.01, unit="s", scale=LOG),
+        ParamSpec("adsr/decay", 0.0, 2.0, 0.1, unit="s", scale=LOG),
         ParamSpec("adsr/sustain", 0.0, 1.0, 0.7),
-        ParamSpec("adsr/release", 0.01, 3.0, 0.2, unit="s"),
+        ParamSpec("adsr/release", 0.01, 3.0, 0.2, unit="s", scale=LOG),
         ParamSpec("send/reverb", 0.0, 1.0, 0.0),
         ParamSpec("send/delay", 0.0, 1.0, 0.0),
-        ParamSpec("slide_time", 0.0, 1.5, 0.05, unit="s"),
+        ParamSpec("slide_time", 0.0, 1.5, 0.05, unit="s", scale=LOG),
         ParamSpec("pan", -1.0, 1.0, 0.0),
     )
 
 
 def _lfo_params(rate: float) -> tuple[ParamSpec, ...]:
-    return (ParamSpec("rate", 0.01, 10.0, rate, unit="Hz"), ParamSpec("depth", 0.0, 1.0, 0.0))
+    return (ParamSpec("rate", 0.01, 10.0, rate, unit="Hz", scale=LOG), ParamSpec("depth", 0.0, 1.0, 0.0))
 
 
 MODULE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
     **{voice: _voice_params() for voice in VOICES},
     "acid1": (
-        ParamSpec("cutoff", 80.0, 5000.0, 800.0, unit="Hz"),
+        ParamSpec("cutoff", 80.0, 5000.0, 800.0, unit="Hz", scale=PITCH),
         ParamSpec("res", 0.0, 0.98, 0.6),
         ParamSpec("env_amount", 0.0, 5000.0, 2500.0, unit="Hz"),
-        ParamSpec("decay", 0.02, 1.0, 0.25, unit="s"),
+        ParamSpec("decay", 0.02, 1.0, 0.25, unit="s", scale=LOG),
         ParamSpec("drive", 0.0, 1.0, 0.2),
         ParamSpec("mix", 0.0, 1.0, 1.0),
         ParamSpec("vol_comp", 0.0, 1.0, 0.5),
@@ -136,7 +167,7 @@ MODULE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         # of its own sweep, as the original's acid module had them (its values as defaults)
         ParamSpec("cutoff_offset", 0.0, 1000.0, 500.0, unit="Hz"),
         ParamSpec("res_accent_boost", 0.0, 0.4, 0.3),
-        ParamSpec("accent_decay", 0.02, 0.15, 0.08, unit="s"),
+        ParamSpec("accent_decay", 0.02, 0.15, 0.08, unit="s", scale=LOG),
     ),
     "dist1": (
         ParamSpec("drive", 0.0, 1.0, 0.0),
@@ -149,11 +180,11 @@ MODULE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         ParamSpec("damp", 0.0, 1.0, 0.5),
     ),
     "delay1": (
-        ParamSpec("time", 0.1, 0.6, 0.25, unit="s"),
+        ParamSpec("time", 0.1, 0.6, 0.25, unit="s", scale=LOG),
         ParamSpec("feedback", 0.0, 0.7, 0.4),
         ParamSpec("mix", 0.0, 1.0, 0.3),
-        ParamSpec("lowcut", 20.0, 1000.0, 100.0, unit="Hz"),
-        ParamSpec("highcut", 1000.0, 10000.0, 5000.0, unit="Hz"),
+        ParamSpec("lowcut", 20.0, 1000.0, 100.0, unit="Hz", scale=PITCH),
+        ParamSpec("highcut", 1000.0, 10000.0, 5000.0, unit="Hz", scale=PITCH),
     ),
     "lfo1": _lfo_params(0.25),
     "lfo2": _lfo_params(4.0),
@@ -365,6 +396,12 @@ def _note_name_to_midi(text: str) -> int:
     return note
 
 
-def note_name(note: int) -> str:
-    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+
+
+def note_name(note: int, flats: bool = False) -> str:
+    """C4 = 60; a black key is written with a sharp (C#4) or, if `flats`, a flat (Db4)."""
+    names = _FLAT_NAMES if flats else _SHARP_NAMES
     return f"{names[note % 12]}{note // 12 - 1}"
+

@@ -63,6 +63,7 @@ from chronus_tui.model import (
     check_voice,
     param_spec,
     parse_steps,
+    step_value,
 )
 from chronus_tui.store import AUTOSAVE_SLOT, SlotInfo, SlotStore, StoreError, check_slot
 
@@ -588,20 +589,20 @@ class Session:
                                                "clamped": applied.clamped}, source))
         return applied
 
-    def nudge_param(self, module: str, param: str, fraction: float, source: str = "") -> Clamped:
-        """Move a parameter by a fraction of its range (the UI's coarse and fine keys)."""
+    def nudge_param(self, module: str, param: str, direction: int, coarse: bool = False,
+                    source: str = "") -> Clamped:
+        """One fine (or coarse) step up (direction 1) or down (-1), in the parameter's own
+        scale (model.step_value): semitones and octaves for a pitch, ratios for times and
+        rates, a fraction of the range otherwise. The UI's fine and coarse keys."""
         try:
             spec = param_spec(module, param)
         except PatternError as exc:
             raise SessionError(str(exc)) from exc
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-            raise SessionError(f"{module}/{param}: nudge {fraction!r} is not a number")
-        step = (spec.high - spec.low) * fraction
-        if spec.integer and fraction:
-            step = 1 if fraction > 0 else -1
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise SessionError(f"{module}/{param}: nudge direction {direction!r} is not 1 or -1")
         with self._lock:
             current = self._pattern.modules[module][param]
-        return self.set_param(module, param, current + step, source)
+        return self.set_param(module, param, step_value(spec, current, direction, bool(coarse)), source)
 
     def set_bpm(self, bpm: float, source: str = "") -> Clamped:
         applied = _clamp(BPM_SPEC, bpm, "bpm")

@@ -247,15 +247,15 @@ def test_set_param_refuses_bad_input_and_changes_nothing(session, engine, change
 
 def test_nudge_param(session):
     session.set_param("voice2", "filter/freq", 1000.0)
-    assert session.nudge_param("voice2", "filter/freq", 0.1).value == pytest.approx(1795.0)
-    assert session.nudge_param("voice2", "filter/freq", 2.0) == Clamped(8000.0, True)
-    assert session.nudge_param("voice2", "osc/type", 0.01).value == 1
-    assert session.nudge_param("voice2", "osc/type", -0.01).value == 0
-    assert session.nudge_param("voice2", "osc/type", 0).value == 0
+    assert session.nudge_param("voice2", "filter/freq", 1, coarse=True).value == pytest.approx(2000.0)
+    assert session.nudge_param("voice2", "filter/freq", -1).value == pytest.approx(2000.0 / 2 ** (1 / 12))
+    assert session.nudge_param("voice2", "osc/type", 1).value == 1
+    assert session.nudge_param("voice2", "osc/type", -1).value == 0
     with pytest.raises(SessionError, match="unknown module"):
-        session.nudge_param("nope", "freq", 0.1)
-    with pytest.raises(SessionError, match="nudge 'up' is not a number"):
-        session.nudge_param("voice2", "freq", "up")
+        session.nudge_param("nope", "freq", 1)
+    for direction in ("up", 0, 2, True):
+        with pytest.raises(SessionError, match="is not 1 or -1"):
+            session.nudge_param("voice2", "freq", direction)
 
 
 def test_tempo_swing_and_name(session, engine, changes):

@@ -132,11 +132,12 @@ async def test_parameter_keys_fine_and_coarse(patterns_dir: Path) -> None:
         assert names == [spec.name for spec in MODULE_PARAMS["voice1"]]
         await pilot.press("down", "down", "down")  # gate, osc/type, freq
         assert app.params.current().spec.name == "freq"
-        await pilot.press("right")                 # fine: 1% of 20–5000 Hz
-        assert session.pattern.modules["voice1"]["freq"] == pytest.approx(440 + 49.8)
-        await pilot.press("shift+left")            # coarse: 10%
-        assert session.pattern.modules["voice1"]["freq"] == 20.0   # 489.8 − 498, held at 20 Hz
-        assert engine.last("param") == {"op": "param", "module": "voice1", "param": "freq", "value": 20.0}
+        await pilot.press("right")                 # fine: a semitone (tests/test_ui_values.py)
+        assert session.pattern.modules["voice1"]["freq"] == pytest.approx(466.164, abs=1e-3)
+        await pilot.press("shift+left")            # coarse: an octave
+        assert session.pattern.modules["voice1"]["freq"] == pytest.approx(233.082, abs=1e-3)
+        assert engine.last("param") == {"op": "param", "module": "voice1", "param": "freq",
+                                        "value": session.pattern.modules["voice1"]["freq"]}
         await pilot.press("up")                    # osc/type moves one waveform a press
         await pilot.press("right", "right")
         assert session.pattern.modules["voice1"]["osc/type"] == 2

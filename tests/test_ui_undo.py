@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from support.fakes import FakeEngine
-from support.ui import fixed_pattern, make_app, screen_text, settle, spy_notifications
+from support.ui import fixed_pattern, make_app, palette, screen_text, settle, spy_notifications
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
@@ -31,15 +31,6 @@ def grid_row(app: ChronusApp, track: str) -> list[str]:
 
 def transport_text(app: ChronusApp) -> str:
     return app.transport.render().plain
-
-
-async def palette(pilot: Pilot, query: str) -> None:
-    """Run the palette's best match for query."""
-    await pilot.press("ctrl+p")
-    await pilot.pause()
-    await pilot.press(*query, "enter")
-    await pilot.pause()
-    await pilot.pause()
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:

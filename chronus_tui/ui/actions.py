@@ -24,8 +24,6 @@ SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PA
 PAD_ROWS = (tuple("qwertyui"), tuple("asdfghjk"))
 PAD_KEYS = PAD_ROWS[0] + PAD_ROWS[1]
 BANK_KEYS = tuple("12345678")
-# Coarse and fine parameter steps, as fractions of a parameter's range.
-FINE, COARSE = 0.01, 0.1
 # What the help screen and README show for an action with no key: run it from the palette.
 PALETTE_ONLY = "(palette)"
 
@@ -148,12 +146,17 @@ ACTIONS: tuple[UiAction, ...] = (
     # Parameters
     UiAction("select_param(-1)", ("up",), "Previous parameter", "Sound panel", PARAMS),
     UiAction("select_param(1)", ("down",), "Next parameter", "Sound panel", PARAMS),
-    UiAction(f"nudge({FINE})", ("right",), "Parameter up (fine)", "Sound panel", PARAMS),
-    UiAction(f"nudge({-FINE})", ("left",), "Parameter down (fine)", "Sound panel", PARAMS),
-    UiAction(f"nudge({COARSE})", ("shift+right",), "Parameter up (coarse)", "Sound panel",
+    # Fine and coarse steps follow the parameter (model.step_value): a semitone and an octave
+    # for a pitch, 10 % and ×2 for a time or a rate, 1 % and 10 % of the range otherwise.
+    UiAction("nudge(1)", ("right",), "Parameter up (fine: a semitone, 10 % of a time)", "Sound panel",
              PARAMS),
-    UiAction(f"nudge({-COARSE})", ("shift+left",), "Parameter down (coarse)", "Sound panel",
-             PARAMS),
+    UiAction("nudge(-1)", ("left",), "Parameter down (fine)", "Sound panel", PARAMS),
+    UiAction("nudge(1, True)", ("shift+right",), "Parameter up (coarse: an octave, ×2 a time)",
+             "Sound panel", PARAMS),
+    UiAction("nudge(-1, True)", ("shift+left",), "Parameter down (coarse)", "Sound panel", PARAMS),
+    UiAction("type_value", ("equals_sign",),
+             "Type a value: the parameter, step note or BPM; or bpm/swing/length/note N", "Values"),
+    UiAction("toggle_flats", (), "Show notes with flats / sharps", "Values"),
     # Edit history: the keyboard undoes and redoes its own edits, the palette anyone's
     UiAction("undo", ("u", "ctrl+z"), "Undo your last edit", "Edit history"),
     UiAction("redo", ("U", "ctrl+y"), "Redo your last undone edit", "Edit history"),

@@ -18,12 +18,36 @@ from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
-from chronus_tui.model import MAX_TRACKS, NOTE_RANGE, VOICES, Pattern, Track, hz_to_midi
+from chronus_tui.model import (
+    BPM_SPEC,
+    LENGTH_SPEC,
+    MAX_TRACKS,
+    NOTE_RANGE,
+    VOICES,
+    Pattern,
+    PatternError,
+    Track,
+    hz_to_midi,
+    parse_note,
+    step_value,
+)
 from chronus_tui.session import Change, ChangeKind, Session, SessionError
 from chronus_tui.store import PADS, SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
 from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.commands import ActionsProvider
+from chronus_tui.ui.entry import (
+    BPM,
+    LENGTH,
+    NOTE,
+    PARAM,
+    SWING,
+    TARGET_SPECS,
+    Entry,
+    expected,
+    parse_value,
+    split_entry,
+)
 from chronus_tui.ui.literal import literal
 from chronus_tui.ui.messages import SessionChanged
 from chronus_tui.ui.screens.choice import ChoiceScreen
@@ -32,7 +56,7 @@ from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.bankstrip import BankStrip, strip_text
 from chronus_tui.ui.widgets.grid import StepGrid
 from chronus_tui.ui.widgets.panel import SessionPanel
-from chronus_tui.ui.widgets.params import TRACK, ParamPanel
+from chronus_tui.ui.widgets.params import TRACK, ParamPanel, ParamRow, format_value
 from chronus_tui.ui.widgets.slots import SlotBrowser
 from chronus_tui.ui.widgets.transport import TransportBar
 
@@ -497,14 +521,63 @@ class ChronusApp(App[int]):
     def action_select_param(self, delta: int) -> None:
         self.params.move(delta)
 
-    def action_nudge(self, fraction: float) -> None:
+    def action_nudge(self, direction: int, coarse: bool = False) -> None:
         row = self.params.current()
         if row.module != TRACK:
-            self._call(self.session.nudge_param, row.module, row.spec.name, fraction)
+            self._call(self.session.nudge_param, row.module, row.spec.name, direction, coarse)
             return
-        setter = {"level": self.session.set_level, "gate": self.session.set_gate}[row.spec.name]
-        step = (row.spec.high - row.spec.low) * fraction
-        self._edit_track(setter, lambda track: round(getattr(track, row.spec.name) + step, 4))
+        self._edit_track(self._track_setter(row),
+                         lambda track: step_value(row.spec, getattr(track, row.spec.name), direction, coarse))
+
+    def _track_setter(self, row: ParamRow) -> Callable[..., Any]:
+        return {"level": self.session.set_level, "gate": self.session.set_gate}[row.spec.name]
+
+    # -- typed values -----------------------------------------------------------------
+
+    def action_type_value(self) -> None:
+        """`=`: type the selected parameter (Sound panel), the step's note (Pattern panel) or
+        the tempo; a leading word picks another target. Bad text changes nothing."""
+        row = self.params.current()
+        if self.params.has_focus:
+            default, question = PARAM, f"{row.module} {row.spec.name}: {expected(row.spec)}"
+            shown = format_value(row.spec, self.params.value(row), self.params.flats)
+        elif self.grid.has_focus and self.grid.current() is not None:
+            default, question, shown = NOTE, "Note for the step: a name like Eb2, MIDI 0–127 or Hz", ""
+        else:
+            default, question = BPM, f"Tempo: {expected(BPM_SPEC)}"
+            shown = f"{self.session.pattern.bpm:g}"
+
+        def answered(text: str | None) -> None:
+            if text and text.strip():
+                self._enter(split_entry(text, default), row)
+
+        self.push_screen(PromptScreen(f"{question} (or bpm/swing/length/note N)", placeholder=shown),
+                         answered)
+
+    def _enter(self, entry: Entry, row: ParamRow) -> None:
+        try:
+            if entry.target == PARAM:
+                value = parse_value(row.spec, entry.text)
+                if row.module == TRACK:
+                    self._edit_track(self._track_setter(row), lambda _: value)
+                else:
+                    self._call(self.session.set_param, row.module, row.spec.name, value)
+            elif entry.target == NOTE:
+                note = parse_note(entry.text)
+                self._edit_step(lambda _: {"note": note})
+            elif entry.target == LENGTH:
+                length = parse_value(LENGTH_SPEC, entry.text)
+                self._edit_track(self.session.set_length, lambda _: int(length))
+            else:
+                setter = {BPM: self.session.set_bpm, SWING: self.session.set_swing}[entry.target]
+                self._call(setter, parse_value(TARGET_SPECS[entry.target], entry.text))
+        except PatternError as exc:
+            self.notify(str(exc), severity="error", timeout=8, markup=False)
+
+    def action_toggle_flats(self) -> None:
+        self.params.flats = not self.params.flats
+        self.params.refresh()
+        self.notify(f"notes shown with {'flats (Eb)' if self.params.flats else 'sharps (D#)'}")
 
     # -- edit history -----------------------------------------------------------------
 

@@ -65,3 +65,12 @@ async def settle(pilot: Pilot) -> None:
     """Let slot-file workers finish and their Session changes reach the screen."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def palette(pilot: Pilot, query: str) -> None:
+    """Run the palette's best match for query."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*query, "enter")
+    await pilot.pause()
+    await pilot.pause()

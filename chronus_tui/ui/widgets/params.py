@@ -10,7 +10,18 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from chronus_tui.model import GATE_SPEC, LEVEL_SPEC, MODULE_PARAMS, VOICES, WAVEFORMS, ParamSpec, Track
+from chronus_tui.model import (
+    GATE_SPEC,
+    LEVEL_SPEC,
+    MODULE_PARAMS,
+    PITCH,
+    VOICES,
+    WAVEFORMS,
+    ParamSpec,
+    Track,
+    hz_to_midi,
+    note_name,
+)
 from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import PARAMS, bindings
 from chronus_tui.ui.literal import drawn
@@ -41,10 +52,13 @@ def name_and_value(name: str, value: str) -> str:
     return f"{name:<{width - len(value)}}{value}"
 
 
-def format_value(spec: ParamSpec, value: float) -> str:
+def format_value(spec: ParamSpec, value: float, flats: bool = False) -> str:
+    """The value as the panel shows it; a pitch with its nearest note in front (A2 110 Hz)."""
     if spec.name == "osc/type":
         return WAVEFORMS[int(value)]
     text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if value else "0"
+    if spec.scale == PITCH:
+        text = f"{note_name(hz_to_midi(value), flats)} {text}"
     return f"{text} {spec.unit}".strip()
 
 
@@ -57,6 +71,7 @@ class ParamPanel(SessionPanel, can_focus=True):
         self.session = session
         self.selected = 0
         self.track: Track | None = None
+        self.flats = False  # notes as Eb2 rather than D#2 (a palette command toggles it)
 
     def on_mount(self) -> None:
         self.border_title = "Sound"
@@ -126,7 +141,7 @@ class ParamPanel(SessionPanel, can_focus=True):
         spec = row.spec
         selected = index == self.selected
         style = ("reverse bold" if self.has_focus else "bold underline") if selected else ""
-        text.append(f"{name_and_value(spec.name, format_value(spec, value))} ", style=style)
+        text.append(f"{name_and_value(spec.name, format_value(spec, value, self.flats))} ", style=style)
         filled = round(BAR_WIDTH * (value - spec.low) / (spec.high - spec.low))
         text.append("█" * filled, style="green")
         text.append("░" * (BAR_WIDTH - filled) + " ", style="dim")
