@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     render.add_argument("--bars", type=int, default=4, help="bars to render (default 4)")
     render.add_argument("--sr", type=int, default=argparse.SUPPRESS, help="sample rate (default 48000)")
+    render.add_argument("--tail", type=_tail_seconds, default=None, metavar="SECONDS",
+                        help="seconds to render after the last bar, sequencer stopped (default: until the "
+                             "reverb and delay die out, at most 10; 0: exactly the bars)")
     _add_patterns_dir(render, default=argparse.SUPPRESS)
 
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
@@ -157,8 +160,21 @@ def cmd_slots(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tail_seconds(text: str) -> float:
+    """--tail's value: seconds from 0 to MAX_TAIL."""
+    from chronus_tui.synth.offline import MAX_TAIL
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds <= MAX_TAIL:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not 0–{MAX_TAIL:g} seconds")
+    return seconds
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    """`chronus render SOURCE -o out.wav [--bars N] [--sr R]`: exit 0, or 1 with the reason."""
+    """`chronus render SOURCE -o out.wav [--bars N] [--sr R] [--tail S]`: exit 0, or 1 with the reason."""
     from chronus_tui.synth.offline import RenderError, render
 
     dropped: list[str] = []
@@ -178,7 +194,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 1
     progress = _RenderProgress(args.bars)
     try:
-        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress)
+        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress, tail=args.tail)
     except RenderError as exc:
         print(f"chronus render: {exc}", file=sys.stderr)
         return 1

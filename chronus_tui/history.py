@@ -28,17 +28,19 @@ from chronus_tui.model import (
     Pattern,
     PatternError,
     Step,
+    check_cents,
     check_name,
     check_note,
-    note_name,
     param_spec,
+    pitch_name,
 )
 from chronus_tui.store import StoreError, check_slot, slot_label
 
 # A target is a tuple naming one piece of the live state:
 #   ("param", module, param)   a sound parameter: a number
 #   ("bpm",) ("swing",)        numbers; ("name",): the pattern's name
-#   ("step", track, index)     one step: [on, accent, note, slide]
+#   ("step", track, index)     one step: [on, accent, note, slide], + cents when not 0
+#                              (so journals from before cents, and steps without them, read the same)
 #   ("field", track, field)    mute, solo (bool), level, gate (numbers)
 #   ("track", track)           a whole track: {"index": i, "track": track dict}, None when absent
 #   ("pattern",)               the whole pattern: {"pattern": pattern dict, "slot": slot or None}
@@ -145,7 +147,7 @@ def read(pattern: Pattern, slot: int | None, target: Target) -> Any:
             return pattern.name
         case ("step", name, index):
             s = pattern.track(name).steps[index]
-            return [s.on, s.accent, s.note, s.slide]
+            return [s.on, s.accent, s.note, s.slide, *([s.cents] if s.cents else [])]
         case ("field", name, field_name):
             return getattr(pattern.track(name), field_name)
         case ("track", name):
@@ -205,10 +207,14 @@ def _write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int |
 
 
 def _step(value: object) -> Step:
-    if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, bool) for v in value[:2])
+    if not (isinstance(value, list) and len(value) in (4, 5) and all(isinstance(v, bool) for v in value[:2])
             and isinstance(value[3], bool)):
-        raise TypeError(f"{str(value)[:60]} is not a step [on, accent, note, slide]")
-    return Step(value[0], value[1], check_note(value[2], "note"), value[3])
+        raise TypeError(f"{str(value)[:60]} is not a step [on, accent, note, slide(, cents)]")
+    note = check_note(value[2], "note")
+    cents = check_cents(value[4], "cents") if len(value) == 5 else 0.0
+    if cents and note is None:
+        raise TypeError("a fine tune (cents) needs a note")
+    return Step(value[0], value[1], note, value[3], cents)
 
 
 def _write_track(pattern: Pattern, name: str, value: object) -> None:
@@ -308,18 +314,24 @@ def label(target: Target) -> str:
 
 
 def _step_change(before: list[Any], after: list[Any]) -> str:
-    names = ("on", "accent", "note", "slide")
+    before, after = _with_cents(before), _with_cents(after)
     changes = []
-    for what, old, new in zip(names, before, after, strict=True):
-        if old == new:
+    for what, old, new in zip(("on", "accent", "note", "slide"), before[:4], after[:4], strict=True):
+        if what == "note":  # a note's cents are part of it: C4 to C4+3.47c is a note change
+            if (old, before[4]) != (new, after[4]):
+                changes.append(f"note {pitch_name(new, after[4])}" if new is not None else "no note")
+        elif old == new:
             continue
-        if what == "note":
-            changes.append(f"note {note_name(new)}" if new is not None else "no note")
         elif what == "on":
             changes.append("on" if new else "off")
         else:
             changes.append(f"{what} {'on' if new else 'off'}")
     return ", ".join(changes) or "unchanged"
+
+
+def _with_cents(step: list[Any]) -> list[Any]:
+    """A journal step with its cents, 0 when it has none (a 4-list)."""
+    return step if len(step) == 5 else [*step, 0.0]
 
 
 # -- the history ------------------------------------------------------------------

@@ -24,7 +24,7 @@ from chronus_tui.model import (
     PatternError,
     default_modules,
     excerpt,
-    hz_to_midi,
+    hz_to_pitch,
     parse_steps,
 )
 
@@ -137,7 +137,7 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
             freq = notes[i % len(notes)]
             if not _finite(freq) or freq <= 0:
                 raise PatternError(f"{path}.notes[{i % len(notes)}]", f"{freq!r} is not a frequency")
-            step.note = hz_to_midi(freq)
+            step.note, step.cents = hz_to_pitch(freq)  # 262.15 Hz stays 262.15 Hz
         if len(notes) != len(hits):
             dropped.append(f"{path}.notes ({len(notes)} notes over {len(hits)} hits cycled across bars "
                            "in the original; mapped onto one bar's hits)")
@@ -158,7 +158,8 @@ def _convert_track(key: str, track: object, modules: dict, voice_owner: dict[str
     return {
         "name": name,
         "voice": voice,
-        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide} for s in steps],
+        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide, "cents": s.cents}
+                  for s in steps],
         "gate": _clamped(gate, GATE_SPEC, f"{path}.gate_frac", dropped),
     }
 

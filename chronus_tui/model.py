@@ -16,6 +16,8 @@ LENGTH_RANGE = (1, 64)
 LEVEL_RANGE = (0.0, 1.0)
 GATE_RANGE = (0.05, 1.0)
 NOTE_RANGE = (0, 127)
+CENTS_RANGE = (-50.0, 50.0)  # a note's fine tune: beyond half a semitone it is another note
+CENTS_DIGITS = 2  # cents kept to 0.01 (a pitch within 0.0006%), so files and journals stay short
 MAX_TRACKS = 16
 MAX_NAME = 32
 STEPS_PER_BAR = 16
@@ -219,6 +221,7 @@ class Step:
     accent: bool = False
     note: int | None = None  # MIDI number; None plays the voice's own freq
     slide: bool = False
+    cents: float = 0.0  # fine tune of the note (CENTS_RANGE): a Hz note keeps its exact pitch
 
 
 @dataclass
@@ -258,7 +261,7 @@ class Track:
 
 
 def _copy_steps(steps: list[Step]) -> list[Step]:
-    return [Step(s.on, s.accent, s.note, s.slide) for s in steps]
+    return [Step(s.on, s.accent, s.note, s.slide, s.cents) for s in steps]
 
 
 @dataclass
@@ -329,6 +332,31 @@ def check_note(value: object, path: str) -> int | None:
     return int(_NOTE_SPEC.check(value, path))
 
 
+_CENTS_SPEC = ParamSpec("cents", *CENTS_RANGE, 0.0)
+
+Pitch = tuple[int, float]  # a MIDI note and its fine tune in cents
+
+
+def check_cents(value: object, path: str) -> float:
+    """A fine tune in cents, -50–50 (a number; NaN, infinities and booleans are not)."""
+    return _CENTS_SPEC.check(value, path) + 0.0  # + 0.0: -0.0 is stored as 0.0
+
+
+def check_pitch(value: object, path: str) -> Pitch:
+    """A MIDI note number (0 cents) or a [note, cents] pair of one, checked."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise PatternError(path, f"{excerpt(repr(value), 60)} is not a note or [note, cents]")
+        note = check_note(value[0], path)
+        if note is None:
+            raise PatternError(path, "a fine tune needs a note")
+        return note, check_cents(value[1], f"{path}.cents")
+    note = check_note(value, path)
+    if note is None:
+        raise PatternError(path, "None is not a note")
+    return note, 0.0
+
+
 def midi_to_hz(note: float) -> float:
     return 440.0 * 2.0 ** ((note - 69) / 12)
 
@@ -341,11 +369,26 @@ def hz_to_midi(freq: float) -> int:
     return min(max(round(69 + 12 * (math.log2(freq) - math.log2(440.0))), NOTE_RANGE[0]), NOTE_RANGE[1])
 
 
+def hz_to_pitch(freq: float) -> Pitch:
+    """The nearest MIDI note to a frequency and the cents from it to the frequency (to 0.01),
+    kept inside 0–127 and ±50 cents: 262.15 Hz is C4 +3.47 cents."""
+    note = hz_to_midi(freq)
+    exact = 69 + 12 * (math.log2(freq) - math.log2(440.0))
+    low, high = CENTS_RANGE
+    return note, min(max(round((exact - note) * 100, CENTS_DIGITS), low), high) + 0.0
+
+
 _NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def parse_note(token: str | float | int) -> int:
-    """A MIDI note from a MIDI number (0–127), a frequency in Hz or a name (C3, F#2, Bb4).
+    """The nearest MIDI note of parse_pitch (a key or a semitone grid has no cents)."""
+    return parse_pitch(token)[0]
+
+
+def parse_pitch(token: str | float | int) -> Pitch:
+    """A MIDI note and its cents from a MIDI number (0–127), a frequency in Hz or a name
+    (C3, F#2, Bb4). Only a frequency has cents: names and MIDI numbers sit on the grid.
 
     Whole numbers up to 127 are MIDI numbers; larger numbers, and numbers with a
     fractional part, are frequencies. In text a number written with a decimal point is
@@ -355,7 +398,7 @@ def parse_note(token: str | float | int) -> int:
     if isinstance(token, str):
         text = token.strip()
         if text and text[0].upper() in _NOTE_LETTERS:
-            return _note_name_to_midi(text)
+            return _note_name_to_midi(text), 0.0
         try:
             number = float(text)
         except ValueError:
@@ -366,18 +409,18 @@ def parse_note(token: str | float | int) -> int:
     if isinstance(token, bool) or not isinstance(token, (int, float)):
         raise PatternError("note", f"{token!r} is not a note")
     if 0 <= token <= 127 and float(token).is_integer():
-        return int(token)
+        return int(token), 0.0
     return _hz_to_note(token, token)
 
 
-def _hz_to_note(freq: float, token: object) -> int:
+def _hz_to_note(freq: float, token: object) -> Pitch:
     try:
         freq = float(freq)
     except OverflowError:  # an int too big for a float
         freq = math.inf
     if not math.isfinite(freq):
         raise PatternError("note", f"{token!r} is not a note")
-    return hz_to_midi(freq)
+    return hz_to_pitch(freq)
 
 
 def _note_name_to_midi(text: str) -> int:
@@ -405,3 +448,7 @@ def note_name(note: int, flats: bool = False) -> str:
     names = _FLAT_NAMES if flats else _SHARP_NAMES
     return f"{names[note % 12]}{note // 12 - 1}"
 
+
+def pitch_name(note: int, cents: float = 0.0) -> str:
+    """note_name with the fine tune when there is one: C4, C4+3.47c, A1-12.5c."""
+    return note_name(note) + (f"{cents:+g}c" if cents else "")

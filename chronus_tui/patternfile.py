@@ -25,6 +25,7 @@ from chronus_tui.model import (
     PatternError,
     Step,
     Track,
+    check_cents,
     check_name,
     check_note,
     check_voice,
@@ -32,7 +33,10 @@ from chronus_tui.model import (
 )
 
 FORMAT = "chronus-pattern"
-SCHEMA = 2  # 2: a track's "steps" may run past its "length" (the hidden steps, kept)
+# 2: a track's "steps" may run past its "length" (the hidden steps, kept); a step's optional
+# "cents" (absent: 0) is a schema-2 field: it is written only when not 0, so every file without
+# a fine-tuned note keeps its bytes, and a reader without it refuses such a file naming the field.
+SCHEMA = 2
 MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every slot listing
 
 
@@ -63,9 +67,16 @@ def track_to_dict(track: Track) -> dict[str, Any]:
         "gate": track.gate,
         "mute": track.mute,
         "solo": track.solo,
-        "steps": [{"on": s.on, "accent": s.accent, "note": s.note, "slide": s.slide}
-                  for s in track.steps + track.hidden],
+        "steps": [step_to_dict(s) for s in track.steps + track.hidden],
     }
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    """One step as a track dict's "steps" hold it: "cents" only when the note has a fine tune."""
+    data = {"on": step.on, "accent": step.accent, "note": step.note, "slide": step.slide}
+    if step.cents:
+        data["cents"] = step.cents
+    return data
 
 
 def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Pattern:
@@ -156,13 +167,15 @@ def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) 
 
 
 _STEP_KEYS = frozenset(("on", "accent", "note", "slide"))
+_STEP_OPTIONAL_KEYS = frozenset(("accent", "note", "slide", "cents"))
 _NOTE_LOW, _NOTE_HIGH = NOTE_RANGE
 
 
 def _steps_from_list(steps: list, path: str) -> list[Step]:
     """Steps of a track. A step of exactly the shape this program writes takes a fast
     check (a slot has up to 1024 of them and must load in well under a millisecond);
-    anything else goes through _step_from_dict, which names the bad field."""
+    anything else (a step with cents among them) goes through _step_from_dict, which names
+    the bad field."""
     parsed = []
     append = parsed.append
     for i, data in enumerate(steps):
@@ -181,12 +194,17 @@ def _steps_from_list(steps: list, path: str) -> list[Step]:
 def _step_from_dict(data: object, path: str) -> Step:
     if not isinstance(data, dict):
         raise PatternError(path, "expected an object")
-    _expect_keys(data, path, required={"on"}, optional={"accent", "note", "slide"})
+    _expect_keys(data, path, required={"on"}, optional=_STEP_OPTIONAL_KEYS)
+    note = check_note(data.get("note"), f"{path}.note")
+    cents = check_cents(data.get("cents", 0.0), f"{path}.cents")
+    if cents and note is None:
+        raise PatternError(f"{path}.cents", "a fine tune needs a note")
     return Step(
         on=_check_bool(data["on"], f"{path}.on"),
         accent=_check_bool(data.get("accent", False), f"{path}.accent"),
-        note=check_note(data.get("note"), f"{path}.note"),
+        note=note,
         slide=_check_bool(data.get("slide", False), f"{path}.slide"),
+        cents=cents,
     )
 
 
@@ -266,11 +284,12 @@ def _scalar(value: object) -> str:
 def _step_lines(steps: list[dict[str, Any]]) -> str:
     """The steps one a line, as json.dumps writes them but three times faster (a slot has
     up to 1024 steps and must save in well under a millisecond). A valid step holds only
-    booleans and a MIDI number or null."""
+    booleans, a MIDI number or null, and cents (a float) when the note has a fine tune."""
     b = _JSON_BOOL
     return ",\n          ".join(
         f'{{"on": {b[s["on"]]}, "accent": {b[s["accent"]]}, '
-        f'"note": {"null" if s["note"] is None else s["note"]}, "slide": {b[s["slide"]]}}}'
+        f'"note": {"null" if s["note"] is None else s["note"]}, "slide": {b[s["slide"]]}'
+        + (f', "cents": {s["cents"]!r}}}' if "cents" in s else "}")
         for s in steps)
 
 

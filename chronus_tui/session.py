@@ -56,10 +56,11 @@ from chronus_tui.model import (
     ParamSpec,
     Pattern,
     PatternError,
+    Pitch,
     Step,
     Track,
     check_name,
-    check_note,
+    check_pitch,
     check_voice,
     param_spec,
     parse_steps,
@@ -629,14 +630,14 @@ class Session:
     # -- tracks -----------------------------------------------------------------
 
     def add_track(self, name: str, voice: str, pattern: str,
-                  notes: list[int] | None = None, source: str = "") -> Track:
+                  notes: list[int | Pitch] | None = None, source: str = "") -> Track:
         """Add a track, or replace the one of that name in place (the original's /seq/add)."""
         name = _checked(check_name, name, "track name")
         voice = _checked(check_voice, voice, "voice")
         steps = _checked(parse_steps, pattern, "pattern")
         track = Track(name=name, voice=voice, steps=steps)
         if notes:
-            _assign_notes(track, [_checked(check_note, n, "note") for n in notes])
+            _assign_notes(track, [_checked(check_pitch, n, "note") for n in notes])
         with self._journaled(source, ("track", name)):
             names = [t.name for t in self._pattern.tracks]
             in_place = name in names
@@ -727,25 +728,29 @@ class Session:
         with self._lock:
             track = self._track(name)
         with self._journaled(source, ("track", name)):
-            notes = [s.note for s in track.steps if s.on and s.note is not None]
+            notes = [(s.note, s.cents) for s in track.steps if s.on and s.note is not None]
             track.steps, track.hidden = steps, []  # a pattern string is the whole track
             if notes:
                 _assign_notes(track, notes)
         self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
 
-    def update_notes(self, name: str, notes: list[int], source: str = "") -> None:
-        """Notes onto the track's hits in order, cycling when there are fewer notes than hits."""
-        checked = [_checked(check_note, n, "note") for n in notes]
+    def update_notes(self, name: str, notes: list[int | Pitch], source: str = "") -> None:
+        """Notes (MIDI numbers, or [note, cents] pairs) onto the track's hits in order, cycling
+        when there are fewer notes than hits."""
+        checked = [_checked(check_pitch, n, "note") for n in notes]
         with self._lock:
             track = self._track(name)
             with self._journaled(source, ("track", name)):
                 _assign_notes(track, checked)
         self._edited(ChangeKind.TRACK, {"track": name}, source, track=name)
 
-    def set_step(self, name: str, index: int, on: bool | None = None, *, note: int | str | None = "keep",
-                 accent: bool | None = None, slide: bool | None = None, source: str = "") -> Step:
-        """Change one step; arguments left out keep their value (note=None clears the note)."""
-        new_note = None if note == "keep" else _checked(check_note, note, "note")
+    def set_step(self, name: str, index: int, on: bool | None = None, *,
+                 note: int | Pitch | str | None = "keep", accent: bool | None = None,
+                 slide: bool | None = None, source: str = "") -> Step:
+        """Change one step; arguments left out keep their value (note=None clears the note).
+        A note is a MIDI number (on the semitone grid: 0 cents) or a [note, cents] pair."""
+        keep = isinstance(note, str) and note == "keep"
+        new_note, new_cents = (None, 0.0) if keep or note is None else _checked(check_pitch, note, "note")
         with self._lock:
             track = self._track(name)
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
@@ -753,8 +758,9 @@ class Session:
             old = track.steps[index]
             step = Step(on=old.on if on is None else bool(on),
                         accent=old.accent if accent is None else bool(accent),
-                        note=old.note if note == "keep" else new_note,
-                        slide=old.slide if slide is None else bool(slide))
+                        note=old.note if keep else new_note,
+                        slide=old.slide if slide is None else bool(slide),
+                        cents=old.cents if keep else new_cents)
             with self._journaled(source, ("step", name, index)):
                 track.steps[index] = step
         self._edited(ChangeKind.TRACK, {"track": name, "step": index}, source, track=name)
@@ -1092,10 +1098,10 @@ def _value_from_record(raw: object) -> tuple[Target, Any]:
     return history.target_from_record(raw[0]), raw[1]
 
 
-def _assign_notes(track: Track, notes: list[int]) -> None:
+def _assign_notes(track: Track, notes: list[Pitch]) -> None:
     hits = [s for s in track.steps if s.on]
     for i, step in enumerate(hits):
-        step.note = notes[i % len(notes)] if notes else None
+        step.note, step.cents = notes[i % len(notes)] if notes else (None, 0.0)
 
 
 def _clamp(spec: ParamSpec, value: object, what: str) -> Clamped:

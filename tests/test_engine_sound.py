@@ -8,7 +8,16 @@ import random
 
 import numpy as np
 import pytest
-from support.render import SR, click_pattern, expected_onset, onsets, pattern_of, render_array, track_of
+from support.render import (
+    SR,
+    click_pattern,
+    expected_onset,
+    onsets,
+    pattern_of,
+    period_frequencies,
+    render_array,
+    track_of,
+)
 
 from chronus_tui import patternfile
 from chronus_tui.engine.protocol import Gate, ReplacePattern, ReplaceTrack, SetParam
@@ -57,14 +66,6 @@ def test_accented_hits_are_louder_and_brighter_through_acid1(tmp_path, voice):
         assert min(centroid(w) for w in accented) > 1.2 * max(centroid(w) for w in plain)
     else:  # a plain voice's accent is its level alone: the same sound, louder
         assert max(centroid(w) for w in accented) < 1.05 * min(centroid(w) for w in plain)
-
-
-def period_frequencies(channel: np.ndarray, start: int, end: int) -> np.ndarray:
-    """The frequency of each period between rising zero crossings, in order."""
-    x = channel[start:end]
-    rising = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
-    exact = rising + x[rising] / (x[rising] - x[rising + 1])  # linear interpolation
-    return SR / np.diff(exact)
 
 
 def slide_render(tmp_path, slide: bool):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chronus_tui.model import PatternError, parse_note
+from chronus_tui.model import PatternError, Pitch, parse_pitch
 
 
 class ArgError(ValueError):
@@ -81,8 +81,9 @@ def to_name(value: object) -> str:
     return to_text(value)
 
 
-def to_note(value: object) -> int:
-    """A MIDI note from a MIDI number, a frequency or a name (model.parse_note).
+def to_note(value: object) -> Pitch:
+    """A MIDI note and its cents from a MIDI number, a frequency or a name (model.parse_pitch):
+    a frequency keeps its exact pitch as cents, the others have 0.
 
     A string with a decimal point is a frequency, as in the original (`"49.0"` was
     49 Hz there, `"49"` MIDI 49); a float sent as a number follows parse_note, so a
@@ -92,7 +93,7 @@ def to_note(value: object) -> int:
     if type(value) in (int, float) or (isinstance(value, str) and _is_number_text(value)):
         to_number(value)
     try:
-        return parse_note(value)
+        return parse_pitch(value)
     except PatternError as exc:
         raise ArgError(exc.message) from None
 
@@ -105,7 +106,7 @@ def _is_number_text(text: str) -> bool:
     return True
 
 
-def to_step_note(value: object) -> int | None:
+def to_step_note(value: object) -> Pitch | None:
     """A note for one step; -1, "none", "-" or "" clears it."""
     if isinstance(value, str) and value.strip().lower() in _NO_NOTE:
         return None
@@ -114,7 +115,7 @@ def to_step_note(value: object) -> int | None:
     return to_note(value)
 
 
-def to_notes(value: object) -> list[int]:
+def to_notes(value: object) -> list[Pitch]:
     """Notes from "41.2,49,55" (Hz, MIDI or names), one number, or an OSC array."""
     if isinstance(value, list):
         return [to_note(item) for item in value]

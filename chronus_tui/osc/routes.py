@@ -34,8 +34,8 @@ from chronus_tui.model import (
     VOICES,
     Step,
     fmt_range,
-    note_name,
     parse_steps,
+    pitch_name,
     steps_text,
 )
 from chronus_tui.osc.args import (
@@ -278,7 +278,7 @@ def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
 
 def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
     req.session.update_notes(a["id"], a["notes"], req.source)
-    return Reply((a["id"], ",".join(note_name(n) for n in a["notes"])))
+    return Reply((a["id"], ",".join(pitch_name(*pitch) for pitch in a["notes"])))
 
 
 def seq_step(req: Request, a: dict[str, Any]) -> Reply:
@@ -320,7 +320,8 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
         tracks.append({
             "name": track["name"], "voice": track["voice"], "length": track["length"],
             "pattern": steps_text([Step(**step) for step in steps]),
-            "notes": [s["note"] for s in steps], "slides": [i for i, s in enumerate(steps) if s["slide"]],
+            "notes": [s["note"] for s in steps], "cents": [s.get("cents", 0.0) for s in steps],
+            "slides": [i for i, s in enumerate(steps) if s["slide"]],
             "mute": track["mute"], "solo": track["solo"], "level": track["level"], "gate": track["gate"],
         })
     return _json_reply({

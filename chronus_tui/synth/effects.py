@@ -60,6 +60,10 @@ LANE_GROUP = 8  # lanes per submix
 WAVE_SHARPNESS = (1, 2, 4, 7, 12, 20, 32, 50)
 WAVE_POINTS = 2048  # the sharpest saw's edge still spans ~80 points
 DIST_TONE_LOW, DIST_TONE_HIGH = 500.0, 12000.0  # dist1's tone filter, Hz, along tone³
+# The reverb and the delay are stereo: their right sides hear the sends this much later
+# (as Freeverb's stereo spread offsets its right side's delay lines), so the returns'
+# left and right differ (decorrelated: a wide tail) while a dry voice keeps its pan.
+STEREO_OFFSET = 0.011  # seconds
 RES_HIGH = PARAM_INDEX["acid1"]["res"].high  # acid1's resonance, accent included, stays at or below this
 
 
@@ -265,7 +269,7 @@ def _compute_noise(pyo, sr: int) -> tuple[Any, Any]:
 
 
 class Master:
-    """Lanes -> dry mix + reverb and delay returns -> dist1 -> volume -> limiter -> out."""
+    """Lanes -> dry mix + stereo reverb and delay returns -> dist1 -> volume -> limiter -> out."""
 
     def __init__(self, pyo, params: Params, sources: Sources, lanes: list[Lane]) -> None:
         # lanes are mixed in groups of LANE_GROUP; a group without a playing lane stops
@@ -282,8 +286,10 @@ class Master:
             buses[0] if len(buses) == 1 else pyo.Mix(list(buses), voices=voices)
             for buses, voices in zip(zip(*self._groups, strict=True), (2, 1, 1), strict=True))
         controls = params.controls
-        self.reverb = pyo.Freeverb(self.reverb_in, bal=1.0)
-        self.delay = pyo.Delay(self.delay_in, maxdelay=1.0)
+        self.reverb_right = pyo.SDelay(self.reverb_in, delay=STEREO_OFFSET, maxdelay=STEREO_OFFSET)
+        self.delay_right = pyo.SDelay(self.delay_in, delay=STEREO_OFFSET, maxdelay=STEREO_OFFSET)
+        self.reverb = pyo.Freeverb([self.reverb_in, self.reverb_right], bal=1.0)
+        self.delay = pyo.Delay([self.delay_in, self.delay_right], maxdelay=1.0)
         self.delay_low = pyo.ButHP(self.delay)
         self.delay_out = pyo.ButLP(self.delay_low)
         self.returns = self.reverb + self.delay_out

@@ -3,7 +3,8 @@
 pyo's offline server computes block after block as fast as it can and calls the same
 per-block callback as the real-time engine, so a render is deterministic: same
 pattern, sample rate and buffer size give the same samples (noise is seeded). The
-file holds exactly N bars: from step 0 to the first sample of bar N.
+file holds N bars, from step 0 to the first sample of bar N, and then a tail: the
+sequencer stopped (no new notes) while the notes, the reverb and the delay ring out.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ MAX_BARS = 1000
 SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
 SEED = 1
 PREROLL_SECONDS = 0.01
+MAX_TAIL = 10.0  # seconds
+QUIET_LEVEL = 10 ** (-90 / 20)  # an automatic tail ends once the output stays below −90 dBFS …
+QUIET_SECONDS = 0.1  # … this long
 
 
 @dataclass
 class RenderResult:
     path: Path
-    frames: int  # samples per channel in the file
+    frames: int  # samples per channel in the file: the bars and the tail
     sr: int
     events: list[Event] = field(default_factory=list)
 
@@ -48,7 +52,8 @@ def render_length(pattern: Pattern, bars: int, sr: int) -> int:
 
 def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
            buffer: int | None = None, schedule: dict[int, list[Command]] | None = None,
-           float32: bool = False, progress: Callable[[int, int], None] | None = None) -> RenderResult:
+           float32: bool = False, progress: Callable[[int, int], None] | None = None,
+           tail: float | None = 0.0) -> RenderResult:
     """Render `bars` bars of `pattern` to a stereo WAV (24-bit, or float32 for analysis).
 
     `buffer`: the block size; by default the longest the sequencer allows at `sr`
@@ -59,10 +64,16 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
     queued mid-bar); event samples count from the file's first frame. The pattern and
     the commands' patterns are played as they are: the caller validated them (a file
     through the store, say).
-    `progress(frames_done, total)` is called from the render loop.
+    `progress(frames_done, total)` is called from the render loop (the bars: the tail
+    shows as done).
+    `tail`: seconds rendered after the last bar with the sequencer stopped (0: the file
+    ends exactly on bar N's first sample); None: until the output stays below −90 dBFS
+    for QUIET_SECONDS, at most MAX_TAIL seconds.
     """
     if not (1 <= bars <= MAX_BARS):
         raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
+    if tail is not None and not (0 <= tail <= MAX_TAIL):  # NaN too
+        raise RenderError(f"--tail {tail} is out of range 0–{MAX_TAIL:g} seconds")
     if sr not in SAMPLE_RATES:
         raise RenderError(f"--sr {sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
     if buffer is None:
@@ -71,6 +82,7 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
         raise RenderError(problem)
     path = Path(path)
     frames = render_length(pattern, bars, sr)
+    tail_frames = round((MAX_TAIL if tail is None else tail) * sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
     preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
     origin = preroll * buffer + ENVELOPE_LATENCY  # the sample where step 0 sounds
@@ -80,23 +92,27 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
     with collector_paused():
         try:
             raw.open("wb").close()  # a folder that cannot be written fails here, saying why (not pyo)
-            events = _record(pattern, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin, frames=frames,
-                             float32=float32, progress=progress)
-            _finish_wav(raw, path, origin, frames)
+            events, length = _record(pattern, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin,
+                                     frames=frames, tail=tail_frames, measure=tail is None,
+                                     float32=float32, progress=progress)
+            _finish_wav(raw, path, origin, length)
         finally:
             raw.unlink(missing_ok=True)
-    return RenderResult(path, frames, sr, events)
+    return RenderResult(path, length, sr, events)
 
 
 def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, sr: int,
-            buffer: int, origin: int, frames: int, float32: bool,
-            progress: Callable[[int, int], None] | None) -> list[Event]:
+            buffer: int, origin: int, frames: int, tail: int, measure: bool, float32: bool,
+            progress: Callable[[int, int], None] | None) -> tuple[list[Event], int]:
     """Play the pattern through an offline EngineGraph, recording pyo's WAV to `raw`: the
     preroll blocks, then step 0, which sounds from sample `origin` (the file's first
-    frame), and `frames` frames from there. Returns the graph's events, their samples
-    counted from `origin`."""
+    frame), `frames` frames from there and up to `tail` more, with the sequencer stopped
+    (`measure`: the tail ends early once the output is quiet). Returns the graph's
+    events, their samples counted from `origin`, and the frames to keep from `origin`."""
     preroll = origin // buffer  # blocks before step 0's
-    blocks = -(-(origin + frames) // buffer)
+    end = origin + frames  # the first sample of the bar after the last
+    blocks = -(-(end + tail) // buffer)
+    kept = [frames + tail]
     server = pyo.Server(sr=sr, nchnls=2, buffersize=buffer, duplex=0, audio="offline")
     server.setVerbosity(1)  # errors only
     server.boot()
@@ -106,12 +122,35 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
         graph = EngineGraph(server, lanes=_lanes_needed(pattern, schedule))
         pending = {preroll + k: list(commands) for k, commands in schedule.items()}
         pending.setdefault(preroll, []).insert(0, SetTransport(True))
+        # the sequencer stops where the next bar's first step would be triggered (in the
+        # block of the sample before it sounds; at most one step starts in a block, so the
+        # last bar's steps are all triggered before it)
+        stop_block = (end - ENVELOPE_LATENCY) // buffer if tail else None
         graph.handle(ReplacePattern(pattern, "now"))
+        meter = pyo.PeakAmp(graph.master.output) if tail and measure else None
+        quiet_since: list[int | None] = [None]
         block = [0]
 
+        def measure_tail() -> None:
+            """After each block of the tail: end the render once the output has stayed
+            quiet for QUIET_SECONDS, at the sample where it fell quiet."""
+            done = block[0] * buffer  # samples computed so far
+            if meter is None or done <= end:
+                return
+            if max(meter.get(all=True)) >= QUIET_LEVEL:
+                quiet_since[0] = None
+            elif quiet_since[0] is None:
+                quiet_since[0] = max(done - buffer, end)
+            elif done - quiet_since[0] >= QUIET_SECONDS * sr:
+                kept[0] = quiet_since[0] - origin
+                server.stop()  # this block is still computed: the file holds every kept frame
+
         def per_block() -> None:
+            measure_tail()
             for command in pending.pop(block[0], []):
                 graph.handle(command)
+            if block[0] == stop_block:
+                graph.handle(ReplacePattern(_without_tracks(graph, pattern), "now"))
             for event in graph.poll_events():
                 if isinstance(event, (Position, Switched)):
                     event = replace(event, sample=event.sample - origin)
@@ -130,7 +169,15 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
         server.stop()
         server.shutdown()
         server.setCallback(_idle)  # pyo keeps its last server and callback: let go of the graph
-    return events
+    return events, kept[0]
+
+
+def _without_tracks(graph: EngineGraph, pattern: Pattern) -> Pattern:
+    """The graph's pattern as it plays, without its tracks: installed, it stops the
+    sequencer at the next step trigger, every lane's note ringing out (a slide's held
+    one released there, as a rest after it would), and sets nothing else."""
+    modules = {module: dict(values) for module, values in graph.params.values.items()}
+    return replace(pattern, bpm=graph.bpm, swing=graph.swing, tracks=[], modules=modules)
 
 
 def _idle() -> None:

@@ -88,7 +88,7 @@ def compile_track(track: Track) -> LaneSteps:
         rows.level.append((1.0 if step.accent else PLAIN_VELOCITY) if sounds else 0.0)
         rows.bright.append(ACCENT_BRIGHTNESS if step.accent else 0.0)
         rows.accent.append(1.0 if step.accent else 0.0)
-        rows.note_hz.append(midi_to_hz(step.note) if step.note is not None else 0.0)
+        rows.note_hz.append(midi_to_hz(step.note + step.cents / 100) if step.note is not None else 0.0)
         rows.tie.append(1.0 if previous.slide else 0.0)
         rows.gate.append(HELD_GATE if step.slide else gate if sounds else 0.0)
     return rows

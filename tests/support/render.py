@@ -89,6 +89,14 @@ def onsets(channel: np.ndarray, threshold: float = SILENCE, gap: int = GAP) -> l
     return [int(loud[0]), *(int(x) for x in loud[1:][np.diff(loud) > gap])]
 
 
+def period_frequencies(channel: np.ndarray, start: int, end: int) -> np.ndarray:
+    """The frequency of each period between rising zero crossings, in order."""
+    x = channel[start:end]
+    rising = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+    exact = rising + x[rising] / (x[rising] - x[rising + 1])  # linear interpolation
+    return SR / np.diff(exact)
+
+
 def step_time(n: int, bpm: float, swing: float, sr: int = SR) -> Fraction:
     """The ideal start of step n, in samples, exactly (docs/architecture.md, "Timing")."""
     step = Fraction(sr * 60) / (Fraction(str(bpm)) * 4)  # str: 0.4 means 2/5, not the nearest double
