@@ -67,6 +67,12 @@ UI_SOURCE = "ui"
 HELP_STRIP_WIDTH = 68
 
 
+def imported_summary(dropped: int) -> str:
+    """The one line that says an original-format file was loaded with fields left behind."""
+    fields = "1 field" if dropped == 1 else f"{dropped} fields"
+    return f"imported from Music Chronus; {fields} not carried over — details in the log"
+
+
 class OscService(Protocol):
     """The OSC server as the app runs it: started and closed inside the app's event loop."""
 
@@ -175,11 +181,11 @@ class ChronusApp(App[int]):
         # At most one redraw a frame: a flood of OSC edits must not eat the CPU the audio needs.
         wait = self._last_flush + self.redraw_interval - time.monotonic()
         if wait > 0:
-            self.set_timer(wait, self._flush)  # _flush_posted stays set: no more messages meanwhile
+            self.set_timer(wait, self._draw_changes)  # _flush_posted stays set: no more messages meanwhile
         else:
-            self._flush()
+            self._draw_changes()
 
-    def _flush(self) -> None:
+    def _draw_changes(self) -> None:
         self._last_flush = time.monotonic()
         self._flush_posted = False  # before draining: a change queued from now on posts again
         changes: list[Change] = []
@@ -217,8 +223,11 @@ class ChronusApp(App[int]):
         elif change.kind == ChangeKind.ERROR:
             self.notify(data.get("message", "error"), title=title, severity="error", timeout=10)
         elif change.kind == ChangeKind.IMPORTED:
-            self.notify(f"{label} is an original Music Chronus file; not carried over: "
-                        + "; ".join(data["dropped"]), title=title, severity="warning", timeout=15)
+            # One line on the screen; the fields themselves (there may be dozens) in the log.
+            for field in data["dropped"]:
+                log.warning("%s: original Music Chronus field not carried over: %s", label, field)
+            self.notify(imported_summary(len(data["dropped"])), title=title, severity="warning",
+                        timeout=15)
         elif change.kind == ChangeKind.ENGINE and data.get("event") == "restarted":
             self.notify("The audio engine stopped and was restarted", title=title, severity="warning",
                         timeout=10)

@@ -1,4 +1,8 @@
-"""Step grid: a row per track, 16 steps a page, with the playhead from engine positions."""
+"""Step grid: a row per track, 16 steps a page, with the playhead from engine positions.
+
+Given the height, it shows several pages one under another (all 64 steps of a long
+pattern on a tall terminal); given less, one page and as many tracks as fit.
+"""
 
 from __future__ import annotations
 
@@ -96,34 +100,39 @@ class StepGrid(SessionPanel, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------
 
+    def pages(self) -> int:
+        return max([(t.length - 1) // STEPS_PER_BAR + 1 for t in self.session.pattern.tracks] or [1])
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return max(1, len(self.session.pattern.tracks)) + 2
+        # Every page with a heading row over its tracks, and the info line.
+        return self.pages() * (max(1, len(self.session.pattern.tracks)) + 1) + 1
+
+    def shown_pages(self) -> range:
+        """The pages that fit the height given, the cursor's among them."""
+        pages = self.pages()
+        rows = max(1, self.size.height - 1)
+        count = min(pages, max(1, rows // (max(1, len(self.session.pattern.tracks)) + 1)))
+        first = min(self.step_index // STEPS_PER_BAR // count * count, pages - count)
+        return range(first, first + count)
 
     def render(self) -> Text:
-        pattern = self.session.pattern
-        tracks = list(pattern.tracks)
+        tracks = list(self.session.pattern.tracks)
         here = self.current()
         width = self.size.width
         cell = WIDE_CELL if width >= LABEL_WIDTH + TAIL_WIDTH + 16 * WIDE_CELL else NARROW_CELL
-        page = self.step_index // STEPS_PER_BAR
-        pages = max([(t.length - 1) // STEPS_PER_BAR + 1 for t in tracks] or [1])
-        first = page * STEPS_PER_BAR
-
-        text = Text(no_wrap=True, overflow="ellipsis")
-        # "MS" heads the mute and solo flags of the rows below.
-        text.append(f"{f'page {page + 1}/{pages}':<{NAME_WIDTH + 1}}MS ", style="dim")
-        transport = self.session.transport
-        bar_step = transport.step if transport.playing else None
-        for i in range(first, first + STEPS_PER_BAR):
-            if i % STEPS_PER_BAR == bar_step:  # where the bar is now, readable without colour
-                text.append(f"{'▼':<{cell}}", style="bold green")
-            else:
-                text.append(f"{i + 1:<{cell}}" if i % 4 == 0 else " " * cell, style="dim")
-        rows = max(1, self.size.height - 2)
+        shown = self.shown_pages()
+        # One page: as many tracks as fit, scrolled to the cursor; several: every track.
+        rows = max(1, self.size.height - 2) if len(shown) == 1 else len(tracks)
         top = min(max(self.track_index - rows + 1, 0), max(len(tracks) - rows, 0))
-        for index in range(top, min(top + rows, len(tracks))):
-            text.append("\n")
-            self._render_track(text, tracks[index], index, first, cell, self.playhead(tracks[index]))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for page in shown:
+            if page != shown[0]:
+                text.append("\n")
+            self._render_heading(text, page, cell, several=len(shown) > 1)
+            for index in range(top, min(top + rows, len(tracks))):
+                text.append("\n")
+                self._render_track(text, tracks[index], index, page * STEPS_PER_BAR, cell,
+                                   self.playhead(tracks[index]))
         if not tracks:
             text.append("\nno tracks: add some over OSC (/seq/add) or load a slot", style="dim")
         text.append("\n")
@@ -132,6 +141,21 @@ class StepGrid(SessionPanel, can_focus=True):
         elif self.clipboard is not None:
             text.append(f"clipboard: {self.clipboard.describe()}", style="italic")
         return drawn(text)
+
+    def _render_heading(self, text: Text, page: int, cell: int, *, several: bool) -> None:
+        # "MS" heads the mute and solo flags of the rows below.
+        pages = self.pages()
+        text.append(f"{f'page {page + 1}/{pages}':<{NAME_WIDTH + 1}}MS ", style="dim")
+        transport = self.session.transport
+        # Pages under one another: the bar marker only over the page the longest track plays.
+        here = transport.playing and (not several or transport.bar % pages == page)
+        bar_step = transport.step if here else None
+        first = page * STEPS_PER_BAR
+        for i in range(first, first + STEPS_PER_BAR):
+            if i % STEPS_PER_BAR == bar_step:  # where the bar is now, readable without colour
+                text.append(f"{'▼':<{cell}}", style="bold green")
+            else:
+                text.append(f"{i + 1:<{cell}}" if i % 4 == 0 else " " * cell, style="dim")
 
     def _render_track(self, text: Text, track: Track, index: int, first: int, cell: int,
                       playhead: int | None) -> None:

@@ -1,16 +1,18 @@
 """Transport line: play state, tempo, swing, position, slots, audio backend, OSC address.
 
-For a few seconds after an undo or redo, "undo: <summary>" takes the place of the fields
-after the position, cut to fit the line rather than wrapped.
+Always one line, at any width: when the fields do not fit, the OSC address and the audio
+backend make room first (the no-sound warning is only shortened), then the name, a queued
+slot or an undo's summary is cut with "…". For a few seconds after an undo or redo, "undo: <summary>" takes
+the place of the fields after the position.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.geometry import Size
 from textual.timer import Timer
 
 from chronus_tui.session import Change, ChangeKind, Session
@@ -19,9 +21,20 @@ from chronus_tui.ui.literal import drawn, literal
 from chronus_tui.ui.widgets.panel import SessionPanel
 
 SEPARATOR = "  │  "
+NARROW_SEPARATOR = " │ "  # when the fields do not fit between the usual ones
 TRAVELS = ("undo", "redo")  # the history actions the line shows
-# Less room than this left beside the position: the undo summary takes a line of its own.
-FLASH_MIN_WIDTH = 16
+# Room kept for a field cut with "…" before the whole line is cut instead.
+MIN_CUT_WIDTH = 4
+
+
+@dataclass
+class Field:
+    """One field of the line and what it may give up on a narrow screen."""
+
+    text: Text
+    optional: bool = False  # left out when there is no room
+    cuttable: bool = False  # cut with "…" when there is no room
+    short: Text | None = None  # taken instead when there is no room
 
 
 class TransportBar(SessionPanel):
@@ -63,14 +76,14 @@ class TransportBar(SessionPanel):
         if self._flash_timer is not None:
             self._flash_timer.stop()
         self._flash_timer = self.set_timer(self.flash_seconds, self._end_flash)
-        self.refresh(layout=True)
+        self.refresh()
 
     def _end_flash(self) -> None:
         self.flashed = self._flash_timer = None
-        self.refresh(layout=True)
+        self.refresh()
 
-    def parts(self) -> list[Text]:
-        """The line's fields, each kept whole when the line wraps on a narrow screen."""
+    def parts(self) -> list[Field]:
+        """The line's fields, with what each may give up when the line is too narrow."""
         status = self.session.status()
         if status["engine"] in ("down", "restarting"):  # nothing sounds, whatever the transport says
             play = Text(" ⚠ ENGINE DOWN — restarting ", style="bold white on red")
@@ -88,51 +101,56 @@ class TransportBar(SessionPanel):
         if (rec := self.session.recording_status())["recording"]:
             minutes, seconds = divmod(int(rec["seconds"]), 60)
             play = Text.assemble(play, (f" ● REC {minutes}:{seconds:02d} ", "bold white on red"))
+        fixed = [Field(play), Field(tempo), Field(swing), Field(position)]
         if self.flashed is not None:
-            return [play, tempo, swing, position, self.flashed]
-        parts = [play, tempo, swing, position, slot]
+            return [*fixed, Field(self.flashed, cuttable=True)]
+        parts = [*fixed, Field(slot, cuttable=True)]
         pending = self.session.pending
         if pending is not None:
             queued = status["queued_slot"]
-            parts.append(Text(f"◆ next {slot_label(queued) if queued else pending.pattern.name}",
-                              style="bold yellow"))
+            parts.append(Field(Text(f"◆ next {slot_label(queued) if queued else pending.pattern.name}",
+                                    style="bold yellow"), cuttable=True))
         parts.append(self._audio(status))
-        parts.append(Text(f"OSC {self.osc_address}") if self.osc_address
-                     else Text("OSC off", style="bold red"))
+        parts.append(Field(Text(f"OSC {self.osc_address}") if self.osc_address
+                           else Text("OSC off", style="bold red"), optional=True))
         return parts
 
-    def _audio(self, status: dict[str, Any]) -> Text:
+    def _audio(self, status: dict[str, Any]) -> Field:
         backend = status.get("backend") or self.audio
-        if backend == "null":
-            return Text(" ⚠ NO SOUND: null audio ", style="bold black on yellow")
+        if backend == "null":  # a warning: never left out, only shortened
+            return Field(Text(" ⚠ NO SOUND: null audio ", style="bold black on yellow"),
+                         short=Text(" ⚠ NO SOUND ", style="bold black on yellow"))
         text = Text(f"audio {backend}")
         if status.get("sr"):
             text.append(f" {status['sr'] / 1000:g}k/{status.get('buffer', '?')}", style="dim")
-        return text
+        return Field(text, optional=True)
 
-    def lines(self, width: int) -> list[Text]:
-        """The fields laid out in lines of `width`, each field kept whole (an undo's summary
-        is cut to fit)."""
-        lines = [Text()]
-        for part in self.parts():
-            line = lines[-1]
-            room = width - line.cell_len - len(SEPARATOR) if line else width
-            if part is self.flashed:
-                part = part.copy()
-                part.truncate(room if room >= FLASH_MIN_WIDTH else width, overflow="ellipsis")
-            if line and part.cell_len > room:
-                lines.append(Text())
-                line = lines[-1]
-            elif line:
-                line.append(SEPARATOR, style="dim")
-            line.append_text(part)
-        return lines
+    def line(self, width: int) -> Text:
+        """The fields in one line of `width`. Until it fits: the optional fields are left out
+        from the end, the separators narrowed, the short forms taken, the cuttable fields
+        cut with "…" (widest first), and last the line itself cut."""
+        fields = self.parts()
+        separator = SEPARATOR
 
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self.lines(width))
+        def length() -> int:
+            return sum(f.text.cell_len for f in fields) + len(separator) * (len(fields) - 1)
+
+        while length() > width and any(f.optional for f in fields):
+            del fields[max(i for i, f in enumerate(fields) if f.optional)]
+        if length() > width:
+            separator = NARROW_SEPARATOR
+        for field in fields:
+            if length() > width and field.short is not None:
+                field.text = field.short
+        cuttable = [f for f in fields if f.cuttable]
+        while (over := length() - width) > 0 and cuttable:
+            widest = max(cuttable, key=lambda f: f.text.cell_len)
+            cuttable.remove(widest)
+            widest.text = widest.text.copy()
+            widest.text.truncate(max(widest.text.cell_len - over, MIN_CUT_WIDTH), overflow="ellipsis")
+        line = Text(separator, style="dim").join(f.text for f in fields)
+        line.truncate(width, overflow="ellipsis")
+        return line
 
     def render(self) -> Text:
-        lines = self.lines(max(self.size.width, 1))
-        if len(lines) != self.size.height:
-            self.refresh(layout=True)  # a longer name or a queued slot needs another line
-        return drawn(Text("\n").join(lines))
+        return drawn(self.line(max(self.size.width, 1)))
