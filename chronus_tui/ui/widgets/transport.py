@@ -1,9 +1,9 @@
 """Transport line: play state, tempo, swing, position, slots, audio backend, OSC address.
 
-Always one line, at any width: when the fields do not fit, the OSC address and the audio
-backend make room first (the no-sound warning is only shortened), then the name, a queued
-slot or an undo's summary is cut with "…". For a few seconds after an undo or redo, "undo: <summary>" takes
-the place of the fields after the position.
+Always one line, at any width: when the fields do not fit, the separators narrow, the OSC
+address and the audio backend make room (the no-sound warning is only shortened), then the
+name, a queued slot or an undo's summary is cut with "…". For a few seconds after an undo
+or redo, "undo: <summary>" takes the place of the fields after the position.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ class TransportBar(SessionPanel):
         return Field(text, optional=True)
 
     def line(self, width: int) -> Text:
-        """The fields in one line of `width`. Until it fits: the optional fields are left out
-        from the end, the separators narrowed, the short forms taken, the cuttable fields
+        """The fields in one line of `width`. Until it fits: the separators are narrowed, the
+        optional fields left out from the end, the short forms taken, the cuttable fields
         cut with "…" (widest first), and last the line itself cut."""
         fields = self.parts()
         separator = SEPARATOR
@@ -135,10 +135,10 @@ class TransportBar(SessionPanel):
         def length() -> int:
             return sum(f.text.cell_len for f in fields) + len(separator) * (len(fields) - 1)
 
-        while length() > width and any(f.optional for f in fields):
-            del fields[max(i for i, f in enumerate(fields) if f.optional)]
         if length() > width:
             separator = NARROW_SEPARATOR
+        while length() > width and any(f.optional for f in fields):
+            del fields[max(i for i, f in enumerate(fields) if f.optional)]
         for field in fields:
             if length() > width and field.short is not None:
                 field.text = field.short
