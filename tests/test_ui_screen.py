@@ -167,3 +167,14 @@ async def test_a_line_written_to_stderr_inside_the_app_does_not_break_it(pattern
         session.set_bpm(133, source=OSC)
         await pilot.pause()
         assert "133.0 BPM" in transport_line(app)
+
+
+async def test_the_latency_benchmark_measures_every_perform_load(tmp_path: Path) -> None:
+    # The benchmark's key-to-engine part, short, so it cannot rot.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_latency import perform_loads
+
+    result = await perform_loads(tmp_path, 8)
+    assert result["loads"] == 8
+    for kind in ("now", "queued", "to_action"):
+        assert 0 < result[kind]["p50_ms"] <= result[kind]["p95_ms"] <= result[kind]["max_ms"]
