@@ -54,3 +54,7 @@ def _log_change(change: Change) -> None:
         log.error("%s: %s", change.source or "error", data.get("message"))
     elif change.kind == ChangeKind.ENGINE and data.get("event") == "restarted":
         log.warning("engine process restarted; live state sent again")
+    elif change.kind == ChangeKind.IMPORTED:  # the UI's log says the same, field by field
+        for field in data["dropped"]:
+            log.warning("%s: original Music Chronus field not carried over: %s",
+                        slot_label(data["slot"]), field)

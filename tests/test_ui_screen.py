@@ -13,7 +13,9 @@ from support.fakes import FakeEngine
 from support.patterns import LEGACY_DIR
 from support.ui import make_app, screen_text, settle, spy_notifications
 
+from chronus_tui import headless
 from chronus_tui.model import MAX_TRACKS, Pattern, Step, Track
+from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import imported_summary
 
@@ -178,3 +180,14 @@ async def test_the_latency_benchmark_measures_every_perform_load(tmp_path: Path)
     assert result["loads"] == 8
     for kind in ("now", "queued", "to_action"):
         assert 0 < result[kind]["p50_ms"] <= result[kind]["p95_ms"] <= result[kind]["max_ms"]
+
+
+def test_headless_logs_each_field_an_imported_file_left_behind(
+        patterns_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    shutil.copy(LEGACY_DIR / "slot_001.json", SlotStore(patterns_dir).slot_path(1))
+    session = Session(SlotStore(patterns_dir), engine=FakeEngine())
+    session.subscribe(headless._log_change)
+    with caplog.at_level(logging.WARNING):
+        session.load_slot(1, at="now", source="osc")
+    fields = [r.getMessage() for r in caplog.records if "field not carried over" in r.getMessage()]
+    assert len(fields) == 11 and "A01: original Music Chronus field not carried over: " in fields[0]
