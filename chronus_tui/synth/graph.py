@@ -355,9 +355,10 @@ class EngineGraph:
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0
             self._last_step = None
-            self.tables.position(dict(enumerate(self.lane_steps)), 0)
+            self.tables.start(dict(enumerate(self.lane_steps)))
         else:
             self.clock.stop()
+            self.tables.stop(self._sounding())  # every gate ends: no next hit ends a slide's now
             if self.queued is not None:  # stopped: a load applies at once
                 queued, self.queued = self.queued, None
                 self._events.append(Switched(queued.token, start + ENVELOPE_LATENCY))

@@ -153,6 +153,7 @@ class StepTables:
         # each lane's TableIndex objects, as setters of their index (without pyo's argument checks)
         self._index_setters: list[list[Callable[[Any], None]]] = [[] for _ in range(lanes)]
         self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
+        self.stopped = True  # the transport: while stopped, no lane's gate has a level (stop())
 
     def add_reader(self, index: int, reader: Any) -> None:
         """A TableIndex of lane `index`'s rows: positioning the lane points it at its counter."""
@@ -196,6 +197,28 @@ class StepTables:
             self._replace(index, field, [value] * len(row))
         self.position({index: None}, 0)  # every entry is the same: it needs no counter
 
+    def stop(self, indexes: Iterable[int]) -> None:
+        """The transport stopped: no next hit will end a gate, so these lanes' notes end
+        theirs now (a slide's, held until the next hit, would sound on forever) and ring
+        out with their pitch, glide, accent and brightness: each lane reads its hold slot,
+        those values with no hit, no level and no gate. Until start(), position() keeps
+        every lane it sets there too, so no load or edit gives a gate its level back."""
+        self.stopped = True
+        for index in indexes:
+            self._hold_entry(index, self._entry_read(index))
+            self._silence_hold_slot(index)
+            self.position({index: None}, 0)  # the idle counter reads the hold slot
+
+    def start(self, lanes: dict[int, LaneSteps | None]) -> None:
+        """The transport started: the lanes play from step 0 on the next trigger."""
+        self.stopped = False
+        self.position(lanes, 0)
+
+    def _silence_hold_slot(self, index: int) -> None:
+        for field in ("on", "level", "gate"):
+            self._rows[index][field][0] = 0.0
+            self.tables[index][field]._base_objs[0].put(0.0, 0)
+
     def keep_playing(self, indexes: Iterable[int]) -> None:
         """Before rewriting these lanes' rows: copy the values each reads now to its hold slot."""
         for index in indexes:
@@ -217,6 +240,10 @@ class StepTables:
                 self._park(own)
                 held = {*held, index}
             if steps is None:
+                length, counter = None, self.idle
+            elif self.stopped:  # the first step's values wait in the hold slot, silent
+                self._hold_entry(index, next_step % steps.length + HOLD_SLOTS)
+                self._silence_hold_slot(index)
                 length, counter = None, self.idle
             else:
                 length = steps.length
