@@ -191,3 +191,14 @@ def test_headless_logs_each_field_an_imported_file_left_behind(
         session.load_slot(1, at="now", source="osc")
     fields = [r.getMessage() for r in caplog.records if "field not carried over" in r.getMessage()]
     assert len(fields) == 11 and "A01: original Music Chronus field not carried over: " in fields[0]
+
+
+async def test_lengthening_a_track_by_key_grows_the_grid_to_its_pages(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine(), pattern=long_pattern(4, 16))
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.pause()
+        assert grid_pages(app) == ["1/1"]
+        await pilot.press(">", ">", ">")  # the cursor's track: 16 → 64 steps
+        await pilot.pause()
+        await pilot.pause()
+        assert grid_pages(app) == ["1/4", "2/4", "3/4", "4/4"]

@@ -49,6 +49,7 @@ class StepGrid(SessionPanel, can_focus=True):
         self.step_index = 0
         self.mark: int | None = None  # where a marked step range starts; the cursor ends it
         self.clipboard: Clipboard | None = None  # the app's, shown on the info line
+        self._laid_out_pages = 0  # the page count the height was last laid out for
 
     def on_mount(self) -> None:
         self.border_title = "Pattern"
@@ -120,6 +121,9 @@ class StepGrid(SessionPanel, can_focus=True):
         here = self.current()
         width = self.size.width
         cell = WIDE_CELL if width >= LABEL_WIDTH + TAIL_WIDTH + 16 * WIDE_CELL else NARROW_CELL
+        if self.pages() != self._laid_out_pages:  # a track grew or shrank past a page: new height
+            self._laid_out_pages = self.pages()
+            self.refresh(layout=True)
         shown = self.shown_pages()
         # One page: as many tracks as fit, scrolled to the cursor; several: every track.
         rows = max(1, self.size.height - 2) if len(shown) == 1 else len(tracks)
