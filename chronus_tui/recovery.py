@@ -156,10 +156,11 @@ def _read_recovery(store: SlotStore, path: Path) -> Recovery:
         return found
     session.history, found.skipped = _restored(read.header.get("history", []))
     edit_ids: set[int] = set()
-    final = _final_writes(read.records)
+    ids = [_edit_id(record) for record in read.records]
+    final = _final_writes(ids)
     runs: set[int] = set()
     for number, record in enumerate(read.records, start=2):
-        ident = _edit_id(record)
+        ident = ids[number - 2]
         if ident is not None:
             if ident in runs:  # a run's later write, its last one replayed at its first place
                 if isinstance(author := record["edit"].get("author"), str):
@@ -194,13 +195,14 @@ def _edit_id(record: object) -> object:
     return None
 
 
-def _final_writes(records: list[dict[str, Any]]) -> dict[object, int]:
-    """Each edit id's last record. A run of changes to one value (a knob turned) writes its
-    entry again at each change, with the same id and a newer `after`; only the last write is
-    replayed, at the first one's place (the entry's place in the history). What lies between
-    touches other values only (another author's change of this one ends the run), and an undo
-    of the entry cannot come before its run ends."""
-    final = {_edit_id(record): index for index, record in enumerate(records)}
+def _final_writes(ids: list[object]) -> dict[object, int]:
+    """The index of each edit id's last record (ids: each record's _edit_id). A run of
+    changes to one value (a knob turned) writes its entry again at each change, with the
+    same id and a newer `after`; only the last write is replayed, at the first one's place
+    (the entry's place in the history). What lies between touches other values only
+    (another author's change of this one ends the run), and an undo of the entry cannot
+    come before its run ends."""
+    final = {ident: index for index, ident in enumerate(ids)}
     final.pop(None, None)
     return final
 
