@@ -802,6 +802,10 @@ class Session:
                 setattr(track, field_name, value)
         self._edited(ChangeKind.TRACK, {"track": name, field_name: value}, source, track=name)
 
+    def has_track(self, name: str) -> bool:
+        with self._lock:
+            return any(track.name == name for track in self._pattern.tracks)
+
     def _track(self, name: str) -> Track:
         try:
             return self._pattern.track(name)

@@ -82,15 +82,15 @@ INVALID: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
                  ("/seq/add", ("kick", "voice1", "x...", 60, 800, "C2", 4)),
                  ("/seq/add", ("kick", "voice1", "x...", "notes=Q9")),
                  ("/seq/add", (3.5, "voice1", "x..."))],
-    "/seq/remove": [("/seq/remove", ("nosuch",)), ("/seq/remove", ())],
+    "/seq/remove": [("/seq/remove", ())],
     "/seq/clear": [("/seq/clear", (1,))],
     "/seq/start": [("/seq/start", ("now",))],
     "/seq/stop": [("/seq/stop", (0,))],
     "/seq/bpm": [("/seq/bpm", ()), ("/seq/bpm", ("fast",)), ("/seq/bpm", (float("inf"),))],
     "/seq/swing": [("/seq/swing", (None,)), ("/seq/swing", (b"\x01",))],
-    "/seq/update/pattern": [("/seq/update/pattern", ("nosuch", "x...")), ("/seq/update/pattern", ("bass", 5)),
+    "/seq/update/pattern": [("/seq/update/pattern", ("bass", 5)),
                             ("/seq/update/pattern", ("bass",))],
-    "/seq/update/notes": [("/seq/update/notes", ("nosuch", "C2")), ("/seq/update/notes", ("bass", "C2,H9")),
+    "/seq/update/notes": [("/seq/update/notes", ("bass", "C2,H9")),
                           ("/seq/update/notes", ("bass", -5))],
     "/seq/step": [("/seq/step", ("bass", 16, 1)), ("/seq/step", ("bass", -1, 1)),
                   ("/seq/step", ("bass", 1.5, 1)), ("/seq/step", ("bass", 0, 1, "Z3")),
@@ -245,6 +245,19 @@ def test_seq_add_replaces_a_track_of_the_same_name(osc: Osc, session: Session) -
     client.ok("/seq/add", "kick", "voice1", "X.X.X.X.")
     assert [t.name for t in session.pattern.tracks] == ["kick"]
     assert session.pattern.track("kick").mute and session.pattern.track("kick").length == 8
+
+
+def test_removing_or_updating_an_absent_track_is_ok_and_changes_nothing(ready: Osc, session: Session,
+                                                                         history_changes: list) -> None:
+    """The original ignored these in silence and its scripts send them: `/ok … absent`."""
+    _, client = ready
+    before = session.snapshot()
+    assert client.ok("/seq/remove", "nosuch") == ["nosuch", "absent"]
+    assert client.ok("/seq/update/pattern", "nosuch", "x...") == ["nosuch", "absent"]
+    assert client.ok("/seq/update/notes", "nosuch", "C2") == ["nosuch", "absent"]
+    assert session.snapshot() == before
+    assert history_changes == []  # nothing to undo
+    assert client.error("/seq/step", "nosuch", 0, 1).endswith("no track named 'nosuch'")
 
 
 def test_track_edits(ready: Osc, session: Session) -> None:

@@ -243,7 +243,15 @@ def seq_add(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((track.name, track.voice, steps_text(track.steps), *remarks))
 
 
+def _absent(req: Request, name: str) -> Reply | None:
+    """The original ignored a remove or update of a track that is not there, and its own
+    scripts send them (a track removed twice): answer `/ok … <id> absent`, change nothing."""
+    return None if req.session.has_track(name) else Reply((name, "absent"))
+
+
 def seq_remove(req: Request, a: dict[str, Any]) -> Reply:
+    if absent := _absent(req, a["id"]):
+        return absent
     req.session.remove_track(a["id"], req.source)
     return Reply((a["id"],))
 
@@ -272,11 +280,15 @@ def seq_swing(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def seq_update_pattern(req: Request, a: dict[str, Any]) -> Reply:
+    if absent := _absent(req, a["id"]):
+        return absent
     req.session.update_pattern(a["id"], a["pattern"], req.source)
     return Reply((a["id"], steps_text(parse_steps(a["pattern"]))))
 
 
 def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
+    if absent := _absent(req, a["id"]):
+        return absent
     req.session.update_notes(a["id"], a["notes"], req.source)
     return Reply((a["id"], ",".join(pitch_name(*pitch) for pitch in a["notes"])))
 
@@ -619,7 +631,8 @@ ROUTES: tuple[Route, ...] = (
                                     "base_freq, filter_freq, base_amp, reverb_send, delay_send (set "
                                     "the voice), gate_frac, level (set the track), notes, "
                                     "accent_boost (ignored)"))),
-    Route("/seq/remove", (_ID,), seq_remove, "remove a track"),
+    Route("/seq/remove", (_ID,), seq_remove,
+          "remove a track (one not there: `absent`, as the original ignored it)"),
     Route("/seq/clear", (), seq_clear, "remove every track"),
     Route("/seq/start", (), seq_start, "start the transport at step 0 of bar 0"),
     Route("/seq/stop", (), seq_stop, "stop the transport (a queued load applies at once)"),
@@ -628,9 +641,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/swing", (Arg("swing", NUMBER, "odd 16ths start swing × step / 2 late", range=SWING_RANGE,
                              out_of_range="clamped"),), seq_swing, "set the swing"),
     Route("/seq/update/pattern", (_ID, Arg("pattern", TEXT, "X accent, x hit, else rest; length 1–64")),
-          seq_update_pattern, "new hits for a track; its notes cycle over the new hits, as in the original"),
+          seq_update_pattern, "new hits for a track; its notes cycle over the new hits, as in the original "
+          "(a track not there: `absent`, nothing changes)"),
     Route("/seq/update/notes", (_ID, Arg("notes", NOTES)),
-          seq_update_notes, "notes onto the track's hits in order, cycling; \"\" clears them"),
+          seq_update_notes, "notes onto the track's hits in order, cycling; \"\" clears them (a track not "
+          "there: `absent`)"),
     Route("/seq/step", (_ID, Arg("index", INT, "0 … length-1", range=(0, LENGTH_RANGE[1] - 1),
                                  out_of_range="error"),
                         Arg("on", BOOL),
