@@ -155,6 +155,43 @@ def test_newer_queued_load_replaces_older_and_cancel_drops_it(tmp_path):
     assert not [e for e in events if e["event"] == "switched"]
 
 
+@pytest.mark.parametrize("every,queue_step,lands", [
+    (64, 20.3, 64),  # 4 bars: queued in bar 2, lands on bar 5's line (step 64), not bar 3's
+    (128, 70.5, 128),  # 8 bars, queued after bar 4
+    (32, 40.2, 64),  # 2 bars: counted from the pattern's start, so bar 5, not bar 4
+])
+def test_a_launch_quantum_of_n_bars_lands_on_the_next_multiple_of_n_bars(tmp_path, every, queue_step, lands):
+    a, b = two_patterns()
+    buffer = 256
+    schedule = {int(queue_step * 6000) // buffer: [ReplacePattern(pattern_of(b), "bar", 3, every)]}
+    audio, events = render_array(tmp_path, a, bars=lands // 16 + 1, buffer=buffer, schedule=schedule)
+    line = expected_onset(lands, 120, 0)
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, lands, 2)]
+    assert onsets(audio[:, 1])[0] == line
+    assert [(e["token"], e["sample"]) for e in events if e["event"] == "switched"] == [(3, line)]
+
+
+def test_a_launch_quantum_of_0_waits_for_the_end_of_the_longest_track(tmp_path):
+    """A pattern whose longest track has 12 steps ends every 12 steps: not on a 16-step bar."""
+    a = click_pattern([("a", "voice1", "x.x.x.x.x.x."), ("short", "voice1", "x...")], name="A", voices=SIDES)
+    _, b = two_patterns()
+    schedule = {int(13.5 * 6000) // 256: [ReplacePattern(pattern_of(b), "bar", 4, 0)]}
+    audio, events = render_array(tmp_path, a, bars=3, schedule=schedule)
+    end = expected_onset(24, 120, 0)  # queued in the second play of 12 steps
+    assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 24, 2)]
+    assert onsets(audio[:, 1])[0] == end
+    assert [e["sample"] for e in events if e["event"] == "switched"] == [end]
+
+
+def test_a_negative_launch_quantum_is_refused_and_nothing_is_queued(tmp_path):
+    a, b = two_patterns()
+    audio, events = render_array(tmp_path, a, bars=2,
+                                 schedule={10: [ReplacePattern(pattern_of(b), "bar", 5, -16)]})
+    assert onsets(audio[:, 1]) == []
+    assert not [e for e in events if e["event"] == "switched"]
+    assert any("negative" in e.get("message", "") for e in events)
+
+
 @pytest.mark.parametrize("swing", [0.0, 0.5])
 def test_step_switch_takes_the_next_step_keeping_the_bar_position(tmp_path, swing):
     bpm, buffer = 120, 256

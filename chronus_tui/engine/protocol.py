@@ -7,10 +7,15 @@ puts a copy of its live pattern or track in a command, never the one it goes on 
 
 Commands, control → synth, applied at the start of an audio block in the order sent:
 
-    ReplacePattern(pattern, mode, token)  "edit": the live pattern edited in place (tracks
+    ReplacePattern(pattern, mode, token, every)
+                                          "edit": the live pattern edited in place (tracks
                                           added, removed, cleared); "now": another pattern
                                           at once; "bar"/"step": queued for the next bar
-                                          line or step, reported by Switched(token)
+                                          line or step, reported by Switched(token); a
+                                          "bar" load waits for the next multiple of `every`
+                                          steps since the playing pattern began (16: the
+                                          next bar, 64: 4 bars; 0: the end of its longest
+                                          track)
     ReplaceTrack(index, track)            one playing track edited in place, from its next step
     SetParam(module, param, value)        one sound parameter
     SetTempo(bpm, swing)
@@ -51,7 +56,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 
-from chronus_tui.model import Pattern, Track
+from chronus_tui.model import STEPS_PER_BAR, Pattern, Track
 
 LoadMode = Literal["edit", "now", "bar", "step"]
 SupersedeKey = tuple[Any, ...]
@@ -75,6 +80,7 @@ class ReplacePattern(Command):
     pattern: Pattern
     mode: LoadMode = "now"
     token: int = 0
+    every: int = STEPS_PER_BAR  # a "bar" load's launch quantum in steps; 0: the pattern's end
 
     @property
     def supersedes(self) -> SupersedeKey | None:

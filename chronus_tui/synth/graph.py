@@ -121,6 +121,7 @@ class QueuedLoad:
     pattern: Pattern
     mode: LoadMode  # "bar" | "step"
     token: int
+    every: int  # "bar": the launch quantum in steps (0: the playing pattern's end)
     steps: list[LaneSteps]  # its tracks, compiled when it was queued: not in the switch's block
 
 
@@ -281,7 +282,9 @@ class EngineGraph:
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
             compiled = [compile_track(track) for track in pattern.tracks]
-            self.queued = QueuedLoad(pattern, mode, token, compiled)
+            if command.every < 0:
+                raise ValueError(f"launch quantum {command.every} steps is negative")
+            self.queued = QueuedLoad(pattern, mode, token, command.every, compiled)
             self._arm_queued(start)
             return
         if mode in ("bar", "step"):
@@ -393,8 +396,7 @@ class EngineGraph:
         first = start
         self._record_bar = None
         if command.at_bar and self.clock.playing:
-            current = self.clock.step_at(start - 1)
-            self._record_bar = self.n0 + STEPS_PER_BAR * ((current - self.n0) // STEPS_PER_BAR + 1)
+            self._record_bar = self._next_line(self.clock.step_at(start - 1), STEPS_PER_BAR)
             first = self.clock.onset(self._record_bar) + ENVELOPE_LATENCY
         self.recorder = Recorder(pyolib.pyo, self.master.output, command.path, first, self.buffer, self.sr)
         self._advance_recording(start)
@@ -417,7 +419,8 @@ class EngineGraph:
             return
         current = self.clock.step_at(start - 1)
         if queued.mode == "bar":
-            target = self.n0 + STEPS_PER_BAR * ((current - self.n0) // STEPS_PER_BAR + 1)
+            longest = max((track.length for track in self.tracks), default=STEPS_PER_BAR)
+            target = self._next_line(current, queued.every or longest)
         else:
             target = current + 1
         onset = self.clock.onset(target)
@@ -428,6 +431,11 @@ class EngineGraph:
         n0 = target if queued.mode == "bar" else self.n0
         self._install(queued.pattern, target, n0, start, anchored=True, steps=queued.steps)
         self._reports.append((queued.token, onset))
+
+    def _next_line(self, current: int, every: int) -> int:
+        """The first step after `current` that is a multiple of `every` steps from the playing
+        pattern's start (its bar lines, when `every` is a bar)."""
+        return self.n0 + every * ((current - self.n0) // every + 1)
 
     def _install(self, pattern: Pattern, next_step: int, n0: int, start: int, *,
                  anchored: bool = False, glide: bool = True, edit: bool = False,
