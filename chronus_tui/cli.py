@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from chronus_tui.model import Pattern
 from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.store import SlotStore, StoreError, slot_label
 
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds to render after the last bar, sequencer stopped (default: until the "
                              "reverb and delay die out, at most 10; 0: exactly the bars)")
     _add_patterns_dir(render, default=argparse.SUPPRESS)
+
+    export = sub.add_parser("export-midi", help="export a pattern as a Standard MIDI File")
+    export.add_argument("source", help="slot number, pattern file, or library name")
+    export.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
+    export.add_argument("--bars", type=int, default=None,
+                        help="bars to export, 1–1024 (default: the longest track, in whole bars)")
+    _add_patterns_dir(export, default=argparse.SUPPRESS)
 
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
     slots.add_argument("--json", action="store_true", help="print a JSON list")
@@ -129,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_slots(args)
         if args.command == "render":
             return cmd_render(args)
+        if args.command == "export-midi":
+            return cmd_export_midi(args)
         if args.command == "send":
             return cmd_send(args)
         if args.no_ui:
@@ -177,20 +187,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     """`chronus render SOURCE -o out.wav [--bars N] [--sr R] [--tail S]`: exit 0, or 1 with the reason."""
     from chronus_tui.synth.offline import RenderError, render
 
-    dropped: list[str] = []
-    try:
-        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
-    except StoreError as exc:
-        print(f"chronus render: {exc}", file=sys.stderr)
+    pattern = _resolve_source(args, "chronus render")
+    if pattern is None:
         return 1
-    for lost in dropped:
-        print(f"chronus render: original Music Chronus field not carried over: {lost}", file=sys.stderr)
     output = Path(args.output)
-    if not output.parent.is_dir():
-        print(f"chronus render: {output.parent} is not a directory", file=sys.stderr)
-        return 1
-    if output.is_dir():
-        print(f"chronus render: {output} is a directory; give a file name", file=sys.stderr)
+    if problem := _output_problem(output):
+        print(f"chronus render: {problem}", file=sys.stderr)
         return 1
     progress = _RenderProgress(args.bars)
     try:
@@ -207,6 +209,54 @@ def cmd_render(args: argparse.Namespace) -> int:
     bars = f"{args.bars} bar{'s' if args.bars != 1 else ''}"
     print(f"{output}: {bars} of {pattern.name!r} at {pattern.bpm:g} bpm, "
           f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
+    return 0
+
+
+def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | None:
+    """The pattern SOURCE names (a slot, a pattern file or a library name), or None once the
+    reason is printed; fields of an original Music Chronus file with no place here are named."""
+    dropped: list[str] = []
+    try:
+        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
+    except StoreError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    for lost in dropped:
+        print(f"{command}: original Music Chronus field not carried over: {lost}", file=sys.stderr)
+    return pattern
+
+
+def _output_problem(output: Path) -> str | None:
+    """Why a file cannot be written at `output`, if it plainly cannot."""
+    if not output.parent.is_dir():
+        return f"{output.parent} is not a directory"
+    if output.is_dir():
+        return f"{output} is a directory; give a file name"
+    return None
+
+
+def cmd_export_midi(args: argparse.Namespace) -> int:
+    """`chronus export-midi SOURCE -o out.mid [--bars N]`: exit 0, or 1 with the reason."""
+    from chronus_tui import midiexport
+
+    def fail(message: object) -> int:
+        print(f"chronus export-midi: {message}", file=sys.stderr)
+        return 1
+
+    pattern = _resolve_source(args, "chronus export-midi")
+    if pattern is None:
+        return 1
+    output = Path(args.output)
+    if problem := _output_problem(output):
+        return fail(problem)
+    bars = midiexport.default_bars(pattern) if args.bars is None else args.bars
+    try:
+        midi = midiexport.export_midi([midiexport.ExportEntry(pattern, midiexport.check_bars(bars))])
+        midiexport.save(midi, output)
+    except midiexport.ExportError as exc:
+        return fail(exc)
+    print(f"{output}: {bars} bar{'s' if bars != 1 else ''} of {pattern.name!r} at {pattern.bpm:g} bpm, "
+          f"{len(midi.tracks) - 1} tracks, {midiexport.note_count(midi)} notes")
     return 0
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from chronus_tui import midiexport
 from chronus_tui.history import HISTORY_LIMIT, Entry
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
@@ -56,8 +57,9 @@ from chronus_tui.osc.args import (
     to_number,
 )
 from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFY_RATE, Feedback
-from chronus_tui.session import Clamped, Session
-from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, SlotStore, slot_label
+from chronus_tui.recording import recordings_folder
+from chronus_tui.session import Clamped, Session, SessionError
+from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, SlotStore, StoreError, slot_label
 
 SOURCE = "osc"  # who the server's own reports (refusals) come from; an edit names its client
 # `osc <host>:<port>`, the sender's address: it is shown on screen and written in the journal,
@@ -409,6 +411,20 @@ def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((a["slot"], "queued", at), wait_for=pending.token)
 
 
+def pattern_export_midi(req: Request, a: dict[str, Any]) -> Reply:
+    """A saved slot as a Standard MIDI File in the data folder's exports/: the name is a plain
+    file name (the network never names a path), the folder never a link."""
+    try:
+        name = midiexport.export_file_name(a["name"])
+        pattern = req.session.store.load(a["slot"])
+        midi = midiexport.export_midi([midiexport.ExportEntry(pattern, midiexport.default_bars(pattern))])
+        folder = midiexport.exports_folder(recordings_folder(req.session.store.root).parent)
+        path = midiexport.save_export(midi, folder, name)
+    except (StoreError, midiexport.ExportError) as exc:
+        raise SessionError(str(exc)) from exc
+    return Reply((a["slot"], path.name, midiexport.note_count(midi)))
+
+
 # /pattern/list answers in one datagram by construction: every text an entry carries is cut
 # (a file may hold anything), so an entry stays under 3 KB even as \u escapes, and a page
 # holds whole entries up to LIST_PAGE_BYTES.
@@ -702,6 +718,12 @@ ROUTES: tuple[Route, ...] = (
                             Arg("mode", LOAD_MODE, optional=True)),
           pattern_load, "load a slot: `/ok … queued` now and `/ok … switched` on the bar line while "
                         "playing; `/ok … loaded` when it applied at once",
+          blocking=True),
+    Route("/pattern/export_midi", (Arg("slot", INT, range=_SLOT_RANGE, out_of_range="error"),
+                                   Arg("name", TEXT, "a plain file name (.mid added)")),
+          pattern_export_midi, "write a saved slot as a Standard MIDI File (type 1; the longest track "
+                               "in whole bars) to exports/<name>.mid in the data folder, replacing an "
+                               "export of that name; replies the file's name and its note count",
           blocking=True),
     Route("/pattern/list", (Arg("first", INT, "the first slot listed; asks for a page",
                                 range=_SLOT_RANGE, out_of_range="error", optional=True),

@@ -1,0 +1,58 @@
+"""Time to export 128 bars as a Standard MIDI File: 8 entries × 16 bars of the factory patterns,
+back to back (what a song will hand the exporter), then the file's bytes written as the
+exporter writes them (temporary file, fsync, rename).
+
+    .venv/bin/python benchmarks/bench_midi_export.py [--runs 30]
+
+Prints a table and writes benchmarks/results/midi_export.json.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+from bench_store import timed  # warm up, then p50 / p99 / max in ms
+from report import RESULTS, arguments, machine, write_result
+
+from chronus_tui import midiexport
+from chronus_tui.store import factory_patterns, load_file
+
+ENTRIES, BARS = 8, 16
+
+
+def main() -> int:
+    parser = arguments(__doc__, RESULTS / "midi_export.json")
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+
+    patterns = [load_file(path) for path in factory_patterns()]
+    entries = [midiexport.ExportEntry(pattern, BARS)
+               for pattern in itertools.islice(itertools.cycle(patterns), ENTRIES)]
+    midi = midiexport.export_midi(entries)
+    with tempfile.TemporaryDirectory(prefix="chronus-bench-") as folder:
+        path = Path(folder) / "song.mid"
+        results = {
+            "export (model → SMF)": timed(lambda: midiexport.export_midi(entries), args.runs),
+            "save (write + fsync + rename)": timed(lambda: midiexport.save(midi, path), args.runs),
+        }
+        size = path.stat().st_size
+
+    facts = machine()
+    notes = midiexport.note_count(midi)
+    print(f"{ENTRIES} entries × {BARS} bars ({', '.join(p.name for p in patterns)}): {len(midi.tracks)} "
+          f"tracks, {notes} notes, {size} bytes; {args.runs} runs; load average "
+          f"{facts['load_average_1min']:.2f} on {facts['cpus']} CPUs")
+    print(f"{'operation':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, r in results.items():
+        print(f"{name:32} {r['p50']:8.2f} {r['p99']:8.2f} {r['max']:8.2f}")
+    write_result(args.output, {
+        "benchmark": "midi_export", "entries": ENTRIES, "bars": ENTRIES * BARS, "notes": notes,
+        "tracks": len(midi.tracks), "file_bytes": size, **facts, "results_ms": results,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""Standard MIDI File export: patterns played back to back → a type 1 SMF (mido). No pyo, no I/O
+but the atomic file writers at the end.
+
+What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
+- a step starts on its swung position (timing.step_boundary, the engine's own function) at
+  480 ticks per quarter, so a 16th is 120 ticks; a track of length L plays step n mod L;
+- a hit lasts its track's gate, capped as the engine caps it (1 - swing/2 of a step); a slid
+  hit is held until the next hit, which it overlaps by SLIDE_OVERLAP ticks (legato), or into
+  which it runs on as one note when both have the same pitch (the engine does not retrigger);
+- velocity follows the engine's gate level: an accent plays at full level and a plain hit at
+  PLAIN_LEVEL of it, times the track's level; full level is velocity 127;
+- muted tracks, tracks silenced by another's solo and tracks at level 0 export no notes;
+- the channel is the track's voice (voice1 → channel 1 …); a voice on a noise waveform is a
+  drum: channel 10, and a hit without a note plays the GM drum note its track's name (or the
+  voice's filter frequency) suggests;
+- a note's fine tune (cents) is a pitch bend (±2 semitones range) before the note, back to 0
+  once the track's notes on that channel have ended.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+
+from chronus_tui.model import (
+    BPM_RANGE,
+    STEPS_PER_BAR,
+    VOICES,
+    WAVEFORMS,
+    Pattern,
+    Step,
+    Track,
+    hz_to_midi,
+)
+from chronus_tui.timing import step_boundary
+
+TICKS_PER_BEAT = 480
+TICKS_PER_STEP = TICKS_PER_BEAT // 4  # a step is a 16th
+TICKS_PER_BAR = TICKS_PER_STEP * STEPS_PER_BAR
+BARS_RANGE = (1, 1024)
+# The engine's gate level of an unaccented hit, an accent's being 1.0 (synth/sequencer.py
+# PLAIN_VELOCITY; that module loads pyo, so tests/test_midi_export.py checks they agree).
+PLAIN_LEVEL = 0.6
+FULL_VELOCITY = 127  # the velocity of a hit at full level (an accent on a track at level 1)
+SLIDE_OVERLAP = 30  # ticks a slid note sounds on into the next one (a 64th): legato, as a 303's slide
+BEND_RANGE_CENTS = 200.0  # the GM default pitch bend range, ±2 semitones
+BEND_LIMIT = 8191
+DRUM_CHANNEL = 9  # MIDI channel 10
+NOISE_WAVEFORMS = frozenset(WAVEFORMS.index(name) for name in ("white", "pink", "brown"))
+# GM drum notes by what a track's name says it is, first match wins (words, or parts of words)
+GM_KICK, GM_SNARE, GM_CLAP, GM_CLOSED_HAT, GM_OPEN_HAT = 36, 38, 39, 42, 46
+_DRUM_NAMES = (
+    (re.compile(r"open.*(hat|hh)|(hat|hh).*open|\boh\b"), GM_OPEN_HAT),
+    (re.compile(r"kick|\bbd\b"), GM_KICK),
+    (re.compile(r"clap|\bcp\b"), GM_CLAP),
+    (re.compile(r"snare|\bsd\b"), GM_SNARE),
+    (re.compile(r"hat|\bhh\b"), GM_CLOSED_HAT),
+)
+# else by the voice's filter: below these frequencies (Hz) a kick, a snare, else a hat
+_DRUM_FILTERS = ((300.0, GM_KICK), (3000.0, GM_SNARE))
+EXPORTS_FOLDER = "exports"
+NAME_MAX = 64  # characters of an export's name, before ".mid"
+_REFUSED = set('/\\:*?"<>|')
+
+
+class ExportError(ValueError):
+    """An export cannot be made: a bad bar count, tempo or name, or a file that cannot be written."""
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    """A pattern played for `bars` bars from step 0, starting on the bar line after the entry
+    before it; `bpm` is its tempo (default: the pattern's)."""
+
+    pattern: Pattern
+    bars: int
+    bpm: float | None = None
+
+    @property
+    def tempo(self) -> float:
+        return self.pattern.bpm if self.bpm is None else self.bpm
+
+
+@dataclass
+class _Note:
+    start: int
+    end: int
+    pitch: int
+    velocity: int
+    channel: int
+    bend: int
+
+
+def default_bars(pattern: Pattern) -> int:
+    """The longest track's length in whole bars, at least 1."""
+    longest = max((track.length for track in pattern.tracks), default=1)
+    return max(1, -(-longest // STEPS_PER_BAR))
+
+
+def check_bars(bars: object) -> int:
+    low, high = BARS_RANGE
+    if isinstance(bars, bool) or not isinstance(bars, int) or not low <= bars <= high:
+        raise ExportError(f"bars: {bars!r} is not a whole number {low}–{high}")
+    return bars
+
+
+def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
+    """The entries back to back as a type 1 SMF: a tempo track, then one track per Chronus
+    track name (in the order they first appear), each with its notes from every entry."""
+    if not entries:
+        raise ExportError("nothing to export")
+    for entry in entries:
+        check_bars(entry.bars)
+        if not BPM_RANGE[0] <= entry.tempo <= BPM_RANGE[1]:
+            raise ExportError(f"bpm: {entry.tempo!r} is out of range {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    tempo: list[tuple[int, mido.MetaMessage]] = [
+        (0, mido.MetaMessage("track_name", name=entries[0].pattern.name)),
+        (0, mido.MetaMessage("time_signature", numerator=4, denominator=4)),
+    ]
+    notes: dict[str, list[_Note]] = {}
+    start, bpm = 0, None
+    for entry in entries:
+        if entry.tempo != bpm:
+            bpm = entry.tempo
+            tempo.append((start, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
+        end = start + entry.bars * TICKS_PER_BAR
+        soloing = any(track.solo for track in entry.pattern.tracks)
+        for track in entry.pattern.tracks:
+            heard = not track.mute and (track.solo or not soloing) and track.level > 0
+            found = _track_notes(entry.pattern, track, start, end) if heard else []
+            notes.setdefault(track.name, []).extend(found)
+        start = end
+    midi.tracks.append(_track(tempo, start))
+    for name, track_notes in notes.items():
+        midi.tracks.append(_track([(0, mido.MetaMessage("track_name", name=name)),
+                                   *_note_events(track_notes)], start))
+    return midi
+
+
+def _track_notes(pattern: Pattern, track: Track, start: int, end: int) -> list[_Note]:
+    """The notes one track plays from tick `start` to `end` (step 0 on `start`)."""
+    voice = pattern.modules[track.voice]
+    drum = round(voice["osc/type"]) in NOISE_WAVEFORMS
+    # the engine caps a gate so it closes before the next (possibly early, odd) step
+    gate = max(1, round(min(track.gate, 1 - pattern.swing / 2) * TICKS_PER_STEP))
+    notes: list[_Note] = []
+    slid = False  # the hit before slides into this one
+    for n in range((end - start) // TICKS_PER_STEP):
+        step = track.steps[n % track.length]
+        if not step.on:
+            continue
+        on = start + round(step_boundary(n, pattern.swing) * TICKS_PER_STEP)
+        pitch, bend = _pitch(step, track, voice, drum)
+        if slid and (notes[-1].pitch, notes[-1].bend) == (pitch, bend):
+            note = notes[-1]  # the engine glides to the same pitch without a new attack
+        else:
+            if slid:
+                notes[-1].end = min(on + SLIDE_OVERLAP, end)
+            note = _Note(on, on, pitch, _velocity(step, track), DRUM_CHANNEL if drum else
+                         VOICES.index(track.voice), bend)
+            notes.append(note)
+        note.end = end if step.slide else min(on + gate, end)
+        slid = step.slide
+    return notes
+
+
+def _pitch(step: Step, track: Track, voice: dict[str, float], drum: bool) -> tuple[int, int]:
+    """The MIDI note of a hit and its pitch bend."""
+    if step.note is not None:
+        bend = 0 if drum else round(step.cents * (BEND_LIMIT + 1) / BEND_RANGE_CENTS)
+        return step.note, max(-BEND_LIMIT - 1, min(bend, BEND_LIMIT))
+    if drum:
+        return drum_note(track.name, voice["filter/freq"]), 0
+    return hz_to_midi(voice["freq"]), 0
+
+
+def drum_note(name: str, filter_freq: float) -> int:
+    """The GM drum note a noise track's hit without a note plays: by its name, else by its filter."""
+    lowered = name.lower().replace("_", " ").replace("-", " ")
+    for pattern, note in _DRUM_NAMES:
+        if pattern.search(lowered):
+            return note
+    return next((note for below, note in _DRUM_FILTERS if filter_freq < below), GM_CLOSED_HAT)
+
+
+def _velocity(step: Step, track: Track) -> int:
+    level = (1.0 if step.accent else PLAIN_LEVEL) * track.level
+    return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))
+
+
+def _note_events(notes: list[_Note]) -> list[tuple[int, mido.Message]]:
+    """Note on/off and pitch bend messages at absolute ticks: at one tick, ends before starts;
+    a bend is sent before a note that needs another, and reset once the track's notes on that
+    channel have all ended."""
+    points = sorted([(note.end, 0, i) for i, note in enumerate(notes)]
+                    + [(note.start, 1, i) for i, note in enumerate(notes)])
+    sounding: dict[int, int] = {}
+    bends: dict[int, int] = {}
+    events: list[tuple[int, mido.Message]] = []
+    for tick, starts, i in points:
+        note = notes[i]
+        channel = note.channel
+        if starts:
+            if note.bend != bends.get(channel, 0):
+                bends[channel] = note.bend
+                events.append((tick, mido.Message("pitchwheel", channel=channel, pitch=note.bend)))
+            events.append((tick, mido.Message("note_on", channel=channel, note=note.pitch,
+                                              velocity=note.velocity)))
+            sounding[channel] = sounding.get(channel, 0) + 1
+            continue
+        events.append((tick, mido.Message("note_off", channel=channel, note=note.pitch, velocity=0)))
+        sounding[channel] -= 1
+        if not sounding[channel] and bends.get(channel, 0):
+            bends[channel] = 0
+            events.append((tick, mido.Message("pitchwheel", channel=channel, pitch=0)))
+    return events
+
+
+def _track(events: list[tuple[int, mido.Message | mido.MetaMessage]], end: int) -> mido.MidiTrack:
+    """A track of events at absolute ticks (already in order), ending at tick `end`."""
+    track = mido.MidiTrack()
+    now = 0
+    for tick, message in events:
+        message.time = tick - now  # each message is made for this track alone
+        track.append(message)
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=end - now))
+    return track
+
+
+def note_count(midi: mido.MidiFile) -> int:
+    return sum(message.type == "note_on" for track in midi.tracks for message in track)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def exports_folder(data_folder: Path) -> Path:
+    return data_folder / EXPORTS_FOLDER
+
+
+def export_file_name(name: object) -> str:
+    """`<name>.mid` for a plain file name from outside (".mid" added if missing), else ExportError."""
+    if not isinstance(name, str):
+        raise ExportError(f"an export's name must be text, not {type(name).__name__}")
+    stem = name[:-4] if name.lower().endswith(".mid") else name
+    if not stem or len(stem) > NAME_MAX:
+        raise ExportError(f"an export's name must have 1–{NAME_MAX} characters")
+    if stem.startswith(".") or any(c in _REFUSED or not c.isprintable() for c in stem):
+        raise ExportError(f"{name!r} is not a plain file name (no folders, no leading '.', "
+                          f"none of {''.join(sorted(_REFUSED))}, no control characters)")
+    return f"{stem}.mid"
+
+
+def save(midi: mido.MidiFile, path: Path) -> None:
+    """Write the file atomically (a temporary file beside it, then a rename): a reader sees
+    the old file or the whole new one. The folder is the user's choice: a link to it is followed."""
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    _save_in(midi, folder, path.name, path)
+
+
+def save_export(midi: mido.MidiFile, folder: Path, name: str) -> Path:
+    """`<name>.mid` in `folder` (made if need be), replaced atomically; the name comes from the
+    network, so only a plain file name is taken, and a folder that is a link is refused."""
+    path = folder / export_file_name(name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a link put in the folder's place cannot send the file elsewhere
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ExportError(f"the exports folder {folder} cannot be used (a link is not followed): "
+                          f"{exc.strerror or exc}") from None
+    _save_in(midi, descriptor, path.name, path)
+    return path
+
+
+def _save_in(midi: mido.MidiFile, folder: int, name: str, path: Path) -> None:
+    """Write `name` in the open folder `folder` through a new temporary file (never a link)."""
+    temp = f".{name}.{secrets.token_hex(4)}.tmp"
+    try:
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
+                             dir_fd=folder)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                midi.save(file=file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            os.unlink(temp, dir_fd=folder)
+            raise
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(folder)
