@@ -1,5 +1,8 @@
 """A private JACK server with the dummy driver, for real-time tests and benchmarks.
 
+Also what a recording of the engine's output says about its timing (judge_onsets), told
+apart from what xruns do to it.
+
 Each server gets a name of its own (JACK_DEFAULT_SERVER), so tests never touch a
 JACK server someone else runs on the machine (or another test's), and jackd runs in
 its own session so it is killed even if it ignores SIGTERM. Its output (including
@@ -19,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 JACK_TOOLS = ("jackd", "jack_wait", "jack_lsp", "jack_rec")
@@ -111,3 +115,70 @@ class JackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass
+class Timing:
+    """What the onsets of a recording say about the step grid, interval by interval
+    (hit indexes into the expected hits)."""
+
+    clean: list[tuple[int, int]] = field(default_factory=list)  # exactly as far apart as the grid says
+    lost: list[tuple[int, int]] = field(default_factory=list)  # whole periods of audio lost between them
+    cut: list[int] = field(default_factory=list)  # hits whose start was lost: found on a period boundary
+    wrong: list[str] = field(default_factory=list)  # off the grid by anything else: the timing is wrong
+
+    def has_clean(self, first: int, second: int) -> bool:
+        return (first, second) in self.clean
+
+
+def judge_onsets(onsets: list[int], hits: list[int], period: int, lossy: bool) -> Timing:
+    """Judge a recording's `onsets` (samples) against the `hits` the grid expects (samples from
+    the first one, ascending), each onset against the one before it, never against a clock.
+
+    A recording of JACK ports made while JACK saw xruns (`lossy`) can miss whole periods (a
+    recorder that was not finished loses its cycle): the audio after a loss comes earlier by
+    whole periods, a hit whose start was lost begins on a period boundary (the file starts on
+    one), and a hit can be lost entirely. Those intervals are excused; an interval off by
+    anything else is wrong whatever the xruns. Without xruns every interval must be exact."""
+    timing = Timing()
+    if not lossy and len(onsets) < len(hits):
+        timing.wrong.append(f"{len(onsets)} hits recorded, {len(hits)} expected")
+    previous: tuple[int, int] | None = None  # (sample, hit) of the last onset judged
+    hit = -1
+    for sample in onsets:
+        hit += 1
+        if hit >= len(hits):
+            break
+        if lossy and sample % period == 0:
+            timing.cut.append(hit)
+            continue
+        if previous is None:
+            previous = (sample, hit)
+            continue
+        since, earlier = previous
+        hit = _match(sample - since, earlier, hit, hits, period, lossy, timing)
+        previous = (sample, hit)
+    return timing
+
+
+def _match(interval: int, earlier: int, hit: int, hits: list[int], period: int, lossy: bool,
+           timing: Timing) -> int:
+    """Which hit an onset `interval` samples after hit `earlier` is (next: `hit`), and what
+    the interval says about the grid (added to `timing`)."""
+    off = interval - (hits[hit] - hits[earlier])
+    if off == 0:
+        timing.clean.append((earlier, hit))
+        return hit
+    if lossy and off % period == 0:
+        timing.lost.append((earlier, hit))
+        return hit
+    later = hit
+    while lossy and off > 0 and later + 1 < len(hits):  # whole hits lost with their periods?
+        later += 1
+        off = interval - (hits[later] - hits[earlier])
+        if off < 0 and off % period == 0:
+            timing.lost.append((earlier, later))
+            return later
+    timing.wrong.append(f"hit {hit} came {interval} samples after hit {earlier}, "
+                        f"not {hits[hit] - hits[earlier]}")
+    return hit
