@@ -34,12 +34,20 @@ class Recording:
     path: Path
     part: int = 1
     started: float | None = None  # time.monotonic() when the current part's first frame sounded
-    earlier: float = 0.0  # seconds in the parts before it
+    earlier: float = 0.0  # seconds of audio in the parts before it
+    held: float = 0.0  # seconds the current part recorded before its engine went down
     sent: bool = False  # an engine was asked to record the current part
 
     def seconds(self) -> float:
+        """The audio recorded: no time counts while no engine records."""
         running = 0.0 if self.started is None else time.monotonic() - self.started
-        return self.earlier + running
+        return self.earlier + self.held + running
+
+    def engine_down(self) -> None:
+        """The engine recording the current part died: its time stops until the next part."""
+        if self.started is not None:
+            self.held += time.monotonic() - self.started
+            self.started = None
 
     def as_dict(self) -> dict[str, object]:
         return {"recording": True, "file": str(self.path), "part": self.part,
@@ -93,37 +101,39 @@ def start(folder: Path, name: str | None = None) -> Recording:
 
 def next_part(recording: Recording) -> None:
     """The engine restarted: its recording goes on in the next part's file (the part the
-    dead engine left gets the header it could not write)."""
-    repair_header(recording.path)
-    recording.earlier = recording.seconds()
-    recording.started = None
+    dead engine left gets the header it could not write, and counts for what it holds)."""
+    on_disk = repair_header(recording.path)
+    recording.engine_down()
+    recording.earlier += recording.held if on_disk is None else on_disk
+    recording.held = 0.0
     recording.part += 1
     recording.path = new_path(recording.first.parent, f"{recording.first.stem}-part{recording.part}")
 
 
-def repair_header(path: Path) -> None:
+def repair_header(path: Path) -> float | None:
     """Make a WAV whose writer died (its header still says no data) say how much data it
-    holds: the whole frames on the disk. Leaves anything that is not such a WAV alone."""
+    holds: the whole frames on the disk; returns their seconds. Leaves anything that is not
+    such a WAV alone (None)."""
     try:
         with open(path, "r+b") as wav:
             head = wav.read(12)
             if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return
-            frame = None
+                return None
+            frame = rate = 0
             while (chunk := wav.read(8)) and len(chunk) == 8:
                 name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
                 if name == b"fmt ":
                     fmt = wav.read(size)
-                    frame = struct.unpack("<H", fmt[12:14])[0]
+                    rate, _, frame = struct.unpack("<IIH", fmt[4:14])
                     wav.seek(size & 1, os.SEEK_CUR)
                 elif name == b"data":
                     break
                 else:
                     wav.seek(size + (size & 1), os.SEEK_CUR)
             else:
-                return
-            if not frame:
-                return
+                return None
+            if not frame or not rate:
+                return None
             start = wav.tell()
             data = (os.fstat(wav.fileno()).st_size - start) // frame * frame
             wav.truncate(start + data)
@@ -131,5 +141,6 @@ def repair_header(path: Path) -> None:
             wav.write(struct.pack("<I", data))
             wav.seek(4)
             wav.write(struct.pack("<I", start + data - 8))
-    except OSError:
-        pass  # a part that cannot be mended stays as it is: the next one is what matters
+            return data / frame / rate
+    except (OSError, struct.error):
+        return None  # a part that cannot be mended stays as it is: the next one is what matters

@@ -936,6 +936,8 @@ class Session:
                     if isinstance(event, Down):
                         t.engine_error = event.message
                         t.engine_retry_at = time.monotonic() + event.retry_in
+                        if self.recording is not None:  # no time counts until the next part sounds
+                            self.recording.engine_down()
                     else:
                         t.engine_retry_at = None
                 self._notify(Change(ChangeKind.ENGINE, event.as_dict(), "engine"))

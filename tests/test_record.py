@@ -9,6 +9,7 @@ import re
 import resource
 import signal
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,13 @@ from chronus_tui import recording
 from chronus_tui.engine.client import EngineClient
 from chronus_tui.engine.protocol import (
     Command,
+    Down,
     Event,
     Position,
     RecordingStarted,
     RecordingStopped,
     ReplacePattern,
+    Restarted,
     SetTransport,
     StartRecording,
     Status,
@@ -214,13 +217,40 @@ def test_the_default_patterns_folder_records_in_the_user_data_folder(monkeypatch
     assert recording.recordings_folder(tmp_path / "mine") == tmp_path / "mine" / "recordings"
 
 
-def test_a_dead_engines_part_gets_its_header(tmp_path):
-    path = tmp_path / "part.wav"
+def dead_part(path: Path, frames: int) -> None:
+    """A stereo 24-bit WAV as an engine that died leaves it: `frames` frames and a torn one on
+    the disk, the header still saying no data."""
     fmt = struct.pack("<HHIIHH", 1, 2, SR, SR * 6, 6, 24)
     path.write_bytes(b"RIFF" + struct.pack("<I", 36) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
-                     + b"data" + struct.pack("<I", 0) + bytes(range(256)) * 3 + b"\x01\x02")  # a torn frame
-    recording.repair_header(path)
+                     + b"data" + struct.pack("<I", 0) + bytes(range(256)) * (frames * 6 // 256)
+                     + bytes(frames * 6 % 256) + b"\x01\x02")
+
+
+def test_a_dead_engines_part_gets_its_header(tmp_path):
+    path = tmp_path / "part.wav"
+    dead_part(path, 128)
+    assert recording.repair_header(path) == 128 / SR
     assert read_wav(path).shape == (128, 2)
+    (tmp_path / "other.wav").write_bytes(b"not a wav")
+    assert recording.repair_header(tmp_path / "other.wav") is None
+    assert recording.repair_header(tmp_path / "missing.wav") is None
+
+
+def test_the_time_recorded_leaves_out_the_time_no_engine_recorded(session):
+    rec = session.start_recording("set")
+    session.on_engine_event(RecordingStarted(str(rec.path), 0))
+    rec.started -= 2.0  # as if it began 2 s ago
+    dead_part(rec.path, int(1.5 * SR))  # what reached the disk before the engine died
+    session.on_engine_event(Down("the engine process died (exit -9)", 5.0, 1, 0))
+    assert session.recording_status()["seconds"] == 2.0
+    time.sleep(0.3)  # while no engine runs, the time stands
+    assert session.recording_status()["seconds"] == 2.0
+    session.on_engine_event(Restarted("null", 1))  # the new engine is asked for part 2
+    status = session.recording_status()
+    assert (status["part"], status["waiting"], status["seconds"]) == (2, True, 1.5)  # part 1's audio
+    session.on_engine_event(RecordingStarted(str(session.recording.path), 0))
+    session.recording.started -= 1.0
+    assert session.recording_status()["seconds"] == 2.5
 
 
 # -- a real engine (null audio): OSC, restart, stop and start ---------------------------------
@@ -279,12 +309,14 @@ def test_an_engine_restart_goes_on_recording_in_part_two(live, patterns_dir):
                 timeout=10)
     assert osc.query("/engine/record/status")["part"] == 2
     part2_from = session.recording_status()["seconds"]
+    earlier = session.recording.earlier
     wait_until(lambda: session.recording_status()["seconds"] >= part2_from + 0.5, timeout=5)
     osc.ok("/engine/record/stop")
     folder = patterns_dir / "recordings"
     events.wait(lambda e: e["event"] == "recorded", since=mark, timeout=5)
     first, second = read_wav(folder / "long.wav"), read_wav(folder / "long-part2.wav")
     assert len(first) > 0.3 * SR and len(second) > 0.3 * SR  # both parts play
+    assert earlier == pytest.approx(len(first) / SR)  # before part 2: part 1's audio, not the restart
     assert np.abs(second).max() > 0.01
 
 
