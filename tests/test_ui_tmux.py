@@ -198,3 +198,45 @@ def test_a_narrow_terminal_keeps_one_transport_line_and_a_tall_one_shows_every_p
             assert app.exit_status() == "EXIT=0"
         finally:
             app.close()
+
+
+def test_musical_value_keys_name_the_note_and_the_flats_setting_is_kept(engine_ready: None,
+                                                                       tmp_path: Path) -> None:
+    """voice1's freq in the Sound panel: → is the next semitone (A1 55 Hz → A#1 58.3 Hz), the
+    palette names it Bb1, shift+→ an octave, `=` Eb2 types a note; one step down from 69.8 Hz
+    is C2 65.9 Hz, never the bottom of the range. The flats choice is in settings.json after."""
+    patterns = tmp_path / "patterns"
+    pattern = Pattern(name="freq walk", bpm=111.0, tracks=[Track("bass", "voice1", parse_steps("x..."))])
+    pattern.modules["voice1"]["freq"] = 55.0
+    SlotStore(patterns).save(0, patternfile.pattern_to_dict(pattern))
+    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
+                                 "--osc-port", str(free_udp_port())])
+    try:
+        app.wait_for("111.0 BPM", "A1 55 Hz")
+        app.keys("Tab", "Tab", "Tab", "Down", "Down", "Down")  # Sound panel: level, gate, osc/type, freq
+        app.keys("Right")
+        app.wait_for("A#1 58.3 Hz")
+        app.keys("C-p")
+        app.wait_for("Search for commands")
+        app.keys("flats / sharps")
+        app.wait_for("Show notes with flats")
+        app.keys("Enter")
+        app.wait_for("Bb1 58.3 Hz", "notes shown with flats (Eb)")
+        app.keys("S-Right")
+        app.wait_for("Bb2 117 Hz")
+        app.keys("=")
+        app.wait_for("freq: a number in Hz or a note name")
+        app.keys("Eb2", "Enter")
+        app.wait_for("Eb2 77.8 Hz")
+        app.keys("=")
+        app.wait_for("freq: a number in Hz or a note name")
+        app.keys("69.8", "Enter")
+        app.wait_for("Db2 69.8 Hz")
+        app.keys("Left")
+        screen = app.wait_for("C2 65.9 Hz")
+        assert " 20 Hz" not in screen
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
+    finally:
+        app.close()
+    assert json.loads((tmp_path / "config" / "chronus" / "settings.json").read_text()) == {"flats": True}

@@ -3,6 +3,7 @@ step by ratio, `=` types any value, and notes can be shown with flats."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,87 @@ async def test_typing_the_tempo_a_track_length_and_a_step_note(patterns_dir: Pat
         await pilot.press("equals_sign", "escape")  # Escape: nothing changes
         await pilot.pause()
         assert session.snapshot() == before and not isinstance(app.screen, PromptScreen)
+
+
+# -- note names everywhere: flats, cents, the saved setting -----------------------------------
+
+
+def grid_text(app: ChronusApp) -> str:
+    return app.grid.render().plain
+
+
+async def test_flats_name_every_note_on_screen_the_grid_its_info_line_the_panel_and_the_prompt(
+        patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        session.set_param("voice2", "freq", 77.78)
+        await pilot.press("down", "down", *["right"] * 6)  # bass step 7: D#2
+        await pilot.pause()
+        assert "xD#2" in grid_text(app) and "· D#2 ·" in grid_text(app)
+        assert "D#2 77.8 Hz" in panel_text(app)
+        await palette(pilot, "flats / sharps")
+        grid = grid_text(app)
+        assert "xEb2" in grid and "· Eb2 ·" in grid and "#" not in grid
+        assert "Eb2 77.8 Hz" in panel_text(app)
+        await pilot.press("equals_sign")
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one("Input").placeholder == "Eb2"
+        await pilot.press("escape")
+        await palette(pilot, "flats / sharps")
+        assert "· D#2 ·" in grid_text(app) and "D#2 77.8 Hz" in panel_text(app)
+
+
+async def test_a_detuned_step_shows_its_cents_on_the_info_line_and_a_mark_in_its_cell(
+        patterns_dir: Path) -> None:
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        session.set_step("kick", 0, note=(60, 3.47))   # 262.15 Hz: C4 +3.47 cents
+        session.set_step("kick", 4, note=(63, -12.5))
+        session.set_step("kick", 8, note=(62, 0.0))
+        await pilot.pause()
+        kick = next(line for line in grid_text(app).splitlines() if line.startswith("kick"))
+        assert "XC4⁺" in kick and "xD#4⁻" in kick and "XD4 " in kick
+        assert "· C4 +3.47¢ ·" in grid_text(app)
+        await pilot.press(*["right"] * 4)
+        await pilot.pause()
+        assert "· D#4 -12.5¢ ·" in grid_text(app)
+        await palette(pilot, "flats / sharps")
+        assert "· Eb4 -12.5¢ ·" in grid_text(app) and "xEb4⁻" in grid_text(app)
+        await pilot.press(*["right"] * 4)
+        await pilot.pause()
+        assert "· D4 ·" in grid_text(app)  # on the semitone: no cents
+
+
+async def test_the_flats_setting_is_kept_for_the_next_run(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "flats / sharps")
+    settings = app.config / "settings.json"
+    assert json.loads(settings.read_text()) == {"flats": True}
+    again, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "down", *["right"] * 6)
+        await pilot.pause()
+        assert "· Eb2 ·" in grid_text(again)
+        await palette(pilot, "flats / sharps")
+    assert json.loads(settings.read_text()) == {"flats": False}
+
+
+async def test_a_config_folder_that_cannot_be_written_keeps_the_toggle_for_the_run_and_says_so_once(
+        patterns_dir: Path, tmp_path: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the config folder's parent should be")
+    app.config = blocker / "chronus"  # mkdir fails (ENOTDIR), as a read-only folder would
+    async with app.run_test(size=SIZE) as pilot:
+        notes = spy_notifications(app)
+        await palette(pilot, "flats / sharps")
+        await palette(pilot, "flats / sharps")
+        await palette(pilot, "flats / sharps")
+        assert app.preferences.flats and "Eb" in panel_text(app) + grid_text(app)
+        warnings = [message for message, severity in notes if severity == "warning"]
+        assert len(warnings) == 1 and "settings not saved in" in warnings[0]
+        assert warnings[0].startswith("notes shown with flats (Eb) for this run")
+        assert [m for m, s in notes if s == "information"] == [
+            "notes shown with sharps (D#) for this run", "notes shown with flats (Eb) for this run"]
+    assert blocker.read_text() == "a file where the config folder's parent should be"

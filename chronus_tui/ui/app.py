@@ -11,6 +11,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 from textual.app import App, ComposeResult
@@ -50,11 +51,12 @@ from chronus_tui.ui.entry import (
 )
 from chronus_tui.ui.literal import literal
 from chronus_tui.ui.messages import SessionChanged
+from chronus_tui.ui.preferences import config_dir, load_preferences, save_preferences
 from chronus_tui.ui.screens.choice import ChoiceScreen
 from chronus_tui.ui.screens.help import HelpScreen
 from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.bankstrip import BankStrip, strip_text
-from chronus_tui.ui.widgets.grid import StepGrid
+from chronus_tui.ui.widgets.grid import StepGrid, step_note
 from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel, ParamRow, format_value
 from chronus_tui.ui.widgets.slots import SlotBrowser
@@ -89,18 +91,24 @@ class ChronusApp(App[int]):
     redraw_interval = 1 / 30
 
     def __init__(self, session: Session, *, audio: str = "auto", osc_address: str | None = None,
-                 osc_server: OscService | None = None, notices: Iterable[str] = ()) -> None:
+                 osc_server: OscService | None = None, notices: Iterable[str] = (),
+                 config: Path | None = None) -> None:
+        """`config`: the folder of settings.json (default: config_dir())."""
         super().__init__()
         self.session = session
+        self.config = config if config is not None else config_dir()
+        # The one source of the note naming: every panel that names a note reads it.
+        self.preferences = load_preferences(self.config)
+        self._settings_unsaved = False  # a failed save was said once; not again this run
         self.audio = audio
         self.osc_address = osc_address
         self.osc_server = osc_server
         self.notices = list(notices)
         # The main screen's panels, held here: a change may arrive while a modal screen is on top.
         self.transport = TransportBar(session, audio=audio, osc_address=None, id="transport")
-        self.grid = StepGrid(session, id="grid")
+        self.grid = StepGrid(session, self.preferences, id="grid")
         self.slots = SlotBrowser(session, id="slots")
-        self.params = ParamPanel(session, id="params")
+        self.params = ParamPanel(session, self.preferences, id="params")
         self.strip = BankStrip(session, self.slots, id="strip")
         self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.strip, self.slots,
                                                  self.params)
@@ -549,9 +557,10 @@ class ChronusApp(App[int]):
         row = self.params.current()
         if self.params.has_focus:
             default, question = PARAM, f"{row.module} {row.spec.name}: {expected(row.spec)}"
-            shown = format_value(row.spec, self.params.value(row), self.params.flats)
-        elif self.grid.has_focus and self.grid.current() is not None:
-            default, question, shown = NOTE, "Note for the step: a name like Eb2, MIDI 0–127 or Hz", ""
+            shown = format_value(row.spec, self.params.value(row), self.preferences.flats)
+        elif self.grid.has_focus and (here := self.grid.current()) is not None:
+            default, question = NOTE, "Note for the step: a name like Eb2, MIDI 0–127 or Hz"
+            shown = step_note(here[0].steps[here[1]], self.preferences.flats)
         else:
             default, question = BPM, f"Tempo: {expected(BPM_SPEC)}"
             shown = f"{self.session.pattern.bpm:g}"
@@ -584,9 +593,23 @@ class ChronusApp(App[int]):
             self.notify(str(exc), severity="error", timeout=8, markup=False)
 
     def action_toggle_flats(self) -> None:
-        self.params.flats = not self.params.flats
+        """Name notes with flats or sharps everywhere on screen, and keep the choice for the
+        next run; a settings file that cannot be written leaves it for this run, said once."""
+        self.preferences.flats = not self.preferences.flats
+        self.grid.refresh()
         self.params.refresh()
-        self.notify(f"notes shown with {'flats (Eb)' if self.params.flats else 'sharps (D#)'}")
+        shown = f"notes shown with {'flats (Eb)' if self.preferences.flats else 'sharps (D#)'}"
+        try:
+            save_preferences(self.config, self.preferences)
+        except OSError as exc:
+            log.warning("settings not saved in %s: %s", self.config, exc)
+            if not self._settings_unsaved:
+                self._settings_unsaved = True
+                self.notify(f"{shown} for this run: settings not saved in {self.config}: "
+                            f"{exc.strerror or exc}", severity="warning", timeout=10)
+                return
+            shown += " for this run"
+        self.notify(shown)
 
     # -- edit history -----------------------------------------------------------------
 

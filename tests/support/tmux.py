@@ -52,7 +52,8 @@ class TmuxChronus:
         self.exit_file = workdir / "exit-status"
         # Logs and platform folders go to the test's folder, never the user's home.
         env = {"PYO_GUI_WX": "0", "XDG_STATE_HOME": str(workdir / "state"),
-               "XDG_DATA_HOME": str(workdir / "data"), **(env or {})}
+               "XDG_DATA_HOME": str(workdir / "data"), "XDG_CONFIG_HOME": str(workdir / "config"),
+               **(env or {})}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS/LINES (pytest sets them) would override the pane's real size.
         command = (f"env -u COLUMNS -u LINES {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "

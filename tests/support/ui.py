@@ -37,7 +37,9 @@ def make_app(patterns_dir: Path, *, engine: FakeEngine | None = None, backend: s
     session = Session(SlotStore(patterns_dir), engine=engine, pattern=pattern or fixed_pattern())
     if engine is not None:
         session.on_engine_event(Status(backend=backend, sr=48000, buffer=256, cpu=0.0))
-    app = ChronusApp(session, audio=backend, osc_address="127.0.0.1:5005")
+    # settings.json beside the patterns folder: never the user's own preferences.
+    app = ChronusApp(session, audio=backend, osc_address="127.0.0.1:5005",
+                     config=patterns_dir.with_name(f"{patterns_dir.name}-config"))
     # Draw every change at once, so a test sees it after one pause (the throttle has its own test).
     app.redraw_interval = 0.0
     return app, session

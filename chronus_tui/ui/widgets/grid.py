@@ -14,6 +14,7 @@ from chronus_tui.session import ChangeKind, Session
 from chronus_tui.ui.actions import GRID, bindings
 from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.preferences import Preferences
 from chronus_tui.ui.widgets.panel import SessionPanel
 
 NAME_WIDTH = 8
@@ -21,10 +22,30 @@ LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
 TAIL_WIDTH = 4  # space and the track length
 # Cell width: mark only on a narrow screen, mark + note + slide when there is room.
 NARROW_CELL, WIDE_CELL = 3, 6
+NOTE_WIDTH = 3  # a wide cell's note field; a detune mark or C#-1 may take one more
+DETUNED_UP, DETUNED_DOWN = "⁺", "⁻"  # a note tuned off its semitone (Step.cents)
 
 
 def step_mark(step: Step) -> str:
     return ("X" if step.accent else "x") if step.on else "·"
+
+
+def step_note(step: Step, flats: bool) -> str:
+    """The step's note as a musician reads it, with its fine tune: C4, Eb2, C4 +3.47¢."""
+    if step.note is None:
+        return "voice freq"
+    return note_name(step.note, flats) + (f" {step.cents:+g}¢" if step.cents else "")
+
+
+def cell_note(step: Step, flats: bool) -> str:
+    """The note in a wide grid cell: its name, with ⁺ or ⁻ when it is tuned off the semitone
+    (a four-character name, C#-1, leaves no room for the mark)."""
+    if step.note is None:
+        return ""
+    name = note_name(step.note, flats)
+    if step.cents and len(name) <= NOTE_WIDTH:
+        name += DETUNED_UP if step.cents > 0 else DETUNED_DOWN
+    return name
 
 
 def step_style(step: Step) -> str:
@@ -42,9 +63,10 @@ class StepGrid(SessionPanel, can_focus=True):
                            ChangeKind.TRACKS, ChangeKind.TRACK})
     RELAYOUT_ON = frozenset({ChangeKind.TRACKS, ChangeKind.PATTERN})  # its height follows the tracks
 
-    def __init__(self, session: Session, *, id: str | None = None) -> None:
+    def __init__(self, session: Session, preferences: Preferences, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session = session
+        self.preferences = preferences  # the app's: how notes are named
         self.track_index = 0
         self.step_index = 0
         self.mark: int | None = None  # where a marked step range starts; the cursor ends it
@@ -178,7 +200,7 @@ class StepGrid(SessionPanel, can_focus=True):
             step = steps[i]
             body = step_mark(step)
             if cell == WIDE_CELL:
-                body += f"{note_name(step.note) if step.note is not None else '':<3}"
+                body += f"{cell_note(step, self.preferences.flats):<{NOTE_WIDTH}}"
             body += "~" if step.slide else " "
             style = step_style(step)
             if track.mute:
@@ -200,7 +222,7 @@ class StepGrid(SessionPanel, can_focus=True):
                  "on" if step.on else "rest"]
         if step.accent:
             parts.append("accent")
-        parts.append(note_name(step.note) if step.note is not None else "voice freq")
+        parts.append(step_note(step, self.preferences.flats))
         if step.slide:
             parts.append("slide")
         parts.append(f"level {track.level:.2f}")

@@ -25,6 +25,7 @@ from chronus_tui.model import (
 from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import PARAMS, bindings
 from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.preferences import Preferences
 from chronus_tui.ui.widgets.panel import SessionPanel
 
 EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
@@ -66,12 +67,12 @@ class ParamPanel(SessionPanel, can_focus=True):
     BINDINGS = bindings(PARAMS)
     REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.PARAM})
 
-    def __init__(self, session: Session, *, id: str | None = None) -> None:
+    def __init__(self, session: Session, preferences: Preferences, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session = session
+        self.preferences = preferences  # the app's: how notes are named
         self.selected = 0
         self.track: Track | None = None
-        self.flats = False  # notes as Eb2 rather than D#2 (a palette command toggles it)
 
     def on_mount(self) -> None:
         self.border_title = "Sound"
@@ -141,7 +142,8 @@ class ParamPanel(SessionPanel, can_focus=True):
         spec = row.spec
         selected = index == self.selected
         style = ("reverse bold" if self.has_focus else "bold underline") if selected else ""
-        text.append(f"{name_and_value(spec.name, format_value(spec, value, self.flats))} ", style=style)
+        shown = format_value(spec, value, self.preferences.flats)
+        text.append(f"{name_and_value(spec.name, shown)} ", style=style)
         filled = round(BAR_WIDTH * (value - spec.low) / (spec.high - spec.low))
         text.append("█" * filled, style="green")
         text.append("░" * (BAR_WIDTH - filled) + " ", style="dim")
