@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from chronus_tui import history, patternfile, recording
+from chronus_tui.chain import Chain, ChainError, play_steps
+from chronus_tui.chainplay import CHAIN_SOURCE, ChainPlayer
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -29,6 +31,7 @@ from chronus_tui.engine.protocol import (
     EngineMessage,
     Event,
     Gate,
+    LoadMode,
     Position,
     RecordingStarted,
     RecordingStopped,
@@ -52,6 +55,7 @@ from chronus_tui.model import (
     LEVEL_SPEC,
     MAX_NAME,
     MAX_TRACKS,
+    STEPS_PER_BAR,
     SWING_SPEC,
     ParamSpec,
     Pattern,
@@ -70,8 +74,12 @@ from chronus_tui.store import AUTOSAVE_SLOT, SlotInfo, SlotStore, StoreError, ch
 
 log = logging.getLogger(__name__)
 
-LoadAt = Literal["bar", "step", "now"]
-LOAD_MODES = ("bar", "step", "now")
+LoadAt = Literal["bar", "bar2", "bar4", "bar8", "end", "step", "now"]
+# Launch quantize: a queued load lands on the next line this many steps after the playing
+# pattern's start (0: the end of its longest track, see chain.play_steps).
+QUANTUM_STEPS: dict[str, int] = {"bar": STEPS_PER_BAR, "bar2": 2 * STEPS_PER_BAR,
+                                 "bar4": 4 * STEPS_PER_BAR, "bar8": 8 * STEPS_PER_BAR, "end": 0}
+LOAD_MODES = (*QUANTUM_STEPS, "step", "now")
 
 
 class SessionError(ValueError):
@@ -121,6 +129,9 @@ class ChangeKind(StrEnum):
     TRACK = "track"  # one track's steps or settings
     PATTERN = "pattern"  # a whole pattern loaded (or a queued one switched in)
     QUEUED = "queued"  # a load queued for the bar line, or the queue cancelled (slot None)
+    QUANTIZE = "quantize"  # the default launch quantize of loads
+    CHAIN = "chain"  # a chain set, started, stopped, or on to its next entry, play or bar
+    SONG = "song"  # the same, while the chain is a song's
     TRANSPORT = "transport"
     GATE = "gate"  # a voice's gate set by hand
     SAVED = "saved"
@@ -153,6 +164,8 @@ class PendingLoad:
     at: LoadAt
     slot: int | None
     source: str
+    every: int = STEPS_PER_BAR  # the engine's launch quantum (ReplacePattern.every)
+    lands: tuple[int, int] | None = None  # (bar, step) of the playing pattern where it switches
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,8 @@ class Session:
         self._group: list[Op] | None = None  # edit_group collects ops here
         self._unannounced: list[Change] = []  # HISTORY changes made under the lock, sent by _notify
         self.recording: recording.Recording | None = None
+        self.quantize: LoadAt = "bar"  # the launch quantize of a load that names none
+        self._chains = ChainPlayer(self)
 
     # -- listeners --------------------------------------------------------------
 
@@ -504,9 +519,11 @@ class Session:
 
     # -- whole-pattern changes --------------------------------------------------
 
-    def apply_snapshot(self, snap: dict[str, Any] | Pattern, at: LoadAt = "bar", *,
-                       slot: int | None = None, source: str = "") -> PendingLoad | None:
-        """Load a pattern `at` the next bar, next step or now.
+    def apply_snapshot(self, snap: dict[str, Any] | Pattern, at: LoadAt | None = None, *,
+                       slot: int | None = None, source: str = "", every: int | None = None,
+                       only_if: Callable[[], bool] | None = None) -> PendingLoad | None:
+        """Load a pattern `at` the next bar (or 2, 4, 8 bars, or the playing pattern's end:
+        launch quantize; None: the session's default, `quantize`), next step or now.
 
         A dict (from outside: a snapshot, a file's JSON) is validated first; a Pattern was
         validated where it came in (the store, a route) and is taken as it is (a copy).
@@ -514,9 +531,14 @@ class Session:
         transport runs, "bar" and "step" loads are queued in the engine and the
         model switches when the engine reports the switch; the returned
         PendingLoad names that load. A newer queued load replaces an older one.
+        `every` (steps) overrides the quantum of `at` (a chain entry's length). `only_if` is
+        asked under the session lock, so no other load can come between: if it says no, the
+        load is refused (SessionError) and nothing changes.
         """
+        at = self.quantize if at is None else at
         if at not in LOAD_MODES:
             raise SessionError(f"load mode {at!r} is not one of {', '.join(LOAD_MODES)}")
+        every = QUANTUM_STEPS.get(at, STEPS_PER_BAR) if every is None else every
         if isinstance(snap, Pattern):
             pattern = snap.copy()
         else:
@@ -525,8 +547,11 @@ class Session:
             except PatternError as exc:
                 raise SessionError(str(exc)) from exc
         with self._lock:
+            if only_if is not None and not only_if():
+                raise SessionError("the load was overtaken by another")
             queue = self.transport.playing and self.engine is not None and at != "now"
-            pending = PendingLoad(next(self._tokens), pattern, at, slot, source)
+            pending = PendingLoad(next(self._tokens), pattern, at, slot, source, every,
+                                  self._landing(at, every) if queue else None)
             if queue:
                 self._pending = pending
                 self.transport.queued_slot = slot
@@ -535,22 +560,42 @@ class Session:
                 self.transport.queued_slot = None
                 with self._journaled(source, ("pattern",)):
                     self._switch_to(pattern, slot)
-            self._send(ReplacePattern(pattern.copy(), at if queue else "now", pending.token))
+            self._send(ReplacePattern(pattern.copy(), _engine_mode(at) if queue else "now", pending.token,
+                                      every))
         if queue:
             self._notify(Change(ChangeKind.QUEUED, {"slot": slot, "at": at, "token": pending.token,
-                                                    "name": pattern.name}, source))
+                                                    "name": pattern.name, "lands": pending.lands}, source))
             return pending
         self._notify(Change(ChangeKind.PATTERN, {"slot": slot, "name": pattern.name, "token": pending.token},
                             source))
         return None
 
+    def _landing(self, at: LoadAt, every: int) -> tuple[int, int]:
+        """(bar, step) of the playing pattern where a load queued now will switch, as the
+        engine reckons it (synth/graph.py _arm_queued) from the playhead."""
+        t = self.transport
+        now = t.bar * STEPS_PER_BAR + t.step
+        if at == "step":
+            return divmod(now + 1, STEPS_PER_BAR)
+        quantum = every or play_steps(self._pattern)
+        return divmod(quantum * (now // quantum + 1), STEPS_PER_BAR)
+
+    def set_quantize(self, at: LoadAt, source: str = "") -> None:
+        """The launch quantize of loads that do not name one: bar, bar2, bar4, bar8 or end."""
+        if at not in QUANTUM_STEPS:
+            raise SessionError(f"launch quantize {at!r} is not one of {', '.join(QUANTUM_STEPS)}")
+        with self._lock:
+            self.quantize = at
+        self._notify(Change(ChangeKind.QUANTIZE, {"quantize": at}, source))
+
     def _switch_to(self, pattern: Pattern, slot: int | None) -> None:
         self._pattern = pattern
         self.transport.playing_slot = slot
 
-    def cancel_queued(self, source: str = "") -> bool:
+    def cancel_queued(self, source: str = "", token: int | None = None) -> bool:
+        """Forget the queued load (only if it is load `token`, when given)."""
         with self._lock:
-            if self._pending is None:
+            if self._pending is None or token not in (None, self._pending.token):
                 return False
             self._pending = None
             self.transport.queued_slot = None
@@ -826,6 +871,9 @@ class Session:
             self.transport.playing = False
             self.transport.bar = self.transport.step = 0
             pending, self._pending = self._pending, None
+            if pending is not None and pending.source == CHAIN_SOURCE:  # a chain stops where it is
+                self.transport.queued_slot, pending = None, None
+                self._send(CancelQueued())
             self._send(SetTransport(False))
         self._notify(Change(ChangeKind.TRANSPORT, {"playing": False}, source))
         if pending is not None:
@@ -860,7 +908,7 @@ class Session:
                                                    "path": str(path)}, source))
         return path
 
-    def load_slot(self, slot: int, at: LoadAt = "bar", source: str = "") -> PendingLoad | None:
+    def load_slot(self, slot: int, at: LoadAt | None = None, source: str = "") -> PendingLoad | None:
         """Load a slot; an original Music Chronus file also tells listeners ("imported")
         which of its fields had no place here, so nothing is lost silently."""
         slot = _checked(check_slot, slot, "slot")
@@ -900,6 +948,34 @@ class Session:
 
     def autosave(self) -> Path:
         return self.save_slot(AUTOSAVE_SLOT)
+
+    # -- chains (chainplay.py plays them) ----------------------------------------------
+
+    def set_chain(self, chain: Chain, song: str | None = None, source: str = "") -> None:
+        """The chain to play (a song's, named `song`); one playing stops, its pattern plays on."""
+        self._chains.set(chain, song, source)
+
+    def start_chain(self, at: LoadAt | None = None, entry: int = 0, source: str = "") -> PendingLoad | None:
+        """Start the chain at `entry` (0-based) with launch quantize `at`; while stopped it
+        loads at once and plays."""
+        if at is not None and at not in QUANTUM_STEPS:
+            raise SessionError(f"launch quantize {at!r} is not one of {', '.join(QUANTUM_STEPS)}")
+        try:
+            return self._chains.start(at, entry, source)
+        except (ChainError, StoreError) as exc:
+            raise SessionError(str(exc)) from exc
+
+    def stop_chain(self, source: str = "") -> bool:
+        return self._chains.stop(source)
+
+    def chain_status(self) -> dict[str, Any]:
+        """The chain set, and where it plays: entry and repeat (1-based), slot, next slot."""
+        return self._chains.status()
+
+    def announce_chain(self, status: dict[str, Any], source: str) -> None:
+        self._notify(Change(ChangeKind.CHAIN, status, source))
+        if status["song"] is not None:
+            self._notify(Change(ChangeKind.SONG, status, source))
 
     # -- engine events ----------------------------------------------------------
 
@@ -1032,7 +1108,8 @@ class Session:
             self._send(ReplacePattern(self._pattern.copy(), "now"))
             self._send(SetTransport(self.transport.playing))
             if (pending := self._pending) is not None:
-                self._send(ReplacePattern(pending.pattern.copy(), pending.at, pending.token))
+                self._send(ReplacePattern(pending.pattern.copy(), _engine_mode(pending.at), pending.token,
+                                          pending.every))
             if (rec := self.recording) is not None:  # a new engine: the recording goes on in the next part
                 try:
                     if rec.sent:
@@ -1042,6 +1119,11 @@ class Session:
                 except recording.RecordingError as exc:
                     self.recording = None
                     log.error("recording stopped: %s", exc)
+
+
+def _engine_mode(at: LoadAt) -> LoadMode:
+    """The engine's load mode for `at`: every launch quantize is a "bar" load with its quantum."""
+    return "bar" if at in QUANTUM_STEPS else at  # type: ignore[return-value]
 
 
 def _merged(ops: list[Op], live: Pattern, slot: int | None) -> tuple[tuple[Op, ...], str]:

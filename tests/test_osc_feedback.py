@@ -17,6 +17,7 @@ import pytest
 from support.fakes import FakeClock
 from support.osc import OscClient, osc_fixture, wait_until  # noqa: F401
 
+from chronus_tui.chain import parse_chain
 from chronus_tui.engine.protocol import EngineMessage, Position, Status
 from chronus_tui.osc.notify import (
     LEASE_SECONDS,
@@ -133,6 +134,8 @@ def test_every_notification_kind_is_a_session_change_kind(session: Session, list
     session.on_engine_event(Status(backend="null", sr=48000, buffer=256))
     session.on_engine_event(EngineMessage(message="boom"))
     session.gate("voice2", True)
+    session.set_quantize("bar2")
+    session.set_chain(parse_chain("A03"), song="verse")
     heard = {address for address, _ in listener.recv_all()}
     assert heard >= {n.address for n in NOTIFICATIONS} - {"/notify/pattern"}
 
@@ -155,7 +158,7 @@ def test_queued_load_answers_queued_then_switched(osc: Osc, session: Session, en
     assert client.recv() == ("/ok", ["/pattern/load", 5, "switched"])
     assert [t.name for t in session.pattern.tracks] == ["old"]
     heard = [m for m in listener.recv_all() if m[0] in ("/notify/queued", "/notify/pattern")]
-    assert heard == [("/notify/queued", [5, "bar"]), ("/notify/pattern", [5, "five"])]
+    assert heard == [("/notify/queued", [5, "bar", 1, 0]), ("/notify/pattern", [5, "five"])]
 
 
 def test_immediate_load_queues_for_the_next_step(osc: Osc, session: Session, engine: Any) -> None:

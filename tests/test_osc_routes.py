@@ -56,6 +56,11 @@ VALID: dict[str, tuple[str, tuple[Any, ...]]] = {
     "/pattern/save": ("/pattern/save", (7, "seven")),
     "/pattern/load": ("/pattern/load", (1,)),
     "/pattern/export_midi": ("/pattern/export_midi", (1, "take")),
+    "/pattern/quantize": ("/pattern/quantize", ("bar4",)),
+    "/chain/set": ("/chain/set", ("A01x2", 1, "once")),
+    "/chain/start": ("/chain/start", ("bar2", 1)),
+    "/chain/stop": ("/chain/stop", ()),
+    "/chain/status": ("/chain/status", ()),
     "/pattern/list": ("/pattern/list", ()),
     "/undo": ("/undo", ()),
     "/redo": ("/redo", (1,)),
@@ -119,6 +124,14 @@ INVALID: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
                              ("/pattern/export_midi", (9, "take")), ("/pattern/export_midi", (1,)),
                              ("/pattern/export_midi", (129, "take"))],
     "/pattern/list": [("/pattern/list", ("x",))],
+    "/pattern/quantize": [("/pattern/quantize", ()), ("/pattern/quantize", ("bar3",)),
+                          ("/pattern/quantize", ("step",)), ("/pattern/quantize", (4,))],
+    "/chain/set": [("/chain/set", ()), ("/chain/set", ("A01x0",)), ("/chain/set", ("I01",)),
+                   ("/chain/set", ("A01", 2.5)), ("/chain/set", ("A01 " * 65,)), ("/chain/set", (b"\x01",))],
+    "/chain/start": [("/chain/start", ()), ("/chain/start", ("bar3",)), ("/chain/start", ("bar", 0)),
+                     ("/chain/start", ("bar", 65))],
+    "/chain/stop": [("/chain/stop", (1,))],
+    "/chain/status": [("/chain/status", ("x",))],
     "/undo": [("/undo", (0,)), ("/undo", (1.5,)), ("/undo", (b"\x01",)), ("/undo", ("everything",)),
               ("/undo", (2001,)), ("/undo", (1, "all", 2)), ("/undo", (1, 2)), ("/undo", ("all", "all")),
               ("/undo", (True,))],
@@ -152,6 +165,8 @@ def test_every_route_answers(ready: Osc, session: Session, route: str) -> None:
         client.ok("/notify/subscribe")
     if address == "/redo":
         client.ok("/undo")
+    if address == "/chain/start":
+        client.ok("/chain/set", "A01")
     query = next(r.query for r in ROUTES if r.address == route)
     reply = client.ask(address, *args)
     if query:
@@ -262,6 +277,21 @@ def test_removing_or_updating_an_absent_track_is_ok_and_changes_nothing(ready: O
     assert session.snapshot() == before
     assert history_changes == []  # nothing to undo
     assert client.error("/seq/step", "nosuch", 0, 1).endswith("no track named 'nosuch'")
+
+
+def test_a_chain_is_set_started_and_stopped_over_osc(ready: Osc, session: Session, engine: Any) -> None:
+    _, client = ready
+    session.save_slot(2, "two")
+    assert client.ok("/chain/set", "A01x2 a2", "once") == ["A01×2 A02×1 once", 2]
+    client.ok("/seq/start")
+    assert client.ok("/chain/start", "bar4") == ["queued", "A01", "bar4"]
+    assert (engine.last("pattern")["mode"], engine.last("pattern")["every"]) == ("bar", 64)
+    status = client.query("/chain/status")
+    assert (status["running"], status["entry"], status["next"], status["loop"]) == (True, None, "A01", False)
+    assert client.ok("/chain/stop") == ["stopped"]
+    assert session.pending is None and client.ok("/chain/stop") == ["idle"]
+    client.ok("/pattern/quantize", "end")
+    assert client.ok("/pattern/load", 2) == [2, "queued", "end"]
 
 
 def test_track_edits(ready: Osc, session: Session) -> None:

@@ -57,7 +57,7 @@ def test_invalid_snapshot_changes_nothing(session, engine, changes):
     with pytest.raises(SessionError,
                        match=r"^sequencer.tracks\[1\].steps\[5\].note: 140 is out of range 0–127$"):
         session.apply_snapshot(bad, "now")
-    with pytest.raises(SessionError, match=r"load mode 'later' is not one of bar, step, now"):
+    with pytest.raises(SessionError, match=r"load mode 'later' is not one of bar, bar2, bar4, bar8, end"):
         session.apply_snapshot(pattern_to_dict(groove()), "later")
     with pytest.raises(SessionError, match="expected a JSON object"):
         session.apply_snapshot([], "now")
@@ -109,6 +109,42 @@ def test_queued_load_switches_only_on_the_matching_switched_event(playing, engin
     told = len(changes)
     playing.on_engine_event(FakeEngine.switch(pending.token, sample=200000))  # a repeat does nothing
     assert len(changes) == told and playing.pattern.name == "second"
+
+
+@pytest.mark.parametrize("at,every,lands", [
+    ("bar", 16, (2, 0)), ("bar2", 32, (2, 0)), ("bar4", 64, (4, 0)), ("bar8", 128, (8, 0)),
+    ("end", 0, (1, 8)), ("step", 16, (1, 6)),  # end: the next multiple of 12 steps after 21 is 24
+])
+def test_a_load_waits_for_its_launch_quantum_and_says_where_it_lands(playing, engine, changes, at, every,
+                                                                     lands):
+    """Bar 1 step 5 of a pattern whose longest track has 12 steps (the engine counts from 0)."""
+    live = groove("first")
+    for track in live.tracks:
+        track.steps = track.steps[:12]
+    playing.apply_snapshot(live, "now", slot=1)
+    playing.on_engine_event(Position(bar=1, step=5))
+    pending = playing.apply_snapshot(groove("second"), at, slot=2)
+    command = engine.last("pattern")
+    assert (command["mode"], command["every"]) == ("step" if at == "step" else "bar", every)
+    assert pending.lands == lands and changes[-1].data["lands"] == lands and changes[-1].data["at"] == at
+
+
+def test_the_default_launch_quantize_applies_to_a_load_that_names_none(playing, engine, changes):
+    playing.set_quantize("bar4", source="ui")
+    assert changes[-1].kind == "quantize" and changes[-1].data == {"quantize": "bar4"}
+    pending = playing.apply_snapshot(groove("x"), slot=1)
+    assert pending.at == "bar4" and engine.last("pattern")["every"] == 64
+    with pytest.raises(SessionError, match="launch quantize 'bar3' is not one of bar, bar2, bar4, bar8, end"):
+        playing.set_quantize("bar3")
+    assert playing.quantize == "bar4"
+
+
+def test_a_restarted_engine_gets_the_queued_load_with_its_quantum(playing, engine):
+    pending = playing.apply_snapshot(groove("queued"), "bar8")
+    engine.clear()
+    playing.on_engine_event(Restarted(backend="null", restarts=1))
+    queued = engine.commands[-1]
+    assert (queued["mode"], queued["every"], queued["token"]) == ("bar", 128, pending.token)
 
 
 def test_newer_queued_load_replaces_the_older(playing, engine):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronus_tui.model import PatternError, Pitch, parse_pitch
+from chronus_tui.session import QUANTUM_STEPS
 
 
 class ArgError(ValueError):
@@ -126,15 +127,27 @@ def to_notes(value: object) -> list[Pitch]:
     return [to_note(value)]
 
 
+_QUANTUMS = tuple(QUANTUM_STEPS)
+
+
+def to_quantize(value: object) -> str:
+    """A launch quantize: the next bar, the next 2, 4 or 8 bars, or the playing pattern's end."""
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word not in _QUANTUMS:
+        raise ArgError(f"{value!r} is not one of {', '.join(_QUANTUMS)}")
+    return word
+
+
 def to_load_mode(value: object) -> str:
-    """The original's [immediate] flag: 0 (bar line) or 1 (next step); or bar, step, now."""
-    if isinstance(value, str) and value.strip().lower() in ("bar", "step", "now", "immediate"):
+    """The original's [immediate] flag: 0 (bar line) or 1 (next step); or a launch quantize,
+    step or now."""
+    if isinstance(value, str) and value.strip().lower() in (*_QUANTUMS, "step", "now", "immediate"):
         word = value.strip().lower()
         return "step" if word == "immediate" else word
     try:
         return "step" if to_bool(value) else "bar"
     except ArgError:
-        raise ArgError(f"{value!r} is not 0/1, bar, step, immediate or now") from None
+        raise ArgError(f"{value!r} is not 0/1, {', '.join(_QUANTUMS)}, step, immediate or now") from None
 
 
 def to_schema_format(value: object) -> str:
@@ -169,6 +182,9 @@ TEXT = Kind("string", to_text, "string")
 NAME = Kind("name", to_name, "string, or an int (sent as its digits)")
 NOTE = Kind("note", to_step_note, "MIDI 0–127, Hz (float or \"41.2\"), name like C3 or F#2; -1/none clears")
 NOTES = Kind("notes", to_notes, "\"n1,n2,…\" (Hz, MIDI or names), one number, or an OSC array")
-LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar (default), 1 = next step; or bar/step/now")
+LOAD_MODE = Kind("load mode", to_load_mode, "0 = next bar, 1 = next step; or bar/bar2/bar4/bar8/end (launch "
+                                            "quantize), step, now; left out: the session's quantize")
+QUANTIZE = Kind("quantize", to_quantize, "bar, bar2, bar4, bar8 (the next 1, 2, 4 or 8 bars from the playing "
+                                         "pattern's start) or end (its longest track's end)")
 PORT = Kind("port", to_port, "UDP port 1–65535, as int, float or string")
 SCHEMA_FORMAT = Kind("format", to_schema_format, "json (the original's stdout and file are accepted too)")

@@ -73,6 +73,12 @@ def _slot(value: int | None) -> int:
     return -1 if value is None else value
 
 
+def _progress(status: dict[str, Any]) -> list[Any]:
+    """A chain's status as /notify/chain sends it: entry repeat bar slot next (0 and "" when none)."""
+    return [status["entry"] or 0, status["repeat"] or 0, status["bar"] or 0, status["slot"] or "",
+            status["next"] or ""]
+
+
 def _history(session: Session, data: dict[str, Any]) -> list[Any]:
     entry = data["entry"]
     return [data["action"], entry["id"], entry["author"], entry["summary"]]
@@ -93,9 +99,17 @@ NOTIFICATIONS: tuple[Notification, ...] = (
     Notification(ChangeKind.PATTERN, "/notify/pattern", "slot name",
                  "a pattern was loaded (slot -1: not from a slot)",
                  lambda s, d: [_slot(d.get("slot")), d.get("name", "")]),
-    Notification(ChangeKind.QUEUED, "/notify/queued", "slot at",
-                 "a load was queued (slot -1: the queue was cancelled)",
-                 lambda s, d: [_slot(d.get("slot")), d.get("at", "")]),
+    Notification(ChangeKind.QUEUED, "/notify/queued", "slot at bar step",
+                 "a load was queued (slot -1: the queue was cancelled); it switches at bar:step of the "
+                 "playing pattern (counted from 0, as /notify/position; -1 -1: not known)",
+                 lambda s, d: [_slot(d.get("slot")), d.get("at", ""), *(d.get("lands") or (-1, -1))]),
+    Notification(ChangeKind.QUANTIZE, "/notify/quantize", "quantize",
+                 "the launch quantize of loads that name none changed", lambda s, d: [d["quantize"]]),
+    Notification(ChangeKind.CHAIN, "/notify/chain", "entry repeat bar slot next",
+                 "the chain started, moved on (a new entry, play or bar; numbers from 1) or ended "
+                 "(0 0 0 \"\" \"\")", lambda s, d: _progress(d)),
+    Notification(ChangeKind.SONG, "/notify/song", "name entry repeat bar slot next",
+                 "as /notify/chain, while the chain is a song's", lambda s, d: [d["song"], *_progress(d)]),
     Notification(ChangeKind.TRANSPORT, "/notify/transport", "playing", "play (1) or stop (0)",
                  lambda s, d: [int(d["playing"])]),
     Notification(ChangeKind.GATE, "/notify/gate", "voice on", "a voice's gate was set by hand",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chronus_tui import midiexport
+from chronus_tui.chain import MAX_ENTRIES, Chain, ChainError, parse_chain
 from chronus_tui.history import HISTORY_LIMIT, Entry
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
@@ -48,6 +49,7 @@ from chronus_tui.osc.args import (
     NOTES,
     NUMBER,
     PORT,
+    QUANTIZE,
     SCHEMA_FORMAT,
     TEXT,
     ArgError,
@@ -404,11 +406,54 @@ def pattern_save(req: Request, a: dict[str, Any]) -> Reply:
 
 
 def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
-    at = a.get("mode", "bar")
-    pending = req.session.load_slot(a["slot"], at, req.source)
+    pending = req.session.load_slot(a["slot"], a.get("mode"), req.source)
     if pending is None:
         return Reply((a["slot"], "loaded", req.session.pattern.name))
-    return Reply((a["slot"], "queued", at), wait_for=pending.token)
+    return Reply((a["slot"], "queued", pending.at), wait_for=pending.token)
+
+
+def pattern_quantize(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.set_quantize(a["quantize"], req.source)
+    return Reply((a["quantize"],))
+
+
+def _chain_entries(values: list[Any]) -> Chain:
+    """/chain/set's arguments: entries as one string or one argument each (a slot number too)."""
+    words = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ArgError(f"{value!r} is not a chain entry (SLOTxN)")
+        words.append(str(value))
+    try:
+        return parse_chain(" ".join(words))
+    except ChainError as exc:
+        raise ArgError(str(exc)) from None
+
+
+CHAIN = Kind("chain", _chain_entries, "SLOTxN entries (A01x4, B05, 21x2) as one string or one argument each, "
+                                      "then `once` or `loop`")
+
+
+def chain_set(req: Request, a: dict[str, Any]) -> Reply:
+    chain = a["entries"]
+    req.session.set_chain(chain, source=req.source)
+    return Reply((chain.text(), len(chain.entries)))
+
+
+def chain_start(req: Request, a: dict[str, Any]) -> Reply:
+    pending = req.session.start_chain(a.get("quantize"), a.get("entry", 1) - 1, req.source)
+    status = req.session.chain_status()
+    if pending is None:
+        return Reply(("started", status["slot"]))
+    return Reply(("queued", slot_label(pending.slot) if pending.slot else "", pending.at))
+
+
+def chain_stop(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply(("stopped" if req.session.stop_chain(req.source) else "idle",))
+
+
+def chain_status(req: Request, a: dict[str, Any]) -> Reply:
+    return _json_reply(req.session.chain_status())
 
 
 def pattern_export_midi(req: Request, a: dict[str, Any]) -> Reply:
@@ -719,6 +764,27 @@ ROUTES: tuple[Route, ...] = (
           pattern_load, "load a slot: `/ok … queued` now and `/ok … switched` on the bar line while "
                         "playing; `/ok … loaded` when it applied at once",
           blocking=True),
+    Route("/pattern/quantize", (Arg("quantize", QUANTIZE),), pattern_quantize,
+          "the launch quantize of a load or chain start that names none (at start: bar)"),
+    Route("/chain/set", (), chain_set,
+          "the chain to play: entries SLOTxN (`A01x4 A02x2 B05`, up to 64; as one string or one "
+          "argument each), a last word `once` to stop at its end (it loops otherwise); a chain "
+          "playing stops, its pattern plays on. Replies the chain as read and its entry count",
+          extra=Arg("entries", CHAIN, "slots with repeat counts")),
+    Route("/chain/start", (Arg("quantize", QUANTIZE, "left out: the session's", optional=True),
+                           Arg("entry", INT, "the entry to start from, 1 = the first", range=(1, MAX_ENTRIES),
+                               out_of_range="error", optional=True)),
+          chain_start,
+          "start the chain on the next line of its launch quantize: `/ok … queued <slot> <quantize>`; "
+          "while stopped it loads at once and plays: `/ok … started <slot>`. Each entry then plays its "
+          "repeats (a play is its longest track) and the next starts exactly on the line after them",
+          blocking=True),
+    Route("/chain/stop", (), chain_stop,
+          "end the chain (`stopped`, or `idle` if none played): its queued entry is dropped, the "
+          "pattern playing plays on. A load, a cancel or a stop by anyone ends a chain too"),
+    Route("/chain/status", (), chain_status,
+          "chain (as typed), loop, song, entries, running, entry, slot, repeat, repeats, bar (of the "
+          "entry; numbers from 1) and next (slot)", query=True),
     Route("/pattern/export_midi", (Arg("slot", INT, range=_SLOT_RANGE, out_of_range="error"),
                                    Arg("name", TEXT, "a plain file name (.mid added)")),
           pattern_export_midi, "write a saved slot as a Standard MIDI File (type 1; the longest track "

@@ -1,4 +1,5 @@
-"""Transport line: play state, tempo, swing, position, slots, audio backend, OSC address.
+"""Transport line: play state, tempo, swing, position, slots (the queued one with where it
+lands), the chain playing, the launch quantize, audio backend, OSC address.
 
 Always one line, at any width: when the fields do not fit, the separators narrow, the OSC
 address and the audio backend make room (the no-sound warning is only shortened), then the
@@ -40,7 +41,8 @@ class Field:
 class TransportBar(SessionPanel):
     REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TEMPO, ChangeKind.SWING, ChangeKind.NAME,
                            ChangeKind.TRANSPORT, ChangeKind.ENGINE, ChangeKind.QUEUED,
-                           ChangeKind.PATTERN, ChangeKind.RENAMED, ChangeKind.HISTORY})
+                           ChangeKind.PATTERN, ChangeKind.RENAMED, ChangeKind.HISTORY,
+                           ChangeKind.QUANTIZE, ChangeKind.CHAIN, ChangeKind.SONG})
     flash_seconds = 3.0  # how long an undo or redo shows
 
     def __init__(self, session: Session, *, audio: str, osc_address: str | None,
@@ -95,7 +97,7 @@ class TransportBar(SessionPanel):
             play = Text(" ■ STOP ", style="bold white on grey35")
         tempo = Text.assemble((f"{status['bpm']:.1f}", "bold"), (" BPM", "dim"))
         swing = Text.assemble(("swing ", "dim"), (f"{status['swing']:.2f}", "bold"))
-        position = Text(f"{status['bar'] + 1:03d}:{status['step'] + 1:02d}", style="bold")
+        position = Text(_at(status["bar"], status["step"]), style="bold")
         playing = status["playing_slot"]
         slot = Text.assemble((f"{slot_label(playing) if playing else '—'} ", "bold green"), status["name"])
         if (rec := self.session.recording_status())["recording"]:
@@ -107,9 +109,20 @@ class TransportBar(SessionPanel):
         parts = [*fixed, Field(slot, cuttable=True)]
         pending = self.session.pending
         if pending is not None:
-            queued = status["queued_slot"]
-            parts.append(Field(Text(f"◆ next {slot_label(queued) if queued else pending.pattern.name}",
-                                    style="bold yellow"), cuttable=True))
+            queued = slot_label(status["queued_slot"]) if status["queued_slot"] else pending.pattern.name
+            text = Text(f"◆ next {queued}", style="bold yellow")
+            if pending.lands is not None:
+                text.append(f" at {_at(*pending.lands)}", style="yellow")
+            parts.append(Field(text, cuttable=True))
+        chain = self.session.chain_status()
+        if chain["running"] and chain["entry"] is not None:
+            text = Text(f"⛓ {chain['entry']}/{chain['entries']} ×{chain['repeat']}/{chain['repeats']}",
+                        style="bold magenta")
+            if chain["next"]:
+                text.append(f" → {chain['next']}", style="magenta")
+            parts.append(Field(text, cuttable=True))
+        if self.session.quantize != "bar":
+            parts.append(Field(Text(f"launch {self.session.quantize}", style="dim"), optional=True))
         parts.append(self._audio(status))
         parts.append(Field(Text(f"OSC {self.osc_address}") if self.osc_address
                            else Text("OSC off", style="bold red"), optional=True))
@@ -154,3 +167,8 @@ class TransportBar(SessionPanel):
 
     def render(self) -> Text:
         return drawn(self.line(max(self.size.width, 1)))
+
+
+def _at(bar: int, step: int) -> str:
+    """A playhead position as shown: bar and step from 1 (bar 0, step 0 is 001:01)."""
+    return f"{bar + 1:03d}:{step + 1:02d}"

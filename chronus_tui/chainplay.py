@@ -1,0 +1,269 @@
+"""Playing a chain: each entry is queued, with the length of the entry before it as its
+launch quantum, as soon as that entry starts, so the engine switches on the exact step
+(chain.py says what a play is).
+
+The Session owns one ChainPlayer and reaches it through its chain methods. The player
+listens to the Session: the switch into a queued entry starts the next one's queue, and the
+playhead counts the entry's plays. A load, a cancel or a stop by anyone else ends the chain,
+and what is playing plays on. Slot files are read by the player's own thread, never by the
+listener: it runs on the engine's reader thread and must not block.
+
+At the end of a chain that does not loop, a copy of the last entry with every track muted is
+queued: the music stops exactly on the line, then the transport stops and the last entry is
+put back as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chronus_tui.chain import Chain, ChainEntry, ChainError, entry_pattern, play_steps
+from chronus_tui.model import STEPS_PER_BAR, Pattern
+from chronus_tui.store import StoreError, slot_label
+
+if TYPE_CHECKING:
+    from chronus_tui.session import Change, LoadAt, PendingLoad, Session
+
+log = logging.getLogger(__name__)
+
+CHAIN_SOURCE = "chain"  # the author of the loads a chain makes
+
+
+@dataclass
+class _Run:
+    """One start of a chain, until it ends."""
+
+    chain: Chain
+    queued_index: int | None  # the entry the queued load is (None: the muted end)
+    index: int | None = None  # the entry playing (None: the first is still queued)
+    repeat: int = 0  # plays of it begun before this one
+    bar: int = 0  # the playhead's bar in it
+    steps: int = STEPS_PER_BAR  # one play of it
+    token: int | None = None  # the queued load (the next entry, or the end)
+    last: tuple[Pattern, int] | None = None  # at the end: the last entry and its slot, put back
+
+
+class ChainPlayer:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._lock = threading.Lock()
+        self.chain: Chain | None = None
+        self.song: str | None = None  # the song the chain came from, if it did
+        self._run: _Run | None = None
+        self._jobs: queue.SimpleQueue[tuple[_Run, str]] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        session.subscribe(self._on_change)
+
+    # -- what the Session asks ------------------------------------------------------
+
+    def set(self, chain: Chain, song: str | None, source: str) -> None:
+        """Make `chain` the one to play; a chain playing stops (what plays, plays on)."""
+        with self._lock:
+            self.chain, self.song = chain, song
+        self._end()
+        self._announce(source)
+
+    def start(self, at: LoadAt | None, entry: int, source: str) -> PendingLoad | None:
+        """Queue entry `entry` (0-based) with the launch quantize `at`; while stopped it
+        loads at once and the transport starts."""
+        chain = self.chain
+        if chain is None:
+            raise ChainError("no chain is set: set one first (/chain/set A01x4 A02x2)")
+        if not 0 <= entry < len(chain.entries):
+            raise ChainError(f"entry {entry + 1}: the chain has {len(chain.entries)} entries")
+        first = chain.entries[entry]
+        pattern = self._read(first)  # in the caller's thread: a bad slot is its error
+        self._end()
+        run = _Run(chain, entry)
+        with self._lock:
+            self._run = run
+        session = self._session
+        try:
+            pending = session.apply_snapshot(pattern, at, slot=first.slot, source=CHAIN_SOURCE)
+        except ValueError:
+            self._end()
+            raise
+        if pending is None:  # loaded at once (stopped): the entry begins with the transport
+            if not session.transport.playing:
+                session.start(source)
+            self._begin(run, entry)
+            self._queue_next(run)
+        else:
+            run.token = pending.token
+        self._announce(source)
+        return pending
+
+    def stop(self, source: str) -> bool:
+        """End the chain; its queued next entry is dropped and what plays, plays on."""
+        stopped = self._end()
+        if stopped:
+            self._announce(source)
+        return stopped
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            chain, run, song = self.chain, self._run, self.song
+        data: dict[str, Any] = {
+            "chain": chain.text() if chain is not None else "", "loop": bool(chain and chain.loop),
+            "song": song, "entries": len(chain.entries) if chain is not None else 0,
+            "running": run is not None, "entry": None, "slot": None, "repeat": None, "repeats": None,
+            "bar": None, "next": None,
+        }
+        if run is None:
+            return data
+        upcoming = run.queued_index if run.index is None else run.chain.next_index(run.index)
+        if run.index is not None:
+            playing = run.chain.entries[run.index]
+            data.update(entry=run.index + 1, slot=slot_label(playing.slot), repeat=run.repeat + 1,
+                        repeats=playing.repeats, bar=run.bar + 1)
+        if upcoming is not None:
+            data["next"] = slot_label(run.chain.entries[upcoming].slot)
+        return data
+
+    # -- the session's changes (any thread: quick, never blocking) ----------------------
+
+    def _on_change(self, change: Change) -> None:
+        run = self._run
+        if run is None:
+            return
+        kind, data = change.kind, change.data
+        if kind == "position":
+            self._count(run, data["bar"] * STEPS_PER_BAR + data["step"])
+        elif kind == "pattern" and change.source == CHAIN_SOURCE:
+            if not (data.get("switched") and data.get("token") == run.token):
+                return
+            if run.queued_index is None:
+                self._jobs_put(run, "finish")
+            else:
+                self._begin(run, run.queued_index)
+                self._announce(CHAIN_SOURCE)
+                self._jobs_put(run, "next")
+        elif self._taken_over(change) and self._end():
+            self._announce(change.source)
+
+    @staticmethod
+    def _taken_over(change: Change) -> bool:
+        """Someone else's load or cancel takes over; a stop ends the chain where it is."""
+        if change.kind in ("pattern", "queued"):
+            return change.source != CHAIN_SOURCE
+        return change.kind == "transport" and not change.data.get("playing")
+
+    def _begin(self, run: _Run, index: int) -> None:
+        """Entry `index` plays from its step 0 (the live pattern is its pattern)."""
+        with self._lock:
+            if self._run is run:
+                run.index, run.repeat, run.bar, run.token = index, 0, 0, None
+                run.steps = play_steps(self._session.pattern)
+
+    def _count(self, run: _Run, step: int) -> None:
+        """The playhead at `step` of the entry playing: a new play or bar begun is news."""
+        if run.index is None:
+            return
+        repeat = min(step // run.steps, run.chain.entries[run.index].repeats - 1)
+        bar = step // STEPS_PER_BAR
+        if (repeat, bar) != (run.repeat, run.bar):
+            run.repeat, run.bar = repeat, bar
+            self._announce(CHAIN_SOURCE)
+
+    # -- the worker: reads slots, queues entries ------------------------------------------
+
+    def _jobs_put(self, run: _Run, job: str) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="chronus-chain", daemon=True)
+            self._worker.start()
+        self._jobs.put((run, job))
+
+    def _work(self) -> None:
+        while True:
+            run, job = self._jobs.get()
+            try:
+                if self._run is not run:
+                    continue
+                if job == "next":
+                    self._queue_next(run)
+                else:
+                    self._finish(run)
+            except Exception:  # the chain ends; the music and the process go on
+                log.exception("the chain failed")
+                self._end()
+                self._session.report_error("the chain stopped: see the log", CHAIN_SOURCE)
+
+    def _queue_next(self, run: _Run) -> None:
+        """Queue the entry after the one playing for the line after its plays (the engine
+        counts them from this entry's start); after the last, the muted end."""
+        index = run.index
+        assert index is not None
+        session = self._session
+        every = run.chain.entries[index].repeats * run.steps
+        after = run.chain.next_index(index)
+        if after is None:
+            last = session.pattern.copy()
+            ending = last.copy()
+            for track in ending.tracks:
+                track.mute = True
+            slot = run.chain.entries[index].slot
+            self._queue(run, ending, slot, None, every, (last, slot))
+            return
+        count = len(run.chain.entries)
+        for candidate in [(after + offset) % count for offset in range(count)]:  # pass over a bad slot
+            entry = run.chain.entries[candidate]
+            try:
+                pattern = self._read(entry)
+            except (ValueError, StoreError) as exc:
+                session.report_error(f"chain entry {candidate + 1} passed over: {exc}", CHAIN_SOURCE)
+                continue
+            self._queue(run, pattern, entry.slot, candidate, every, None)
+            return
+        self._end()
+
+    def _queue(self, run: _Run, pattern: Pattern, slot: int, index: int | None, every: int,
+               last: tuple[Pattern, int] | None) -> None:
+        session = self._session
+
+        def still_ours() -> bool:  # asked under the session lock: no other load comes between
+            pending = session.pending
+            return self._run is run and (pending is None or pending.source == CHAIN_SOURCE)
+
+        try:
+            pending = session.apply_snapshot(pattern, "bar", slot=slot, source=CHAIN_SOURCE, every=every,
+                                             only_if=still_ours)
+        except ValueError:
+            return  # overtaken: whoever took over ended the chain
+        if pending is None:  # the transport stopped meanwhile: the stop ended the chain
+            return
+        with self._lock:
+            run.token, run.queued_index, run.last = pending.token, index, last
+
+    def _finish(self, run: _Run) -> None:
+        """The muted end switched in on the line: stop, and put the last entry back."""
+        with self._lock:
+            self._run = None
+        session = self._session
+        session.stop(CHAIN_SOURCE)
+        if run.last is not None:
+            pattern, slot = run.last
+            session.apply_snapshot(pattern, "now", slot=slot, source=CHAIN_SOURCE)
+        self._announce(CHAIN_SOURCE)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _read(self, entry: ChainEntry) -> Pattern:
+        return entry_pattern(entry, self._session.store.load(entry.slot))
+
+    def _end(self) -> bool:
+        """Forget the run; a queued load of its own is cancelled."""
+        with self._lock:
+            run, self._run = self._run, None
+        if run is None:
+            return False
+        pending = self._session.pending
+        if pending is not None and pending.source == CHAIN_SOURCE:
+            self._session.cancel_queued(CHAIN_SOURCE, token=pending.token)
+        return True
+
+    def _announce(self, source: str) -> None:
+        self._session.announce_chain(self.status(), source)
