@@ -108,10 +108,10 @@ async def test_markup_in_osc_addresses_names_and_errors_is_shown_as_sent(pattern
             assert f"from osc 127.0.0.1:{client.port}\nSaved A05 “[@click=app.quit]q[/]”" in toasts(app)
             assert "A05" in screen and "[@click=app.quit]q[/]" in screen
             # A refused name comes back in the error, quoted: still literal on screen.
-            await asyncio.to_thread(client.error, "/seq/remove", "[link=http://x]y[/link]")
+            await asyncio.to_thread(client.error, "/seq/mute", "[link=http://x]y[/link]", 1)
             await settle(pilot)
             assert_alive_and_printable(app)
-            assert "from osc\nOSC /seq/remove: no track named '[link=http://x]y[/link]'" in toasts(app)
+            assert "from osc\nOSC /seq/mute: no track named '[link=http://x]y[/link]'" in toasts(app)
     finally:
         client.close()
 
