@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -917,6 +917,25 @@ class Session:
             pattern = self.store.load(slot, dropped=dropped)
         except StoreError as exc:
             raise SessionError(str(exc)) from exc
+        return self._load_slot_pattern(slot, pattern, dropped, at, source)
+
+    def load_preloaded_slot(self, slot: int, at: LoadAt | None = None, source: str = "") -> bool:
+        """load_slot with no file read, for the UI thread: False (nothing changed) unless the
+        slot's pattern is in memory and its file unchanged since (preload_slots)."""
+        slot = _checked(check_slot, slot, "slot")
+        dropped: list[str] = []
+        pattern = self.store.load_kept(slot, dropped=dropped)
+        if pattern is None:
+            return False
+        self._load_slot_pattern(slot, pattern, dropped, at, source)
+        return True
+
+    def preload_slots(self, slots: Iterable[int]) -> None:
+        """Read these slots into memory (disk work: off the UI thread) for load_preloaded_slot."""
+        self.store.preload(slots)
+
+    def _load_slot_pattern(self, slot: int, pattern: Pattern, dropped: list[str], at: LoadAt | None,
+                           source: str) -> PendingLoad | None:
         pending = self.apply_snapshot(pattern, at, slot=slot, source=source)
         if dropped:
             self._notify(Change(ChangeKind.IMPORTED, {"slot": slot, "dropped": dropped}, source))

@@ -21,6 +21,8 @@ import os
 import stat
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -40,11 +42,25 @@ MAX_BACKUPS = 10
 STALE_TEMP_SECONDS = 60.0  # a save takes milliseconds; an older temp file is a crash's leftover
 SPARE = ".spare"  # in a slot's backup folder: a pruned backup's file, for the next save to reuse
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a full 8×64 session is about 40 KB; a bigger file is no pattern
+KEPT_PATTERNS = 2 * PADS  # slot patterns kept in memory: the perform strip's bank and the one before
+# A file changed this shortly before it was read is not kept: a second change within the file
+# system's timestamp granularity (2 s on FAT, a clock tick on older Linux) could leave its stat as
+# it was, and a load from memory would then play the first version.
+SETTLED_NS = 2_000_000_000
 _unique = itertools.count()
 
 
 class StoreError(Exception):
     """A slot could not be read or written; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A slot file's pattern as read, with the stat that says it is still that file."""
+
+    version: tuple[int, ...]
+    pattern: Pattern  # never handed out, only copies of it
+    dropped: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,10 @@ class SlotStore:
         # (device, inode, size, mtime) of the files this store wrote or read whole and
         # valid: a save over one of them need not read it again to know it is not lost
         self._known_good: dict[Path, tuple[int, int, int, int]] = {}
+        # The patterns of slot files read lately (most recent last), for loads with no read
+        # or parse: a perform key's load must reach the engine within an audio block.
+        self._kept: OrderedDict[int, _Kept] = OrderedDict()
+        self._kept_lock = threading.Lock()
         try:
             for folder in (self.slots_dir, self.backups_dir, self.temp_dir, self.library_dir):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -166,6 +186,7 @@ class SlotStore:
         if name is not None:
             data["name"] = name
         self._write_atomic(target, _validated_text(data, slot_label(slot)), slot_label(slot), moved_aside)
+        self._forget(slot)  # its stat has changed anyway; the next load reads the new file
         return target
 
     def _write_atomic(self, target: Path, payload: bytes, label: str,
@@ -325,10 +346,61 @@ class SlotStore:
         return _kind(self.slot_path(slot)) is not None
 
     def load(self, slot: int, *, dropped: list[str] | None = None) -> Pattern:
-        path = self.slot_path(slot)
+        """The slot's pattern: from memory if its file is the one read last, else read."""
+        kept = self.load_kept(slot, dropped=dropped)
+        if kept is not None:
+            return kept
         if not self.exists(slot):
             raise StoreError(f"{slot_label(slot)} is empty")
-        return self._read(path, slot_label(slot), dropped=dropped)
+        return self._read_slot(slot, dropped)
+
+    def load_kept(self, slot: int, *, dropped: list[str] | None = None) -> Pattern | None:
+        """A copy of the slot's pattern kept in memory, if its file is still the one read
+        (same device, inode, size, mtime and ctime: one lstat, no read); else None."""
+        try:
+            version: tuple[int, ...] | None = _version(os.lstat(self.slot_path(slot)))
+        except OSError:
+            version = None
+        with self._kept_lock:
+            kept = self._kept.get(slot)
+            if kept is None:
+                return None
+            if kept.version != version:  # saved, replaced, edited or removed since
+                del self._kept[slot]
+                return None
+            self._kept.move_to_end(slot)
+        if dropped is not None:
+            dropped.extend(kept.dropped)
+        return kept.pattern.copy()
+
+    def preload(self, slots: Iterable[int]) -> None:
+        """Read these slots' files into memory (disk work: call it off the UI thread), so
+        that loading one of them reads nothing. Empty and unreadable slots are skipped: a
+        load of one reads it and says why, as ever."""
+        for slot in slots:
+            with contextlib.suppress(StoreError, OSError):
+                if self.load_kept(slot) is None and self.exists(slot):
+                    self._read_slot(slot, None)
+
+    def _read_slot(self, slot: int, dropped: list[str] | None) -> Pattern:
+        found: list[str] = []
+        started = time.time_ns()
+        path = self.slot_path(slot)
+        pattern, info = _read_pattern(path, slot_label(slot), dropped=found, follow_links=False)
+        self._known_good[path] = _identity(info)
+        if started - info.st_ctime_ns >= SETTLED_NS:
+            with self._kept_lock:
+                self._kept[slot] = _Kept(_version(info), pattern.copy(), tuple(found))
+                self._kept.move_to_end(slot)
+                while len(self._kept) > KEPT_PATTERNS:
+                    self._kept.popitem(last=False)
+        if dropped is not None:
+            dropped.extend(found)
+        return pattern
+
+    def _forget(self, slot: int) -> None:
+        with self._kept_lock:
+            self._kept.pop(slot, None)
 
     def _read(self, path: Path, label: str, *, dropped: list[str] | None = None) -> Pattern:
         """A pattern from a file in our folders (never through a link), noted as known good."""
@@ -496,6 +568,12 @@ def _is_real_folder(path: Path) -> bool:
 
 def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _version(info: os.stat_result) -> tuple[int, ...]:
+    """The identity and the ctime: an edit in place that keeps the size and sets the mtime
+    back (cp -p, touch -r) still moves the ctime, which nothing can set."""
+    return (*_identity(info), info.st_ctime_ns)
 
 
 def _writer_alive(name: str) -> bool:

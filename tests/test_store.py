@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.patterns import full_pattern
+from support.slotreads import spy_reads
 
 from chronus_tui import store as store_module
 from chronus_tui.model import Pattern, Track, parse_steps
@@ -982,3 +983,136 @@ def test_a_failed_save_over_an_unreadable_file_leaves_it_in_place(store, monkeyp
         store.save(3, snap(), moved_aside=moved)
     monkeypatch.undo()
     assert store.slot_path(3).read_bytes() == b"{garbage" and aside_files(store, 3) == [] and moved == []
+
+
+# -- patterns kept in memory (a perform key's load reads no file) --------------------------
+
+def test_a_load_of_an_unchanged_slot_reads_no_file_and_hands_out_a_copy(store, monkeypatch):
+    reads = spy_reads(monkeypatch)
+    store.save(1, snap("kept"))
+    first = store.load(1)
+    assert reads == [store.slot_path(1)]
+    first.tracks.clear()  # the caller's copy: nothing it does reaches the store's
+    again = store.load_kept(1)
+    assert store.load(1) == again == loads(store.slot_path(1).read_text())
+    assert len(again.tracks) == 2
+    assert reads == [store.slot_path(1)]
+
+
+def _saved_elsewhere(store: SlotStore, slot: int) -> None:
+    SlotStore(store.root).save(slot, snap("from elsewhere"))  # another process's store
+
+
+def _replaced_by_rename(store: SlotStore, slot: int) -> None:
+    staged = store.root / "edited.json"
+    staged.write_text(dumps(snap("from elsewhere")))
+    os.replace(staged, store.slot_path(slot))
+
+
+def _edited_in_place_keeping_size_and_mtime(store: SlotStore, slot: int) -> None:
+    """Same inode, same size, mtime set back: only the ctime tells (cp -p, touch -r)."""
+    path = store.slot_path(slot)
+    before = path.stat()
+    text = path.read_text()
+    assert '"kept!"' in text
+    time.sleep(0.05)  # past one timestamp tick, on a kernel with coarse ones
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.write(text.replace('"kept!"', '"other"'))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size,
+                                                                before.st_mtime_ns)
+
+
+@pytest.mark.parametrize("change", [_saved_elsewhere, _replaced_by_rename,
+                                    _edited_in_place_keeping_size_and_mtime])
+def test_a_slot_file_changed_behind_the_stores_back_loads_its_new_content(store, monkeypatch, change):
+    reads = spy_reads(monkeypatch)
+    store.save(1, snap("kept!"))
+    store.preload([1])
+    assert store.load(1).name == "kept!" and len(reads) == 1
+    change(store, 1)
+    assert store.load_kept(1) is None
+    reads.clear()
+    fresh = SlotStore(store.root).load(1)
+    assert fresh.name != "kept!"
+    assert store.load(1) == fresh
+    assert len(reads) == 2  # the fresh store's read and ours
+
+
+def test_a_kept_slot_whose_file_went_bad_or_away_says_so_as_before(store, monkeypatch):
+    spy_reads(monkeypatch)
+    store.save(1, snap("good"))
+    store.save(2, snap("good"))
+    store.preload([1, 2])
+    store.slot_path(1).write_text("{ not json")
+    store.slot_path(2).unlink()
+    with pytest.raises(StoreError) as fresh:
+        SlotStore(store.root).load(1)
+    with pytest.raises(StoreError) as kept:
+        store.load(1)
+    assert str(kept.value) == str(fresh.value) and "not valid JSON" in str(kept.value)
+    with pytest.raises(StoreError, match=r"^A02 is empty$"):
+        store.load(2)
+
+
+def test_a_save_by_this_store_is_loaded_not_the_pattern_kept_before(store, monkeypatch):
+    spy_reads(monkeypatch)
+    store.save(1, snap("old"))
+    store.preload([1])
+    store.save(1, snap("new"))
+    assert store.load_kept(1) is None
+    assert store.load(1).name == "new"
+    store.rename(1, "renamed")
+    assert store.load(1).name == "renamed"
+
+
+def test_a_file_changed_just_before_it_was_read_is_not_kept(store, monkeypatch):
+    # Another change in the same timestamp tick could keep its stat: read it again until settled.
+    reads = spy_reads(monkeypatch, settled_now=False)
+    store.save(1, snap("fresh"))
+    store.preload([1])
+    assert store.load_kept(1) is None
+    store.load(1)
+    store.load(1)
+    assert reads == [store.slot_path(1)] * 3
+
+
+def test_preload_keeps_a_bank_skipping_empty_and_unreadable_slots(store, monkeypatch):
+    reads = spy_reads(monkeypatch)
+    store.save(1, snap("one"))
+    store.save(2, snap("two"))
+    store.slot_path(3).write_text("{ not json")
+    store.slot_path(4).mkdir()
+    store.preload(range(1, 17))
+    assert sorted(reads) == [store.slot_path(slot) for slot in (1, 2, 3, 4)]  # 4: refused at its stat
+    reads.clear()
+    assert [store.load(slot).name for slot in (1, 2)] == ["one", "two"]
+    assert reads == []
+    for slot, message in ((3, "not valid JSON"), (4, "not a regular file"), (5, "is empty")):
+        with pytest.raises(StoreError, match=message):
+            store.load(slot)
+    store.preload(range(1, 17))  # again: only the unreadable ones are tried, to see if they were mended
+    assert reads == [store.slot_path(slot) for slot in (3, 4, 3, 4)]
+
+
+def test_at_most_two_banks_of_patterns_are_kept(store, monkeypatch):
+    reads = spy_reads(monkeypatch)
+    slots = range(1, store_module.KEPT_PATTERNS + 3)
+    for slot in slots:
+        store.save(slot, snap(f"p{slot}"))
+    store.preload(slots)
+    reads.clear()
+    assert [store.load_kept(slot) is None for slot in slots] == [True, True] + [False] * (len(slots) - 2)
+    assert store.load(1).name == "p1" and reads == [store.slot_path(1)]
+
+
+def test_an_original_files_left_behind_fields_are_reported_at_every_load(store, monkeypatch, legacy_dir):
+    reads = spy_reads(monkeypatch)
+    shutil.copy(legacy_dir / "slot_001.json", store.slot_path(1))
+    first: list[str] = []
+    second: list[str] = []
+    store.load(1, dropped=first)
+    store.load(1, dropped=second)
+    assert len(reads) == 1
+    assert second == first and len(first) == 11

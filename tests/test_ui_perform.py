@@ -5,14 +5,18 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from support.fakes import FakeEngine
+from support.osc import OscClient
+from support.slotreads import spy_reads
 from support.ui import fixed_pattern, make_app, screen_text, settle, spy_notifications
 
 from chronus_tui import patternfile
 from chronus_tui.engine.protocol import ReplacePattern
 from chronus_tui.model import Pattern
-from chronus_tui.store import SlotStore, parse_slot
+from chronus_tui.osc.server import serve_in_thread
+from chronus_tui.store import SlotStore, StoreError, parse_slot
 from chronus_tui.ui.actions import ACTIONS, BANK_KEYS, PAD_KEYS, PERFORM
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.screens.help import HelpScreen, actions_table
@@ -160,3 +164,87 @@ def test_the_perform_keys_are_two_letter_rows_and_their_capitals_and_eight_digit
     assert [actions[key] for key in PAD_KEYS] == [f"perform_pad({pad}, 'bar')" for pad in range(16)]
     assert [actions[key.upper()] for key in PAD_KEYS] == [f"perform_pad({pad}, 'now')" for pad in range(16)]
     assert [actions[key] for key in BANK_KEYS] == [f"perform_bank({bank})" for bank in range(8)]
+
+
+async def test_a_pad_loads_its_preloaded_slot_without_reading_the_file(
+        patterns_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = spy_reads(monkeypatch)
+    save(patterns_dir, 1, "A one")
+    save(patterns_dir, parse_slot("G02"), "G02 groove")
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    store = session.store
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")  # the bank on the strip is read into memory meanwhile
+        await settle(pilot)
+        reads.clear()
+        workers: list[str] = []
+        run_worker = app.run_worker
+        monkeypatch.setattr(app, "run_worker", lambda work, **kw: workers.append(kw["group"]) or
+                            run_worker(work, **kw))
+        await pilot.press("Q")
+        assert workers == [] and len(engine.ops("pattern")) == 1  # on the key's own turn, no thread
+        await settle(pilot)
+        assert reads == []
+        saved = SlotStore(patterns_dir).load(1)
+        assert patternfile.pattern_to_dict(session.pattern) == patternfile.pattern_to_dict(saved)
+        assert session.transport.playing_slot == 1 and len(engine.ops("pattern")) == 1
+        assert [entry.author for entry in session.undo(source="ui")] == ["ui"]  # one undoable edit
+        assert session.pattern.name == "test beat"
+        reads.clear()
+        await pilot.press("7")  # bank G: its slots are read now, not at the key
+        await settle(pilot)
+        assert store.slot_path(98) in reads and all(97 <= int(p.stem[5:]) <= 112 for p in reads)
+        reads.clear()
+        session.start()
+        await pilot.press("w")
+        await settle(pilot)
+        assert reads == [] and session.transport.queued_slot == 98
+        assert engine.last("pattern")["pattern"]["name"] == "G02 groove"
+
+
+async def test_a_slot_saved_over_osc_or_replaced_on_disk_loads_its_new_content(
+        patterns_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy_reads(monkeypatch)
+    save(patterns_dir, 1, "before")
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await settle(pilot)
+        assert session.store.load_kept(1).name == "before"
+        session.set_bpm(99)  # the live pattern, which OSC saves over A01
+        with serve_in_thread(session) as server:
+            client = OscClient(server.port)
+            client.ok("/pattern/save", 1, "over OSC")
+            client.close()
+        await pilot.press("Q")
+        await settle(pilot)
+        assert (session.pattern.name, session.pattern.bpm) == ("over OSC", 99)
+        outside = save(patterns_dir, 1, "from outside")  # another program's store, behind our back
+        outside_bpm = outside.bpm
+        await pilot.press("Q")
+        await settle(pilot)
+        assert (session.pattern.name, session.pattern.bpm) == ("from outside", outside_bpm)
+
+
+async def test_a_preloaded_pad_whose_file_went_bad_says_why_and_changes_nothing(
+        patterns_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy_reads(monkeypatch)
+    save(patterns_dir, 1, "good once")
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine)
+    seen = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await settle(pilot)
+        assert session.store.load_kept(1) is not None
+        (patterns_dir / "slots" / "slot_001.json").write_text("{ not json")
+        with pytest.raises(StoreError) as fresh:
+            SlotStore(patterns_dir).load(1)
+        before = patternfile.pattern_to_dict(session.pattern)
+        engine.clear()
+        await pilot.press("Q")
+        await settle(pilot)
+        assert (str(fresh.value), "error") in seen
+        assert engine.commands == [] and session.transport.playing_slot is None
+        assert patternfile.pattern_to_dict(session.pattern) == before

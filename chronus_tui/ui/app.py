@@ -144,6 +144,7 @@ class ChronusApp(App[int]):
 
     async def on_mount(self) -> None:
         self.session.subscribe(self._on_change)
+        self._preload_bank()
         self.grid.focus()
         self._follow_track()
         for notice in self.notices:
@@ -206,6 +207,10 @@ class ChronusApp(App[int]):
         if self.params in redraw or self.grid in redraw:
             self._follow_track()
         kinds = {change.kind for change in changes}
+        first = self.slots.bank_first()
+        if any(change.kind in (ChangeKind.SAVED, ChangeKind.RENAMED)
+               and first <= change.data["slot"] < first + PADS for change in changes):
+            self._preload_bank()  # by anyone (a key, OSC): the pads play the new file
         for panel in redraw:
             panel.refresh(layout=bool(kinds & panel.RELAYOUT_ON))
 
@@ -264,6 +269,18 @@ class ChronusApp(App[int]):
 
         self.run_worker(work, thread=True, group="slots", exit_on_error=False)
 
+    def _preload_bank(self) -> None:
+        """Read the pads' slot files into memory, off the UI thread, so a pad loads none."""
+        first = self.slots.bank_first()
+        self.run_worker(lambda: self.session.preload_slots(range(first, first + PADS)), thread=True,
+                        group="preload", exit_on_error=False)
+
+    def _load(self, slot: int, at: str) -> None:
+        """Load a slot at once from memory when it is preloaded and its file unchanged (a
+        perform key reaches the engine within an audio block), else read it off the UI thread."""
+        if self._call(self.session.load_preloaded_slot, slot, at) is False:
+            self._call_in_thread(self.session.load_slot, slot, at)
+
     # -- transport ------------------------------------------------------------------
 
     def action_play_stop(self) -> None:
@@ -286,7 +303,7 @@ class ChronusApp(App[int]):
     # -- slots ----------------------------------------------------------------------
 
     def action_load(self, at: str) -> None:
-        self._call_in_thread(self.session.load_slot, self.slots.selected, at)
+        self._load(self.slots.selected, at)
 
     def action_save(self) -> None:
         self._call_in_thread(self.session.save_slot, self.slots.selected, None)
@@ -312,8 +329,11 @@ class ChronusApp(App[int]):
         self._select(self.slots.selected + delta)
 
     def _select(self, slot: int) -> None:
+        bank = self.slots.bank_first()
         self.slots.select(slot)
         self.strip.follow()
+        if self.slots.bank_first() != bank:
+            self._preload_bank()
 
     def action_goto_slot(self) -> None:
         def answered(text: str | None) -> None:
@@ -331,7 +351,11 @@ class ChronusApp(App[int]):
 
     def action_perform(self) -> None:
         """Perform keys on (the bank strip takes the focus) or off (back to the pattern)."""
-        (self.grid if self.strip.has_focus else self.strip).focus()
+        if self.strip.has_focus:
+            self.grid.focus()
+        else:
+            self.strip.focus()
+            self._preload_bank()  # reads only the files changed behind our back since
 
     def action_perform_pad(self, pad: int, at: str) -> None:
         """Load the current bank's pad: an empty or unreadable slot says so and queues nothing."""
@@ -341,8 +365,8 @@ class ChronusApp(App[int]):
             self.notify(f"{slot_label(slot)} is {'unreadable' if entry else 'empty'}: nothing loaded",
                         severity="warning", timeout=3)
             return
+        self._load(slot, at)  # first: the engine gets it before the selection is drawn
         self._select(slot)
-        self._call_in_thread(self.session.load_slot, slot, at)
 
     def action_perform_bank(self, bank: int) -> None:
         """Another bank for the pads; the selected pad stays where it was."""
