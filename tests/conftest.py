@@ -8,6 +8,8 @@ Fixtures (use them by naming them as test arguments):
 - `changes`: a list that receives every Change the `session` tells its listeners.
 - `legacy_dir`: the folder of original Music Chronus files (tests/fixtures/legacy).
 - `root_logging`: puts the root logger back as it was after a test that sets up logging.
+- every test (autouse): `$CHRONUS_CONFIG_DIR` points into its temporary folder, so no test
+  reads or writes the user's own UI settings.
 
 Helpers (import them by module):
 - `support.fakes.FakeEngine`: stands in for the engine client; `.commands` holds what was
@@ -34,6 +36,11 @@ from support.patterns import LEGACY_DIR
 
 from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.store import SlotStore
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHRONUS_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture
