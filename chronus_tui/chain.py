@@ -13,10 +13,13 @@ entry's own first step, so every transition is exact to the sample.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from chronus_tui.engine.protocol import Command, Event, ReplacePattern, Switched
 from chronus_tui.model import BPM_SPEC, STEPS_PER_BAR, Pattern
 from chronus_tui.store import SLOT_COUNT, parse_slot, slot_label
+from chronus_tui.timing import ClockMath
 
 MAX_ENTRIES = 64
 REPEATS_RANGE = (1, 64)
@@ -111,3 +114,63 @@ def entry_pattern(entry: ChainEntry, pattern: Pattern) -> Pattern:
         for track in played.tracks:
             track.mute = track.name in entry.mute
     return played
+
+
+def entry_quantum(entry: ChainEntry, steps_per_play: int) -> int:
+    """The launch quantum of the entry after `entry`, which plays `steps_per_play` steps a play:
+    its plays in steps, counted by the engine from `entry`'s own step 0 (live and in render)."""
+    return entry.repeats * steps_per_play
+
+
+Played = list[tuple[ChainEntry, Pattern]]  # each entry of a chain with the pattern it plays
+
+
+def played_entries(chain: Chain, load: Callable[[int], Pattern]) -> Played:
+    """Each entry with the pattern it plays (`load(slot)`, then its tempo and mutes applied)."""
+    return [(entry, entry_pattern(entry, load(entry.slot))) for entry in chain.entries]
+
+
+def chain_steps(played: Sequence[tuple[ChainEntry, Pattern]]) -> list[int]:
+    """Each entry's length in steps: its repeats × one play of its pattern."""
+    return [entry_quantum(entry, play_steps(pattern)) for entry, pattern in played]
+
+
+def entry_onsets(played: Sequence[tuple[ChainEntry, Pattern]], sr: int) -> list[int]:
+    """The sample where each entry's step 0 sounds, the first's being 0, then the sample where
+    the chain ends (the line after its last entry): worked out as the engine's clock does, each
+    line found on the clock of the entry before it and the next entry's tempo and swing
+    anchored on it (so an odd-length entry leaves the next one on the swung grid's odd step)."""
+    clock = ClockMath(sr)
+    step, onset, onsets = 0, 0, [0]
+    for length, (_, pattern) in zip(chain_steps(played), played, strict=True):
+        clock.anchor(step, onset, pattern.bpm, pattern.swing)
+        step += length
+        onset = clock.onset(step)
+        onsets.append(onset)
+    return onsets
+
+
+class ChainQueue:
+    """The loads that play a chain's entries one after another through the engine, once, as
+    ChainPlayer does live: each entry is queued, with the length of the one before it as its
+    launch quantum, right after that one switches in. For an offline render: `first()` in the
+    block after the one whose first sample triggers step 0 (a "bar" load in the start's own
+    block would land on step 0 itself), then `react(event)` on every event; entry i's load has
+    token i."""
+
+    def __init__(self, played: Sequence[tuple[ChainEntry, Pattern]]) -> None:
+        self.played = list(played)
+        self.steps = chain_steps(self.played)
+
+    def first(self) -> list[Command]:
+        return self._queue_after(0)
+
+    def react(self, event: Event) -> list[Command]:
+        if isinstance(event, Switched) and 0 < event.token < len(self.played):
+            return self._queue_after(event.token)
+        return []
+
+    def _queue_after(self, index: int) -> list[Command]:
+        if index + 1 >= len(self.played):
+            return []
+        return [ReplacePattern(self.played[index + 1][1], "bar", index + 1, self.steps[index])]

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chronus_tui.chain import Chain, ChainEntry, ChainError, entry_pattern, play_steps
+from chronus_tui.chain import Chain, ChainEntry, ChainError, entry_pattern, entry_quantum, play_steps
 from chronus_tui.model import STEPS_PER_BAR, Pattern
 from chronus_tui.store import StoreError, slot_label
 
@@ -198,7 +198,7 @@ class ChainPlayer:
         index = run.index
         assert index is not None
         session = self._session
-        every = run.chain.entries[index].repeats * run.steps
+        every = entry_quantum(run.chain.entries[index], run.steps)
         after = run.chain.next_index(index)
         if after is None:
             last = session.pattern.copy()

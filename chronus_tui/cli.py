@@ -20,10 +20,14 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from chronus_tui.model import Pattern
+from chronus_tui.model import STEPS_PER_BAR, Pattern
 from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.store import SlotStore, StoreError, slot_label
+
+if TYPE_CHECKING:
+    from chronus_tui.chain import Played
 
 log = logging.getLogger("chronus")
 EXIT_FAILED = 1  # a start that failed; for `chronus send`, an /error or no reply at all
@@ -44,21 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--buffer", type=int, default=256, help="audio buffer size in frames (default 256)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    render = sub.add_parser("render", help="render a pattern offline to a WAV file")
-    render.add_argument("source", help="slot number, pattern file, or library name")
+    render = sub.add_parser("render", help="render a pattern or a chain offline to a WAV file")
+    render.add_argument("source", help="slot number, pattern file, library name, or a chain in quotes "
+                                       "(\"A01x4 A02x2\"), which renders whole")
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
-    render.add_argument("--bars", type=int, default=4, help="bars to render (default 4)")
+    render.add_argument("--bars", type=int, default=None,
+                        help="bars of a pattern to render (default 4; refused with a chain)")
     render.add_argument("--sr", type=int, default=argparse.SUPPRESS, help="sample rate (default 48000)")
     render.add_argument("--tail", type=_tail_seconds, default=None, metavar="SECONDS",
                         help="seconds to render after the last bar, sequencer stopped (default: until the "
                              "reverb and delay die out, at most 10; 0: exactly the bars)")
     _add_patterns_dir(render, default=argparse.SUPPRESS)
 
-    export = sub.add_parser("export-midi", help="export a pattern as a Standard MIDI File")
-    export.add_argument("source", help="slot number, pattern file, or library name")
+    export = sub.add_parser("export-midi", help="export a pattern or a chain as a Standard MIDI File")
+    export.add_argument("source", help="slot number, pattern file, library name, or a chain in quotes "
+                                       "(\"A01x4 A02x2\"), which exports whole")
     export.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
     export.add_argument("--bars", type=int, default=None,
-                        help="bars to export, 1–1024 (default: the longest track, in whole bars)")
+                        help="bars of a pattern to export, 1–1024 (default: the longest track, in whole "
+                             "bars; refused with a chain)")
     _add_patterns_dir(export, default=argparse.SUPPRESS)
 
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
@@ -185,45 +193,86 @@ def _tail_seconds(text: str) -> float:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """`chronus render SOURCE -o out.wav [--bars N] [--sr R] [--tail S]`: exit 0, or 1 with the reason."""
-    from chronus_tui.synth.offline import RenderError, render
+    from chronus_tui.chain import ChainQueue, chain_steps, entry_onsets
+    from chronus_tui.synth.offline import MAX_BARS, SAMPLE_RATES, RenderError, render
 
-    pattern = _resolve_source(args, "chronus render")
-    if pattern is None:
+    def fail(message: object) -> int:
+        print(f"chronus render: {message}", file=sys.stderr)
+        return 1
+
+    source = _resolve_source(args, "chronus render")
+    if source is None:
         return 1
     output = Path(args.output)
     if problem := _output_problem(output):
-        print(f"chronus render: {problem}", file=sys.stderr)
-        return 1
-    progress = _RenderProgress(args.bars)
+        return fail(problem)
+    if isinstance(source, Pattern):
+        pattern, bars = source, 4 if args.bars is None else args.bars
+        length: dict[str, Any] = {"bars": bars}
+        what = f"{bars} bar{'s' if bars != 1 else ''} of {pattern.name!r} at {pattern.bpm:g} bpm"
+    else:  # a chain plays each entry once, whole, as it would live: its next entries queued on the lines
+        if args.bars is not None:
+            return fail("--bars is for one pattern: a chain renders whole")
+        steps = sum(chain_steps(source))
+        if steps > MAX_BARS * STEPS_PER_BAR:
+            return fail(f"the chain is {steps} steps long: a render holds at most {MAX_BARS} bars")
+        if args.sr not in SAMPLE_RATES:
+            return fail(f"--sr {args.sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
+        queue = ChainQueue(source)
+        pattern, bars = source[0][1], -(-steps // STEPS_PER_BAR)
+        length = {"frames": entry_onsets(source, args.sr)[-1], "schedule": {1: queue.first()},
+                  "react": queue.react, "loads": [played for _, played in source[1:]]}
+        what = f"the chain {_chain_text(source)} ({steps} steps)"
+    progress = _RenderProgress(bars)
     try:
-        result = render(pattern, output, bars=args.bars, sr=args.sr, progress=progress, tail=args.tail)
+        result = render(pattern, output, sr=args.sr, progress=progress, tail=args.tail, **length)
     except RenderError as exc:
-        print(f"chronus render: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
     except OSError as exc:
-        print(f"chronus render: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
     finally:
         progress.finish()
     seconds = result.frames / result.sr
-    bars = f"{args.bars} bar{'s' if args.bars != 1 else ''}"
-    print(f"{output}: {bars} of {pattern.name!r} at {pattern.bpm:g} bpm, "
-          f"{seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
+    print(f"{output}: {what}, {seconds:.2f} s, {result.frames} frames at {result.sr} Hz")
     return 0
 
 
-def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | None:
-    """The pattern SOURCE names (a slot, a pattern file or a library name), or None once the
-    reason is printed; fields of an original Music Chronus file with no place here are named."""
+def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | Played | None:
+    """The pattern SOURCE names (a slot, a pattern file or a library name), else each entry of
+    the chain it is (`A01x4 A02x2`) with the pattern that entry plays; None once the reason is
+    printed. Fields of an original Music Chronus file with no place here are named."""
+    from chronus_tui.chain import ChainError, parse_chain, played_entries
+
     dropped: list[str] = []
+    store = SlotStore(args.patterns_dir)
     try:
-        pattern = SlotStore(args.patterns_dir).resolve(args.source, dropped=dropped)
+        pattern = store.resolve(args.source, dropped=dropped)
     except StoreError as exc:
-        print(f"{command}: {exc}", file=sys.stderr)
-        return None
+        try:  # a slot number is a slot, never a chain of one entry
+            chain = None if args.source.strip().isdigit() else parse_chain(args.source)
+        except ChainError:
+            chain = None
+        if chain is None:
+            print(f"{command}: {exc}, nor a chain of slots (\"A01x4 A02x2\")", file=sys.stderr)
+            return None
+        try:
+            return played_entries(chain, lambda slot: store.load(slot, dropped=dropped))
+        except StoreError as entry_error:
+            print(f"{command}: the chain {chain.text()}: {entry_error}", file=sys.stderr)
+            return None
+        finally:
+            _say_dropped(command, dropped)
+    _say_dropped(command, dropped)
+    return pattern
+
+
+def _say_dropped(command: str, dropped: list[str]) -> None:
     for lost in dropped:
         print(f"{command}: original Music Chronus field not carried over: {lost}", file=sys.stderr)
-    return pattern
+
+
+def _chain_text(played: Played) -> str:
+    return " ".join(entry.label() for entry, _ in played)
 
 
 def _output_problem(output: Path) -> str | None:
@@ -238,25 +287,34 @@ def _output_problem(output: Path) -> str | None:
 def cmd_export_midi(args: argparse.Namespace) -> int:
     """`chronus export-midi SOURCE -o out.mid [--bars N]`: exit 0, or 1 with the reason."""
     from chronus_tui import midiexport
+    from chronus_tui.chain import chain_steps
 
     def fail(message: object) -> int:
         print(f"chronus export-midi: {message}", file=sys.stderr)
         return 1
 
-    pattern = _resolve_source(args, "chronus export-midi")
-    if pattern is None:
+    source = _resolve_source(args, "chronus export-midi")
+    if source is None:
         return 1
     output = Path(args.output)
     if problem := _output_problem(output):
         return fail(problem)
-    bars = midiexport.default_bars(pattern) if args.bars is None else args.bars
     try:
-        midi = midiexport.export_midi([midiexport.ExportEntry(pattern, midiexport.check_bars(bars))])
+        if isinstance(source, Pattern):
+            entries = [midiexport.bars_entry(source, args.bars)]
+            bars = entries[0].steps // STEPS_PER_BAR
+            what = f"{bars} bar{'s' if bars != 1 else ''} of {source.name!r} at {source.bpm:g} bpm"
+        elif args.bars is not None:
+            return fail("--bars is for one pattern: a chain exports whole")
+        else:  # each entry for its own steps, at its own tempo
+            entries = [midiexport.ExportEntry(pattern, steps)
+                       for (_, pattern), steps in zip(source, chain_steps(source), strict=True)]
+            what = f"the chain {_chain_text(source)} ({sum(entry.steps for entry in entries)} steps)"
+        midi = midiexport.export_midi(entries)
         midiexport.save(midi, output)
     except midiexport.ExportError as exc:
         return fail(exc)
-    print(f"{output}: {bars} bar{'s' if bars != 1 else ''} of {pattern.name!r} at {pattern.bpm:g} bpm, "
-          f"{len(midi.tracks) - 1} tracks, {midiexport.note_count(midi)} notes")
+    print(f"{output}: {what}, {len(midi.tracks) - 1} tracks, {midiexport.note_count(midi)} notes")
     return 0
 
 

@@ -4,6 +4,10 @@ but the atomic file writers at the end.
 What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
 - a step starts on its swung position (timing.step_boundary, the engine's own function) at
   480 ticks per quarter, so a 16th is 120 ticks; a track of length L plays step n mod L;
+- entries follow one another as a chain plays them: each for its own number of steps (a
+  12-step pattern three times is 36 steps, not whole bars), the next one's step 0 on the step
+  after; the swung grid runs on through them (after an odd number of steps the next entry
+  starts on an odd, late step, as the engine's clock does), each entry's tempo at its tick;
 - a hit lasts its track's gate, capped as the engine caps it (1 - swing/2 of a step); a slid
   hit is held until the next hit, which it overlaps by SLIDE_OVERLAP ticks (legato), or into
   which it runs on as one note when both have the same pitch (the engine does not retrigger);
@@ -44,6 +48,7 @@ TICKS_PER_BEAT = 480
 TICKS_PER_STEP = TICKS_PER_BEAT // 4  # a step is a 16th
 TICKS_PER_BAR = TICKS_PER_STEP * STEPS_PER_BAR
 BARS_RANGE = (1, 1024)
+STEPS_RANGE = (1, BARS_RANGE[1] * STEPS_PER_BAR)  # one entry's length
 # The engine's gate level of an unaccented hit, an accent's being 1.0 (synth/sequencer.py
 # PLAIN_VELOCITY; that module loads pyo, so tests/test_midi_export.py checks they agree).
 PLAIN_LEVEL = 0.6
@@ -70,16 +75,16 @@ _REFUSED = set('/\\:*?"<>|')
 
 
 class ExportError(ValueError):
-    """An export cannot be made: a bad bar count, tempo or name, or a file that cannot be written."""
+    """An export cannot be made: a bad length, tempo or name, or a file that cannot be written."""
 
 
 @dataclass(frozen=True)
 class ExportEntry:
-    """A pattern played for `bars` bars from step 0, starting on the bar line after the entry
-    before it; `bpm` is its tempo (default: the pattern's)."""
+    """A pattern played for `steps` steps from its step 0, which falls on the step after the
+    entry before it; `bpm` is its tempo (default: the pattern's)."""
 
     pattern: Pattern
-    bars: int
+    steps: int
     bpm: float | None = None
 
     @property
@@ -103,11 +108,24 @@ def default_bars(pattern: Pattern) -> int:
     return max(1, -(-longest // STEPS_PER_BAR))
 
 
+def bars_entry(pattern: Pattern, bars: int | None = None) -> ExportEntry:
+    """One pattern for `bars` whole bars (checked; default: default_bars), as a single
+    pattern is exported."""
+    return ExportEntry(pattern, check_bars(default_bars(pattern) if bars is None else bars) * STEPS_PER_BAR)
+
+
 def check_bars(bars: object) -> int:
     low, high = BARS_RANGE
     if isinstance(bars, bool) or not isinstance(bars, int) or not low <= bars <= high:
         raise ExportError(f"bars: {bars!r} is not a whole number {low}–{high}")
     return bars
+
+
+def check_steps(steps: object) -> int:
+    low, high = STEPS_RANGE
+    if isinstance(steps, bool) or not isinstance(steps, int) or not low <= steps <= high:
+        raise ExportError(f"steps: {steps!r} is not a whole number {low}–{high}")
+    return steps
 
 
 def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
@@ -116,7 +134,7 @@ def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
     if not entries:
         raise ExportError("nothing to export")
     for entry in entries:
-        check_bars(entry.bars)
+        check_steps(entry.steps)
         if not BPM_RANGE[0] <= entry.tempo <= BPM_RANGE[1]:
             raise ExportError(f"bpm: {entry.tempo!r} is out of range {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}")
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
@@ -125,38 +143,44 @@ def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
         (0, mido.MetaMessage("time_signature", numerator=4, denominator=4)),
     ]
     notes: dict[str, list[_Note]] = {}
-    start, bpm = 0, None
+    exact, first, bpm = 0.0, 0, None  # the entry's start: its tick (unrounded) and global step
+    end = 0  # the last entry's end tick
     for entry in entries:
+        swing = entry.pattern.swing
+        zero = exact - step_boundary(first, swing) * TICKS_PER_STEP  # global step 0 on this grid
         if entry.tempo != bpm:
             bpm = entry.tempo
-            tempo.append((start, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
-        end = start + entry.bars * TICKS_PER_BAR
+            tempo.append((round(exact), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))))
+        exact = zero + step_boundary(first + entry.steps, swing) * TICKS_PER_STEP
+        end = round(exact)
         soloing = any(track.solo for track in entry.pattern.tracks)
         for track in entry.pattern.tracks:
             heard = not track.mute and (track.solo or not soloing) and track.level > 0
-            found = _track_notes(entry.pattern, track, start, end) if heard else []
+            found = _track_notes(entry.pattern, track, zero, range(first, first + entry.steps), end) \
+                if heard else []
             notes.setdefault(track.name, []).extend(found)
-        start = end
-    midi.tracks.append(_track(tempo, start))
+        first += entry.steps
+    midi.tracks.append(_track(tempo, end))
     for name, track_notes in notes.items():
         midi.tracks.append(_track([(0, mido.MetaMessage("track_name", name=name)),
-                                   *_note_events(track_notes)], start))
+                                   *_note_events(track_notes)], end))
     return midi
 
 
-def _track_notes(pattern: Pattern, track: Track, start: int, end: int) -> list[_Note]:
-    """The notes one track plays from tick `start` to `end` (step 0 on `start`)."""
+def _track_notes(pattern: Pattern, track: Track, zero: float, steps: range, end: int) -> list[_Note]:
+    """The notes one track plays on the global steps `steps` (the pattern's step 0 on the
+    first), up to tick `end`; `zero` is the tick of global step 0 on this pattern's grid."""
     voice = pattern.modules[track.voice]
     drum = round(voice["osc/type"]) in NOISE_WAVEFORMS
     # the engine caps a gate so it closes before the next (possibly early, odd) step
     gate = max(1, round(min(track.gate, 1 - pattern.swing / 2) * TICKS_PER_STEP))
     notes: list[_Note] = []
     slid = False  # the hit before slides into this one
-    for n in range((end - start) // TICKS_PER_STEP):
-        step = track.steps[n % track.length]
+    for n in steps:
+        step = track.steps[(n - steps.start) % track.length]
         if not step.on:
             continue
-        on = start + round(step_boundary(n, pattern.swing) * TICKS_PER_STEP)
+        on = round(zero + step_boundary(n, pattern.swing) * TICKS_PER_STEP)
         pitch, bend = _pitch(step, track, voice, drum)
         if slid and (notes[-1].pitch, notes[-1].bend) == (pitch, bend):
             note = notes[-1]  # the engine glides to the same pitch without a new attack

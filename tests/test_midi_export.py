@@ -75,7 +75,7 @@ def one_track(steps: list[Step], *, voice: str = "voice1", name: str = "lead", s
 
 
 def exported(pattern: Pattern, bars: int = 1) -> mido.MidiFile:
-    return export_midi([ExportEntry(pattern, bars)])
+    return export_midi([midiexport.bars_entry(pattern, bars)])
 
 
 def test_steps_land_on_the_swung_grid_and_last_their_gate():
@@ -191,8 +191,8 @@ def test_entries_play_back_to_back_with_a_tempo_change_at_each_new_tempo():
     first = Pattern(name="one", bpm=120.0, tracks=[Track("kick", "voice1", parse_steps("x..."))])
     second = Pattern(name="two", bpm=90.0, tracks=[Track("bass", "voice2", parse_steps("x" + "." * 20)),
                                                    Track("kick", "voice1", parse_steps("..x."))])
-    midi = export_midi([ExportEntry(first, 2), ExportEntry(second, 3), ExportEntry(second, 1, bpm=90.0),
-                        ExportEntry(first, 1, bpm=140.0)])
+    midi = export_midi([ExportEntry(first, 32), ExportEntry(second, 48), ExportEntry(second, 16, bpm=90.0),
+                        ExportEntry(first, 16, bpm=140.0)])
     assert midi.type == 1 and midi.ticks_per_beat == 480
     now, meta = 0, []
     for message in midi.tracks[0]:

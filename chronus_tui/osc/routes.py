@@ -462,7 +462,7 @@ def pattern_export_midi(req: Request, a: dict[str, Any]) -> Reply:
     try:
         name = midiexport.export_file_name(a["name"])
         pattern = req.session.store.load(a["slot"])
-        midi = midiexport.export_midi([midiexport.ExportEntry(pattern, midiexport.default_bars(pattern))])
+        midi = midiexport.export_midi([midiexport.bars_entry(pattern)])
         folder = midiexport.exports_folder(recordings_folder(req.session.store.root).parent)
         path = midiexport.save_export(midi, folder, name)
     except (StoreError, midiexport.ExportError) as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -50,10 +50,11 @@ def render_length(pattern: Pattern, bars: int, sr: int) -> int:
     return clock.onset(bars * STEPS_PER_BAR)
 
 
-def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
+def render(pattern: Pattern, path: Path | str, *, bars: int | None = None, sr: int = 48000,
            buffer: int | None = None, schedule: dict[int, list[Command]] | None = None,
            float32: bool = False, progress: Callable[[int, int], None] | None = None,
-           tail: float | None = 0.0) -> RenderResult:
+           tail: float | None = 0.0, react: Callable[[Event], list[Command]] | None = None,
+           loads: Sequence[Pattern] = (), frames: int | None = None) -> RenderResult:
     """Render `bars` bars of `pattern` to a stereo WAV (24-bit, or float32 for analysis).
 
     `buffer`: the block size; by default the longest the sequencer allows at `sr`
@@ -64,14 +65,24 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
     queued mid-bar); event samples count from the file's first frame. The pattern and
     the commands' patterns are played as they are: the caller validated them (a file
     through the store, say).
+    `react(event)` is called for each event the result keeps, right after its block's events
+    are polled; the commands it returns are handled there, as the engine handles commands
+    that arrive between blocks (a chain queues its next entry when one switches in). `loads`:
+    the patterns those commands may load (the graph's lanes are built for them).
+    `frames`: the render's length in samples instead of `bars` bars of `pattern` (a chain's,
+    whose tempo changes: chain.entry_onsets).
     `progress(frames_done, total)` is called from the render loop (the bars: the tail
     shows as done).
     `tail`: seconds rendered after the last bar with the sequencer stopped (0: the file
     ends exactly on bar N's first sample); None: until the output stays below −90 dBFS
     for QUIET_SECONDS, at most MAX_TAIL seconds.
     """
-    if not (1 <= bars <= MAX_BARS):
+    if (bars is None) == (frames is None):
+        raise RenderError("give the render's length as bars or as frames, one of them")
+    if bars is not None and not (1 <= bars <= MAX_BARS):
         raise RenderError(f"--bars {bars} is out of range 1–{MAX_BARS}")
+    if frames is not None and frames < 1:
+        raise RenderError(f"a render of {frames} frames is empty")
     if tail is not None and not (0 <= tail <= MAX_TAIL):  # NaN too
         raise RenderError(f"--tail {tail} is out of range 0–{MAX_TAIL:g} seconds")
     if sr not in SAMPLE_RATES:
@@ -81,7 +92,8 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
     elif (problem := buffer_problem(sr, buffer)) is not None:
         raise RenderError(problem)
     path = Path(path)
-    frames = render_length(pattern, bars, sr)
+    if bars is not None:
+        frames = render_length(pattern, bars, sr)
     tail_frames = round((MAX_TAIL if tail is None else tail) * sr)
     # pyo fades its output in over the first few ms after start: let that pass first.
     preroll = -(-int(PREROLL_SECONDS * sr) // buffer)
@@ -94,7 +106,7 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
             raw.open("wb").close()  # a folder that cannot be written fails here, saying why (not pyo)
             events, length = _record(pattern, schedule or {}, raw, sr=sr, buffer=buffer, origin=origin,
                                      frames=frames, tail=tail_frames, measure=tail is None,
-                                     float32=float32, progress=progress)
+                                     float32=float32, progress=progress, react=react, loads=loads)
             _finish_wav(raw, path, origin, length)
         finally:
             raw.unlink(missing_ok=True)
@@ -103,11 +115,13 @@ def render(pattern: Pattern, path: Path | str, *, bars: int, sr: int = 48000,
 
 def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, sr: int,
             buffer: int, origin: int, frames: int, tail: int, measure: bool, float32: bool,
-            progress: Callable[[int, int], None] | None) -> tuple[list[Event], int]:
+            progress: Callable[[int, int], None] | None, react: Callable[[Event], list[Command]] | None,
+            loads: Sequence[Pattern]) -> tuple[list[Event], int]:
     """Play the pattern through an offline EngineGraph, recording pyo's WAV to `raw`: the
     preroll blocks, then step 0, which sounds from sample `origin` (the file's first
     frame), `frames` frames from there and up to `tail` more, with the sequencer stopped
-    (`measure`: the tail ends early once the output is quiet). Returns the graph's
+    (`measure`: the tail ends early once the output is quiet); `react` answers events with
+    commands, `loads` the patterns they may load. Returns the graph's
     events, their samples counted from `origin`, and the frames to keep from `origin`."""
     preroll = origin // buffer  # blocks before step 0's
     end = origin + frames  # the first sample of the bar after the last
@@ -119,7 +133,7 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
     events: list[Event] = []
     try:
         server.setGlobalSeed(SEED)
-        graph = EngineGraph(server, lanes=_lanes_needed(pattern, schedule))
+        graph = EngineGraph(server, lanes=_lanes_needed(pattern, schedule, loads))
         pending = {preroll + k: list(commands) for k, commands in schedule.items()}
         pending.setdefault(preroll, []).insert(0, SetTransport(True))
         # the sequencer stops where the next bar's first step would be triggered (in the
@@ -157,6 +171,8 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
                     if event.sample >= frames:
                         continue  # after the end of the file
                 events.append(event)
+                for command in react(event) if react is not None else ():
+                    graph.handle(command)
             if progress is not None:
                 progress(min(max(block[0] - preroll, 0) * buffer, frames), frames)
             block[0] += 1
@@ -184,14 +200,14 @@ def _idle() -> None:
     """A server callback that holds nothing."""
 
 
-def _lanes_needed(pattern: Pattern, schedule: dict[int, list[Command]]) -> int:
+def _lanes_needed(pattern: Pattern, schedule: dict[int, list[Command]], loads: Sequence[Pattern] = ()) -> int:
     """Lanes for the render's patterns (each one built costs set-up time): the most tracks
-    of one, or with scheduled loads, of two at once (the notes of a pattern's tracks
-    ring out on their lanes while the next one's tracks start on others), and one to
-    spare for a scheduled hand-held Gate command."""
+    of one, or with scheduled loads or `loads`, of two at once (the notes of a pattern's
+    tracks ring out on their lanes while the next one's tracks start on others), and one
+    to spare for a scheduled hand-held Gate command."""
     commands = [command for block in schedule.values() for command in block]
-    loads = [command.pattern for command in commands if isinstance(command, ReplacePattern)]
-    counts = [len(p.tracks) for p in (pattern, *loads)]
+    scheduled = [command.pattern for command in commands if isinstance(command, ReplacePattern)]
+    counts = [len(p.tracks) for p in (pattern, *scheduled, *loads)]
     spare = any(isinstance(command, Gate) for command in commands)
     return min(MAX_TRACKS, max(1, sum(sorted(counts)[-2:]) + spare))
 
