@@ -130,6 +130,12 @@ class Timing:
     def has_clean(self, first: int, second: int) -> bool:
         return (first, second) in self.clean
 
+    def intact(self) -> bool:
+        """Most intervals lost nothing. A recording that xruns tore apart (hundreds of them
+        under heavy load) can show offsets no model of the losses explains: only an intact
+        one is trusted where it is wrong."""
+        return len(self.clean) > len(self.lost) + len(self.wrong)
+
 
 def judge_onsets(onsets: list[int], hits: list[int], period: int, lossy: bool) -> Timing:
     """Judge a recording's `onsets` (samples) against the `hits` the grid expects (samples from
@@ -139,12 +145,22 @@ def judge_onsets(onsets: list[int], hits: list[int], period: int, lossy: bool) -
     recorder that was not finished loses its cycle): the audio after a loss comes earlier by
     whole periods, a hit whose start was lost begins on a period boundary (the file starts on
     one), and a hit can be lost entirely. Those intervals are excused; an interval off by
-    anything else is wrong whatever the xruns. Without xruns every interval must be exact."""
+    anything else is wrong whatever the xruns. Without xruns every interval must be exact,
+    and the first onset is the first hit; with them the first hits may be gone, so the first
+    onset is taken for each hit of the first half in turn (a later one leaves too little to
+    judge), and the reading with the fewest errors counts."""
+    firsts = range(max(1, len(hits) // 2)) if lossy else range(1)
+    readings = [_judge(onsets, hits, period, lossy, first) for first in firsts]
+    return min(readings, key=lambda timing: (len(timing.wrong), -len(timing.clean)))
+
+
+def _judge(onsets: list[int], hits: list[int], period: int, lossy: bool, first: int) -> Timing:
+    """judge_onsets, taking the first onset for hit `first`."""
     timing = Timing()
     if not lossy and len(onsets) < len(hits):
         timing.wrong.append(f"{len(onsets)} hits recorded, {len(hits)} expected")
     previous: tuple[int, int] | None = None  # (sample, hit) of the last onset judged
-    hit = -1
+    hit = first - 1
     for sample in onsets:
         hit += 1
         if hit >= len(hits):
