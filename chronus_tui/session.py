@@ -552,6 +552,10 @@ class Session:
             queue = self.transport.playing and self.engine is not None and at != "now"
             pending = PendingLoad(next(self._tokens), pattern, at, slot, source, every,
                                   self._landing(at, every) if queue else None)
+            # First, under the same lock: a load now's history entry (the whole pattern before
+            # and after, serialised for the journal) takes milliseconds the engine need not wait.
+            self._send(ReplacePattern(pattern.copy(), _engine_mode(at) if queue else "now", pending.token,
+                                      every))
             if queue:
                 self._pending = pending
                 self.transport.queued_slot = slot
@@ -560,8 +564,6 @@ class Session:
                 self.transport.queued_slot = None
                 with self._journaled(source, ("pattern",)):
                     self._switch_to(pattern, slot)
-            self._send(ReplacePattern(pattern.copy(), _engine_mode(at) if queue else "now", pending.token,
-                                      every))
         if queue:
             self._notify(Change(ChangeKind.QUEUED, {"slot": slot, "at": at, "token": pending.token,
                                                     "name": pattern.name, "lands": pending.lands}, source))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -16,6 +17,7 @@ from chronus_tui import patternfile
 from chronus_tui.engine.protocol import ReplacePattern
 from chronus_tui.model import Pattern
 from chronus_tui.osc.server import serve_in_thread
+from chronus_tui.session import Session
 from chronus_tui.store import SlotStore, StoreError, parse_slot
 from chronus_tui.ui.actions import ACTIONS, BANK_KEYS, PAD_KEYS, PERFORM
 from chronus_tui.ui.app import ChronusApp
@@ -248,3 +250,24 @@ async def test_a_preloaded_pad_whose_file_went_bad_says_why_and_changes_nothing(
         assert (str(fresh.value), "error") in seen
         assert engine.commands == [] and session.transport.playing_slot is None
         assert patternfile.pattern_to_dict(session.pattern) == before
+
+
+def test_a_load_now_reaches_the_engine_before_its_history_entry_is_journaled(patterns_dir: Path) -> None:
+    # The entry holds the whole pattern before and after; serialising it must not delay the engine.
+    engine = FakeEngine()
+    session = Session(SlotStore(patterns_dir), engine=engine, pattern=fixed_pattern())
+    sent_at_append: list[list[str]] = []
+
+    class Journal:
+        bytes_since_base = 0
+
+        def append(self, record: dict[str, Any]) -> None:
+            sent_at_append.append([command["op"] for command in engine.commands])
+
+        def rebase(self, header: dict[str, Any]) -> None:
+            pass
+
+    session.journal = Journal()
+    session.apply_snapshot(save(patterns_dir, 1, "next"), "now", source="ui")
+    assert sent_at_append == [["pattern"]]
+    assert session.pattern.name == "next" and [entry.author for entry in session.undo(source="ui")] == ["ui"]
