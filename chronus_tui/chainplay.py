@@ -47,6 +47,16 @@ class _Run:
     last: tuple[Pattern, int] | None = None  # at the end: the last entry and its slot, put back
 
 
+def _follows_edit(run: _Run, chain: Chain, moved: dict[int, int]) -> bool:
+    """Move `run` onto the edited `chain`; False (unchanged) if an entry it plays or queued is gone."""
+    if any(index is not None and index not in moved for index in (run.index, run.queued_index)):
+        return False
+    run.chain = chain
+    run.index = None if run.index is None else moved[run.index]
+    run.queued_index = None if run.queued_index is None else moved[run.queued_index]
+    return True
+
+
 class ChainPlayer:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -103,6 +113,19 @@ class ChainPlayer:
         if stopped:
             self._announce(source)
         return stopped
+
+    def edit(self, chain: Chain, song: str | None, moved: dict[int, int], source: str) -> None:
+        """The chain set changed in place (a song's entries edited, added, removed or moved;
+        `moved` maps each old entry's index to its new one). A chain playing goes on with it
+        from the entries it plays and has queued, at their new places (the queued one, already
+        sent, plays as it was); if either is gone it ends, and what plays, plays on."""
+        with self._lock:
+            self.chain, self.song = chain, song
+            run = self._run
+            ended = run is not None and not _follows_edit(run, chain, moved)
+        if ended:
+            self._end()
+        self._announce(source)
 
     def status(self) -> dict[str, Any]:
         with self._lock:

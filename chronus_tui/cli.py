@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
     slots.add_argument("--json", action="store_true", help="print a JSON list")
     _add_patterns_dir(slots, default=argparse.SUPPRESS)
+
+    songs = sub.add_parser("songs", help="list the saved songs, good and broken")
+    songs.add_argument("--json", action="store_true", help="print a JSON list")
+    _add_patterns_dir(songs, default=argparse.SUPPRESS)
 
     send = sub.add_parser("send", help="send one OSC message and print the replies")
     send.add_argument("address", type=osc_address, help="OSC address, e.g. /seq/bpm")
@@ -143,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "slots":
             return cmd_slots(args)
+        if args.command == "songs":
+            return cmd_songs(args)
         if args.command == "render":
             return cmd_render(args)
         if args.command == "export-midi":
@@ -161,20 +167,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_slots(args: argparse.Namespace) -> int:
     store = SlotStore(args.patterns_dir)
-    infos = store.list()
+    rows = [(info, f"{info.slot:3d} {slot_label(info.slot):8}") for info in store.list()]
+    return _print_listing(args, rows, f"no saved slots in {store.slots_dir}",
+                          lambda info: f"{info.name:<32} {info.bpm:6.1f} bpm  {info.tracks:2d} tracks  "
+                                       f"{info.saved_at or ''}")
+
+
+def cmd_songs(args: argparse.Namespace) -> int:
+    """`chronus songs [--json]`: every song file, with its length at its entries' tempos."""
+    store = SlotStore(args.patterns_dir)
+
+    def row(info: Any) -> str:
+        length = (f"{info.bars:7g} bars {info.seconds:8.1f} s" if info.bars is not None
+                  else f"{'?':>7} bars {'?':>8} s")
+        missing = f"  empty or unreadable: {' '.join(info.missing)}" if info.missing else ""
+        return (f"{info.entries:2d} entries  {length}  {'loop' if info.loop else 'once'}  "
+                f"{info.saved_at or ''}{missing}")
+
+    return _print_listing(args, [(info, f"{info.name:<32}") for info in store.songs()],
+                          f"no saved songs in {store.songs_dir}", row)
+
+
+def _print_listing(args: argparse.Namespace, rows: list[tuple[Any, str]], empty: str,
+                   line: Callable[[Any], str]) -> int:
+    """A listing's files (each with its row's head): as JSON with --json, else one line each,
+    a file that cannot be read as ERROR and why."""
     if args.json:
-        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        print(json.dumps([info.as_dict() for info, _ in rows], indent=2))
         return 0
-    if not infos:
-        print(f"no saved slots in {store.slots_dir}")
+    if not rows:
+        print(empty)
         return 0
-    for info in infos:
-        label = slot_label(info.slot)
-        if info.error:
-            print(f"{info.slot:3d} {label:8}  ERROR  {info.error}")
-        else:
-            print(f"{info.slot:3d} {label:8}  {info.name:<32} {info.bpm:6.1f} bpm  "
-                  f"{info.tracks:2d} tracks  {info.saved_at or ''}")
+    for info, head in rows:
+        print(f"{head}  ERROR  {info.error}" if info.error else f"{head}  {line(info)}")
     return 0
 
 

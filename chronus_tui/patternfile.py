@@ -91,20 +91,7 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
         return pattern_from_dict(legacy.convert(data, dropped if dropped is not None else []))
     _expect_keys(data, "", required={"format", "schema", "sequencer"},
                  optional={"name", "saved_at", "modules"})
-    if data["format"] != FORMAT:
-        raise PatternError("format", f"{data['format']!r} is not {FORMAT!r}")
-    schema = data["schema"]
-    if isinstance(schema, bool) or not isinstance(schema, int):
-        raise PatternError("schema", f"{schema!r} is not a schema number")
-    if schema > SCHEMA:
-        raise PatternError("schema", f"{schema} is newer than this Chronus reads ({SCHEMA}); upgrade Chronus")
-    if schema < 1:
-        raise PatternError("schema", f"{schema} is not a known schema")
-    saved_at = data.get("saved_at")
-    if saved_at is not None and not (isinstance(saved_at, str) and len(saved_at) <= MAX_SAVED_AT
-                                     and saved_at.isprintable()):
-        raise PatternError("saved_at", f"{saved_at!r} is not a time string "
-                                       f"(at most {MAX_SAVED_AT} printable characters)")
+    schema, saved_at = check_header(data, FORMAT, SCHEMA)
     seq = data["sequencer"]
     if not isinstance(seq, dict):
         raise PatternError("sequencer", "expected an object")
@@ -232,6 +219,26 @@ def _check_bool(value: object, path: str) -> bool:
     return value
 
 
+def check_header(data: dict, file_format: str, newest: int) -> tuple[int, str | None]:
+    """The format marker, schema number (1 … `newest`) and saved_at that begin each of our
+    files (patterns, songs), checked; the schema and saved_at."""
+    if data["format"] != file_format:
+        raise PatternError("format", f"{data['format']!r} is not {file_format!r}")
+    schema = data["schema"]
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise PatternError("schema", f"{schema!r} is not a schema number")
+    if schema > newest:
+        raise PatternError("schema", f"{schema} is newer than this Chronus reads ({newest}); upgrade Chronus")
+    if schema < 1:
+        raise PatternError("schema", f"{schema} is not a known schema")
+    saved_at = data.get("saved_at")
+    if saved_at is not None and not (isinstance(saved_at, str) and len(saved_at) <= MAX_SAVED_AT
+                                     and saved_at.isprintable()):
+        raise PatternError("saved_at", f"{saved_at!r} is not a time string "
+                                       f"(at most {MAX_SAVED_AT} printable characters)")
+    return schema, saved_at
+
+
 def _expect_keys(data: dict, path: str, *, required: set[str], optional: set[str]) -> None:
     prefix = f"{path}." if path else ""
     for key in sorted(required - data.keys()):
@@ -295,6 +302,11 @@ def _step_lines(steps: list[dict[str, Any]]) -> str:
 
 def loads(text: str | bytes, *, dropped: list[str] | None = None) -> Pattern:
     """A Pattern from file text; PatternError for anything that is not a valid pattern."""
+    return pattern_from_dict(read_json(text), dropped=dropped)
+
+
+def read_json(text: str | bytes) -> Any:
+    """The JSON value of a file's text (UTF-8); PatternError says why it is not one."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -310,4 +322,4 @@ def loads(text: str | bytes, *, dropped: list[str] | None = None) -> Pattern:
         raise PatternError("", "JSON nested too deeply") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python converts
         raise PatternError("", f"not valid JSON ({exc})") from None
-    return pattern_from_dict(data, dropped=dropped)
+    return data

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from chronus_tui import history, patternfile, recording
-from chronus_tui.chain import Chain, ChainError, play_steps
+from chronus_tui.chain import Chain, ChainEntry, ChainError, check_entries, check_entry, play_steps
 from chronus_tui.chainplay import CHAIN_SOURCE, ChainPlayer
 from chronus_tui.engine.protocol import (
     CancelQueued,
@@ -70,9 +70,13 @@ from chronus_tui.model import (
     parse_steps,
     step_value,
 )
+from chronus_tui.songs import SongInfo, check_entry_bpm, check_entry_mute, check_song_name, song_entry_dict
 from chronus_tui.store import AUTOSAVE_SLOT, SlotInfo, SlotStore, StoreError, check_slot
 
 log = logging.getLogger(__name__)
+
+Keep = Literal["keep"]  # a value left as it is
+Muted = list[str] | tuple[str, ...]  # a song entry's muted tracks
 
 LoadAt = Literal["bar", "bar2", "bar4", "bar8", "end", "step", "now"]
 # Launch quantize: a queued load lands on the next line this many steps after the playing
@@ -997,6 +1001,127 @@ class Session:
         self._notify(Change(ChangeKind.CHAIN, status, source))
         if status["song"] is not None:
             self._notify(Change(ChangeKind.SONG, status, source))
+
+    # -- songs: a chain with a name, kept in songs/<name>.json (songs.py: the format) ---------
+
+    def save_song(self, name: str, source: str = "") -> Path:
+        """Save the chain set, its entries' tempos and mutes too, as the song `name`, which it is
+        from then on (a chain playing plays on). A failed save raises; the old file is kept."""
+        name = _checked(check_song_name, name, "song name")
+        chain = self._chains.chain
+        if chain is None:
+            raise SessionError("no chain is set: set one or load a song first")
+        moved_aside: list[str] = []
+        try:
+            path = self.store.save_song(name, chain, moved_aside=moved_aside)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from exc
+        finally:
+            self._report_moved_aside(moved_aside, source)
+        self._chains.edit(chain, name, {index: index for index in range(len(chain.entries))}, source)
+        return path
+
+    def load_song(self, name: str, source: str = "") -> Chain:
+        """Make the song `name` the chain set (a chain playing stops; its pattern plays on)."""
+        name = _checked(check_song_name, name, "song name")
+        try:
+            chain = self.store.load_song(name)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from exc
+        self.set_chain(chain, song=name, source=source)
+        return chain
+
+    def list_songs(self) -> list[SongInfo]:
+        return self.store.songs()
+
+    def play_song(self, entry: int = 0, source: str = "") -> PendingLoad | None:
+        """Start the song loaded at `entry` (0-based), with the session's launch quantize."""
+        if self._chains.song is None:
+            raise SessionError("no song is loaded: load one first (/song/load NAME)")
+        return self.start_chain(None, entry, source)
+
+    def song_status(self) -> dict[str, Any]:
+        """chain_status, and the song's entries as its file holds them (slot, repeats, bpm, mute)."""
+        chain = self._chains.chain
+        entries = [song_entry_dict(entry) for entry in chain.entries] if chain is not None else []
+        return {**self.chain_status(), "song_entries": entries}
+
+    def set_song_entry(self, index: int, *, slot: int | Keep = "keep", repeats: int | Keep = "keep",
+                       bpm: float | Keep | None = "keep", mute: Muted | Keep | None = "keep",
+                       source: str = "") -> ChainEntry:
+        """Change entry `index` (0-based) of the chain set: its slot, repeats, tempo (None: the
+        slot's own) or muted tracks (None: as the slot has them); "keep" leaves one as it is."""
+        entries = self._song_entries(index)
+        entry = entries[index]
+        entries[index] = self._song_entry(entry.slot if slot == "keep" else slot,
+                                          entry.repeats if repeats == "keep" else repeats,
+                                          entry.bpm if bpm == "keep" else bpm,
+                                          entry.mute if mute == "keep" else mute)
+        self._edit_song(entries, list(range(len(entries))), source)
+        return entries[index]
+
+    def insert_song_entry(self, index: int, slot: int, repeats: int = 1, bpm: float | None = None,
+                          mute: Muted | None = None, source: str = "") -> ChainEntry:
+        """A new entry at `index` (0 … the number of entries); with no chain set, the first."""
+        entries = self._song_entries(index, extra=1)
+        entry = self._song_entry(slot, repeats, bpm, mute)
+        places: list[int | None] = list(range(len(entries)))
+        entries.insert(index, entry)
+        places.insert(index, None)
+        self._edit_song(entries, places, source)
+        return entry
+
+    def remove_song_entry(self, index: int, source: str = "") -> ChainEntry:
+        entries = self._song_entries(index)
+        places: list[int | None] = list(range(len(entries)))
+        removed = entries.pop(index)
+        places.pop(index)
+        self._edit_song(entries, places, source)
+        return removed
+
+    def move_song_entry(self, index: int, to: int, source: str = "") -> None:
+        """Move entry `index` to place `to` (both 0-based); the others close up around it."""
+        entries = self._song_entries(index)
+        self._song_entries(to)
+        places: list[int | None] = list(range(len(entries)))
+        entries.insert(to, entries.pop(index))
+        places.insert(to, places.pop(index))
+        self._edit_song(entries, places, source)
+
+    def set_song_loop(self, loop: bool, source: str = "") -> None:
+        """Whether the chain set starts again after its last entry, or stops there."""
+        entries = self._song_entries(0)
+        self._edit_song(entries, list(range(len(entries))), source, loop=bool(loop))
+
+    def _song_entries(self, index: object, extra: int = 0) -> list[ChainEntry]:
+        """The chain set's entries, once `index` is shown to be one of them (or, with `extra`,
+        the place after the last)."""
+        chain = self._chains.chain
+        entries = list(chain.entries) if chain is not None else []
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(entries) + extra:
+            raise SessionError(f"entry {index!r} is not one of the chain's {len(entries)} entries")
+        return entries
+
+    @staticmethod
+    def _song_entry(slot: object, repeats: object, bpm: object, mute: object) -> ChainEntry:
+        try:
+            entry = check_entry(slot, repeats)
+            return ChainEntry(entry.slot, entry.repeats, check_entry_bpm(bpm), check_entry_mute(mute))
+        except (ChainError, PatternError) as exc:
+            raise SessionError(str(exc)) from exc
+
+    def _edit_song(self, entries: list[ChainEntry], places: list[int | None], source: str,
+                   loop: bool | None = None) -> None:
+        """The chain set becomes `entries`; `places` has each one's old index (None: new)."""
+        chain = self._chains.chain
+        if loop is None:
+            loop = chain.loop if chain is not None else True
+        try:
+            edited = Chain(check_entries(entries), loop)
+        except ChainError as exc:
+            raise SessionError(str(exc)) from exc
+        moved = {old: new for new, old in enumerate(places) if old is not None}
+        self._chains.edit(edited, self._chains.song, moved, source)
 
     # -- engine events ----------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Files only: knows nothing of pyo, Textual or the Session. Layout (docs/architecture.md, "Storage"):
 `slots/slot_001.json` … `slot_128.json`, `slot_000.json` the autosave,
 `backups/slot_NNN/` the previous versions, `temp/` the staging area, `library/`
-named user patterns. The factory library ships inside the package.
+named user patterns, `songs/<name>.json` the songs (songs.py: their format) with their
+previous versions in `backups/songs/<name>/`. The factory library ships inside the package.
 
 Only regular files are read, and at most MAX_FILE_BYTES of one: a FIFO, device,
 folder or link in a slot's place is an error, never a hang. Nothing is written,
@@ -22,17 +23,21 @@ import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern, PatternError
+
+if TYPE_CHECKING:
+    from chronus_tui.chain import Chain
+    from chronus_tui.songs import Song, SongInfo
 
 BANKS = "ABCDEFGH"  # 8 banks of 16 pads, as on the hardware this workflow comes from
 PADS = 16
@@ -123,6 +128,7 @@ class SlotStore:
         self.backups_dir = self.root / "backups"
         self.temp_dir = self.root / "temp"
         self.library_dir = self.root / "library"
+        self.songs_dir = self.root / "songs"  # made by the first song saved
         self.max_backups = max_backups
         self._prune_lock = threading.Lock()
         # (device, inode, size, mtime) of the files this store wrote or read whole and
@@ -190,10 +196,13 @@ class SlotStore:
         return target
 
     def _write_atomic(self, target: Path, payload: bytes, label: str,
-                      moved_aside: list[str] | None = None) -> None:
-        backups = self.backups_dir / target.stem
+                      moved_aside: list[str] | None = None, *, backups: Path | None = None,
+                      read: Callable[[Path, str], object] | None = None) -> None:
+        """`backups` (default backups/<file's stem>) keeps the old versions; `read` (default: as
+        a pattern) tells whether the old file is readable, else it is moved aside."""
+        backups = backups or self.backups_dir / target.stem
         self._refuse_links(label, target, backups)
-        unreadable = self._unreadable_reason(target, label)
+        unreadable = self._unreadable_reason(target, label, read or self._read)
         temp = self.temp_dir / f"{target.stem}.{os.getpid()}.{threading.get_ident()}.{next(_unique)}.tmp"
         kept = None
         try:
@@ -259,7 +268,7 @@ class SlotStore:
     def _refuse_links(self, label: str, target: Path, backups: Path) -> None:
         """StoreError, before anything is written, if a save would write, link or prune
         through a link or a non-regular file (the patterns folder itself may be a link)."""
-        for folder in (target.parent, self.temp_dir, self.backups_dir, backups):
+        for folder in (target.parent, self.temp_dir, self.backups_dir, backups.parent, backups):
             kind = _kind(folder)
             if kind != "a directory" and not (kind is None and folder == backups):  # made on first use
                 self._refuse(label, folder, kind or "missing", "a directory")
@@ -276,7 +285,7 @@ class SlotStore:
         raise StoreError(f"{label}: not saved: {self.relative(path)} is not {expected} ({kind}); "
                          "nothing was changed")
 
-    def _unreadable_reason(self, target: Path, label: str) -> str | None:
+    def _unreadable_reason(self, target: Path, label: str, read: Callable[[Path, str], object]) -> str | None:
         """Why the regular file a save would replace is not a readable pattern; None if it
         is one, or there is none. A file this store wrote or read, unchanged since, is not
         read again (a save must stay quick)."""
@@ -287,7 +296,7 @@ class SlotStore:
         if self._known_good.get(target) == identity:
             return None
         try:
-            self._read(target, label)
+            read(target, label)
         except StoreError as exc:
             with contextlib.suppress(OSError):
                 if _identity(os.lstat(target)) != identity:
@@ -441,13 +450,85 @@ class SlotStore:
         return load_file(path, label=f"library {name}", follow_links=not ours)
 
     def save_library(self, name: str, snapshot: dict[str, Any]) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()).strip("-")
+        safe = file_stem(name)
         if not safe:
             raise StoreError(f"{name!r} is not a usable pattern name")
         data = {**snapshot, "name": name, "saved_at": now_iso()}
         target = self.library_dir / f"{safe}.json"
         self._write_atomic(target, _validated_text(data, f"library {name}"), f"library {name}")
         return target
+
+    # -- songs (songs.py: the format; it reads chains, whose slots are this module's, so it is
+    # imported where used: neither module needs the other to load first) -----------------
+
+    def song_path(self, name: str) -> Path:
+        from chronus_tui.songs import check_song_name
+
+        try:
+            return self.songs_dir / f"{check_song_name(name)}.json"
+        except PatternError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def save_song(self, name: str, chain: Chain, *, moved_aside: list[str] | None = None) -> Path:
+        """Write a song atomically and durably, as a slot is: the old file kept in
+        backups/songs/<name>/ (the newest max_backups), an unreadable one moved aside."""
+        from chronus_tui import songs
+
+        target = self.song_path(name)
+        label = f"song {name}"
+        for folder in (self.songs_dir, self.backups_dir / "songs"):
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{label}: not saved: cannot make {self.relative(folder)}: "
+                                 f"{exc.strerror or exc}") from exc
+        payload = songs.dumps(songs.Song(name, chain, now_iso()))
+        self._write_atomic(target, payload, label, moved_aside, backups=self.backups_dir / "songs" / name,
+                           read=self._read_song)
+        return target
+
+    def load_song(self, name: str) -> Chain:
+        """The chain of the song `name`; StoreError names the file and the bad field."""
+        path = self.song_path(name)
+        if _kind(path) is None:
+            raise StoreError(f"no song named {name!r} ({self.relative(path)})")
+        return self._read_song(path, self.relative(path)).chain
+
+    def song_backups(self, name: str) -> list[Path]:
+        return sorted((self.backups_dir / "songs" / self.song_path(name).stem).glob("*.json"))
+
+    def songs(self) -> list[SongInfo]:
+        """Every song file, readable or not, by name; never stops or blocks at a bad one. A
+        file a save moved aside (<name>.unreadable-<time>.json) is not listed: the save said so."""
+        from chronus_tui import songs
+
+        infos = []
+        plays: dict[int, tuple[int, float] | None] = {}
+        try:
+            paths = sorted(path for path in self.songs_dir.glob("*.json") if ".unreadable-" not in path.name)
+        except OSError:
+            paths = []
+        for path in paths:
+            try:
+                self.song_path(path.stem)
+                song = self._read_song(path, self.relative(path))
+            except StoreError as exc:
+                infos.append(songs.SongInfo(path.stem, path, error=str(exc)))
+                continue
+            infos.append(songs.song_info(song, path, self.load, plays))
+        return infos
+
+    def _read_song(self, path: Path, label: str) -> Song:
+        """A song from a file in our folders (never through a link), noted as known good."""
+        from chronus_tui import songs
+
+        raw, info = _read_bounded(path, label, follow_links=False)
+        try:
+            song = songs.loads(raw, path.stem)
+        except PatternError as exc:
+            raise StoreError(f"{label}: {exc}") from exc
+        self._known_good[path] = _identity(info)
+        return song
 
     def resolve(self, source: str, *, dropped: list[str] | None = None) -> Pattern:
         """A pattern named on the command line: a slot number, a pattern file, or a library name.
@@ -465,6 +546,11 @@ class SlotStore:
             return self.load_library(text)
         raise StoreError(f"{source!r} is not a slot number (0–{SLOT_COUNT}), a pattern file, "
                          f"or a library name (known: {', '.join(sorted(self.library())) or 'none'})")
+
+
+def file_stem(name: str) -> str:
+    """The file name (no extension) a library pattern or song of this name is saved under."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()).strip("-")
 
 
 def factory_patterns() -> list[Path]:

@@ -3,11 +3,8 @@ each queued with the length of the one before it as its launch quantum."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
+from support.chains import queued_pattern, slot_pattern, switch, wait_for
 from support.fakes import FakeEngine
 
 from chronus_tui.chain import ChainEntry, ChainError, entry_pattern, parse_chain, play_steps
@@ -62,10 +59,6 @@ def test_a_play_is_the_longest_track_and_an_entry_sets_tempo_and_mutes():
 # -- the session plays it ----------------------------------------------------------------------
 
 
-def slot_pattern(name: str, steps: str = "x...x...x...x...") -> dict[str, Any]:
-    return pattern_to_dict(Pattern(name=name, tracks=[Track("t", "voice1", parse_steps(steps))]))
-
-
 @pytest.fixture
 def chained(session: Session, store, engine: FakeEngine) -> Session:
     """Slots A01 (16 steps), A02 (12 steps) and A03 (32 steps) saved; the transport playing."""
@@ -76,25 +69,6 @@ def chained(session: Session, store, engine: FakeEngine) -> Session:
     session.start()
     engine.clear()
     return session
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """The chain's own thread queues the next entry: wait for it (a test that fails, fails here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.002)
-    raise AssertionError("timed out")
-
-
-def queued_pattern(engine: FakeEngine, count: int) -> dict[str, Any]:
-    """The `count`-th "pattern" command, once it is sent."""
-    return wait_for(lambda: len(engine.ops("pattern")) >= count and engine.ops("pattern")[count - 1])
-
-
-def switch(session: Session, command: dict[str, Any]) -> None:
-    session.on_engine_event(FakeEngine.switch(command["token"]))
 
 
 def test_each_entry_is_queued_for_the_line_after_the_plays_of_the_one_before(chained, engine):

@@ -61,6 +61,11 @@ VALID: dict[str, tuple[str, tuple[Any, ...]]] = {
     "/chain/start": ("/chain/start", ("bar2", 1)),
     "/chain/stop": ("/chain/stop", ()),
     "/chain/status": ("/chain/status", ()),
+    "/song/save": ("/song/save", ("verse",)),
+    "/song/load": ("/song/load", ("verse",)),
+    "/song/play": ("/song/play", (1,)),
+    "/song/status": ("/song/status", ()),
+    "/song/list": ("/song/list", ()),
     "/pattern/list": ("/pattern/list", ()),
     "/undo": ("/undo", ()),
     "/redo": ("/redo", (1,)),
@@ -132,6 +137,13 @@ INVALID: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
                      ("/chain/start", ("bar", 65))],
     "/chain/stop": [("/chain/stop", (1,))],
     "/chain/status": [("/chain/status", ("x",))],
+    "/song/save": [("/song/save", ()), ("/song/save", ("verse",)), ("/song/save", ("a b",)),
+                   ("/song/save", (5,)), ("/song/save", ("x" * 40,))],
+    "/song/load": [("/song/load", ()), ("/song/load", ("gone",)), ("/song/load", ("../x",)),
+                   ("/song/load", (1,))],
+    "/song/play": [("/song/play", ()), ("/song/play", (0,)), ("/song/play", (65,)), ("/song/play", ("x",))],
+    "/song/status": [("/song/status", ("x",))],
+    "/song/list": [("/song/list", ("x",)), ("/song/list", (-1,)), ("/song/list", (0, 1))],
     "/undo": [("/undo", (0,)), ("/undo", (1.5,)), ("/undo", (b"\x01",)), ("/undo", ("everything",)),
               ("/undo", (2001,)), ("/undo", (1, "all", 2)), ("/undo", (1, 2)), ("/undo", ("all", "all")),
               ("/undo", (True,))],
@@ -165,8 +177,10 @@ def test_every_route_answers(ready: Osc, session: Session, route: str) -> None:
         client.ok("/notify/subscribe")
     if address == "/redo":
         client.ok("/undo")
-    if address == "/chain/start":
+    if address == "/chain/start" or address.startswith("/song/"):
         client.ok("/chain/set", "A01")
+    if address in ("/song/load", "/song/play"):
+        client.ok("/song/save", "verse")
     query = next(r.query for r in ROUTES if r.address == route)
     reply = client.ask(address, *args)
     if query:

@@ -456,6 +456,53 @@ def chain_status(req: Request, a: dict[str, Any]) -> Reply:
     return _json_reply(req.session.chain_status())
 
 
+def song_save(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.save_song(a["name"], req.source)
+    return Reply((a["name"], req.session.chain_status()["entries"]))
+
+
+def song_load(req: Request, a: dict[str, Any]) -> Reply:
+    chain = req.session.load_song(a["name"], req.source)
+    return Reply((a["name"], chain.text(), len(chain.entries)))
+
+
+def song_play(req: Request, a: dict[str, Any]) -> Reply:
+    pending = req.session.play_song(a.get("entry", 1) - 1, req.source)
+    status = req.session.chain_status()
+    if pending is None:
+        return Reply((status["song"], "started", status["slot"]))
+    return Reply((status["song"], "queued", slot_label(pending.slot) if pending.slot else "", pending.at))
+
+
+def song_status(req: Request, a: dict[str, Any]) -> Reply:
+    """The chain status and as many of the song's entries as fit one datagram (`more`: the rest)."""
+    status = req.session.song_status()
+    entries = status.pop("song_entries")
+    room = REPLY_BYTES - len(json.dumps(status, separators=(",", ":"))) - 100
+    shown = _fitting(entries, _json_bytes, room) if entries else []
+    return _json_reply({**status, "song_entries": shown, "more": len(entries) - len(shown)})
+
+
+def song_list(req: Request, a: dict[str, Any]) -> Reply:
+    """Every song as a JSON list; a page of them ({total, first, next, songs}) when asked from
+    `first` (0 = the first by name) or when the whole list would not fit one datagram."""
+    store = req.session.store
+    entries = [_cut_texts({**info.as_dict(), "path": store.relative(info.path)})
+               for info in req.session.list_songs()]
+    if not a:
+        whole = json.dumps(entries, separators=(",", ":"))
+        if len(whole) <= REPLY_BYTES:
+            return Reply((whole,))
+    first = a.get("first", 0)
+    if first < 0:
+        raise ArgError(f"first: {first} is not 0 or more")
+    page = _fitting(entries[first:], _json_bytes, LIST_PAGE_BYTES)
+    later = first + len(page)
+    return _json_reply({"total": len(entries), "first": first,
+                        "next": later if later < len(entries) else None, "songs": page})
+
+
+
 def pattern_export_midi(req: Request, a: dict[str, Any]) -> Reply:
     """A saved slot as a Standard MIDI File in the data folder's exports/: the name is a plain
     file name (the network never names a path), the folder never a link."""
@@ -500,7 +547,11 @@ def pattern_list(req: Request, a: dict[str, Any]) -> Reply:
 
 def _list_entry(info: SlotInfo, store: SlotStore) -> dict[str, Any]:
     """A listed slot: its file named relative to the patterns folder, its texts cut to size."""
-    entry = {**info.as_dict(), "label": slot_label(info.slot), "path": store.relative(info.path)}
+    return _cut_texts({**info.as_dict(), "label": slot_label(info.slot), "path": store.relative(info.path)})
+
+
+def _cut_texts(entry: dict[str, Any]) -> dict[str, Any]:
+    """A listed file's texts cut to size: a file may hold anything."""
     for key, limit in LISTED_TEXT.items():
         if isinstance(entry[key], str) and len(entry[key]) > limit:
             entry[key] = entry[key][:limit - 1] + "…"
@@ -785,6 +836,31 @@ ROUTES: tuple[Route, ...] = (
     Route("/chain/status", (), chain_status,
           "chain (as typed), loop, song, entries, running, entry, slot, repeat, repeats, bar (of the "
           "entry; numbers from 1) and next (slot)", query=True),
+    Route("/song/save", (Arg("name", TEXT, f"1–{MAX_NAME} letters, digits, - or _ (the file's name)"),),
+          song_save, "save the chain set, with its entries' tempos and mutes, as songs/<name>.json in the "
+                     "patterns folder (atomic; the old file goes to backups/songs/<name>/); the chain set "
+                     "is that song from then on. Replies the name and the entry count",
+          blocking=True),
+    Route("/song/load", (Arg("name", TEXT, "a saved song's name"),), song_load,
+          "make a saved song the chain set (a chain playing stops; its pattern plays on). Replies the "
+          "name, the chain as typed and the entry count", blocking=True),
+    Route("/song/play", (Arg("entry", INT, "the entry to start from, 1 = the first", range=(1, MAX_ENTRIES),
+                             out_of_range="error", optional=True),),
+          song_play, "start the song loaded as `/chain/start` starts a chain, with the session's launch "
+                     "quantize; each entry plays at its tempo with its tracks muted as the song says. "
+                     "Replies `name queued <slot> <quantize>`, or `name started <slot>` while stopped",
+          blocking=True),
+    Route("/song/status", (), song_status,
+          "`/chain/status`'s fields, and song_entries: the song's entries as its file holds them "
+          "(slot, repeats, bpm and mute when set; as many as fit one datagram, `more` the rest left out)",
+          query=True),
+    Route("/song/list", (Arg("first", INT, "the first song listed, 0 = the first by name; asks for a page",
+                             optional=True),),
+          song_list,
+          "every song file: name, entries, loop, bars and seconds (each entry at its tempo; null when a "
+          "slot it plays is empty or unreadable, listed in missing), saved_at, error, path; a JSON list, "
+          "or a page `{total, first, next, songs}` when asked from `first` or too large for one datagram",
+          query=True, blocking=True),
     Route("/pattern/export_midi", (Arg("slot", INT, range=_SLOT_RANGE, out_of_range="error"),
                                    Arg("name", TEXT, "a plain file name (.mid added)")),
           pattern_export_midi, "write a saved slot as a Standard MIDI File (type 1; the longest track "
