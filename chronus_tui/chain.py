@@ -153,10 +153,8 @@ def entry_onsets(played: Sequence[tuple[ChainEntry, Pattern]], sr: int) -> list[
 class ChainQueue:
     """The loads that play a chain's entries one after another through the engine, once, as
     ChainPlayer does live: each entry is queued, with the length of the one before it as its
-    launch quantum, right after that one switches in. For an offline render: `first()` in the
-    block after the one whose first sample triggers step 0 (a "bar" load in the start's own
-    block would land on step 0 itself), then `react(event)` on every event; entry i's load has
-    token i."""
+    launch quantum, right after that one switches in. For an offline render: `first()` with the
+    transport's start, then `react(event)` on every event; entry i's load has token i."""
 
     def __init__(self, played: Sequence[tuple[ChainEntry, Pattern]]) -> None:
         self.played = list(played)

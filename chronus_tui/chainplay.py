@@ -8,7 +8,7 @@ playhead counts the entry's plays. A load, a cancel or a stop by anyone else end
 and what is playing plays on. Slot files are read by the player's own thread, never by the
 listener: it runs on the engine's reader thread and must not block.
 
-At the end of a chain that does not loop, a copy of the last entry with every track muted is
+At the end of a chain that does not loop, a copy of the last entry without its tracks is
 queued: the music stops exactly on the line, then the transport stops and the last entry is
 put back as it was.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chronus_tui.chain import Chain, ChainEntry, ChainError, entry_pattern, entry_quantum, play_steps
@@ -38,7 +38,7 @@ class _Run:
     """One start of a chain, until it ends."""
 
     chain: Chain
-    queued_index: int | None  # the entry the queued load is (None: the muted end)
+    queued_index: int | None  # the entry the queued load is (None: the silent end)
     index: int | None = None  # the entry playing (None: the first is still queued)
     repeat: int = 0  # plays of it begun before this one
     bar: int = 0  # the playhead's bar in it
@@ -217,7 +217,7 @@ class ChainPlayer:
 
     def _queue_next(self, run: _Run) -> None:
         """Queue the entry after the one playing for the line after its plays (the engine
-        counts them from this entry's start); after the last, the muted end."""
+        counts them from this entry's start); after the last, the silent end."""
         index = run.index
         assert index is not None
         session = self._session
@@ -225,9 +225,9 @@ class ChainPlayer:
         after = run.chain.next_index(index)
         if after is None:
             last = session.pattern.copy()
-            ending = last.copy()
-            for track in ending.tracks:
-                track.mute = True
+            # no tracks rather than muted ones: a muted lane's level glides down, and would still
+            # sound the hit on the line; a lane without a track plays no more hits, its note rings out
+            ending = replace(last, tracks=[])
             slot = run.chain.entries[index].slot
             self._queue(run, ending, slot, None, every, (last, slot))
             return
@@ -262,7 +262,7 @@ class ChainPlayer:
             run.token, run.queued_index, run.last = pending.token, index, last
 
     def _finish(self, run: _Run) -> None:
-        """The muted end switched in on the line: stop, and put the last entry back."""
+        """The silent end switched in on the line: stop, and put the last entry back."""
         with self._lock:
             self._run = None
         session = self._session

@@ -245,7 +245,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             return fail(f"--sr {args.sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
         queue = ChainQueue(source)
         pattern, bars = source[0][1], -(-steps // STEPS_PER_BAR)
-        length = {"frames": entry_onsets(source, args.sr)[-1], "schedule": {1: queue.first()},
+        length = {"frames": entry_onsets(source, args.sr)[-1], "schedule": {0: queue.first()},
                   "react": queue.react, "loads": [played for _, played in source[1:]]}
         what = f"the chain {_chain_text(source)} ({steps} steps)"
     progress = _RenderProgress(bars)

@@ -33,10 +33,12 @@ def three(bpm: float | None = 150.0) -> list[tuple[ChainEntry, object]]:
             for entry, data in zip(entries, (LEFT, RIGHT12, BOTH), strict=True)]
 
 
-def played_render(tmp_path, played, **options):
+def played_render(tmp_path, played, first_block=0, **options):
+    """The chain rendered; its first queue goes to the engine with the transport's start (in
+    the same block, as a chain started while stopped sends them live), or `first_block` later."""
     queue = ChainQueue(played)
     result = render(played[0][1], tmp_path / "chain.wav", frames=entry_onsets(played, SR)[-1], sr=SR,
-                    buffer=256, float32=True, schedule={1: queue.first()}, react=queue.react,
+                    buffer=256, float32=True, schedule={first_block: queue.first()}, react=queue.react,
                     loads=[pattern for _, pattern in played[1:]], **options)
     audio = read_wav(result.path)
     assert len(audio) == result.frames
@@ -73,6 +75,17 @@ def test_a_chain_of_three_renders_every_transition_on_its_exact_sample(tmp_path)
     both_right = [third + expected_onset(n, 150, 0.2) for n in range(0, 32, 8)]
     assert onsets(audio[:, 0]) == left_hits + both_left
     assert onsets(audio[:, 1]) == right_hits + both_right
+    switches = [(event.token, event.sample) for event in result.events if isinstance(event, Switched)]
+    assert switches == [(1, second), (2, third)]
+
+
+@pytest.mark.parametrize("first_block", [0, 1])
+def test_the_first_entry_plays_whole_if_the_next_is_queued_with_the_start_or_after(tmp_path, first_block):
+    """A "bar" load that reaches the engine in the block the transport starts in waits for the
+    line after the playing pattern's first plays, never the step the pattern starts on."""
+    played = three()
+    result, _ = played_render(tmp_path, played, first_block, tail=0)
+    second, third = entry_onsets(played, SR)[1:3]
     switches = [(event.token, event.sample) for event in result.events if isinstance(event, Switched)]
     assert switches == [(1, second), (2, third)]
 

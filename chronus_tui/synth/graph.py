@@ -417,7 +417,9 @@ class EngineGraph:
         queued = self.queued
         if queued is None or not self.clock.playing:
             return
-        current = self.clock.step_at(start - 1)
+        # the step playing; before the pattern's first step (the transport started in this
+        # block) that first step counts as playing, so a line is never the step it starts on
+        current = max(self.clock.step_at(start - 1), self.n0)
         if queued.mode == "bar":
             longest = max((track.length for track in self.tracks), default=STEPS_PER_BAR)
             target = self._next_line(current, queued.every or longest)
