@@ -27,7 +27,7 @@ from chronus_tui.osc import DEFAULT_HOST, DEFAULT_PORT
 from chronus_tui.store import SlotStore, StoreError, slot_label
 
 if TYPE_CHECKING:
-    from chronus_tui.chain import Played
+    from chronus_tui.chain import Chain, Played
 
 log = logging.getLogger("chronus")
 EXIT_FAILED = 1  # a start that failed; for `chronus send`, an /error or no reply at all
@@ -48,25 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--buffer", type=int, default=256, help="audio buffer size in frames (default 256)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    render = sub.add_parser("render", help="render a pattern or a chain offline to a WAV file")
-    render.add_argument("source", help="slot number, pattern file, library name, or a chain in quotes "
-                                       "(\"A01x4 A02x2\"), which renders whole")
+    render = sub.add_parser("render", help="render a pattern, song or chain offline to a WAV file")
+    render.add_argument("source", help="slot number, pattern file, library name, song name, or a chain "
+                                       "in quotes (\"A01x4 A02x2\"); a song or chain renders whole")
     render.add_argument("-o", "--output", type=Path, required=True, help="WAV file to write")
     render.add_argument("--bars", type=int, default=None,
-                        help="bars of a pattern to render (default 4; refused with a chain)")
+                        help="bars of a pattern to render (default 4; refused with a song or chain)")
     render.add_argument("--sr", type=int, default=argparse.SUPPRESS, help="sample rate (default 48000)")
     render.add_argument("--tail", type=_tail_seconds, default=None, metavar="SECONDS",
                         help="seconds to render after the last bar, sequencer stopped (default: until the "
                              "reverb and delay die out, at most 10; 0: exactly the bars)")
     _add_patterns_dir(render, default=argparse.SUPPRESS)
 
-    export = sub.add_parser("export-midi", help="export a pattern or a chain as a Standard MIDI File")
-    export.add_argument("source", help="slot number, pattern file, library name, or a chain in quotes "
-                                       "(\"A01x4 A02x2\"), which exports whole")
+    export = sub.add_parser("export-midi", help="export a pattern, song or chain as a Standard MIDI File")
+    export.add_argument("source", help="slot number, pattern file, library name, song name, or a chain "
+                                       "in quotes (\"A01x4 A02x2\"); a song or chain exports whole")
     export.add_argument("-o", "--output", type=Path, required=True, help="MIDI file to write")
     export.add_argument("--bars", type=int, default=None,
                         help="bars of a pattern to export, 1–1024 (default: the longest track, in whole "
-                             "bars; refused with a chain)")
+                             "bars; refused with a song or chain)")
     _add_patterns_dir(export, default=argparse.SUPPRESS)
 
     slots = sub.add_parser("slots", help="list the saved slots, good and broken")
@@ -237,17 +237,18 @@ def cmd_render(args: argparse.Namespace) -> int:
         what = f"{bars} bar{'s' if bars != 1 else ''} of {pattern.name!r} at {pattern.bpm:g} bpm"
     else:  # a chain plays each entry once, whole, as it would live: its next entries queued on the lines
         if args.bars is not None:
-            return fail("--bars is for one pattern: a chain renders whole")
-        steps = sum(chain_steps(source))
+            return fail("--bars is for one pattern: a chain or a song renders whole")
+        named, played = source
+        steps = sum(chain_steps(played))
         if steps > MAX_BARS * STEPS_PER_BAR:
-            return fail(f"the chain is {steps} steps long: a render holds at most {MAX_BARS} bars")
+            return fail(f"{named} is {steps} steps long: a render holds at most {MAX_BARS} bars")
         if args.sr not in SAMPLE_RATES:
             return fail(f"--sr {args.sr} is not one of {', '.join(map(str, SAMPLE_RATES))}")
-        queue = ChainQueue(source)
-        pattern, bars = source[0][1], -(-steps // STEPS_PER_BAR)
-        length = {"frames": entry_onsets(source, args.sr)[-1], "schedule": {0: queue.first()},
-                  "react": queue.react, "loads": [played for _, played in source[1:]]}
-        what = f"the chain {_chain_text(source)} ({steps} steps)"
+        queue = ChainQueue(played)
+        pattern, bars = played[0][1], -(-steps // STEPS_PER_BAR)
+        length = {"frames": entry_onsets(played, args.sr)[-1], "schedule": {0: queue.first()},
+                  "react": queue.react, "loads": [entry_pattern for _, entry_pattern in played[1:]]}
+        what = f"{named}, {steps} steps"
     progress = _RenderProgress(bars)
     try:
         result = render(pattern, output, sr=args.sr, progress=progress, tail=args.tail, **length)
@@ -262,42 +263,56 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | Played | None:
-    """The pattern SOURCE names (a slot, a pattern file or a library name), else each entry of
-    the chain it is (`A01x4 A02x2`) with the pattern that entry plays; None once the reason is
-    printed. Fields of an original Music Chronus file with no place here are named."""
-    from chronus_tui.chain import ChainError, parse_chain, played_entries
+def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | tuple[str, Played] | None:
+    """The pattern SOURCE names (a slot, a pattern file or a library name), else the song or
+    the chain (`A01x4 A02x2`) it names: what it is ("the song 'verse'") and each entry with the
+    pattern that entry plays. None once the reason is printed. Fields of an original Music
+    Chronus file with no place here are named."""
+    from chronus_tui.chain import played_entries
 
     dropped: list[str] = []
     store = SlotStore(args.patterns_dir)
     try:
-        pattern = store.resolve(args.source, dropped=dropped)
-    except StoreError as exc:
-        try:  # a slot number is a slot, never a chain of one entry
-            chain = None if args.source.strip().isdigit() else parse_chain(args.source)
-        except ChainError:
-            chain = None
-        if chain is None:
-            print(f"{command}: {exc}, nor a chain of slots (\"A01x4 A02x2\")", file=sys.stderr)
-            return None
         try:
-            return played_entries(chain, lambda slot: store.load(slot, dropped=dropped))
-        except StoreError as entry_error:
-            print(f"{command}: the chain {chain.text()}: {entry_error}", file=sys.stderr)
-            return None
-        finally:
-            _say_dropped(command, dropped)
-    _say_dropped(command, dropped)
+            pattern = store.resolve(args.source, dropped=dropped)
+        except StoreError as exc:
+            named = _song_or_chain(store, args.source)
+            if named is None:
+                raise StoreError(f"{exc}, nor a song or a chain of slots (\"A01x4 A02x2\")") from exc
+            what, chain = named
+            try:
+                return what, played_entries(chain, lambda slot: store.load(slot, dropped=dropped))
+            except StoreError as entry_error:
+                raise StoreError(f"{what}: {entry_error}") from entry_error
+    except StoreError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    finally:
+        for lost in dropped:
+            print(f"{command}: original Music Chronus field not carried over: {lost}", file=sys.stderr)
     return pattern
 
 
-def _say_dropped(command: str, dropped: list[str]) -> None:
-    for lost in dropped:
-        print(f"{command}: original Music Chronus field not carried over: {lost}", file=sys.stderr)
+def _song_or_chain(store: SlotStore, source: str) -> tuple[str, Chain] | None:
+    """The saved song named `source` (a broken one is a StoreError), else the chain it is; None
+    for neither (a slot number is a slot, never a chain of one entry)."""
+    from chronus_tui.chain import ChainError, parse_chain
 
-
-def _chain_text(played: Played) -> str:
-    return " ".join(entry.label() for entry, _ in played)
+    text = source.strip()
+    try:
+        song = store.song_path(text)
+    except StoreError:
+        song = None  # not a song's name
+    if song is not None and os.path.lexists(song):
+        chain = store.load_song(text)
+        return f"the song {text!r} ({chain.text()})", chain
+    if text.isdigit():
+        return None
+    try:
+        chain = parse_chain(text)
+    except ChainError:
+        return None
+    return f"the chain {chain.text()}", chain
 
 
 def _output_problem(output: Path) -> str | None:
@@ -330,11 +345,12 @@ def cmd_export_midi(args: argparse.Namespace) -> int:
             bars = entries[0].steps // STEPS_PER_BAR
             what = f"{bars} bar{'s' if bars != 1 else ''} of {source.name!r} at {source.bpm:g} bpm"
         elif args.bars is not None:
-            return fail("--bars is for one pattern: a chain exports whole")
+            return fail("--bars is for one pattern: a chain or a song exports whole")
         else:  # each entry for its own steps, at its own tempo
+            named, played = source
             entries = [midiexport.ExportEntry(pattern, steps)
-                       for (_, pattern), steps in zip(source, chain_steps(source), strict=True)]
-            what = f"the chain {_chain_text(source)} ({sum(entry.steps for entry in entries)} steps)"
+                       for (_, pattern), steps in zip(played, chain_steps(played), strict=True)]
+            what = f"{named}, {sum(entry.steps for entry in entries)} steps"
         midi = midiexport.export_midi(entries)
         midiexport.save(midi, output)
     except midiexport.ExportError as exc:
