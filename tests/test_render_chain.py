@@ -165,6 +165,16 @@ def note_ticks(midi: mido.MidiFile) -> dict[str, list[int]]:
     return ticks
 
 
+def tempo_changes(midi: mido.MidiFile) -> list[tuple[int, float]]:
+    """The tempo track's (tick, bpm) changes."""
+    now, tempos = 0, []
+    for message in midi.tracks[0]:
+        now += message.time
+        if message.type == "set_tempo":
+            tempos.append((now, round(mido.tempo2bpm(message.tempo), 3)))
+    return tempos
+
+
 def test_export_midi_of_a_chain_puts_each_entry_s_notes_where_it_plays(chain_slots, capsys):
     out = chain_slots / "chain.mid"
     assert main(["export-midi", "A01x2 A02x3 A03x2", "-o", str(out), "--patterns-dir", str(chain_slots)]) == 0
@@ -187,12 +197,7 @@ def test_export_midi_of_a_song_like_chain_has_each_entry_s_tempo_at_its_tick(cha
     played = three()
     midi = midiexport.export_midi([midiexport.ExportEntry(pattern, steps)
                                    for (_, pattern), steps in zip(played, chain_steps(played), strict=True)])
-    now, tempos = 0, []
-    for message in midi.tracks[0]:
-        now += message.time
-        if message.type == "set_tempo":
-            tempos.append((now, round(mido.tempo2bpm(message.tempo), 3)))
-    assert tempos == [(0, 120.0), (68 * TICKS_PER_STEP, 150.0)]
+    assert tempo_changes(midi) == [(0, 120.0), (68 * TICKS_PER_STEP, 150.0)]
 
 
 def test_after_an_odd_entry_the_next_starts_on_the_swung_grid_s_odd_step():
@@ -246,12 +251,7 @@ def test_export_midi_of_a_song_has_its_tempo_change_at_the_entry_and_its_mutes(c
     assert main(["export-midi", "verse", "-o", str(out), "--patterns-dir", str(chain_slots)]) == 0
     midi = mido.MidiFile(out)
     assert "r" not in note_ticks(midi) and len(note_ticks(midi)["l"]) == 16
-    now, tempos = 0, []
-    for message in midi.tracks[0]:
-        now += message.time
-        if message.type == "set_tempo":
-            tempos.append((now, round(mido.tempo2bpm(message.tempo), 3)))
-    assert tempos == [(0, 120.0), (68 * TICKS_PER_STEP, 150.0)]
+    assert tempo_changes(midi) == [(0, 120.0), (68 * TICKS_PER_STEP, 150.0)]
 
 
 def test_a_song_with_an_empty_slot_says_which_and_writes_nothing(chain_slots, capsys):
