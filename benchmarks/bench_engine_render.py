@@ -14,7 +14,10 @@
    noise), once with sine/saw/square oscillators. "setup" is the CPU
    time a render costs besides the audio (server, graph, pattern, file); "steady" is
    × real time without it, from the difference to a one-bar render.
-3. Precision: the clock's arithmetic, pos = (c - c0) × inc + base per sample (ClockMath),
+3. Song render speed: the six factory patterns as a song (each entry 4 bars, a tempo of
+   its own), rendered whole as `chronus render SONG` renders it (each next entry queued when
+   the one before switches in), × real time by CPU, set-up included, fastest of --repeats.
+4. Precision: the clock's arithmetic, pos = (c - c0) × inc + base per sample (ClockMath),
    evaluated in float32 (the graph's samples) and float64 (Python's, where it runs)
    over 30 minutes at 174 bpm (a step is 4137.93 samples); the onset error of each
    against the exact prediction.
@@ -43,8 +46,10 @@ import numpy as np
 from support.patterns import full_pattern  # the session the tests prove
 from support.render import click_pattern, expected_onset, onsets, pattern_of, read_wav
 
+from chronus_tui.chain import Chain, ChainEntry, ChainQueue, entry_onsets, play_steps, played_entries
 from chronus_tui.engine.protocol import ReplacePattern, Switched
-from chronus_tui.model import Pattern
+from chronus_tui.model import STEPS_PER_BAR, Pattern
+from chronus_tui.store import factory_patterns, load_file
 from chronus_tui.synth.offline import render
 from chronus_tui.timing import EPS_STEPS
 
@@ -142,6 +147,28 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
     return rows
 
 
+def song_speed(folder: Path, repeats: int, bars: int = 4) -> dict[str, Any]:
+    """× real time (CPU, set-up included) of a song of the factory patterns, `bars` bars an
+    entry at a tempo of its own, rendered whole with 1024-sample blocks; the fastest of `repeats`."""
+    patterns = [load_file(path) for path in factory_patterns()]
+    song = Chain(tuple(ChainEntry(slot, bars * STEPS_PER_BAR // play_steps(pattern), bpm=118.0 + 6 * slot)
+                       for slot, pattern in enumerate(patterns, 1)), loop=False)
+    played = played_entries(song, lambda slot: patterns[slot - 1])
+    cpus = []
+    for _ in range(repeats):
+        queue = ChainQueue(played)
+        cpu = time.process_time()
+        result = render(played[0][1], folder / "song.wav", frames=entry_onsets(played, SR)[-1], sr=SR,
+                        buffer=1024, schedule={0: queue.first()}, react=queue.react,
+                        loads=[pattern for _, pattern in played[1:]])
+        cpus.append(time.process_time() - cpu)
+    audio = result.frames / result.sr
+    return {"entries": len(played), "bars": bars * len(played), "audio_s": round(audio, 2),
+            "switches": sum(isinstance(event, Switched) for event in result.events),
+            "cpu_s": round(min(cpus), 3), "x_realtime_cpu": round(audio / min(cpus), 1),
+            "x_realtime_cpu_median": round(audio / statistics.median(cpus), 1)}
+
+
 def clock_drift(dtype: type, bpm: float, minutes: float, chunk: int = 1 << 22) -> dict[str, Any]:
     """Max onset error (samples) of the clock's arithmetic in `dtype`, per span."""
     inc = dtype(1.0 / (SR * 60 / bpm / 4))
@@ -185,6 +212,7 @@ def main() -> int:
         grid = onset_errors(folder)
         switches = switch_errors(folder)
         speed = render_speed(folder, args.seconds, args.repeats)
+        song = song_speed(folder, args.repeats)
     drift = [clock_drift(np.float32, 174.0, args.minutes), clock_drift(np.float64, 174.0, args.minutes)]
 
     print("onset error (samples) against the timing model, 4 bars of 16ths")
@@ -208,6 +236,9 @@ def main() -> int:
                 for r in speed if r["buffer"] == 1024]
     print(f"want ≥ {WANT_X:g}× real time, whole render, 1024-sample blocks (chronus render's): "
           + "; ".join(verdicts))
+    print(f"\nsong render: the {song['entries']} factory patterns, {song['bars']} bars, a tempo each, "
+          f"{song['switches']} switches: {song['audio_s']} s of audio in {song['cpu_s']} s CPU, "
+          f"{song['x_realtime_cpu']}× real time (median {song['x_realtime_cpu_median']}×)")
     print("\nclock precision at 174 bpm: max onset error (samples) after N minutes")
     for r in drift:
         marks = "  ".join(f"{k} min: {v}" for k, v in r["max_error_after_min"].items())
@@ -215,7 +246,7 @@ def main() -> int:
 
     print()
     write_result(args.output, {**machine(), "onset_error": grid, "bar_switch": switches,
-                               "render_speed": speed, "clock_precision": drift})
+                               "render_speed": speed, "song_render_speed": song, "clock_precision": drift})
     return 0
 
 

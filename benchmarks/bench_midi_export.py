@@ -1,6 +1,7 @@
-"""Time to export 128 bars as a Standard MIDI File: 8 entries × 16 bars of the factory patterns,
-back to back (what a song will hand the exporter), then the file's bytes written as the
-exporter writes them (temporary file, fsync, rename).
+"""Time to export a 128-bar song as a Standard MIDI File: a chain of 8 entries of 16 bars each
+over the factory patterns (each entry's repeats × its pattern's play, a song's tempo on every
+entry, as `chronus export-midi SONG` hands them to the exporter), then the file's bytes written
+as the exporter writes them (temporary file, fsync, rename).
 
     .venv/bin/python benchmarks/bench_midi_export.py [--runs 30]
 
@@ -17,6 +18,8 @@ from bench_store import timed  # warm up, then p50 / p99 / max in ms
 from report import RESULTS, arguments, machine, write_result
 
 from chronus_tui import midiexport
+from chronus_tui.chain import Chain, ChainEntry, chain_steps, play_steps, played_entries
+from chronus_tui.model import STEPS_PER_BAR
 from chronus_tui.store import factory_patterns, load_file
 
 ENTRIES, BARS = 8, 16
@@ -28,8 +31,13 @@ def main() -> int:
     args = parser.parse_args()
 
     patterns = [load_file(path) for path in factory_patterns()]
-    entries = [midiexport.ExportEntry(pattern, BARS)
-               for pattern in itertools.islice(itertools.cycle(patterns), ENTRIES)]
+    slots = list(itertools.islice(itertools.cycle(range(1, len(patterns) + 1)), ENTRIES))
+    song = Chain(tuple(ChainEntry(slot, BARS * STEPS_PER_BAR // play_steps(patterns[slot - 1]),
+                                  bpm=120.0 + 4 * k) for k, slot in enumerate(slots)), loop=False)
+    played = played_entries(song, lambda slot: patterns[slot - 1])
+    entries = [midiexport.ExportEntry(pattern, steps)
+               for (_, pattern), steps in zip(played, chain_steps(played), strict=True)]
+    assert sum(entry.steps for entry in entries) == ENTRIES * BARS * STEPS_PER_BAR
     midi = midiexport.export_midi(entries)
     with tempfile.TemporaryDirectory(prefix="chronus-bench-") as folder:
         path = Path(folder) / "song.mid"
@@ -41,7 +49,8 @@ def main() -> int:
 
     facts = machine()
     notes = midiexport.note_count(midi)
-    print(f"{ENTRIES} entries × {BARS} bars ({', '.join(p.name for p in patterns)}): {len(midi.tracks)} "
+    print(f"a song of {ENTRIES} entries × {BARS} bars ({', '.join(p.name for p in patterns)}), a tempo "
+          f"each: {len(midi.tracks)} "
           f"tracks, {notes} notes, {size} bytes; {args.runs} runs; load average "
           f"{facts['load_average_1min']:.2f} on {facts['cpus']} CPUs")
     print(f"{'operation':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
