@@ -11,6 +11,12 @@ listener: it runs on the engine's reader thread and must not block.
 At the end of a chain that does not loop, a copy of the last entry without its tracks is
 queued: the music stops exactly on the line, then the transport stops and the last entry is
 put back as it was.
+
+A slot's follow action (model.Follow) is a chain made on the fly, while no chain runs: when a
+pattern with one starts playing (it switches in, loads while playing, or the transport starts)
+or its follow action changes, what follows it is queued with `after` plays of it as the launch
+quantum. A load, a cancel or a stop by anyone else ends it as it ends a chain; a pattern that
+then starts playing follows its own action.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chronus_tui.chain import Chain, ChainEntry, ChainError, entry_pattern, entry_quantum, play_steps
-from chronus_tui.model import STEPS_PER_BAR, Pattern
-from chronus_tui.store import StoreError, slot_label
+from chronus_tui.model import FOLLOW_ACTIONS, STEPS_PER_BAR, Follow, Pattern, check_follow
+from chronus_tui.store import SLOT_COUNT, StoreError, parse_slot, slot_label
 
 if TYPE_CHECKING:
     from chronus_tui.session import Change, LoadAt, PendingLoad, Session
@@ -31,6 +37,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAIN_SOURCE = "chain"  # the author of the loads a chain makes
+FOLLOW_SOURCE = "follow"  # the author of the loads a follow action makes
+FOLLOW_OFF = "off"
+FOLLOW_USAGE = f"{FOLLOW_OFF}, or AFTER ACTION [SLOT …]: 4 next, 2 slot A03, 1 random A03 B07 (AFTER: plays)"
+
+
+def follow_words(follow: Follow) -> str:
+    """A follow action as parse_follow reads it: `4 next`, `2 slot A05`, `1 random A03 B07`."""
+    return " ".join([str(follow.after), follow.action, *map(slot_label, follow.slots)])
+
+
+def parse_follow(text: str) -> Follow | None:
+    """A follow action as typed (`4 next`, `2 previous`, `1 slot A03`, `2 random A03 B07 21`;
+    slots as A01–H16 or 1–128), or None for `off`; ChainError or PatternError says what is wrong."""
+    words = text.split() if isinstance(text, str) else []
+    if [word.lower() for word in words] == [FOLLOW_OFF]:
+        return None
+    if len(words) < 2 or not (words[0].isascii() and words[0].isdigit() and len(words[0]) <= 3):
+        raise ChainError(f"{text!r} is not a follow action: {FOLLOW_USAGE}")
+    action = words[1].lower()
+    if action not in FOLLOW_ACTIONS:
+        raise ChainError(f"{words[1]!r} is not one of {', '.join(FOLLOW_ACTIONS)}")
+    slots = []
+    for word in words[2:]:
+        slot = parse_slot(word)
+        if slot is None:
+            raise ChainError(f"{word!r} is not a slot (A01–H16 or 1–{SLOT_COUNT})")
+        slots.append(slot)
+    return check_follow(int(words[0]), action, slots)
 
 
 @dataclass
@@ -64,7 +98,11 @@ class ChainPlayer:
         self.chain: Chain | None = None
         self.song: str | None = None  # the song the chain came from, if it did
         self._run: _Run | None = None
-        self._jobs: queue.SimpleQueue[tuple[_Run, str]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[_Run | None, str]] = queue.SimpleQueue()
+        # The pattern, follow action and transport start the follow action was last played for
+        # (queued, or said to be unplayable): each is played once, however many changes ask.
+        self._followed: tuple[Pattern, Follow | None, int] | None = None
+        self._starts = 0  # transport starts: after a stop and a start the pattern follows again
         self._worker: threading.Thread | None = None
         session.subscribe(self._on_change)
 
@@ -152,6 +190,7 @@ class ChainPlayer:
     def _on_change(self, change: Change) -> None:
         run = self._run
         if run is None:
+            self._follow_change(change)
             return
         kind, data = change.kind, change.data
         if kind == "position":
@@ -167,6 +206,7 @@ class ChainPlayer:
                 self._jobs_put(run, "next")
         elif self._taken_over(change) and self._end():
             self._announce(change.source)
+            self._follow_change(change)  # what took over may have a follow action
 
     @staticmethod
     def _taken_over(change: Change) -> bool:
@@ -194,7 +234,7 @@ class ChainPlayer:
 
     # -- the worker: reads slots, queues entries ------------------------------------------
 
-    def _jobs_put(self, run: _Run, job: str) -> None:
+    def _jobs_put(self, run: _Run | None, job: str) -> None:
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, name="chronus-chain", daemon=True)
             self._worker.start()
@@ -206,9 +246,11 @@ class ChainPlayer:
             try:
                 if self._run is not run:
                     continue
-                if job == "next":
+                if job == "follow":
+                    self._follow()
+                elif job == "next" and run is not None:
                     self._queue_next(run)
-                else:
+                elif run is not None:
                     self._finish(run)
             except Exception:  # the chain ends; the music and the process go on
                 log.exception("the chain failed")
@@ -271,6 +313,66 @@ class ChainPlayer:
             pattern, slot = run.last
             session.apply_snapshot(pattern, "now", slot=slot, source=CHAIN_SOURCE)
         self._announce(CHAIN_SOURCE)
+
+    # -- follow actions (no chain running) ---------------------------------------------------
+
+    def _follow_change(self, change: Change) -> None:
+        """A pattern that may start playing, or a follow action changed: the worker looks."""
+        kind = change.kind
+        if kind == "transport" and change.data.get("playing"):
+            with self._lock:
+                self._starts += 1
+        if kind in ("pattern", "follow", "transport"):
+            self._jobs_put(None, "follow")
+
+    def _follow(self) -> None:
+        """Queue what follows the playing pattern, for the line after `after` plays of it
+        (counted from its start); a follow load queued for what it no longer is is cancelled."""
+        session = self._session
+        pattern = session.pattern
+        follow, slot, starts = pattern.follow, session.transport.playing_slot, self._starts
+        followed = self._followed
+        if followed is not None and followed[0] is pattern and followed[1:] == (follow, starts):
+            return  # played already (and a load, cancel or stop by anyone else since ended it)
+        pending = session.pending
+        if pending is not None and pending.source != FOLLOW_SOURCE:
+            return  # someone's load comes next: once it plays, its own action follows
+        if pending is not None:  # queued for another pattern or action than this one
+            session.cancel_queued(FOLLOW_SOURCE, token=pending.token)
+        if not session.transport.playing:
+            return
+        with self._lock:
+            self._followed = (pattern, follow, starts)
+        if follow is None:
+            return
+        try:
+            target = self._follow_target(follow, slot)
+            following = session.store.load(target)
+        except (ValueError, StoreError) as exc:
+            where = f" of {slot_label(slot)}" if slot else ""
+            session.report_error(f"follow action{where} ({follow_words(follow)}): {exc}; "
+                                 "the pattern plays on", FOLLOW_SOURCE)
+            return
+
+        def still_playing() -> bool:  # asked under the session lock: no other load comes between
+            return (self._run is None and session.pattern is pattern and pattern.follow == follow
+                    and session.transport.playing and session.engine is not None and session.pending is None)
+
+        every = follow.after * play_steps(pattern)
+        try:
+            session.apply_snapshot(following, "bar", slot=target, source=FOLLOW_SOURCE, every=every,
+                                   only_if=still_playing)
+        except ValueError:
+            return  # overtaken: what took over follows its own action
+
+    def _follow_target(self, follow: Follow, slot: int | None) -> int:
+        if follow.action == "slot":
+            return follow.slots[0]
+        if follow.action == "random":
+            return self._session.follow_random.choice(follow.slots)
+        if not slot:
+            raise ChainError(f"{follow.action}: the pattern playing is from no slot")
+        return (slot - 1 + (1 if follow.action == "next" else -1)) % SLOT_COUNT + 1
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from chronus_tui.store import StoreError, check_slot, slot_label
 # A target is a tuple naming one piece of the live state:
 #   ("param", module, param)   a sound parameter: a number
 #   ("bpm",) ("swing",)        numbers; ("name",): the pattern's name
+#   ("follow",)                the pattern's follow action: {after, action, slots}, None when none
 #   ("step", track, index)     one step: [on, accent, note, slide], + cents when not 0
 #                              (so journals from before cents, and steps without them, read the same)
 #   ("field", track, field)    mute, solo (bool), level, gate (numbers)
@@ -127,7 +128,8 @@ def target_from_record(raw: object) -> Target:
 
 # The types of each kind of target's parts (see Target).
 _TARGET_SHAPES: dict[object, tuple[type, ...]] = {
-    "param": (str, str, str), "bpm": (str,), "swing": (str,), "name": (str,), "step": (str, str, int),
+    "param": (str, str, str), "bpm": (str,), "swing": (str,), "name": (str,), "follow": (str,),
+    "step": (str, str, int),
     "field": (str, str, str), "track": (str, str), "pattern": (str,)}
 
 
@@ -145,6 +147,8 @@ def read(pattern: Pattern, slot: int | None, target: Target) -> Any:
             return pattern.swing
         case ("name",):
             return pattern.name
+        case ("follow",):
+            return None if pattern.follow is None else patternfile.follow_to_dict(pattern.follow)
         case ("step", name, index):
             s = pattern.track(name).steps[index]
             return [s.on, s.accent, s.note, s.slide, *([s.cents] if s.cents else [])]
@@ -182,6 +186,8 @@ def _write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int |
             pattern.swing = SWING_SPEC.check(value, "swing")
         case ("name",):
             pattern.name = check_name(value, "name")
+        case ("follow",):
+            pattern.follow = None if value is None else patternfile.follow_from_dict(value)
         case ("step", name, index):
             track = pattern.track(name)
             if not 0 <= index < track.length:
@@ -276,6 +282,8 @@ def _describe(op: Op) -> str:
             return f"{what} {before:g} → {after:g}"
         case ("name",):
             return f"name {before!r} → {after!r}"
+        case ("follow",):
+            return "follow action off" if after is None else f"follow action {follow_text(after)}"
         case ("step", name, index):
             return f"{name} step {index + 1} {_step_change(before, after)}"
         case ("field", name, field_name):
@@ -295,6 +303,12 @@ def _describe(op: Op) -> str:
             slot, name = after.get("slot"), after["pattern"].get("name", "")
             return f"load {slot_label(slot)} {name!r}" if slot else f"load {name!r}"
     return "edit"
+
+
+def follow_text(value: dict[str, Any]) -> str:
+    """A follow action's journal value in words: `after 4 plays: next`, `after 1 play: random A03 A05`."""
+    plays = "play" if value["after"] == 1 else "plays"
+    return " ".join([f"after {value['after']} {plays}: {value['action']}", *map(slot_label, value["slots"])])
 
 
 def label(target: Target) -> str:

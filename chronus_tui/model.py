@@ -264,6 +264,44 @@ def _copy_steps(steps: list[Step]) -> list[Step]:
     return [Step(s.on, s.accent, s.note, s.slide, s.cents) for s in steps]
 
 
+FOLLOW_AFTER_RANGE = (1, 64)  # plays of the pattern before its follow action
+FOLLOW_ACTIONS = ("next", "previous", "slot", "random")
+FOLLOW_SLOT_RANGE = (1, 128)  # A01–H16 (store.SLOT_COUNT; the autosave is no target)
+MAX_FOLLOW_SET = 16  # slots a "random" action chooses among
+
+
+@dataclass(frozen=True)
+class Follow:
+    """What plays after `after` plays of a slot's pattern, as in Ableton's follow actions:
+    the next slot, the previous one, slot `slots[0]`, or one of `slots` at random."""
+
+    after: int
+    action: str
+    slots: tuple[int, ...] = ()
+
+
+def check_follow(after: object, action: object, slots: object, path: str = "follow") -> Follow:
+    """A follow action from outside, checked; PatternError names the bad part."""
+    low, high = FOLLOW_AFTER_RANGE
+    if isinstance(after, bool) or not isinstance(after, int) or not low <= after <= high:
+        raise PatternError(f"{path}.after", f"{after!r} is not a whole number of plays {low}–{high}")
+    if action not in FOLLOW_ACTIONS:
+        raise PatternError(f"{path}.action",
+                           f"{excerpt(repr(action), 40)} is not one of {', '.join(FOLLOW_ACTIONS)}")
+    if not isinstance(slots, (list, tuple)):
+        raise PatternError(f"{path}.slots", f"{excerpt(repr(slots), 40)} is not a list of slots")
+    wanted = {"next": (0, 0), "previous": (0, 0), "slot": (1, 1), "random": (1, MAX_FOLLOW_SET)}[action]
+    if not wanted[0] <= len(slots) <= wanted[1]:
+        count = "no slot" if wanted[1] == 0 else "one slot" if wanted[1] == 1 else f"1–{wanted[1]} slots"
+        raise PatternError(f"{path}.slots", f"{action!r} takes {count}, not {len(slots)}")
+    first, last = FOLLOW_SLOT_RANGE
+    for index, slot in enumerate(slots):
+        if isinstance(slot, bool) or not isinstance(slot, int) or not first <= slot <= last:
+            raise PatternError(f"{path}.slots[{index}]",
+                               f"{excerpt(repr(slot), 40)} is not a slot {first}–{last}")
+    return Follow(after, action, tuple(slots))
+
+
 @dataclass
 class Pattern:
     """Everything that makes a sound: what a slot file holds and the Session owns."""
@@ -274,6 +312,7 @@ class Pattern:
     tracks: list[Track] = field(default_factory=list)
     modules: dict[str, dict[str, float]] = field(default_factory=default_modules)
     saved_at: str | None = None
+    follow: Follow | None = None  # what plays after it (a slot's follow action)
 
     def track(self, name: str) -> Track:
         for track in self.tracks:

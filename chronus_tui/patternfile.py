@@ -21,11 +21,13 @@ from chronus_tui.model import (
     NOTE_RANGE,
     PARAM_INDEX,
     SWING_SPEC,
+    Follow,
     Pattern,
     PatternError,
     Step,
     Track,
     check_cents,
+    check_follow,
     check_name,
     check_note,
     check_voice,
@@ -36,17 +38,22 @@ FORMAT = "chronus-pattern"
 # 2: a track's "steps" may run past its "length" (the hidden steps, kept); a step's optional
 # "cents" (absent: 0) is a schema-2 field: it is written only when not 0, so every file without
 # a fine-tuned note keeps its bytes, and a reader without it refuses such a file naming the field.
+# The pattern's optional "follow" (its slot's follow action) is another such field, written only when set.
 SCHEMA = 2
 MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every slot listing
 
 
 def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
     """A complete, self-contained, JSON-ready dict of the pattern (shares nothing with it)."""
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT,
         "schema": SCHEMA,
         "name": pattern.name,
         "saved_at": pattern.saved_at,
+    }
+    if pattern.follow is not None:
+        data["follow"] = follow_to_dict(pattern.follow)
+    return data | {
         "sequencer": {
             "bpm": pattern.bpm,
             "swing": pattern.swing,
@@ -54,6 +61,19 @@ def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
         },
         "modules": {module: dict(params) for module, params in pattern.modules.items()},
     }
+
+
+def follow_to_dict(follow: Follow) -> dict[str, Any]:
+    """A follow action as a file holds it (follow_from_dict reads it back)."""
+    return {"after": follow.after, "action": follow.action, "slots": list(follow.slots)}
+
+
+def follow_from_dict(data: object, path: str = "follow") -> Follow:
+    """A follow action from a file or a journal; PatternError names the bad field."""
+    if not isinstance(data, dict):
+        raise PatternError(path, "expected an object")
+    _expect_keys(data, path, required={"after", "action"}, optional={"slots"})
+    return check_follow(data["after"], data["action"], data.get("slots", []), path)
 
 
 def track_to_dict(track: Track) -> dict[str, Any]:
@@ -90,7 +110,7 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
     if "format" not in data and "schema_version" in data:
         return pattern_from_dict(legacy.convert(data, dropped if dropped is not None else []))
     _expect_keys(data, "", required={"format", "schema", "sequencer"},
-                 optional={"name", "saved_at", "modules"})
+                 optional={"name", "saved_at", "modules", "follow"})
     schema, saved_at = check_header(data, FORMAT, SCHEMA)
     seq = data["sequencer"]
     if not isinstance(seq, dict):
@@ -114,6 +134,7 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
         tracks=parsed_tracks,
         modules=_modules_from_dict(data.get("modules", {})),
         saved_at=saved_at,
+        follow=follow_from_dict(data["follow"]) if "follow" in data else None,
     )
 
 

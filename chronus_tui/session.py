@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 from chronus_tui import history, patternfile, recording
 from chronus_tui.chain import Chain, ChainEntry, ChainError, check_entries, check_entry, play_steps
-from chronus_tui.chainplay import CHAIN_SOURCE, ChainPlayer
+from chronus_tui.chainplay import CHAIN_SOURCE, FOLLOW_SOURCE, ChainPlayer
 from chronus_tui.engine.protocol import (
     CancelQueued,
     Command,
@@ -57,12 +58,14 @@ from chronus_tui.model import (
     MAX_TRACKS,
     STEPS_PER_BAR,
     SWING_SPEC,
+    Follow,
     ParamSpec,
     Pattern,
     PatternError,
     Pitch,
     Step,
     Track,
+    check_follow,
     check_name,
     check_pitch,
     check_voice,
@@ -129,6 +132,7 @@ class ChangeKind(StrEnum):
     TEMPO = "tempo"
     SWING = "swing"
     NAME = "name"  # the live pattern's name
+    FOLLOW = "follow"  # the live pattern's follow action set or cleared
     TRACKS = "tracks"  # a track added or removed, or all cleared
     TRACK = "track"  # one track's steps or settings
     PATTERN = "pattern"  # a whole pattern loaded (or a queued one switched in)
@@ -214,6 +218,7 @@ class Session:
         self._unannounced: list[Change] = []  # HISTORY changes made under the lock, sent by _notify
         self.recording: recording.Recording | None = None
         self.quantize: LoadAt = "bar"  # the launch quantize of a load that names none
+        self.follow_random = random.Random()  # picks a "random" follow action's slot; tests seed it
         self._chains = ChainPlayer(self)
 
     # -- listeners --------------------------------------------------------------
@@ -461,6 +466,8 @@ class Session:
                     changes.append(Change(kind, {target[0]: value, "clamped": False}, source))
                 case ("name",):
                     changes.append(Change(ChangeKind.NAME, {"name": value}, source))
+                case ("follow",):
+                    changes.append(Change(ChangeKind.FOLLOW, {"follow": value}, source))
                 case ("track", name) if name in added or value is None:
                     structure = True
                     changes.append(Change(ChangeKind.TRACKS, {"track": name}, source))
@@ -564,6 +571,8 @@ class Session:
                 self._pending = pending
                 self.transport.queued_slot = slot
             else:
+                if self._pending is not None:  # else the engine would still switch to it on its line
+                    self._send(CancelQueued())
                 self._pending = None
                 self.transport.queued_slot = None
                 with self._journaled(source, ("pattern",)):
@@ -677,6 +686,25 @@ class Session:
         with self._journaled(source, ("name",)):
             self._pattern.name = name
         self._notify(Change(ChangeKind.NAME, {"name": name}, source))
+
+    def set_follow(self, after: int, action: str, slots: Iterable[int] = (), source: str = "") -> None:
+        """Give the live pattern a follow action (model.Follow): after `after` plays, the next
+        or previous slot, slot `slots[0]`, or one of `slots` at random plays; saved with it."""
+        try:
+            follow = check_follow(after, action, tuple(slots))
+        except PatternError as exc:
+            raise SessionError(str(exc)) from exc
+        self._set_follow(follow, source)
+
+    def clear_follow(self, source: str = "") -> None:
+        """The live pattern plays on, with no follow action."""
+        self._set_follow(None, source)
+
+    def _set_follow(self, follow: Follow | None, source: str) -> None:
+        with self._journaled(source, ("follow",)):
+            self._pattern.follow = follow
+            value = self._read(("follow",))
+        self._notify(Change(ChangeKind.FOLLOW, {"follow": value}, source))
 
     # -- tracks -----------------------------------------------------------------
 
@@ -877,7 +905,7 @@ class Session:
             self.transport.playing = False
             self.transport.bar = self.transport.step = 0
             pending, self._pending = self._pending, None
-            if pending is not None and pending.source == CHAIN_SOURCE:  # a chain stops where it is
+            if pending is not None and pending.source in (CHAIN_SOURCE, FOLLOW_SOURCE):  # stops where it is
                 self.transport.queued_slot, pending = None, None
                 self._send(CancelQueued())
             self._send(SetTransport(False))
@@ -911,7 +939,7 @@ class Session:
             self._report_moved_aside(moved_aside, source)
         if slot != AUTOSAVE_SLOT:
             self._notify(Change(ChangeKind.SAVED, {"slot": slot, "name": name or snap["name"],
-                                                   "path": str(path)}, source))
+                                                   "path": str(path), "follow": "follow" in snap}, source))
         return path
 
     def load_slot(self, slot: int, at: LoadAt | None = None, source: str = "") -> PendingLoad | None:

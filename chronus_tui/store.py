@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from chronus_tui import patternfile
-from chronus_tui.model import Pattern, PatternError
+from chronus_tui.model import Follow, Pattern, PatternError
 
 if TYPE_CHECKING:
     from chronus_tui.chain import Chain
@@ -77,10 +77,12 @@ class SlotInfo:
     tracks: int | None = None
     saved_at: str | None = None
     error: str | None = None
+    follow: Follow | None = None  # the pattern's follow action
 
     def as_dict(self) -> dict[str, Any]:
+        follow = None if self.follow is None else patternfile.follow_to_dict(self.follow)
         return {"slot": self.slot, "name": self.name, "bpm": self.bpm, "tracks": self.tracks,
-                "saved_at": self.saved_at, "error": self.error, "path": str(self.path)}
+                "saved_at": self.saved_at, "error": self.error, "path": str(self.path), "follow": follow}
 
 
 def default_root() -> Path:
@@ -430,7 +432,7 @@ class SlotStore:
                 infos.append(SlotInfo(slot, path, error=str(exc)))
                 continue
             infos.append(SlotInfo(slot, path, pattern.name, pattern.bpm, len(pattern.tracks),
-                                  pattern.saved_at))
+                                  pattern.saved_at, follow=pattern.follow))
         return infos
 
     # -- library --------------------------------------------------------------

@@ -124,6 +124,7 @@ def test_every_notification_kind_is_a_session_change_kind(session: Session, list
     session.set_bpm(100)
     session.set_swing(0.1)
     session.set_name("live")
+    session.set_follow(2, "previous")
     session.add_track("t", "voice1", "x...")
     session.set_mute("t", True)
     session.save_slot(3)

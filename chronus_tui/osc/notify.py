@@ -79,6 +79,12 @@ def _progress(status: dict[str, Any]) -> list[Any]:
             status["next"] or ""]
 
 
+def _follow(value: dict[str, Any] | None) -> list[Any]:
+    if value is None:
+        return [0, "off"]
+    return [value["after"], value["action"], *value["slots"]]
+
+
 def _history(session: Session, data: dict[str, Any]) -> list[Any]:
     entry = data["entry"]
     return [data["action"], entry["id"], entry["author"], entry["summary"]]
@@ -91,6 +97,9 @@ NOTIFICATIONS: tuple[Notification, ...] = (
     Notification(ChangeKind.SWING, "/notify/swing", "swing", "the swing changed", lambda s, d: [d["swing"]]),
     Notification(ChangeKind.NAME, "/notify/name", "name", "the pattern was renamed",
                  lambda s, d: [d["name"]]),
+    Notification(ChangeKind.FOLLOW, "/notify/follow", "after action slot …",
+                 "the pattern's follow action was set (slots as numbers) or cleared (0 off)",
+                 lambda s, d: _follow(d["follow"])),
     Notification(ChangeKind.TRACKS, "/notify/tracks", "name …",
                  "a track was added or removed: every track's name",
                  lambda s, d: [t.name for t in s.pattern.tracks]),

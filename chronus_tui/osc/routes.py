@@ -21,19 +21,24 @@ from typing import Any, TypeVar
 
 from chronus_tui import midiexport
 from chronus_tui.chain import MAX_ENTRIES, Chain, ChainError, parse_chain
+from chronus_tui.chainplay import FOLLOW_OFF, FOLLOW_USAGE, parse_follow
 from chronus_tui.history import HISTORY_LIMIT, Entry
 from chronus_tui.legacy import TRACK_VOICE_FIELDS
 from chronus_tui.model import (
     ACID_VOICE,
     BPM_RANGE,
+    FOLLOW_ACTIONS,
+    FOLLOW_AFTER_RANGE,
     GATE_RANGE,
     LENGTH_RANGE,
     LEVEL_RANGE,
+    MAX_FOLLOW_SET,
     MAX_NAME,
     NOTE_RANGE,
     PARAM_INDEX,
     SWING_RANGE,
     VOICES,
+    Follow,
     Step,
     fmt_range,
     parse_steps,
@@ -343,6 +348,7 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
     return _json_reply({
         "name": snap["name"], "bpm": snap["sequencer"]["bpm"], "swing": snap["sequencer"]["swing"],
         "playing": status["playing"], "bar": status["bar"], "step": status["step"], "tracks": tracks,
+        "follow": snap.get("follow"),
     })
 
 
@@ -412,20 +418,49 @@ def pattern_load(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((a["slot"], "queued", pending.at), wait_for=pending.token)
 
 
+def _follow_args(values: list[Any]) -> Follow | None:
+    """/pattern/follow's arguments: `off`, or after, action and its slots (A03 or 3), as words."""
+    text = _joined_words(values, f"part of a follow action ({FOLLOW_USAGE})")
+    try:
+        return parse_follow(text)
+    except ValueError as exc:
+        raise ArgError(str(exc)) from None
+
+
+FOLLOW = Kind("follow action", _follow_args,
+              f"`off`, or AFTER (plays, {fmt_range(*FOLLOW_AFTER_RANGE)}) then {', '.join(FOLLOW_ACTIONS)}; "
+              f"`slot` takes one slot, `random` 1–{MAX_FOLLOW_SET} (A03 or 3)")
+
+
+def pattern_follow(req: Request, a: dict[str, Any]) -> Reply:
+    follow = a["follow"]
+    if follow is None:
+        req.session.clear_follow(req.source)
+        return Reply((FOLLOW_OFF,))
+    req.session.set_follow(follow.after, follow.action, follow.slots, req.source)
+    return Reply((follow.after, follow.action, *map(slot_label, follow.slots)))
+
+
 def pattern_quantize(req: Request, a: dict[str, Any]) -> Reply:
     req.session.set_quantize(a["quantize"], req.source)
     return Reply((a["quantize"],))
 
 
-def _chain_entries(values: list[Any]) -> Chain:
-    """/chain/set's arguments: entries as one string or one argument each (a slot number too)."""
+def _joined_words(values: list[Any], what: str) -> str:
+    """Words sent as one string or one argument each (a slot number too), as one text."""
     words = []
     for value in values:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ArgError(f"{value!r} is not a chain entry (SLOTxN)")
+            raise ArgError(f"{value!r} is not {what}")
         words.append(str(value))
+    return " ".join(words)
+
+
+def _chain_entries(values: list[Any]) -> Chain:
+    """/chain/set's arguments: entries as one string or one argument each (a slot number too)."""
+    text = _joined_words(values, "a chain entry (SLOTxN)")
     try:
-        return parse_chain(" ".join(words))
+        return parse_chain(text)
     except ChainError as exc:
         raise ArgError(str(exc)) from None
 
@@ -775,8 +810,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/gate", (_ID, Arg("gate", NUMBER, "fraction of a step", range=GATE_RANGE,
                                  out_of_range="clamped")),
           seq_gate, "set a track's gate length"),
-    Route("/seq/status", (), seq_status, "tempo, swing, transport and every track with steps and notes",
-          query=True),
+    Route("/seq/status", (), seq_status, "tempo, swing, transport, every track with steps and notes, "
+          "and the follow action ({after, action, slots} or null)", query=True),
     Route("/engine/status", (), engine_status,
           "backend, sr, buffer, cpu, playing (sound now), transport_running, playing_slot, queued_slot, "
           "bar, step, position (bar:step), engine (up, down, restarting or stopped), engine_error, "
@@ -815,6 +850,13 @@ ROUTES: tuple[Route, ...] = (
           pattern_load, "load a slot: `/ok … queued` now and `/ok … switched` on the bar line while "
                         "playing; `/ok … loaded` when it applied at once",
           blocking=True),
+    Route("/pattern/follow", (), pattern_follow,
+          "the live pattern's follow action (saved with it): after AFTER plays the next slot, the "
+          "previous one (H16 and A01 wrap), slot SLOT, or one of up to 16 slots at random plays, "
+          "queued for the line after those plays, while no chain runs; `off` clears it (an edit: "
+          "undo takes it back). A load, cancel or stop by anyone ends it; an empty target is an error "
+          "and the pattern plays on",
+          extra=Arg("follow", FOLLOW, "`off`, or after action [slot …]")),
     Route("/pattern/quantize", (Arg("quantize", QUANTIZE),), pattern_quantize,
           "the launch quantize of a load or chain start that names none (at start: bar)"),
     Route("/chain/set", (), chain_set,
@@ -874,7 +916,8 @@ ROUTES: tuple[Route, ...] = (
                                 range=(1, _LIST_ALL), out_of_range="clamped", optional=True)),
           pattern_list,
           "every saved slot: slot, label, name, bpm, tracks, saved_at, error, path (in the patterns "
-          "folder); as a JSON list with no arguments, or a page `{total, first, next, slots}` with "
+          "folder), follow (its follow action {after, action, slots}, or null); as a JSON list with "
+          "no arguments, or a page `{total, first, next, slots}` with "
           "`first` (ask again from `next` until it is null). Without arguments a list too large for "
           "one datagram is answered as the first page; texts are cut to "
           f"{LISTED_TEXT['name']} (name), {LISTED_TEXT['saved_at']} (saved_at) and "

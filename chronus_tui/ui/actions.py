@@ -93,6 +93,8 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("select_slot(-16)", ("left_curly_bracket",), "Previous bank", "Slots"),
     UiAction("select_slot(16)", ("right_curly_bracket",), "Next bank", "Slots"),
     UiAction("goto_slot", ("g",), "Go to slot (A01–H16 or 1–128)", "Slots"),
+    UiAction("follow", ("F",), "Follow action of the playing pattern (4 next, 2 slot A03, off)", "Slots",
+             SLOTS),
     UiAction("select_slot(-1)", ("left",), "Slot left", "Slots panel", SLOTS),
     UiAction("select_slot(1)", ("right",), "Slot right", "Slots panel", SLOTS),
     UiAction("select_slot(-16)", ("up",), "Bank up", "Slots panel", SLOTS),

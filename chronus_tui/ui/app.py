@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
+from chronus_tui.chainplay import FOLLOW_OFF, FOLLOW_SOURCE, FOLLOW_USAGE, follow_words, parse_follow
 from chronus_tui.model import (
     BPM_SPEC,
     LENGTH_SPEC,
@@ -219,8 +220,10 @@ class ChronusApp(App[int]):
         data = change.data
         title = "" if change.source in ("", UI_SOURCE) else f"from {change.source}"
         label = slot_label(data["slot"]) if data.get("slot") else ""
+        if change.source == FOLLOW_SOURCE and change.kind in (ChangeKind.QUEUED, ChangeKind.PATTERN):
+            return  # a follow action's loads: the transport shows them, not a toast each
         if change.kind == ChangeKind.SAVED:
-            self.slots.set_entry(data["slot"], data["name"])
+            self.slots.set_entry(data["slot"], data["name"], data["follow"])
             self.notify(f"Saved {label} “{data['name']}”", title=title)
         elif change.kind == ChangeKind.RENAMED:
             self.slots.set_entry(data["slot"], data["name"])
@@ -346,6 +349,27 @@ class ChronusApp(App[int]):
                 self._select(slot)
 
         self.push_screen(PromptScreen("Go to slot", placeholder="A01–H16 or 1–128"), answered)
+
+    def action_follow(self) -> None:
+        """Type the playing pattern's follow action (`4 next`, `2 slot A03`, `off`): an edit."""
+        def answered(text: str | None) -> None:
+            if text is None or not text.strip():
+                return
+            try:
+                follow = parse_follow(text)
+            except ValueError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            if follow is None:
+                self._call(self.session.clear_follow)
+            else:
+                self._call(self.session.set_follow, follow.after, follow.action, follow.slots)
+
+        follow, slot = self.session.pattern.follow, self.session.transport.playing_slot
+        of = slot_label(slot) if slot else f"“{self.session.pattern.name}”"
+        self.push_screen(PromptScreen(f"Follow action of {of}: after N plays, next, previous, slot S or "
+                                      f"random S S …; {FOLLOW_OFF} clears it",
+                                      follow_words(follow) if follow else "", FOLLOW_USAGE), answered)
 
     # -- perform keys -----------------------------------------------------------------
 

@@ -20,12 +20,14 @@ LEGEND = (("saved", "saved"), ("playing", "playing"), ("queued", "queued"), ("br
 NAME_WIDTH = 10
 # Pad header, a row per bank, the selected slot, then the bank's names in two columns.
 FULL_HEIGHT = 1 + len(BANKS) + 1 + PADS // 2
+FOLLOW_MARK = "↪"  # after a slot's mark in the bank's names: it has a follow action
 
 
 @dataclass(frozen=True)
 class SlotEntry:
     name: str | None = None
     error: str | None = None
+    follow: bool = False  # the file has a follow action
 
 
 class SlotBrowser(SessionPanel, can_focus=True):
@@ -33,7 +35,7 @@ class SlotBrowser(SessionPanel, can_focus=True):
 
     BINDINGS = bindings(SLOTS)
     REDRAW_ON = frozenset({ChangeKind.TRANSPORT, ChangeKind.QUEUED, ChangeKind.PATTERN,
-                           ChangeKind.SAVED, ChangeKind.RENAMED})
+                           ChangeKind.SAVED, ChangeKind.RENAMED, ChangeKind.FOLLOW})
 
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -47,13 +49,21 @@ class SlotBrowser(SessionPanel, can_focus=True):
 
     def rescan(self) -> None:
         """Read every slot file's name (broken files are shown, never fatal)."""
-        self.entries = {info.slot: SlotEntry(info.name, info.error)
+        self.entries = {info.slot: SlotEntry(info.name, info.error, info.follow is not None)
                         for info in self.session.list_slots() if info.slot > 0}
         self.refresh()
 
-    def set_entry(self, slot: int, name: str) -> None:
-        self.entries[slot] = SlotEntry(name)
+    def set_entry(self, slot: int, name: str, follow: bool | None = None) -> None:
+        """A slot saved (`follow`: whether its file has a follow action) or renamed (None: as it was)."""
+        was = self.entries.get(slot, SlotEntry()).follow
+        self.entries[slot] = SlotEntry(name, follow=was if follow is None else follow)
         self.refresh()
+
+    def has_follow(self, slot: int) -> bool:
+        """The slot has a follow action: the live pattern's for the slot playing, else its file's."""
+        if slot == self.session.transport.playing_slot:
+            return self.session.pattern.follow is not None
+        return self.entries.get(slot, SlotEntry()).follow
 
     def select(self, slot: int) -> None:
         self.selected = min(max(slot, 1), SLOT_COUNT)
@@ -123,7 +133,8 @@ class SlotBrowser(SessionPanel, can_focus=True):
             for slot in (first + row, first + row + half):
                 state = self.state(slot)
                 style = STYLES[state] + (" reverse" if slot == self.selected else "")
-                text.append(f"{slot_label(slot)}{MARKS[state]} ", style=style.strip())
+                follows = FOLLOW_MARK if self.has_follow(slot) else " "
+                text.append(f"{slot_label(slot)}{MARKS[state]}{follows}", style=style.strip())
                 name = self.entries.get(slot, SlotEntry()).name or ""
                 text.append(f"{name[:NAME_WIDTH]:<{NAME_WIDTH}}", style="dim" if state == "empty" else "")
                 text.append(" ")
