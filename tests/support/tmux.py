@@ -55,8 +55,9 @@ class TmuxChronus:
                "XDG_DATA_HOME": str(workdir / "data"), "XDG_CONFIG_HOME": str(workdir / "config"),
                **(env or {})}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # COLUMNS/LINES (pytest sets them) would override the pane's real size.
-        command = (f"env -u COLUMNS -u LINES {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
+        # COLUMNS/LINES (pytest sets them) would override the pane's real size; the test's
+        # $CHRONUS_CONFIG_DIR would hide the XDG_CONFIG_HOME the settings are looked for in.
+        command = (f"env -u COLUMNS -u LINES -u CHRONUS_CONFIG_DIR {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
                    f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; sleep 600")
         self.tmux("new-session", "-d", "-s", "chronus", "-x", str(width), "-y", str(height), command)
 
