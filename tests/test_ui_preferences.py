@@ -26,7 +26,7 @@ from chronus_tui.ui.preferences import (
 def test_saved_preferences_load_back_and_no_temp_file_is_left(tmp_path: Path) -> None:
     folder = tmp_path / "made" / "on" / "save"
     save_preferences(folder, Preferences(flats=True))
-    assert json.loads((folder / "settings.json").read_text()) == {"flats": True}
+    assert json.loads((folder / "settings.json").read_text()) == {"flats": True, "quantize": "bar"}
     assert load_preferences(folder) == Preferences(flats=True)
     save_preferences(folder, Preferences(flats=False))
     assert load_preferences(folder) == Preferences(flats=False)

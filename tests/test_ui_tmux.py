@@ -239,4 +239,5 @@ def test_musical_value_keys_name_the_note_and_the_flats_setting_is_kept(engine_r
         assert app.exit_status() == "EXIT=0"
     finally:
         app.close()
-    assert json.loads((tmp_path / "config" / "chronus" / "settings.json").read_text()) == {"flats": True}
+    settings = json.loads((tmp_path / "config" / "chronus" / "settings.json").read_text())
+    assert settings == {"flats": True, "quantize": "bar"}

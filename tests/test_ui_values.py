@@ -258,14 +258,14 @@ async def test_the_flats_setting_is_kept_for_the_next_run(patterns_dir: Path) ->
     async with app.run_test(size=SIZE) as pilot:
         await palette(pilot, "flats / sharps")
     settings = app.config / "settings.json"
-    assert json.loads(settings.read_text()) == {"flats": True}
+    assert json.loads(settings.read_text()) == {"flats": True, "quantize": "bar"}
     again, _ = make_app(patterns_dir, engine=FakeEngine())
     async with again.run_test(size=SIZE) as pilot:
         await pilot.press("down", "down", *["right"] * 6)
         await pilot.pause()
         assert "· Eb2 ·" in grid_text(again)
         await palette(pilot, "flats / sharps")
-    assert json.loads(settings.read_text()) == {"flats": False}
+    assert json.loads(settings.read_text()) == {"flats": False, "quantize": "bar"}
 
 
 async def test_a_config_folder_that_cannot_be_written_keeps_the_toggle_for_the_run_and_says_so_once(

@@ -15,15 +15,17 @@ from textual.keys import format_key
 
 from chronus_tui.store import BANKS
 
-APP, GRID, SLOTS, PARAMS, PERFORM = "app", "grid", "slots", "params", "perform"
+APP, GRID, SLOTS, PARAMS, PERFORM, SONG = "app", "grid", "slots", "params", "perform", "song"
 # Where a scoped action works: the panel (by its border title) that must have focus.
 SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel",
-                PERFORM: "Perform strip"}
+                PERFORM: "Perform strip", SONG: "Song view"}
 # Perform keys: the bank's 16 pads on two letter rows (shift: load now), the 8 banks on digits.
 # Letters, not digits or symbols, for the pads: shift+letter is the same key on every layout.
 PAD_ROWS = (tuple("qwertyui"), tuple("asdfghjk"))
 PAD_KEYS = PAD_ROWS[0] + PAD_ROWS[1]
 BANK_KEYS = tuple("12345678")
+# In the slot browser a digit gives the chain's last entry that many plays (×1–×9).
+REPEAT_KEYS = tuple("123456789")
 # What the help screen and README show for an action with no key: run it from the palette.
 PALETTE_ONLY = "(palette)"
 
@@ -83,7 +85,8 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("swing(-0.05)", ("left_parenthesis",), "Swing −0.05", "Transport"),
     UiAction("record", ("ctrl+r",), "Record the set / stop recording", "Transport"),
     # Slots
-    UiAction("load('bar')", ("enter",), "Load slot at next bar", "Slots", footer="Load@bar"),
+    UiAction("load(None)", ("enter",), "Load slot at the next bar (or as Q sets)", "Slots",
+             footer="Load@bar"),
     UiAction("load('now')", ("L", "shift+enter"), "Load slot now", "Slots"),
     UiAction("save", ("S",), "Save to slot", "Slots", footer="Save"),
     UiAction("rename", ("R",), "Rename slot", "Slots", footer="Rename"),
@@ -159,6 +162,30 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("type_value", ("equals_sign",),
              "Type a value: the parameter, step note or BPM; or bpm/swing/length/note N", "Values"),
     UiAction("toggle_flats", (), "Show notes with flats / sharps", "Values"),
+    # Chains: slots marked in the browser, in order, play one after another
+    UiAction("chain_add", ("l",), "Add the slot to the chain (again: once more)", "Chains", SLOTS),
+    UiAction("chain_repeats({index})", REPEAT_KEYS, "The chain's last entry plays ×{place}", "Chains",
+             SLOTS, per_key=True, first=1, places=tuple("0123456789")),
+    UiAction("chain_type_repeats", ("X",), "Type the last entry's plays (1–64)", "Chains", SLOTS),
+    UiAction("chain_remove_last", ("z",), "Take the last entry off the chain", "Chains", SLOTS),
+    UiAction("chain_clear", ("Z",), "Clear the chain", "Chains", SLOTS),
+    UiAction("chain_start", ("P",), "Play the chain from the next launch line", "Chains"),
+    UiAction("chain_stop", ("O",), "Stop the chain (its pattern plays on)", "Chains"),
+    UiAction("cycle_quantize", ("Q",), "Launch quantize: bar, 2, 4, 8 bars, the pattern's end", "Chains"),
+    # Song view: the chain's entries with their tempo and mutes, in place of the Sound panel
+    UiAction("song_view", ("f3",), "Song view on / off", "Song"),
+    UiAction("song_cursor(-1)", ("up",), "Entry up", "Song", SONG),
+    UiAction("song_cursor(1)", ("down",), "Entry down", "Song", SONG),
+    UiAction("song_repeats(1)", ("right",), "Plays +1", "Song", SONG),
+    UiAction("song_repeats(-1)", ("left",), "Plays −1", "Song", SONG),
+    UiAction("song_tempo", ("B",), "BPM of the entry (empty: the slot's own)", "Song", SONG),
+    UiAction("song_mute", ("M",), "Mute / unmute one of the entry's tracks", "Song", SONG),
+    UiAction("song_move(-1)", ("shift+up",), "Move the entry up", "Song", SONG),
+    UiAction("song_move(1)", ("shift+down",), "Move the entry down", "Song", SONG),
+    UiAction("song_delete", ("z",), "Take the entry off", "Song", SONG),
+    UiAction("song_loop", ("l",), "Loop / play once and stop", "Song", SONG),
+    UiAction("song_save", ("w",), "Write the chain as a song (name)", "Song", SONG),
+    UiAction("song_load", ("r",), "Read a song into the chain", "Song", SONG),
     # Edit history: the keyboard undoes and redoes its own edits, the palette anyone's
     UiAction("undo", ("u", "ctrl+z"), "Undo your last edit", "Edit history"),
     UiAction("redo", ("U", "ctrl+y"), "Redo your last undone edit", "Edit history"),

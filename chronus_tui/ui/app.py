@@ -19,7 +19,15 @@ from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
-from chronus_tui.chainplay import FOLLOW_OFF, FOLLOW_SOURCE, FOLLOW_USAGE, follow_words, parse_follow
+from chronus_tui.chain import REPEATS_RANGE, Chain, ChainEntry
+from chronus_tui.chainplay import (
+    CHAIN_SOURCE,
+    FOLLOW_OFF,
+    FOLLOW_SOURCE,
+    FOLLOW_USAGE,
+    follow_words,
+    parse_follow,
+)
 from chronus_tui.model import (
     BPM_SPEC,
     LENGTH_SPEC,
@@ -33,7 +41,7 @@ from chronus_tui.model import (
     parse_note,
     step_value,
 )
-from chronus_tui.session import Change, ChangeKind, Session, SessionError
+from chronus_tui.session import QUANTUM_STEPS, Change, ChangeKind, LoadAt, Session, SessionError
 from chronus_tui.store import PADS, SLOT_COUNT, StoreError, parse_slot, slot_label
 from chronus_tui.ui.actions import ACTIONS, APP, bindings, key_display
 from chronus_tui.ui.clipboard import Clipboard
@@ -60,12 +68,19 @@ from chronus_tui.ui.widgets.bankstrip import BankStrip, strip_text
 from chronus_tui.ui.widgets.grid import StepGrid, step_note
 from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel, ParamRow, format_value
-from chronus_tui.ui.widgets.slots import SlotBrowser
+from chronus_tui.ui.widgets.slots import ChainView, SlotBrowser
+from chronus_tui.ui.widgets.song import SongPanel
 from chronus_tui.ui.widgets.transport import TransportBar
 
 log = logging.getLogger(__name__)
 
 UI_SOURCE = "ui"
+# The song view's mute choice that gives an entry back its slot's own mutes.
+AS_SAVED = "every track as the slot saved it"
+LAUNCH_PAST_BAR = ("bar2", "bar4", "bar8", "end")  # a queued load's toast says where these land
+# The launch quantize as the toast says it (session.QUANTUM_STEPS).
+QUANTIZE_WORDS = {"bar": "the next bar line", "bar2": "the next 2-bar line", "bar4": "the next 4-bar line",
+                  "bar8": "the next 8-bar line", "end": "the end of the playing pattern"}
 # The bank strip on the help screen: the keys and their slots (the names are on the main screen).
 HELP_STRIP_WIDTH = 68
 
@@ -111,8 +126,9 @@ class ChronusApp(App[int]):
         self.slots = SlotBrowser(session, id="slots")
         self.params = ParamPanel(session, self.preferences, id="params")
         self.strip = BankStrip(session, self.slots, id="strip")
+        self.song = SongPanel(session, self.slots, id="song")  # in the Sound panel's place (f3)
         self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.strip, self.slots,
-                                                 self.params)
+                                                 self.params, self.song)
         self.copied: Clipboard | None = None  # the app's clipboard, not the pattern's: it outlives a load
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
@@ -141,10 +157,13 @@ class ChronusApp(App[int]):
         with Horizontal(id="lower"):
             yield self.slots
             yield self.params
+            yield self.song
         yield Footer()
 
     async def on_mount(self) -> None:
         self.session.subscribe(self._on_change)
+        if self.preferences.quantize != self.session.quantize:  # the setting kept from the last run
+            self._call(self.session.set_quantize, self.preferences.quantize)
         self._preload_bank()
         self.grid.focus()
         self._follow_track()
@@ -218,10 +237,12 @@ class ChronusApp(App[int]):
     def _report(self, change: Change) -> None:
         """Notifications for what a musician must know, titled with who caused it."""
         data = change.data
+        if change.kind in (ChangeKind.CHAIN, ChangeKind.SONG) or (
+                change.source in (CHAIN_SOURCE, FOLLOW_SOURCE)
+                and change.kind in (ChangeKind.QUEUED, ChangeKind.PATTERN)):
+            return  # a chain and its entries: the chain line and the transport show them, not a toast each
         title = "" if change.source in ("", UI_SOURCE) else f"from {change.source}"
         label = slot_label(data["slot"]) if data.get("slot") else ""
-        if change.source == FOLLOW_SOURCE and change.kind in (ChangeKind.QUEUED, ChangeKind.PATTERN):
-            return  # a follow action's loads: the transport shows them, not a toast each
         if change.kind == ChangeKind.SAVED:
             self.slots.set_entry(data["slot"], data["name"], data["follow"])
             self.notify(f"Saved {label} “{data['name']}”", title=title)
@@ -231,7 +252,10 @@ class ChronusApp(App[int]):
         elif change.kind == ChangeKind.QUEUED and data.get("slot") is None and not data.get("name"):
             self.notify("Queued load cancelled", title=title)
         elif change.kind == ChangeKind.QUEUED:
-            self.notify(f"{label or 'Pattern'} “{data['name']}” queued for the next bar", title=title)
+            lands = data.get("lands")
+            past_bar = lands is not None and data["at"] in LAUNCH_PAST_BAR
+            when = f"bar {lands[0] + 1:03d}:{lands[1] + 1:02d}" if past_bar else "the next bar"
+            self.notify(f"{label or 'Pattern'} “{data['name']}” queued for {when}", title=title)
         elif change.kind == ChangeKind.PATTERN and not data.get("undo"):  # an undo: the transport says so
             what = f"{label} “{data['name']}”" if label else f"“{data['name']}”"
             verb = "Now playing" if data.get("switched") else "Loaded"
@@ -278,7 +302,7 @@ class ChronusApp(App[int]):
         self.run_worker(lambda: self.session.preload_slots(range(first, first + PADS)), thread=True,
                         group="preload", exit_on_error=False)
 
-    def _load(self, slot: int, at: str) -> None:
+    def _load(self, slot: int, at: LoadAt | None) -> None:
         """Load a slot at once from memory when it is preloaded and its file unchanged (a
         perform key reaches the engine within an audio block), else read it off the UI thread."""
         if self._call(self.session.load_preloaded_slot, slot, at) is False:
@@ -305,7 +329,8 @@ class ChronusApp(App[int]):
 
     # -- slots ----------------------------------------------------------------------
 
-    def action_load(self, at: str) -> None:
+    def action_load(self, at: LoadAt | None) -> None:
+        """`at` None: on the line of the launch quantize (Q)."""
         self._load(self.slots.selected, at)
 
     def action_save(self) -> None:
@@ -395,6 +420,226 @@ class ChronusApp(App[int]):
     def action_perform_bank(self, bank: int) -> None:
         """Another bank for the pads; the selected pad stays where it was."""
         self._select(bank * PADS + (self.slots.selected - 1) % PADS + 1)
+
+    # -- chains -----------------------------------------------------------------------
+    # The chain being built is the Session's own: each key is one of its song-entry methods,
+    # so a chain playing plays on with the edit, and OSC and the song view see the same chain.
+
+    def _chain(self) -> Chain | None:
+        """The Session's chain, its entries' tempos and mutes too (None: no entries)."""
+        return ChainView.of(self.session.song_status()).chain
+
+    def _chain_to_edit(self) -> Chain | None:
+        """The Session's chain; None, and a warning that says how to make one, when empty."""
+        chain = self._chain()
+        if chain is None:
+            add = key_display(next(a.keys[0] for a in ACTIONS if a.action == "chain_add"))
+            self.notify(f"the chain is empty: {add} in the slot browser adds the selected slot",
+                        severity="warning")
+        return chain
+
+    def _last_entry(self) -> tuple[int, ChainEntry] | None:
+        """The chain's last entry and its index; None (and a warning) when there is none."""
+        if (chain := self._chain_to_edit()) is None:
+            return None
+        return len(chain.entries) - 1, chain.entries[-1]
+
+    def action_chain_add(self) -> None:
+        """Add the selected slot at the chain's end, once; an empty or unreadable slot is refused."""
+        slot = self.slots.selected
+        entry = self.slots.entries.get(slot)
+        if entry is None or entry.error:
+            self.notify(f"{slot_label(slot)} is {'unreadable' if entry else 'empty'}: not added to the chain",
+                        severity="warning")
+            return
+        chain = self._chain()
+        self._call(self.session.insert_song_entry, len(chain.entries) if chain is not None else 0, slot)
+
+    def action_chain_repeats(self, repeats: int) -> None:
+        """The last entry plays `repeats` times."""
+        if (last := self._last_entry()) is not None:
+            self._call(self.session.set_song_entry, last[0], repeats=repeats)
+
+    def action_chain_type_repeats(self) -> None:
+        if (last := self._last_entry()) is None:
+            return
+        index, entry = last
+
+        def answered(text: str | None) -> None:
+            typed = (text or "").strip().lstrip("x×*")
+            if typed:  # anything but a whole number is refused by the Session, by name
+                repeats = int(typed) if typed.isdigit() else typed
+                self._call(self.session.set_song_entry, index, repeats=repeats)
+
+        low, high = REPEATS_RANGE
+        question = f"Plays of {slot_label(entry.slot)}, the chain's last entry ({low}–{high})"
+        self.push_screen(PromptScreen(question, placeholder=str(entry.repeats)), answered)
+
+    def action_chain_remove_last(self) -> None:
+        if (last := self._last_entry()) is None:
+            return
+        if last[0] == 0:  # a chain holds one entry at least: the last one out clears it
+            self.action_chain_clear()
+        else:
+            self._call(self.session.remove_song_entry, last[0])
+
+    def action_chain_clear(self) -> None:
+        """No entries: a chain playing stops (its pattern plays on); a song's name goes."""
+        if self._chain() is not None:
+            self._call(self.session.set_chain, Chain(()))
+
+    def action_chain_start(self) -> None:
+        """Start the chain on the next line of the launch quantize (at once while stopped); its
+        first slot is read off the UI thread."""
+        if self._last_entry() is not None:
+            self._call_in_thread(self.session.start_chain)
+
+    def action_chain_stop(self) -> None:
+        if self._call(self.session.stop_chain) is False:
+            self.notify("no chain is playing", severity="warning")
+
+    def action_cycle_quantize(self) -> None:
+        """The launch quantize of loads and chain starts: bar → bar2 → bar4 → bar8 → end → bar,
+        kept for the next run."""
+        order = tuple(QUANTUM_STEPS)
+        quantize = order[(order.index(self.session.quantize) + 1) % len(order)]
+        self._call(self.session.set_quantize, quantize)
+        self.preferences.quantize = self.session.quantize
+        self._keep_preferences(f"loads and chains launch on {QUANTIZE_WORDS[self.session.quantize]}")
+
+    # -- song view ------------------------------------------------------------------
+
+    def action_song_view(self) -> None:
+        """The song view in the Sound panel's place, with the focus; again: the Sound panel."""
+        showing = not self.song.display
+        self.song.display, self.params.display = showing, not showing
+        (self.song if showing else self.grid).focus()
+
+    def _song_entry(self) -> tuple[int, ChainEntry] | None:
+        """The entry under the song view's cursor and its index; None (and a warning) when
+        the chain is empty."""
+        if (chain := self._chain_to_edit()) is None:
+            return None
+        index = min(self.song.cursor, len(chain.entries) - 1)
+        return index, chain.entries[index]
+
+    def action_song_cursor(self, delta: int) -> None:
+        self.song.move(delta)
+
+    def action_song_repeats(self, delta: int) -> None:
+        if (here := self._song_entry()) is not None:
+            low, high = REPEATS_RANGE
+            index, entry = here
+            self._call(self.session.set_song_entry, index, repeats=min(max(entry.repeats + delta, low), high))
+
+    def action_song_tempo(self) -> None:
+        """Type the entry's tempo; an empty answer gives it back the slot's own."""
+        if (here := self._song_entry()) is None:
+            return
+        index, entry = here
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                bpm = parse_value(BPM_SPEC, text) if text.strip() else None
+            except PatternError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            self._call(self.session.set_song_entry, index, bpm=bpm)
+
+        shown = "" if entry.bpm is None else f"{entry.bpm:g}"
+        self.push_screen(PromptScreen(f"Tempo of entry {index + 1} ({slot_label(entry.slot)}): "
+                                      f"{expected(BPM_SPEC)}; empty: the slot's own", shown), answered)
+
+    def action_song_mute(self) -> None:
+        """Pick one of the entry's tracks to mute or unmute there (its slot is read off the UI
+        thread); AS_SAVED gives the entry back the slot's own mutes."""
+        if (here := self._song_entry()) is None:
+            return
+        index, entry = here
+
+        def read() -> None:
+            try:
+                tracks = self.session.store.load(entry.slot).tracks
+            except StoreError as exc:
+                self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+                return
+            self.call_from_thread(self._pick_mute, index, entry, tracks)
+
+        self.run_worker(read, thread=True, group="slots", exit_on_error=False)
+
+    def _pick_mute(self, index: int, entry: ChainEntry, tracks: list[Track]) -> None:
+        if not tracks:
+            self.notify(f"{slot_label(entry.slot)} has no tracks to mute", severity="warning")
+            return
+        muted = set(entry.mute) if entry.mute is not None else {t.name for t in tracks if t.mute}
+        choices = {f"{'unmute' if t.name in muted else 'mute'} {t.name}": t.name for t in tracks}
+
+        def picked(choice: str | None) -> None:
+            if choice is None:
+                return
+            mute = None
+            if choice != AS_SAVED:
+                muted.symmetric_difference_update({choices[choice]})
+                mute = tuple(t.name for t in tracks if t.name in muted)
+            self._call(self.session.set_song_entry, index, mute=mute)
+
+        self.push_screen(ChoiceScreen(f"Entry {index + 1} ({slot_label(entry.slot)}): mute or unmute",
+                                      (*choices, AS_SAVED)), picked)
+
+    def action_song_move(self, delta: int) -> None:
+        if (here := self._song_entry()) is None:
+            return
+        index = here[0]
+        if 0 <= index + delta < self.song.entry_count():
+            self._call(self.session.move_song_entry, index, index + delta)
+            self.song.move(delta)
+
+    def action_song_delete(self) -> None:
+        if (here := self._song_entry()) is None:
+            return
+        if self.song.entry_count() == 1:  # a chain holds one entry at least: the last one out clears it
+            self.action_chain_clear()
+        else:
+            self._call(self.session.remove_song_entry, here[0])
+
+    def action_song_loop(self) -> None:
+        if (chain := self._chain_to_edit()) is not None:
+            self._call(self.session.set_song_loop, not chain.loop)
+
+    def action_song_save(self) -> None:
+        """Save the chain as a song by name (the song's own name offered); off the UI thread."""
+        if self._last_entry() is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if text and text.strip():
+                self._call_in_thread(self._saved_song, text.strip())
+
+        self.push_screen(PromptScreen("Save the chain as the song", self.session.chain_status()["song"] or "",
+                                      placeholder="letters, digits, - and _"), answered)
+
+    def _saved_song(self, name: str, source: str) -> None:
+        self.session.save_song(name, source=source)
+        self.call_from_thread(self.notify, f"Saved the song “{name}”")
+
+    def action_song_load(self) -> None:
+        """Pick one of the saved songs (listed off the UI thread); it becomes the chain."""
+        def listed() -> None:
+            names = tuple(info.name for info in self.session.list_songs() if info.error is None)
+            self.call_from_thread(self._pick_song, names)
+
+        self.run_worker(listed, thread=True, group="slots", exit_on_error=False)
+
+    def _pick_song(self, names: tuple[str, ...]) -> None:
+        if not names:
+            save = key_display(next(a.keys[0] for a in ACTIONS if a.action == "song_save"))
+            self.notify(f"no songs saved yet: {save} in the song view saves the chain as one",
+                        severity="warning")
+            return
+        self.push_screen(ChoiceScreen("Load the song", names, self.session.chain_status()["song"]),
+                         lambda name: name and self._call_in_thread(self.session.load_song, name))
 
     # -- step grid ------------------------------------------------------------------
 
@@ -646,7 +891,12 @@ class ChronusApp(App[int]):
         self.preferences.flats = not self.preferences.flats
         self.grid.refresh()
         self.params.refresh()
-        shown = f"notes shown with {'flats (Eb)' if self.preferences.flats else 'sharps (D#)'}"
+        naming = "flats (Eb)" if self.preferences.flats else "sharps (D#)"
+        self._keep_preferences(f"notes shown with {naming}")
+
+    def _keep_preferences(self, shown: str) -> None:
+        """Save the preferences and say `shown`; a settings file that cannot be written keeps
+        the choice for this run, said once."""
         try:
             save_preferences(self.config, self.preferences)
         except OSError as exc:

@@ -1,4 +1,5 @@
-"""The UI's own preferences (how notes are named), kept in settings.json between runs.
+"""The UI's own preferences (how notes are named, the launch quantize), kept in settings.json
+between runs.
 
 The file lives in `$CHRONUS_CONFIG_DIR`, else the user config folder (~/.config/chronus on
 Linux). It is a convenience, never a reason to stop: a missing, unreadable, oversized or
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import platformdirs
 
+from chronus_tui.session import QUANTUM_STEPS
+
 log = logging.getLogger(__name__)
 
 CONFIG_DIR_ENV = "CHRONUS_CONFIG_DIR"
@@ -28,6 +31,7 @@ MAX_SETTINGS_BYTES = 64 * 1024  # a few fields; anything bigger is not ours
 @dataclass
 class Preferences:
     flats: bool = False  # notes named Eb2 rather than D#2
+    quantize: str = "bar"  # the launch quantize of loads and chain starts (session.QUANTUM_STEPS)
 
 
 def config_dir() -> Path:
@@ -57,6 +61,12 @@ def load_preferences(directory: Path) -> Preferences:
         preferences.flats = flats
     else:
         log.warning("%s: flats is %.40r, not true or false; sharps used", path, flats)
+    quantize = data.get("quantize", preferences.quantize)
+    if isinstance(quantize, str) and quantize in QUANTUM_STEPS:
+        preferences.quantize = quantize
+    else:
+        log.warning("%s: quantize is %.40r, not one of %s; bar used", path, quantize,
+                    ", ".join(QUANTUM_STEPS))
     return preferences
 
 
