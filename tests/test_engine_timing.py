@@ -183,6 +183,20 @@ def test_a_launch_quantum_of_0_waits_for_the_end_of_the_longest_track(tmp_path):
     assert [e["sample"] for e in events if e["event"] == "switched"] == [end]
 
 
+def test_a_pattern_switching_in_with_a_muted_or_unsoloed_track_is_silent_from_the_line(tmp_path):
+    """The right channel's tracks of B are one muted and one silenced by a solo on the left: not
+    one hit of them is heard, not even on the line (a level gliding to 0 would let it through)."""
+    a = click_pattern([("a", "voice3", "x.x.x.x.x.x.x.x.")], name="A", voices=SIDES)  # right
+    b = click_pattern([("muted", "voice3", "x..."), ("unsoloed", "voice4", "xx.."),
+                       ("solo", "voice1", "x...")], name="B", voices=SIDES)
+    tracks = b["sequencer"]["tracks"]
+    tracks[0]["mute"], tracks[2]["solo"] = True, True
+    audio, _ = render_array(tmp_path, a, bars=2, schedule={40: [ReplacePattern(pattern_of(b), "bar", 1)]})
+    line = expected_onset(16, 120, 0)
+    assert onsets(audio[:, 1]) == [expected_onset(n, 120, 0) for n in range(0, 16, 2)]  # A's, up to the line
+    assert onsets(audio[:, 0]) == [line + expected_onset(n, 120, 0) for n in range(0, 16, 4)]
+
+
 def test_a_negative_launch_quantum_is_refused_and_nothing_is_queued(tmp_path):
     a, b = two_patterns()
     audio, events = render_array(tmp_path, a, bars=2,
@@ -407,9 +421,9 @@ def test_a_queued_load_is_compiled_when_it_arrives_not_on_the_bar_line(tmp_path,
     compiled: list[dict] = []
     compile_track = graph_module.compile_track
 
-    def counted(track: dict):
+    def counted(track: dict, silent: bool = False):
         compiled.append(track)
-        return compile_track(track)
+        return compile_track(track, silent)
 
     monkeypatch.setattr(graph_module, "compile_track", counted)
     a = click_pattern([("a", "voice1", "x..."), ("b", "voice3", "x.x.")])

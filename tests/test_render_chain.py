@@ -237,8 +237,6 @@ def test_chronus_render_renders_a_song_with_its_tempo_change_on_the_entry_s_line
     assert "the song 'verse' (A01×2 A02×3 A03×2 once), 100 steps" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a track muted in the pattern that switches in still sounds "
-                                       "its hit on the line (its lane's level glides down from the old one)")
 def test_a_song_entry_s_muted_track_is_not_heard(chain_slots):
     audio = render_song(chain_slots)
     second = entry_onsets(three(), SR)[1]

@@ -218,6 +218,7 @@ class EngineGraph:
         self.lane_steps: list[LaneSteps | None] = [None] * lanes  # the tracks compiled, by lane
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
+        self._silent: list[bool] = [False] * lanes  # each lane's steps compiled silent (level 0)
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None
@@ -281,7 +282,8 @@ class EngineGraph:
                              f"{len(self.lanes)} lanes")
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
-            compiled = [compile_track(track) for track in pattern.tracks]
+            compiled = [compile_track(track, level == 0.0)
+                        for track, level in zip(pattern.tracks, track_levels(pattern.tracks), strict=True)]
             if command.every < 0:
                 raise ValueError(f"launch quantum {command.every} steps is negative")
             self.queued = QueuedLoad(pattern, mode, token, command.every, compiled)
@@ -505,12 +507,14 @@ class EngineGraph:
         levels = [0.0] * len(self.lanes)
         for i, (track, lane_index, level) in enumerate(zip(tracks, lanes, track_levels(tracks), strict=True)):
             levels[lane_index] = level
-            if previous.get(lane_index) == track:
+            silent = level == 0.0
+            if previous.get(lane_index) == track and self._silent[lane_index] == silent:
                 continue
             rewritten.add(lane_index)
             self._releasing.discard(lane_index)
-            steps = compiled[i] if compiled is not None else compile_track(track)
+            steps = compiled[i] if compiled is not None else compile_track(track, silent)
             self.lane_steps[lane_index] = steps
+            self._silent[lane_index] = silent
             lane = self.lanes[lane_index]
             ties = any(steps.tie)
             values = self.params.values[track.voice]

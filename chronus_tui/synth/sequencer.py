@@ -65,12 +65,14 @@ class LaneSteps:
         return len(self.on)
 
 
-def compile_track(track: Track) -> LaneSteps:
-    """Table rows for one track."""
+def compile_track(track: Track, silent: bool = False) -> LaneSteps:
+    """Table rows for one track; a `silent` one (muted, or another track soloed) triggers
+    nothing, so a pattern that switches in with it silent is silent from its first step
+    (its level's glide to 0 would let that step's hit through)."""
     steps = track.steps
     hits = [i for i, s in enumerate(steps) if s.on]
     rows = LaneSteps([], [], [], [], [], [], [])
-    if not hits:
+    if not hits or silent:
         for values in (rows.on, rows.level, rows.note_hz, rows.tie, rows.gate, rows.bright, rows.accent):
             values.extend([0.0] * len(steps))
         return rows
