@@ -57,7 +57,8 @@ class TmuxChronus:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS/LINES (pytest sets them) would override the pane's real size; the test's
         # $CHRONUS_CONFIG_DIR would hide the XDG_CONFIG_HOME the settings are looked for in.
-        command = (f"env -u COLUMNS -u LINES -u CHRONUS_CONFIG_DIR {exports} {shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
+        command = (f"env -u COLUMNS -u LINES -u CHRONUS_CONFIG_DIR {exports} "
+                   f"{shlex.quote(str(CHRONUS))} {shlex.join(args)}; "
                    f"echo EXIT=$? > {shlex.quote(str(self.exit_file))}; sleep 600")
         self.tmux("new-session", "-d", "-s", "chronus", "-x", str(width), "-y", str(height), command)
 
