@@ -108,8 +108,8 @@ class ChainPlayer:
 
     # -- what the Session asks ------------------------------------------------------
 
-    def set(self, chain: Chain, song: str | None, source: str) -> None:
-        """Make `chain` the one to play; a chain playing stops (what plays, plays on)."""
+    def set(self, chain: Chain | None, song: str | None, source: str) -> None:
+        """Make `chain` the one to play (None: none); a chain playing stops (what plays, plays on)."""
         with self._lock:
             self.chain, self.song = chain, song
         self._end()

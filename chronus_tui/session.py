@@ -1008,6 +1008,10 @@ class Session:
         """The chain to play (a song's, named `song`); one playing stops, its pattern plays on."""
         self._chains.set(chain, song, source)
 
+    def clear_chain(self, source: str = "") -> None:
+        """No chain set (nor song): one playing stops, its pattern plays on."""
+        self._chains.set(None, None, source)
+
     def start_chain(self, at: LoadAt | None = None, entry: int = 0, source: str = "") -> PendingLoad | None:
         """Start the chain at `entry` (0-based) with launch quantize `at`; while stopped it
         loads at once and plays."""

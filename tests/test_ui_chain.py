@@ -17,7 +17,7 @@ from chronus_tui import patternfile
 from chronus_tui.chain import ChainEntry, parse_chain
 from chronus_tui.engine.protocol import Position
 from chronus_tui.model import Pattern
-from chronus_tui.session import Session
+from chronus_tui.session import Session, SessionError
 from chronus_tui.store import SlotStore, parse_slot
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.preferences import load_preferences
@@ -103,6 +103,9 @@ async def test_x_types_the_plays_z_takes_the_last_off_and_Z_clears(patterns_dir:
         await pilot.press("l", "l", "Z")
         await pilot.pause()
         assert session.chain_status()["entries"] == 0
+        with pytest.raises(SessionError, match="no chain is set"):  # no empty song can be saved
+            session.save_song("empty")
+        assert not (patterns_dir / "songs" / "empty.json").exists()
         assert not any("⛓" in row for row in slot_lines(app))
         seen.clear()
         await pilot.press("z", "5")                  # nothing to take off or count: said, no change

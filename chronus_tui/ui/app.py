@@ -486,7 +486,7 @@ class ChronusApp(App[int]):
     def action_chain_clear(self) -> None:
         """No entries: a chain playing stops (its pattern plays on); a song's name goes."""
         if self._chain() is not None:
-            self._call(self.session.set_chain, Chain(()))
+            self._call(self.session.clear_chain)
 
     def action_chain_start(self) -> None:
         """Start the chain on the next line of the launch quantize (at once while stopped); its
