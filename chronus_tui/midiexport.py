@@ -12,7 +12,7 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
   hit is held until the next hit, which it overlaps by SLIDE_OVERLAP ticks (legato), or into
   which it runs on as one note when both have the same pitch (the engine does not retrigger);
 - velocity follows the engine's gate level: an accent plays at full level and a plain hit at
-  PLAIN_LEVEL of it, times the track's level; full level is velocity 127;
+  PLAIN_VELOCITY of it, times the track's level; full level is velocity 127;
 - muted tracks, tracks silenced by another's solo and tracks at level 0 export no notes;
 - the channel is the track's voice (voice1 → channel 1 …); a voice on a noise waveform is a
   drum: channel 10, and a hit without a note plays the GM drum note its track's name (or the
@@ -34,6 +34,7 @@ import mido
 
 from chronus_tui.model import (
     BPM_RANGE,
+    PLAIN_VELOCITY,
     STEPS_PER_BAR,
     VOICES,
     WAVEFORMS,
@@ -49,9 +50,6 @@ TICKS_PER_STEP = TICKS_PER_BEAT // 4  # a step is a 16th
 TICKS_PER_BAR = TICKS_PER_STEP * STEPS_PER_BAR
 BARS_RANGE = (1, 1024)
 STEPS_RANGE = (1, BARS_RANGE[1] * STEPS_PER_BAR)  # one entry's length
-# The engine's gate level of an unaccented hit, an accent's being 1.0 (synth/sequencer.py
-# PLAIN_VELOCITY; that module loads pyo, so tests/test_midi_export.py checks they agree).
-PLAIN_LEVEL = 0.6
 FULL_VELOCITY = 127  # the velocity of a hit at full level (an accent on a track at level 1)
 SLIDE_OVERLAP = 30  # ticks a slid note sounds on into the next one (a 64th): legato, as a 303's slide
 BEND_RANGE_CENTS = 200.0  # the GM default pitch bend range, ±2 semitones
@@ -215,7 +213,7 @@ def drum_note(name: str, filter_freq: float) -> int:
 
 
 def _velocity(step: Step, track: Track) -> int:
-    level = (1.0 if step.accent else PLAIN_LEVEL) * track.level
+    level = (1.0 if step.accent else PLAIN_VELOCITY) * track.level
     return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))
 
 

@@ -21,6 +21,7 @@ CENTS_DIGITS = 2  # cents kept to 0.01 (a pitch within 0.0006%), so files and jo
 MAX_TRACKS = 16
 MAX_NAME = 32
 STEPS_PER_BAR = 16
+PLAIN_VELOCITY = 0.6  # an unaccented hit's level, an accent's being 1.0, as the original played it
 VOICES = tuple(f"voice{i}" for i in range(1, 9))
 ACID_VOICE = "voice2"  # the voice the acid1 insert processes (its lanes), as in the original
 WAVEFORMS = ("sine", "saw", "square", "white", "pink", "brown")

@@ -25,7 +25,7 @@ from chronus_tui.model import Pattern, Step, Track, default_modules, hz_to_midi,
 from chronus_tui.osc.server import serve_in_thread
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore, factory_patterns, load_file
-from chronus_tui.synth.sequencer import PLAIN_VELOCITY, compile_track
+from chronus_tui.synth.sequencer import compile_track
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,6 @@ def test_each_track_of_a_polymeter_plays_its_own_length_through_the_bars():
 
 
 def test_velocity_matches_the_engines_accent_levels_and_the_track_level():
-    assert midiexport.PLAIN_LEVEL == PLAIN_VELOCITY
     levels = compile_track(Track("t", "voice1", parse_steps("xX"))).level
     assert levels[1] / levels[0] == pytest.approx(127 / 76, rel=0.01)  # the engine's ratio, in velocities
     notes = heard(exported(one_track(parse_steps("xX"))))["lead"]

@@ -24,13 +24,12 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chronus_tui.model import MAX_TRACKS, Track, midi_to_hz
+from chronus_tui.model import MAX_TRACKS, PLAIN_VELOCITY, Track, midi_to_hz
 from chronus_tui.synth import pyolib
 from chronus_tui.timing import ClockMath, closest_steps, step_samples
 
 MAX_STEPS = 64
 HOLD_SLOTS = 1  # row entry 0: a lane's hold slot (see StepTables); step k is entry k + 1
-PLAIN_VELOCITY = 0.6  # an unaccented hit, as the original played it
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
 # the graph's sample counter wraps after this many: a float32 counts them exactly, and the
