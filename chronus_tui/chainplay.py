@@ -6,7 +6,10 @@ The Session owns one ChainPlayer and reaches it through its chain methods. The p
 listens to the Session: the switch into a queued entry starts the next one's queue, and the
 playhead counts the entry's plays. A load, a cancel or a stop by anyone else ends the chain,
 and what is playing plays on. Slot files are read by the player's own thread, never by the
-listener: it runs on the engine's reader thread and must not block.
+listener: it runs on the engine's reader thread and must not block. Lock order: the session's
+lock, then the player's; the player never asks the session for anything while it holds its own.
+A queued load's token is recorded under the session lock (apply_snapshot's `queued`), so the
+switch into it, which the engine may report at once, is never missed.
 
 At the end of a chain that does not loop, a copy of the last entry without its tracks is
 queued: the music stops exactly on the line, then the transport stops and the last entry is
@@ -130,8 +133,13 @@ class ChainPlayer:
         with self._lock:
             self._run = run
         session = self._session
+
+        def queued(pending: PendingLoad) -> None:  # under the session lock: before its switch is heard
+            with self._lock:
+                run.token = pending.token
+
         try:
-            pending = session.apply_snapshot(pattern, at, slot=first.slot, source=CHAIN_SOURCE)
+            pending = session.apply_snapshot(pattern, at, slot=first.slot, source=CHAIN_SOURCE, queued=queued)
         except ValueError:
             self._end()
             raise
@@ -140,8 +148,6 @@ class ChainPlayer:
                 session.start(source)
             self._begin(run, entry)
             self._queue_next(run)
-        else:
-            run.token = pending.token
         self._announce(source)
         return pending
 
@@ -289,19 +295,20 @@ class ChainPlayer:
                last: tuple[Pattern, int] | None) -> None:
         session = self._session
 
-        def still_ours() -> bool:  # asked under the session lock: no other load comes between
+        def still_ours() -> bool:  # asked under the session lock: no other load or stop comes between
             pending = session.pending
-            return self._run is run and (pending is None or pending.source == CHAIN_SOURCE)
+            return (self._run is run and session.transport.playing
+                    and (pending is None or pending.source == CHAIN_SOURCE))
+
+        def queued(pending: PendingLoad) -> None:  # under the session lock: before its switch is heard
+            with self._lock:
+                run.token, run.queued_index, run.last = pending.token, index, last
 
         try:
-            pending = session.apply_snapshot(pattern, "bar", slot=slot, source=CHAIN_SOURCE, every=every,
-                                             only_if=still_ours)
+            session.apply_snapshot(pattern, "bar", slot=slot, source=CHAIN_SOURCE, every=every,
+                                   only_if=still_ours, queued=queued)
         except ValueError:
-            return  # overtaken: whoever took over ended the chain
-        if pending is None:  # the transport stopped meanwhile: the stop ended the chain
-            return
-        with self._lock:
-            run.token, run.queued_index, run.last = pending.token, index, last
+            return  # overtaken: whoever took over, or the stop, ends the chain
 
     def _finish(self, run: _Run) -> None:
         """The silent end switched in on the line: stop, and put the last entry back."""

@@ -532,7 +532,8 @@ class Session:
 
     def apply_snapshot(self, snap: dict[str, Any] | Pattern, at: LoadAt | None = None, *,
                        slot: int | None = None, source: str = "", every: int | None = None,
-                       only_if: Callable[[], bool] | None = None) -> PendingLoad | None:
+                       only_if: Callable[[], bool] | None = None,
+                       queued: Callable[[PendingLoad], None] | None = None) -> PendingLoad | None:
         """Load a pattern `at` the next bar (or 2, 4, 8 bars, or the playing pattern's end:
         launch quantize; None: the session's default, `quantize`), next step or now.
 
@@ -544,7 +545,9 @@ class Session:
         PendingLoad names that load. A newer queued load replaces an older one.
         `every` (steps) overrides the quantum of `at` (a chain entry's length). `only_if` is
         asked under the session lock, so no other load can come between: if it says no, the
-        load is refused (SessionError) and nothing changes.
+        load is refused (SessionError) and nothing changes. `queued` is told the queued load
+        under the lock too (the engine's Switched event waits for the lock), so the caller
+        knows its token before anyone can hear that it switched in.
         """
         at = self.quantize if at is None else at
         if at not in LOAD_MODES:
@@ -570,6 +573,8 @@ class Session:
             if queue:
                 self._pending = pending
                 self.transport.queued_slot = slot
+                if queued is not None:
+                    queued(pending)
             else:
                 if self._pending is not None:  # else the engine would still switch to it on its line
                     self._send(CancelQueued())
