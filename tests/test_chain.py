@@ -4,14 +4,12 @@ each queued with the length of the one before it as its launch quantum."""
 from __future__ import annotations
 
 import pytest
-from support.chains import queued_pattern, slot_pattern, switch, wait_for
-from support.fakes import FakeEngine
+from support.chains import chained_fixture, queued_pattern, slot_pattern, switch, wait_for  # noqa: F401
 
 from chronus_tui.chain import ChainEntry, ChainError, entry_pattern, parse_chain, play_steps
 from chronus_tui.engine.protocol import Position
 from chronus_tui.model import Pattern, Track, parse_steps
-from chronus_tui.patternfile import pattern_to_dict
-from chronus_tui.session import Session, SessionError
+from chronus_tui.session import SessionError
 
 # -- what a chain is --------------------------------------------------------------------------
 
@@ -57,18 +55,6 @@ def test_a_play_is_the_longest_track_and_an_entry_sets_tempo_and_mutes():
 
 
 # -- the session plays it ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def chained(session: Session, store, engine: FakeEngine) -> Session:
-    """Slots A01 (16 steps), A02 (12 steps) and A03 (32 steps) saved; the transport playing."""
-    store.save(1, slot_pattern("one"))
-    store.save(2, slot_pattern("two", "x" * 12))
-    store.save(3, slot_pattern("three", "x" * 32))
-    session.apply_snapshot(pattern_to_dict(Pattern(name="before")), "now")
-    session.start()
-    engine.clear()
-    return session
 
 
 def test_each_entry_is_queued_for_the_line_after_the_plays_of_the_one_before(chained, engine):

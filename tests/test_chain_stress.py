@@ -7,26 +7,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from support.chains import queued_pattern, slot_pattern, switch, wait_for
-from support.fakes import FakeEngine
+from support.chains import chained_fixture, queued_pattern, slot_pattern, switch, wait_for  # noqa: F401
 
 from chronus_tui.chain import parse_chain
 from chronus_tui.engine.protocol import Switched
-from chronus_tui.model import Pattern
-from chronus_tui.patternfile import pattern_to_dict
 from chronus_tui.session import Change, ChangeKind, Session
-
-
-@pytest.fixture
-def chained(session: Session, store, engine: FakeEngine) -> Session:
-    """Slots A01–A03 saved (16, 12 and 32 steps); the transport playing."""
-    store.save(1, slot_pattern("one"))
-    store.save(2, slot_pattern("two", "x" * 12))
-    store.save(3, slot_pattern("three", "x" * 32))
-    session.apply_snapshot(pattern_to_dict(Pattern(name="before")), "now")
-    session.start()
-    engine.clear()
-    return session
 
 
 def switch_at_once(session: Session) -> None:
