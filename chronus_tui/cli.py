@@ -36,8 +36,9 @@ EXIT_FAILED = 1  # a start that failed; for `chronus send`, an /error or no repl
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chronus",
-        description="Chronus: a terminal step sequencer for live electronic music. "
-                    "With no command it opens the terminal UI.")
+        description="Chronus: a terminal step sequencer for live electronic music: patterns in 128 "
+                    "slots, played one by one, in chains or as saved songs. With no command it opens "
+                    "the terminal UI.")
     parser.add_argument("--version", action="version", version=f"chronus {package_version()}")
     parser.add_argument("--no-ui", action="store_true",
                         help="headless: engine and OSC server only, logs to stderr")
@@ -73,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     slots.add_argument("--json", action="store_true", help="print a JSON list")
     _add_patterns_dir(slots, default=argparse.SUPPRESS)
 
-    songs = sub.add_parser("songs", help="list the saved songs, good and broken")
-    songs.add_argument("--json", action="store_true", help="print a JSON list")
+    songs = sub.add_parser("songs", help="list the saved songs (songs/NAME.json), good and broken")
+    songs.add_argument("--json", action="store_true",
+                       help="print a JSON list (name, entries, loop, bars, seconds, missing, saved_at, "
+                            "error, path)")
     _add_patterns_dir(songs, default=argparse.SUPPRESS)
 
     send = sub.add_parser("send", help="send one OSC message and print the replies")
@@ -138,8 +141,8 @@ def osc_address(text: str) -> str:
 def _add_patterns_dir(parser: argparse.ArgumentParser, default: object = None) -> None:
     # Subcommands pass SUPPRESS so `chronus --patterns-dir D slots` keeps the top-level value.
     parser.add_argument("--patterns-dir", type=Path, default=default,
-                        help="pattern storage folder (default: $CHRONUS_PATTERNS_DIR, "
-                             "else the user data folder)")
+                        help="the patterns folder: slots, songs, library, backups (default: "
+                             "$CHRONUS_PATTERNS_DIR, else the user data folder)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,7 +187,9 @@ def cmd_songs(args: argparse.Namespace) -> int:
         return (f"{info.entries:2d} entries  {length}  {'loop' if info.loop else 'once'}  "
                 f"{info.saved_at or ''}{missing}")
 
-    return _print_listing(args, [(info, f"{info.name:<32}") for info in store.songs()],
+    # a song's name is its file's, and a file may be named anything: one with a control character is quoted
+    return _print_listing(args, [(info, f"{info.name if info.name.isprintable() else repr(info.name):<32}")
+                                 for info in store.songs()],
                           f"no saved songs in {store.songs_dir}", row)
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from chronus_tui import patternfile
-from chronus_tui.model import Follow, Pattern, PatternError
+from chronus_tui.model import Follow, Pattern, PatternError, excerpt
 
 if TYPE_CHECKING:
     from chronus_tui.chain import Chain
@@ -110,6 +110,8 @@ def slot_label(slot: int) -> str:
 def parse_slot(text: str) -> int | None:
     """A slot number from "B05", "b5" or "21" (the inverse of slot_label); None if it is not one."""
     text = text.strip().upper()
+    if not text.isascii():  # isdigit() also finds digits int() cannot read (² is one)
+        return None
     if text.isdigit():
         slot = int(text)
     elif len(text) >= 2 and text[0] in BANKS and text[1:].isdigit() and 1 <= int(text[1:]) <= PADS:
@@ -539,15 +541,24 @@ class SlotStore:
         A file named here is the user's choice, so a link to one is followed.
         """
         text = str(source).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return self.load(check_slot(int(text)), dropped=dropped)
-        path = Path(text).expanduser()
-        if path.exists() and not path.is_dir():
+        if (path := _existing_file(text)) is not None:
             return load_file(path, dropped=dropped, follow_links=True)
         if text in self.library():
             return self.load_library(text)
-        raise StoreError(f"{source!r} is not a slot number (0–{SLOT_COUNT}), a pattern file, "
-                         f"or a library name (known: {', '.join(sorted(self.library())) or 'none'})")
+        raise StoreError(f"{excerpt(repr(source), 80)} is not a slot number (0–{SLOT_COUNT}), a pattern "
+                         f"file, or a library name (known: {', '.join(sorted(self.library())) or 'none'})")
+
+
+def _existing_file(text: str) -> Path | None:
+    """The file (not a folder) `text` names, if one exists; a name no file can have (longer
+    than the system takes, ~ of an unknown user) names none."""
+    try:
+        path = Path(text).expanduser()
+        return path if path.exists() and not path.is_dir() else None
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def file_stem(name: str) -> str:
@@ -646,7 +657,7 @@ def _kind(path: Path) -> str | None:
     """What is at `path` itself (a link is "a symbolic link", not what it points to); None if nothing."""
     try:
         return _mode_kind(os.lstat(path).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there, or a file where its folder should be
         return None
 
 
