@@ -131,3 +131,72 @@ def test_oscsend_queries_and_file_routes(osc: Osc, session: Session, dump: Dump)
     dump.wait_for("/notify/pattern", 'is 4 "from liblo"')
     assert [t.name for t in session.pattern.tracks] == ["kick"]
     assert client.query("/seq/status")["tracks"][0]["pattern"] == "X...X..."
+
+
+def test_oscsend_drives_chains_songs_quantize_follow_and_exports(osc: Osc, session: Session,
+                                                                  dump: Dump) -> None:
+    """Today's routes from a client we did not write, each argument as liblo types it."""
+    server, _ = osc
+    oscsend(server, "/seq/add", "sss", "kick", "voice1", "X...X...")
+    oscsend(server, "/pattern/save", "hs", 5, "liblo")  # the slot as a 64-bit int
+    dump.wait_for("/notify/saved", 'is 5 "liblo"')
+    oscsend(server, "/chain/set", "sshS", "A05x4", "B01x2", 5, "once")  # a string, a number, a symbol
+    dump.wait_for("/notify/chain", "iiiss 0 0 0 \"\" \"\"")
+    assert session.chain_status()["chain"] == "A05×4 B01×2 A05×1 once"
+    oscsend(server, "/pattern/quantize", "S", "bar4")
+    dump.wait_for("/notify/quantize", 's "bar4"')
+    oscsend(server, "/pattern/follow", "is", 2, "next")
+    dump.wait_for("/notify/follow", "is 2 \"next\"")
+    oscsend(server, "/song/save", "s", "liblo_song")
+    oscsend(server, "/pattern/export_midi", "is", 5, "from liblo")
+    wait_until(lambda: (session.store.root / "exports" / "from liblo.mid").is_file())
+    assert session.store.load_song("liblo_song").text() == session.chain_status()["chain"]
+    assert session.quantize == "bar4"
+
+
+
+# Wrong types and sizes for today's routes, as liblo writes them. Each is counted as refused by
+# the server (its notifications and log lines are rate-limited past 10 refusals, so the count is
+# what is checked; the messages are the routes' own tests').
+HOSTILE_TODAY = [
+    ("/chain/set", "sd", "A01x2", 2.5),  # a double is no slot
+    ("/chain/set", "sT", "A01x2", ""),  # nor is true
+    ("/chain/set", "c", "A"),  # a char: a type no route reads
+    ("/chain/start", "m", "01020304"),  # a MIDI message
+    ("/chain/start", "I"),  # infinitum
+    ("/chain/start", "h", 2**40),  # a 64-bit entry far out of range
+    ("/chain/set", "s" * 65, *["A01x2"] * 65),  # one entry too many
+    ("/chain/set", "s" * 257, *["A01"] * 257),  # past the 256 arguments a message may have
+    ("/chain/set", "s", "A01x2 " * 5000),  # 30 kB of entries
+    ("/pattern/quantize", "d", 4.0),
+    ("/pattern/quantize", "s", "bar3"),
+    ("/song/save", "s", "x" * 60000),  # a huge name
+    ("/song/save", "s", "a\u202eb"),  # a right-to-left override
+    ("/song/save", "s", "cafe\u0301"),  # a combining mark: not a letter
+    ("/song/load", "S", "../verse"),
+    ("/song/play", "f", 1.5),
+    ("/song/list", "i", -1),
+    ("/pattern/export_midi", "ds", 1.5, "set"),
+    ("/pattern/export_midi", "is", 1, "../set"),
+    ("/pattern/export_midi", "is", 1, "set\u202e"),
+    ("/pattern/follow", "ish", 1, "slot", 200),
+    ("/pattern/follow", "iss", 1, "slot", "A\u00b2"),  # a digit int() cannot read
+]
+
+
+def test_oscsend_wrong_types_on_todays_routes_are_refused_and_change_nothing(osc: Osc, session: Session,
+                                                                             dump: Dump) -> None:
+    server, _ = osc
+    oscsend(server, "/chain/set", "s", "A01x2 A02x2")
+    dump.wait_for("/notify/chain", "iiiss 0 0 0 \"\" \"\"")
+    before = (session.chain_status(), session.quantize, session.snapshot())
+    for address, types, *values in HOSTILE_TODAY:
+        errors = server.errors
+        oscsend(server, address, types, *values)
+        wait_until(lambda errors=errors: server.errors == errors + 1)
+    oscsend(server, "/seq/bpm", "f", 90)  # the server still works
+    dump.wait_for("/notify/tempo", "f 90.000000")
+    chain, quantize, snapshot = before
+    assert (session.chain_status(), session.quantize) == (chain, quantize)
+    assert session.snapshot() == {**snapshot, "sequencer": {**snapshot["sequencer"], "bpm": 90.0}}
+    assert not (session.store.root / "songs").exists() and not (session.store.root / "exports").exists()
