@@ -80,6 +80,21 @@ async def test_l_marks_slots_in_order_and_a_digit_sets_the_last_ones_plays(patte
         assert any("│ ⛓ A01×4 A02×2 A01×1 B05×1 loop" in row for row in rows), rows
 
 
+async def test_the_chain_line_shows_on_a_screen_too_short_for_the_names(patterns_dir: Path) -> None:
+    """Without room for the bank's names the chain being marked is still seen: its line goes
+    under the selected slot (the transport shows a chain only while it plays)."""
+    saved_bank(patterns_dir)
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await focus_slots(app, pilot)
+        await pilot.press("l", "4", "right", "l")
+        await settle(pilot)
+        assert chain_text(session) == "A01×4 A02×1"
+        rows = slot_lines(app)
+        assert not any("A01■" in row for row in rows), rows  # no names at this height
+        assert any("│ ⛓ A01×4 A02×1 loop" in row for row in rows), rows
+
+
 async def test_x_types_the_plays_z_takes_the_last_off_and_Z_clears(patterns_dir: Path) -> None:
     saved_bank(patterns_dir)
     app, session = make_app(patterns_dir, engine=FakeEngine())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from support.fakes import FakeEngine
 from support.patterns import LEGACY_DIR
 from support.ui import make_app, screen_text, settle, spy_notifications
 
-from chronus_tui import headless
+from chronus_tui import headless, patternfile
+from chronus_tui.chain import parse_chain
 from chronus_tui.model import MAX_TRACKS, Pattern, Step, Track
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
@@ -68,6 +70,35 @@ async def test_the_no_sound_warning_is_shortened_never_left_out(patterns_dir: Pa
         line = transport_line(app)
         assert "⚠ NO SOUND" in line and "— test beat" in line
         assert "⚠ NO SOUND: null audio" in app.transport.line(200).plain
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_a_playing_chain_keeps_what_comes_next_readable_on_the_transport(
+        patterns_dir: Path, width: int) -> None:
+    """The queued slot, the chain's place and the launch quantize keep their words when they
+    fit and take short forms when not: never cut to "◆ n…" and "⛓ 1…" at 80 columns, and the
+    launch quantize not left out at 120 for the OSC address."""
+    for slot, name in ((1, "intro"), (2, "verse")):
+        SlotStore(patterns_dir).save(slot, patternfile.pattern_to_dict(Pattern(name=name, bpm=124.0)))
+    engine = FakeEngine()
+    app, session = make_app(patterns_dir, engine=engine, backend="null")
+    async with app.run_test(size=(width, 30)) as pilot:
+        session.start()
+        session.set_quantize("bar4")
+        session.set_chain(parse_chain("A01x4 A02x2"))
+        session.start_chain()
+        session.on_engine_event(FakeEngine.switch(engine.ops("pattern")[-1]["token"]))
+        deadline = time.monotonic() + 5
+        while session.pending is None or session.transport.queued_slot != 2:  # the chain's thread
+            assert time.monotonic() < deadline, "the chain never queued A02"
+            await pilot.pause(0.01)
+        await settle(pilot)
+        line = transport_line(app)
+        assert len(line) <= width - 2 and "⚠ NO SOUND" in line and "A01" in line
+        assert "◆ A02 005:01" in line or "◆ next A02 at 005:01" in line
+        assert "⛓ 1/2 ×1/4" in line
+        if width == 120:
+            assert "launch bar4" in line and "A01 intro" in line and "BPM" in line
 
 
 async def test_a_tiny_terminal_still_gets_one_cut_line(patterns_dir: Path) -> None:

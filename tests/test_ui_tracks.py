@@ -185,6 +185,8 @@ async def test_ctrl_n_starts_an_empty_pattern_at_the_same_tempo_and_u_brings_the
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert session.pattern.tracks == [] and (session.pattern.bpm, session.pattern.swing) == (126.0, 0.1)
+        # The empty grid names the key that fills it, not only OSC.
+        assert "no tracks: t adds one (or /seq/add over OSC), or load a slot" in app.grid.render().plain
         await pilot.press("u")
         await pilot.pause()
         assert session.snapshot() == before

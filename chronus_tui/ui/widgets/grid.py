@@ -11,11 +11,13 @@ from textual.geometry import Size
 
 from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
 from chronus_tui.session import ChangeKind, Session
-from chronus_tui.ui.actions import GRID, bindings
+from chronus_tui.ui.actions import ACTIONS, GRID, bindings, key_display
 from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.literal import drawn
 from chronus_tui.ui.preferences import Preferences
 from chronus_tui.ui.widgets.panel import SessionPanel
+
+ADD_TRACK_KEY = key_display(next(a.keys[0] for a in ACTIONS if a.action == "add_track"))  # for the empty grid
 
 NAME_WIDTH = 8
 LABEL_WIDTH = NAME_WIDTH + 4  # name, space, mute and solo flags, space
@@ -160,7 +162,8 @@ class StepGrid(SessionPanel, can_focus=True):
                 self._render_track(text, tracks[index], index, page * STEPS_PER_BAR, cell,
                                    self.playhead(tracks[index]))
         if not tracks:
-            text.append("\nno tracks: add some over OSC (/seq/add) or load a slot", style="dim")
+            text.append(f"\nno tracks: {ADD_TRACK_KEY} adds one (or /seq/add over OSC), or load a slot",
+                        style="dim")
         text.append("\n")
         if here is not None:
             self._render_info(text, *here)

@@ -24,6 +24,7 @@ LEGEND = (("saved", "saved"), ("playing", "playing"), ("queued", "queued"), ("br
 NAME_WIDTH = 10
 # Pad header, a row per bank, the selected slot, then the bank's names in two columns.
 FULL_HEIGHT = 1 + len(BANKS) + 1 + PADS // 2
+CHAIN_LINE_ROW = 1 + len(BANKS) + 1  # the chain line's row, under the selected slot, without the names
 # A slot in the chain; the entry playing and the one after it, in their places and the chain line.
 CHAIN_STYLE, PLAYING_ENTRY_STYLE, NEXT_ENTRY_STYLE = "magenta", "bold black on green", "bold black on yellow"
 
@@ -176,8 +177,12 @@ class SlotBrowser(SessionPanel, can_focus=True):
         text.append("\n")
         text.append(f"{slot_label(self.selected)} {state:<7} ", style=f"bold {STYLES[state]}".strip())
         text.append(self.describe(self.selected), style="red" if state == "broken" else "")
-        if self.size.height >= FULL_HEIGHT:
-            self._render_bank_names(text)
+        if self.size.height < FULL_HEIGHT:  # no room for the names: the chain line, if there is room
+            if self._chain.chain is not None and self.size.height > CHAIN_LINE_ROW:
+                text.append("\n")
+                text.append_text(self._chain.line())
+            return drawn(text)
+        self._render_bank_names(text)
         if self.size.height >= FULL_HEIGHT + 1:  # the chain line, else a blank line
             text.append("\n")
             if self._chain.chain is not None:
