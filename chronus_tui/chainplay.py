@@ -161,14 +161,18 @@ class ChainPlayer:
     def edit(self, chain: Chain, song: str | None, moved: dict[int, int], source: str) -> None:
         """The chain set changed in place (a song's entries edited, added, removed or moved;
         `moved` maps each old entry's index to its new one). A chain playing goes on with it
-        from the entries it plays and has queued, at their new places (the queued one, already
-        sent, plays as it was); if either is gone it ends, and what plays, plays on."""
+        from the entry it plays, at its new place, and what follows it is queued again as the
+        edited chain has it (its slot, tempo, mutes, the plays before it); if the entry playing,
+        or the first one still queued, is gone it ends, and what plays, plays on."""
         with self._lock:
-            self.chain, self.song = chain, song
             run = self._run
+            edited = run is not None and run.chain != chain
+            self.chain, self.song = chain, song
             ended = run is not None and not _follows_edit(run, chain, moved)
         if ended:
             self._end()
+        elif edited and run is not None and run.index is not None:
+            self._jobs_put(run, "next")
         self._announce(source)
 
     def status(self) -> dict[str, Any]:
@@ -182,7 +186,9 @@ class ChainPlayer:
         }
         if run is None:
             return data
-        upcoming = run.queued_index if run.index is None else run.chain.next_index(run.index)
+        # what is queued; between an entry's switch and its successor's queue, what will be
+        upcoming = (run.queued_index if run.token is not None or run.index is None
+                    else run.chain.next_index(run.index))
         if run.index is not None:
             playing = run.chain.entries[run.index]
             data.update(entry=run.index + 1, slot=slot_label(playing.slot), repeat=run.repeat + 1,
@@ -266,30 +272,32 @@ class ChainPlayer:
     def _queue_next(self, run: _Run) -> None:
         """Queue the entry after the one playing for the line after its plays (the engine
         counts them from this entry's start); after the last, the silent end."""
-        index = run.index
+        index, chain = run.index, run.chain
         assert index is not None
         session = self._session
-        every = entry_quantum(run.chain.entries[index], run.steps)
-        after = run.chain.next_index(index)
-        if after is None:
-            last = session.pattern.copy()
-            # no tracks rather than muted ones: a muted lane's level glides down, and would still
-            # sound the hit on the line; a lane without a track plays no more hits, its note rings out
-            ending = replace(last, tracks=[])
-            slot = run.chain.entries[index].slot
-            self._queue(run, ending, slot, None, every, (last, slot))
-            return
-        count = len(run.chain.entries)
-        for candidate in [(after + offset) % count for offset in range(count)]:  # pass over a bad slot
-            entry = run.chain.entries[candidate]
+        every = entry_quantum(chain.entries[index], run.steps)
+        candidate = chain.next_index(index)
+        for _ in chain.entries:  # pass over a bad slot, up to the chain's end if it does not loop
+            if candidate is None:
+                break
+            entry = chain.entries[candidate]
             try:
                 pattern = self._read(entry)
             except (ValueError, StoreError) as exc:
                 session.report_error(f"chain entry {candidate + 1} passed over: {exc}", CHAIN_SOURCE)
+                candidate = chain.next_index(candidate)
                 continue
             self._queue(run, pattern, entry.slot, candidate, every, None)
             return
-        self._end()
+        if candidate is not None:  # no slot of the chain can be read
+            self._end()
+            return
+        last = session.pattern.copy()
+        # no tracks rather than muted ones: a muted lane's level glides down, and would still
+        # sound the hit on the line; a lane without a track plays no more hits, its note rings out
+        ending = replace(last, tracks=[])
+        slot = chain.entries[index].slot
+        self._queue(run, ending, slot, None, every, (last, slot))
 
     def _queue(self, run: _Run, pattern: Pattern, slot: int, index: int | None, every: int,
                last: tuple[Pattern, int] | None) -> None:
