@@ -116,6 +116,7 @@ class JournalLink(Protocol):
 
 
 JOURNAL_REBASE_BYTES = 8 * 1024 * 1024  # past this the journal starts again from the live state
+WHOLE_PATTERNS_SHARED = 8  # the history's last distinct whole patterns, each kept once (_shared)
 
 
 def journal_header(snapshot: dict[str, Any], slot: int | None, started: float,
@@ -216,6 +217,9 @@ class Session:
         self.started = time.time()  # when this session began (a recovered one: the first)
         self._group: list[Op] | None = None  # edit_group collects ops here
         self._unannounced: list[Change] = []  # HISTORY changes made under the lock, sent by _notify
+        # The whole patterns the history holds last, each once: a chain of full 8×64 patterns
+        # switching all night would hold two new copies (200 KB) for every switch.
+        self._whole_patterns: list[Any] = []
         self.recording: recording.Recording | None = None
         self.quantize: LoadAt = "bar"  # the launch quantize of a load that names none
         self.follow_random = random.Random()  # picks a "random" follow action's slot; tests seed it
@@ -277,6 +281,8 @@ class Session:
         """Enter ops in the history and the journal (lock held); _notify announces the entry."""
         if not ops:
             return
+        ops = tuple(op if op.target != ("pattern",) else Op(op.target, self._shared(op.before),
+                                                              self._shared(op.after)) for op in ops)
         if self._group is not None:
             self._group.extend(ops)
             return
@@ -285,6 +291,15 @@ class Session:
         self._journal({"edit": entry.record()})
         self._unannounced.append(Change(ChangeKind.HISTORY, {"action": "edit", "entry": entry.as_dict()},
                                         source))
+
+    def _shared(self, value: Any) -> Any:
+        """A whole pattern's value, as one the history holds already if it is equal (history
+        values are never changed in place), so a chain's patterns are kept once each."""
+        for known in self._whole_patterns:
+            if known == value:
+                return known
+        self._whole_patterns = [value, *self._whole_patterns[:WHOLE_PATTERNS_SHARED - 1]]
+        return value
 
     def _journal(self, record: dict[str, Any]) -> None:
         if self.journal is None:

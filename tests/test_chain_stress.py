@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from support.chains import chained_fixture, queued_pattern, slot_pattern, switch, wait_for  # noqa: F401
 from support.fakes import FakeEngine
+from support.patterns import full_pattern
 
 from chronus_tui.chain import parse_chain
 from chronus_tui.engine.protocol import (
@@ -30,6 +31,7 @@ from chronus_tui.engine.protocol import (
     Switched,
 )
 from chronus_tui.model import Follow
+from chronus_tui.patternfile import pattern_to_dict
 from chronus_tui.session import Change, ChangeKind, Session, SessionError
 from chronus_tui.store import SlotStore, slot_label
 
@@ -307,3 +309,22 @@ def test_a_song_edit_of_what_comes_next_is_queued_again_before_its_line(chained,
     assert queued_pattern(engine, 4)["every"] == 48
     status = chained.chain_status()
     assert (status["next"], status["repeats"], chained.pending.slot) == ("A03", 3, 3)
+
+
+def test_a_long_chain_of_full_patterns_keeps_each_pattern_once_in_the_history(session, store, engine):
+    """300 switches between two full 8×64 patterns: the history holds the two patterns, not
+    two copies a switch (200 KB each: 400 MB at the history's limit), and undo still works."""
+    for slot in (1, 2):
+        store.save(slot, pattern_to_dict(full_pattern(name=f"full {slot}")))
+    session.start()
+    session.set_chain(parse_chain("A01 A02"))
+    session.start_chain()
+    for count in range(1, 301):
+        switch(session, queued_pattern(engine, count))
+    entries = session.history.entries
+    assert len(entries) == 300
+    held = {id(value) for entry in entries for op in entry.ops for value in (op.before, op.after)}
+    assert len(held) <= 3  # the pattern before the chain, A01's and A02's
+    assert session.pattern.name == "full 2"
+    session.undo(everyone=True, source="ui")
+    assert session.pattern.name == "full 1" and session.pattern.tracks == full_pattern().tracks
