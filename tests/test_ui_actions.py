@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from support.fakes import FakeEngine
 from support.patterns import LEGACY_DIR
-from support.ui import fixed_pattern, make_app, settle, spy_notifications
+from support.ui import fixed_pattern, help_rows, make_app, settle, spy_notifications
 
 from chronus_tui import patternfile
 from chronus_tui.engine.protocol import EngineMessage, Position
@@ -363,6 +363,17 @@ async def test_help_and_palette_list_every_action(patterns_dir: Path) -> None:
         await pilot.pause()
         await pilot.pause()
         assert session.pattern.bpm == 136.0
+
+
+def test_the_help_says_where_a_key_works_unless_its_heading_does() -> None:
+    """As the README's Works column: `l` in the chain keys works only in the slot browser
+    (pressed in the grid it does nothing), `P` anywhere; the Slots panel heading says it once."""
+    rows = help_rows(120)
+    assert "l Add the slot to the chain (again: once more) · Slots panel" in rows
+    assert "z Take the entry off · Song view" in rows
+    assert "F Follow action of the playing pattern (4 next, 2 slot A03, off) · Slots panel" in rows
+    assert "P Play the chain from the next launch line" in rows
+    assert "← Slot left" in rows  # under the "Slots panel" heading
 
 
 async def test_quit_closes_the_osc_server_and_exits_zero(patterns_dir: Path) -> None:

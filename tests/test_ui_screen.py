@@ -101,6 +101,19 @@ async def test_a_playing_chain_keeps_what_comes_next_readable_on_the_transport(
             assert "launch bar4" in line and "A01 intro" in line and "BPM" in line
 
 
+async def test_the_follow_prompt_shows_its_whole_question_and_examples_at_80_columns(
+        patterns_dir: Path) -> None:
+    """A long question wraps in the prompt and the examples fit its field (both were cut)."""
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.slots.focus()
+        await pilot.press("F")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "random S S …; off clears it" in screen
+        assert "4 next, 2 slot A03, 1 random A03 B07, off" in screen
+
+
 async def test_a_tiny_terminal_still_gets_one_cut_line(patterns_dir: Path) -> None:
     app, _ = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=(40, 20)) as pilot:

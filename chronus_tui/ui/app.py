@@ -24,7 +24,6 @@ from chronus_tui.chainplay import (
     CHAIN_SOURCE,
     FOLLOW_OFF,
     FOLLOW_SOURCE,
-    FOLLOW_USAGE,
     follow_words,
     parse_follow,
 )
@@ -83,6 +82,8 @@ QUANTIZE_WORDS = {"bar": "the next bar line", "bar2": "the next 2-bar line", "ba
                   "bar8": "the next 8-bar line", "end": "the end of the playing pattern"}
 # The bank strip on the help screen: the keys and their slots (the names are on the main screen).
 HELP_STRIP_WIDTH = 68
+# The follow prompt's placeholder: examples short enough for the field at 80 columns.
+FOLLOW_EXAMPLES = f"4 next, 2 slot A03, 1 random A03 B07, {FOLLOW_OFF}"
 
 
 def imported_summary(dropped: int) -> str:
@@ -394,7 +395,7 @@ class ChronusApp(App[int]):
         of = slot_label(slot) if slot else f"“{self.session.pattern.name}”"
         self.push_screen(PromptScreen(f"Follow action of {of}: after N plays, next, previous, slot S or "
                                       f"random S S …; {FOLLOW_OFF} clears it",
-                                      follow_words(follow) if follow else "", FOLLOW_USAGE), answered)
+                                      follow_words(follow) if follow else "", FOLLOW_EXAMPLES), answered)
 
     # -- perform keys -----------------------------------------------------------------
 

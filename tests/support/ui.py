@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
 
 from chronus_tui.engine.protocol import Status
@@ -11,7 +13,15 @@ from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
+from chronus_tui.ui.screens.help import actions_table
 from support.fakes import FakeEngine
+
+
+def help_rows(width: int) -> list[str]:
+    """The help screen's table of keys as printed at `width`, each row's spaces made one."""
+    console = Console(width=width, file=io.StringIO())
+    console.print(actions_table())
+    return [" ".join(line.split()) for line in console.file.getvalue().splitlines()]
 
 
 def fixed_pattern() -> Pattern:

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chronus_tui.ui.actions import ACTIONS
+from chronus_tui.ui.actions import ACTIONS, APP, SCOPE_PANELS
 
 
 def actions_table() -> Table:
@@ -26,7 +26,11 @@ def actions_table() -> Table:
                 table.add_row("", "")
             group = action.group
             table.add_row(Text.assemble((f" {group} ", "bold reverse")), "")
-        table.add_row(Text(action.keys_display), Text(action.row_title))
+        title = Text(action.row_title)
+        where = SCOPE_PANELS[action.scope]
+        if action.scope != APP and where != group:  # a key that works only there says so, as the README
+            title.append(f" · {where}", style="dim")
+        table.add_row(Text(action.keys_display), title)
     return table
 
 
