@@ -24,6 +24,7 @@ then starts playing follows its own action.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -82,6 +83,7 @@ class _Run:
     steps: int = STEPS_PER_BAR  # one play of it
     token: int | None = None  # the queued load (the next entry, or the end)
     last: tuple[Pattern, int] | None = None  # at the end: the last entry and its slot, put back
+    ending: Pattern | None = None  # the silent end as the session plays it, once queued
 
 
 def _follows_edit(run: _Run, chain: Chain, moved: dict[int, int]) -> bool:
@@ -311,6 +313,7 @@ class ChainPlayer:
         def queued(pending: PendingLoad) -> None:  # under the session lock: before its switch is heard
             with self._lock:
                 run.token, run.queued_index, run.last = pending.token, index, last
+                run.ending = pending.pattern if last is not None else None
 
         try:
             session.apply_snapshot(pattern, "bar", slot=slot, source=CHAIN_SOURCE, every=every,
@@ -319,14 +322,19 @@ class ChainPlayer:
             return  # overtaken: whoever took over, or the stop, ends the chain
 
     def _finish(self, run: _Run) -> None:
-        """The silent end switched in on the line: stop, and put the last entry back."""
+        """The silent end switched in on the line: stop, and put the last entry back (unless
+        someone loaded a pattern meanwhile: theirs stays)."""
         with self._lock:
+            if self._run is not run:
+                return
             self._run = None
         session = self._session
         session.stop(CHAIN_SOURCE)
         if run.last is not None:
             pattern, slot = run.last
-            session.apply_snapshot(pattern, "now", slot=slot, source=CHAIN_SOURCE)
+            with contextlib.suppress(ValueError):  # refused: someone's load came first
+                session.apply_snapshot(pattern, "now", slot=slot, source=CHAIN_SOURCE,
+                                       only_if=lambda: session.pattern is run.ending)
         self._announce(CHAIN_SOURCE)
 
     # -- follow actions (no chain running) ---------------------------------------------------

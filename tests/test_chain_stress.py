@@ -328,3 +328,24 @@ def test_a_long_chain_of_full_patterns_keeps_each_pattern_once_in_the_history(se
     assert session.pattern.name == "full 2"
     session.undo(everyone=True, source="ui")
     assert session.pattern.name == "full 1" and session.pattern.tracks == full_pattern().tracks
+
+
+def test_a_load_as_a_chain_ends_is_kept_and_not_overwritten_by_its_last_entry(chained, engine, changes,
+                                                                               monkeypatch):
+    chained.set_chain(parse_chain("A02 once"))
+    chained.start_chain()
+    switch(chained, queued_pattern(engine, 1))
+    end = queued_pattern(engine, 2)
+    stop = chained.stop
+
+    def stop_then_a_load(source: str = "") -> None:  # the musician's load lands as the chain stops
+        stop(source)
+        chained.load_slot(3, "now", source="ui")
+
+    monkeypatch.setattr(chained, "stop", stop_then_a_load)
+    switch(chained, end)
+    wait_for(lambda: any(c.kind == "chain" and c.source == "chain" and not c.data["running"]
+                         for c in changes))  # the chain's own word that it ended
+    assert chained.pattern.name == "three" and chained.transport.playing_slot == 3  # not A02 put back
+    assert not chained.transport.playing
+    assert [c["pattern"]["name"] for c in engine.ops("pattern")][-1] == "three"
