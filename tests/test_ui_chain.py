@@ -323,6 +323,19 @@ async def test_f3_shows_the_chain_as_a_list_in_place_of_the_sound_panel(patterns
         assert not app.song.display and app.params.display and app.grid.has_focus
 
 
+async def test_the_song_view_at_80_columns_narrows_the_names_to_show_the_muted_tracks(
+        patterns_dir: Path) -> None:
+    app, session = await open_song_view(patterns_dir, "A01x4 A02x2")
+    async with app.run_test(size=(80, 24)) as pilot:
+        session.set_song_entry(1, bpm=140.0, mute=["hat", "bass"])
+        await pilot.press("f3")
+        await pilot.pause()
+        shown = [line for line in screen_text(app).splitlines() if "A02" in line]
+        assert any("verse" in line and "×2" in line and "140" in line and "hat, bass" in line
+                   for line in shown), shown
+        assert any("muted" in line for line in screen_text(app).splitlines())
+
+
 async def test_song_keys_edit_the_entry_under_the_cursor(patterns_dir: Path) -> None:
     app, session = await open_song_view(patterns_dir, "A01x4 A02x2 B05")
     async with app.run_test(size=SIZE) as pilot:

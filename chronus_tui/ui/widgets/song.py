@@ -14,7 +14,19 @@ from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.slots import NEXT_ENTRY_STYLE, PLAYING_ENTRY_STYLE, ChainView, SlotBrowser
 
 NAME_WIDTH = 16
-HEADER = f"   #  slot {'name':<{NAME_WIDTH}} plays bpm    muted"  # over the rows' columns
+# A narrow view narrows the name (to MIN_NAME_WIDTH) to keep MUTED_ROOM for the muted tracks,
+# the columns around the name taking FIXED_WIDTH: mark, place, slot; plays, tempo.
+MIN_NAME_WIDTH, MUTED_ROOM, FIXED_WIDTH = 6, 10, 25
+
+
+def name_width(width: int) -> int:
+    """The name column's width in a view `width` cells wide."""
+    return max(MIN_NAME_WIDTH, min(NAME_WIDTH, width - FIXED_WIDTH - MUTED_ROOM))
+
+
+def header(names: int) -> str:
+    """The line over the rows' columns, the name column `names` wide."""
+    return f"   #  slot {'name':<{names}} plays bpm    muted"
 
 
 def entry_cells(entry: ChainEntry) -> tuple[str, str]:
@@ -64,7 +76,8 @@ class SongPanel(SessionPanel, can_focus=True):
             return drawn(text)
         self.border_title = f"{song} · {len(chain.entries)} entries · {'loop' if chain.loop else 'once'}"
         self.cursor = min(max(self.cursor, 0), len(chain.entries) - 1)
-        text.append(HEADER, style="dim")
+        names = name_width(self.content_size.width)
+        text.append(header(names), style="dim")
         for index, entry in enumerate(chain.entries):
             text.append("\n")
             mark, style = "  ", ""
@@ -76,7 +89,7 @@ class SongPanel(SessionPanel, can_focus=True):
             name = self.slots.describe(entry.slot) or "(empty)"
             bpm, muted = entry_cells(entry)
             row = Text(f"{index + 1:>2}  {slot_label(entry.slot)}  ")
-            row.append(f"{literal(name, limit=NAME_WIDTH):<{NAME_WIDTH}}")
+            row.append(f"{literal(name, limit=names):<{names}}")
             row.append(f" ×{entry.repeats:<4} {bpm:<6} ")
             row.append(literal(muted))
             if index == self.cursor:
