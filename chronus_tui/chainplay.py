@@ -87,12 +87,21 @@ class _Run:
 
 
 def _follows_edit(run: _Run, chain: Chain, moved: dict[int, int]) -> bool:
-    """Move `run` onto the edited `chain`; False (unchanged) if an entry it plays or queued is gone."""
-    if any(index is not None and index not in moved for index in (run.index, run.queued_index)):
+    """Move `run` onto the edited `chain`; False (unchanged) if the entry it plays is gone, or
+    the first one, still queued. A queued entry that is gone becomes the one now after the entry
+    playing (which is queued again)."""
+    if run.index is None:
+        if run.queued_index not in moved:
+            return False
+        run.chain, run.queued_index = chain, moved[run.queued_index]
+        return True
+    if run.index not in moved:
         return False
-    run.chain = chain
-    run.index = None if run.index is None else moved[run.index]
-    run.queued_index = None if run.queued_index is None else moved[run.queued_index]
+    index = moved[run.index]
+    queued = run.queued_index
+    run.chain, run.index = chain, index
+    if queued is not None:
+        run.queued_index = moved[queued] if queued in moved else chain.next_index(index)
     return True
 
 
@@ -238,13 +247,15 @@ class ChainPlayer:
 
     def _count(self, run: _Run, step: int) -> None:
         """The playhead at `step` of the entry playing: a new play or bar begun is news."""
-        if run.index is None:
-            return
-        repeat = min(step // run.steps, run.chain.entries[run.index].repeats - 1)
-        bar = step // STEPS_PER_BAR
-        if (repeat, bar) != (run.repeat, run.bar):
+        with self._lock:  # a song edit moves the run onto its new chain and index at once
+            if run.index is None:
+                return
+            repeat = min(step // run.steps, run.chain.entries[run.index].repeats - 1)
+            bar = step // STEPS_PER_BAR
+            if (repeat, bar) == (run.repeat, run.bar):
+                return
             run.repeat, run.bar = repeat, bar
-            self._announce(CHAIN_SOURCE)
+        self._announce(CHAIN_SOURCE)
 
     # -- the worker: reads slots, queues entries ------------------------------------------
 

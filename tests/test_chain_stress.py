@@ -8,6 +8,7 @@ import contextlib
 import logging
 import queue
 import random
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -349,3 +350,44 @@ def test_a_load_as_a_chain_ends_is_kept_and_not_overwritten_by_its_last_entry(ch
     assert chained.pattern.name == "three" and chained.transport.playing_slot == 3  # not A02 put back
     assert not chained.transport.playing
     assert [c["pattern"]["name"] for c in engine.ops("pattern")][-1] == "three"
+
+
+def test_song_edits_while_the_playhead_moves_fail_no_listener(chained, engine, caplog):
+    """The playhead is counted on the engine's thread while the song view removes and inserts
+    an entry before the last one, playing: every position reads one chain, with its own index."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change places as often as they can
+    chained.set_chain(parse_chain("A01 A03 A02"))
+    chained.start_chain(entry=2)
+    switch(chained, queued_pattern(engine, 1))
+    done = threading.Event()
+
+    def playhead() -> None:
+        step = 0
+        while not done.is_set():
+            chained.on_engine_event(Position(step // 16 % 4, step % 16))
+            step += 1
+
+    thread = threading.Thread(target=playhead)
+    thread.start()
+    try:
+        for _ in range(300):
+            chained.remove_song_entry(0, source="ui")
+            chained.insert_song_entry(0, 1, source="ui")
+    finally:
+        sys.setswitchinterval(interval)
+        done.set()
+        thread.join()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert chained.chain_status()["running"] and chained.chain_status()["entry"] == 3
+
+
+def test_removing_the_entry_queued_next_plays_on_with_the_one_after(chained, engine):
+    chained.set_chain(parse_chain("A01 A02 A03"))
+    chained.start_chain()
+    switch(chained, queued_pattern(engine, 1))
+    assert queued_pattern(engine, 2)["pattern"]["name"] == "two"
+    chained.remove_song_entry(1, source="ui")  # A02, queued next, is taken off
+    assert queued_pattern(engine, 3)["pattern"]["name"] == "three"
+    status = chained.chain_status()
+    assert (status["running"], status["entry"], status["next"], chained.pending.slot) == (True, 1, "A03", 3)
