@@ -114,6 +114,20 @@ async def test_the_follow_prompt_shows_its_whole_question_and_examples_at_80_col
         assert "4 next, 2 slot A03, 1 random A03 B07, off" in screen
 
 
+async def test_a_message_repeated_while_its_toast_is_on_screen_is_one_toast(patterns_dir: Path) -> None:
+    """A looping chain says an empty entry is passed over on every turn: one toast, not a stack."""
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        for _ in range(4):
+            app.notify("chain entry 2 passed over: A05 is empty", title="from chain", severity="warning")
+            await pilot.pause()
+        app.notify("chain entry 3 passed over: A06 is empty", title="from chain", severity="warning")
+        await pilot.pause()
+        shown = [toast.render().plain for toast in app.screen.query("Toast")]
+        assert sum("A05 is empty" in toast for toast in shown) == 1, shown
+        assert sum("A06 is empty" in toast for toast in shown) == 1, shown
+
+
 async def test_a_tiny_terminal_still_gets_one_cut_line(patterns_dir: Path) -> None:
     app, _ = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=(40, 20)) as pilot:

@@ -134,16 +134,24 @@ class ChronusApp(App[int]):
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
         self._last_flush = 0.0
+        # Each toast on screen (message, title, severity) and when it goes: a repeat is not shown.
+        self._toasts_until: dict[tuple[str, str, str], float] = {}
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Every toast is literal text: messages carry names from users, files and the network.
 
         `markup` is taken for Textual's callers and ignored: a `[/x]` in a name must show as
-        typed, not end the set.
+        typed, not end the set. A toast the same as one still on screen is not shown again, so
+        a message repeated on every turn of a looping chain is one toast, not a stack of them.
         """
-        super().notify(literal(message), title=literal(title), severity=severity, timeout=timeout,
-                       markup=False)
+        toast = literal(message), literal(title), severity
+        now = time.monotonic()
+        if self._toasts_until.get(toast, 0.0) > now:
+            return
+        self._toasts_until = {shown: until for shown, until in self._toasts_until.items() if until > now}
+        self._toasts_until[toast] = now + (self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
+        super().notify(toast[0], title=toast[1], severity=severity, timeout=timeout, markup=False)
 
     def action_help_quit(self) -> None:
         # Textual's own hint for ctrl+c is markup; toasts here are plain.
