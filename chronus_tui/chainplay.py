@@ -279,8 +279,9 @@ class ChainPlayer:
                     self._finish(run)
             except Exception:  # the chain ends; the music and the process go on
                 log.exception("the chain failed")
-                self._end()
-                self._session.report_error("the chain stopped: see the log", CHAIN_SOURCE)
+                with contextlib.suppress(Exception):  # nothing may end this thread: it plays every chain
+                    self._end()
+                    self._session.report_error("the chain stopped: see the log", CHAIN_SOURCE)
 
     def _queue_next(self, run: _Run) -> None:
         """Queue the entry after the one playing for the line after its plays (the engine

@@ -391,3 +391,33 @@ def test_removing_the_entry_queued_next_plays_on_with_the_one_after(chained, eng
     assert queued_pattern(engine, 3)["pattern"]["name"] == "three"
     status = chained.chain_status()
     assert (status["running"], status["entry"], status["next"], chained.pending.slot) == (True, 1, "A03", 3)
+
+
+def test_a_failure_in_the_chains_thread_ends_the_chain_and_the_next_chain_plays(chained, store, engine,
+                                                                                   monkeypatch, caplog):
+    """Even when telling the listeners fails too, the thread that queues entries lives on."""
+    load = store.load
+
+    def broken_disk(slot, **kwargs):
+        if slot == 2:
+            raise RuntimeError("disk on fire")
+        return load(slot, **kwargs)
+
+    report = chained.report_error
+
+    def report_fails(message, source="", **data):
+        if message == "the chain stopped: see the log":
+            raise RuntimeError("no one to tell")
+        report(message, source, **data)
+
+    monkeypatch.setattr(store, "load", broken_disk)
+    monkeypatch.setattr(chained, "report_error", report_fails)
+    chained.set_chain(parse_chain("A01 A02"))
+    chained.start_chain()
+    switch(chained, queued_pattern(engine, 1))
+    wait_for(lambda: not chained.chain_status()["running"])
+    assert "the chain failed" in caplog.text
+    monkeypatch.setattr(store, "load", load)
+    chained.start_chain()  # the next chain plays: its entries are queued again
+    switch(chained, queued_pattern(engine, 2))
+    assert queued_pattern(engine, 3)["pattern"]["name"] == "two"
