@@ -160,14 +160,20 @@ async def test_the_chain_holds_at_most_64_entries(patterns_dir: Path) -> None:
 # -- playing it ------------------------------------------------------------------------------------
 
 
-async def test_P_starts_the_chain_on_the_launch_line_and_the_browser_shows_playing_and_next(
-        patterns_dir: Path) -> None:
+def chain_app(patterns_dir: Path, chain: str) -> tuple[ChronusApp, Session, FakeEngine]:
+    """The app on the saved bank with `chain` set, and its fake engine."""
     saved_bank(patterns_dir)
     engine = FakeEngine()
     app, session = make_app(patterns_dir, engine=engine)
+    session.set_chain(parse_chain(chain))
+    return app, session, engine
+
+
+async def test_P_starts_the_chain_on_the_launch_line_and_the_browser_shows_playing_and_next(
+        patterns_dir: Path) -> None:
+    app, session, engine = chain_app(patterns_dir, "A01x2 A02 A03")
     async with app.run_test(size=SIZE) as pilot:
         session.start()
-        session.set_chain(parse_chain("A01x2 A02 A03"))
         engine.clear()
         await pilot.press("Q", "P")                 # launch bar2, then start the chain
         await settle(pilot)
@@ -219,6 +225,24 @@ async def test_a_chains_own_loads_are_not_a_toast_each(patterns_dir: Path) -> No
         session.on_engine_event(FakeEngine.switch(engine.ops("pattern")[-1]["token"]))
         await wait_until(pilot, lambda: session.pending is not None and session.pending.slot == 2)
         assert seen == []
+
+
+async def test_a_chain_that_fits_its_line_shows_whole_with_the_next_entry_after_the_last(
+        patterns_dir: Path) -> None:
+    """Playing the last entry of a looping chain, the next is the first: the line keeps it
+    (it began at the entry before the one playing, hiding the next behind "…")."""
+    app, session, engine = chain_app(patterns_dir, "A01 A02 A03")
+    async with app.run_test(size=SIZE) as pilot:
+        session.start()
+        session.start_chain()
+        for played in range(3):  # A01, A02, A03 switch in; each queues the one after it
+            session.on_engine_event(FakeEngine.switch(engine.ops("pattern")[-1]["token"]))
+            await wait_until(pilot, lambda played=played: len(engine.ops("pattern")) == played + 2)
+        assert session.chain_status()["entry"] == 3 and session.chain_status()["next"] == "A01"
+        rows = slot_lines(app)
+        assert any("│ ⛓ A01×1 A02×1 A03×1 loop" in row for row in rows), rows
+        line = chain_line_spans(app)
+        assert line["A01×1"] == "bold black on yellow" and line["A03×1"] == "bold black on green"
 
 
 def chain_line_spans(app: ChronusApp) -> dict[str, str]:

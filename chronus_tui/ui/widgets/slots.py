@@ -61,13 +61,17 @@ class ChainView:
     def style(self, index: int) -> str:
         return {self.coming: NEXT_ENTRY_STYLE, self.playing: PLAYING_ENTRY_STYLE}.get(index, CHAIN_STYLE)
 
-    def line(self) -> Text:
-        """`⛓ A01×4 A02×2 B05×1` (then `once` when it stops at its end); while it plays, from
-        the entry before the one playing, so a long chain shows where it is."""
+    def line(self, width: int) -> Text:
+        """`⛓ A01×4 A02×2 B05×1` (then `once` when it stops at its end); while it plays, when
+        the whole chain does not fit `width`, from the entry before the one playing, so a long
+        chain shows where it is."""
+        whole = self._line(0)
+        return whole if whole.cell_len <= width else self._line(max((self.playing or 0) - 1, 0))
+
+    def _line(self, first: int) -> Text:
         assert self.chain is not None
         text = Text("⛓ ", style=CHAIN_STYLE)
         entries = self.chain.entries
-        first = max((self.playing or 0) - 1, 0)
         if first:
             text.append("… ", style="dim")
         for index in range(first, len(entries)):
@@ -180,13 +184,13 @@ class SlotBrowser(SessionPanel, can_focus=True):
         if self.size.height < FULL_HEIGHT:  # no room for the names: the chain line, if there is room
             if self._chain.chain is not None and self.size.height > CHAIN_LINE_ROW:
                 text.append("\n")
-                text.append_text(self._chain.line())
+                text.append_text(self._chain.line(self.size.width))
             return drawn(text)
         self._render_bank_names(text)
         if self.size.height >= FULL_HEIGHT + 1:  # the chain line, else a blank line
             text.append("\n")
             if self._chain.chain is not None:
-                text.append_text(self._chain.line())
+                text.append_text(self._chain.line(self.size.width))
         if self.size.height >= FULL_HEIGHT + 2:
             for state, word in LEGEND:
                 text.append("\n" if state == "saved" else " ")
