@@ -191,7 +191,7 @@ def test_a_narrow_terminal_keeps_one_transport_line_and_a_tall_one_shows_every_p
             app.keys("L")
             screen = app.wait_for("121.0 BPM", "A01 a very")
             first = screen.splitlines()[0]
-            assert "A01 a very long n… │  ⚠ NO SOUND" in first and "001:01" in first
+            assert "A01 a very long nam… │ ⚠ NO SOUND" in first and "001:01" in first
             assert "121.0 BPM" not in screen.splitlines()[1]  # nothing of the transport wrapped
             assert re.findall(r"page \d/4", screen) == pages
             app.keys("q")
