@@ -112,6 +112,10 @@ async def test_x_types_the_plays_z_takes_the_last_off_and_Z_clears(patterns_dir:
         await pilot.press("X", *"two", "enter")
         await pilot.pause()
         assert chain_text(session) == "A01×1 A02×16"
+        await pilot.press("X", "²", "enter")         # a digit int() cannot read: refused, no crash
+        await pilot.pause()
+        assert chain_text(session) == "A01×1 A02×16"
+        assert any("'²'" in message for message, _ in seen), seen
         await pilot.press("z")
         await pilot.pause()
         assert chain_text(session) == "A01×1"

@@ -477,7 +477,7 @@ class ChronusApp(App[int]):
         def answered(text: str | None) -> None:
             typed = (text or "").strip().lstrip("x×*")
             if typed:  # anything but a whole number is refused by the Session, by name
-                repeats = int(typed) if typed.isdigit() else typed
+                repeats = int(typed) if typed.isascii() and typed.isdigit() else typed  # ² is a digit
                 self._call(self.session.set_song_entry, index, repeats=repeats)
 
         low, high = REPEATS_RANGE
