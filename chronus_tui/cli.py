@@ -230,12 +230,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"chronus render: {message}", file=sys.stderr)
         return 1
 
-    source = _resolve_source(args, "chronus render")
-    if source is None:
+    if (resolved := _source_and_output(args, "chronus render")) is None:
         return 1
-    output = Path(args.output)
-    if problem := _output_problem(output):
-        return fail(problem)
+    source, output = resolved
     if isinstance(source, Pattern):
         pattern, bars = source, 4 if args.bars is None else args.bars
         length: dict[str, Any] = {"bars": bars}
@@ -320,12 +317,21 @@ def _song_or_chain(store: SlotStore, source: str) -> tuple[str, Chain] | None:
     return f"the chain {chain.text()}", chain
 
 
-def _output_problem(output: Path) -> str | None:
-    """Why a file cannot be written at `output`, if it plainly cannot."""
+def _source_and_output(args: argparse.Namespace,
+                       command: str) -> tuple[Pattern | tuple[str, Played], Path] | None:
+    """SOURCE resolved and `-o` checked (a folder that is there, a name that is no folder), as
+    render and export-midi both begin; None once the reason is printed."""
+    source = _resolve_source(args, command)
+    if source is None:
+        return None
+    output = Path(args.output)
     if not output.parent.is_dir():
-        return f"{output.parent} is not a directory"
-    if output.is_dir():
-        return f"{output} is a directory; give a file name"
+        problem = f"{output.parent} is not a directory"
+    elif output.is_dir():
+        problem = f"{output} is a directory; give a file name"
+    else:
+        return source, output
+    print(f"{command}: {problem}", file=sys.stderr)
     return None
 
 
@@ -338,12 +344,9 @@ def cmd_export_midi(args: argparse.Namespace) -> int:
         print(f"chronus export-midi: {message}", file=sys.stderr)
         return 1
 
-    source = _resolve_source(args, "chronus export-midi")
-    if source is None:
+    if (resolved := _source_and_output(args, "chronus export-midi")) is None:
         return 1
-    output = Path(args.output)
-    if problem := _output_problem(output):
-        return fail(problem)
+    source, output = resolved
     try:
         if isinstance(source, Pattern):
             entries = [midiexport.bars_entry(source, args.bars)]
