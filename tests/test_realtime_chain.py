@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support.headless import Headless, ready
-from support.jack import JackServer, judge_onsets, missing_tools
-from support.osc import OscClient, free_udp_port, wait_until
+from support.jack import chronus_on_jack, judge_onsets, missing_tools
+from support.osc import OscClient, wait_until
 from support.render import click_pattern, expected_onset, onsets, read_wav
 from test_realtime_jack import PERIOD, record
 
@@ -79,53 +78,43 @@ def test_a_chain_played_live_starts_each_entry_on_its_exact_sample(
     hits, first_line, second_line = chain_hits()
     seconds = hits[-1] / SR + 2.5  # a bar of lead-in, the chain, and room
     results = []
-    with JackServer(tmp_path / "jackd.log", sr=SR, buffer=BUFFER, realtime=True) as jack:
-        for name, value in jack.env.items():
-            monkeypatch.setenv(name, value)  # for the chronus process
-        port = free_udp_port()
-        with ready(Headless(patterns_dir, tmp_path / "state", port, "--audio", "jack")) as chronus:
-            osc = OscClient(port)
+    with chronus_on_jack(tmp_path, patterns_dir, monkeypatch, sr=SR, buffer=BUFFER) as (jack, _, osc):
+        save_slots_over_osc(osc)
+        assert osc.ok("/chain/set", CHAIN) == ["A01×2 A02×3 A03×2 once", 3]
+        for take in range(MAX_TAKES):
+            xruns_before, log_before = osc.query("/engine/status").get("xruns", 0), jack.xrun_lines()
+            if playing:
+                osc.ok("/seq/start")  # the silent slot plays: the chain starts on a bar line
+            recorder = record(jack, tmp_path / f"take{take}.wav", seconds)
             try:
-                assert osc.query("/engine/status")["backend"] == "jack"
-                save_slots_over_osc(osc)
-                assert osc.ok("/chain/set", CHAIN) == ["A01×2 A02×3 A03×2 once", 3]
-                for take in range(MAX_TAKES):
-                    xruns_before, log_before = osc.query("/engine/status").get("xruns", 0), jack.xrun_lines()
-                    if playing:
-                        osc.ok("/seq/start")  # the silent slot plays: the chain starts on a bar line
-                    recorder = record(jack, tmp_path / f"take{take}.wav", seconds)
-                    try:
-                        started = osc.ok("/chain/start", "bar")
-                        assert started[:2] == ["queued" if playing else "started", "A01"]
-                        wait_until(lambda: not osc.query("/chain/status")["running"], timeout=seconds + 10)
-                        recorder.wait(seconds + 10)
-                    finally:
-                        if recorder.poll() is None:
-                            recorder.kill()
-                            recorder.wait()
-                    said = recorder.stdout.read().decode(errors="replace") if recorder.stdout else ""
-                    status = osc.query("/engine/status")
-                    assert not status["playing"], "a chain that does not loop stops at its end"
-                    xruns = max(status.get("xruns", 0) - xruns_before, jack.xrun_lines() - log_before)
-                    lossy = xruns > 0 or "overrun" in said
-                    audio = read_wav(tmp_path / f"take{take}.wav")
-                    found = onsets(audio[:, 0] + audio[:, 1])
-                    timing = judge_onsets(found, [hit - hits[0] for hit in hits], PERIOD, lossy)
-                    results.append((xruns, timing))
-                    offsets = [s - found[0] for s in found] if found else []
-                    assert found, f"nothing recorded ({xruns} xruns)"
-                    torn = lossy and not timing.intact()  # xruns tore it: nothing to trust either way
-                    if not torn:
-                        assert not timing.wrong, f"{timing.wrong}: hits at {offsets} ({xruns} xruns)"
-                        peaks = [round(float(abs(audio[s:s + 480]).max()), 6) for s in found]
-                        assert lossy or len(found) == len(hits), \
-                            f"{len(found)} hits, not {len(hits)}: at {offsets}, peaks {peaks}"
-                        if timing.has_clean(*first_line) and timing.has_clean(*second_line):
-                            return
-                    osc.ok("/pattern/load", 9, "now")
-                    time.sleep(0.2)
+                started = osc.ok("/chain/start", "bar")
+                assert started[:2] == ["queued" if playing else "started", "A01"]
+                wait_until(lambda: not osc.query("/chain/status")["running"], timeout=seconds + 10)
+                recorder.wait(seconds + 10)
             finally:
-                osc.close()
-            assert chronus.proc.poll() is None
+                if recorder.poll() is None:
+                    recorder.kill()
+                    recorder.wait()
+            said = recorder.stdout.read().decode(errors="replace") if recorder.stdout else ""
+            status = osc.query("/engine/status")
+            assert not status["playing"], "a chain that does not loop stops at its end"
+            xruns = max(status.get("xruns", 0) - xruns_before, jack.xrun_lines() - log_before)
+            lossy = xruns > 0 or "overrun" in said
+            audio = read_wav(tmp_path / f"take{take}.wav")
+            found = onsets(audio[:, 0] + audio[:, 1])
+            timing = judge_onsets(found, [hit - hits[0] for hit in hits], PERIOD, lossy)
+            results.append((xruns, timing))
+            offsets = [s - found[0] for s in found] if found else []
+            assert found, f"nothing recorded ({xruns} xruns)"
+            torn = lossy and not timing.intact()  # xruns tore it: nothing to trust either way
+            if not torn:
+                assert not timing.wrong, f"{timing.wrong}: hits at {offsets} ({xruns} xruns)"
+                peaks = [round(float(abs(audio[s:s + 480]).max()), 6) for s in found]
+                assert lossy or len(found) == len(hits), \
+                    f"{len(found)} hits, not {len(hits)}: at {offsets}, peaks {peaks}"
+                if timing.has_clean(*first_line) and timing.has_clean(*second_line):
+                    return
+            osc.ok("/pattern/load", 9, "now")
+            time.sleep(0.2)
     pytest.skip(f"every take lost audio at a transition to xruns ({[x for x, _ in results]} xruns); "
                 "the rest was on the grid")

@@ -15,9 +15,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from support.headless import Headless, ready
-from support.jack import JackServer, judge_onsets, missing_tools
-from support.osc import OscClient, free_udp_port, wait_until
+from support.jack import chronus_on_jack, judge_onsets, missing_tools
+from support.osc import wait_until
 from support.render import click_pattern, expected_onset, onsets, read_wav, render_array, wav_sample_rate
 
 from chronus_tui.store import SlotStore
@@ -49,26 +48,16 @@ def test_a_recording_starts_on_the_bar_line_and_its_hits_sit_on_the_grid(
     SlotStore(patterns_dir).save(1, pattern)
     offline, _ = render_array(tmp_path, pattern, bars=1, buffer=BUFFER)
     lead = onsets(offline[:, 0])[0]  # where a hit on a step's first sample is first heard
-    with JackServer(tmp_path / "jackd.log", sr=SR, buffer=BUFFER, realtime=True) as jack:
-        for name, value in jack.env.items():
-            monkeypatch.setenv(name, value)  # for the chronus process
-        port = free_udp_port()
-        with ready(Headless(patterns_dir, tmp_path / "state", port, "--audio", "jack")) as chronus:
-            osc = OscClient(port)
-            try:
-                assert osc.query("/engine/status")["backend"] == "jack"
-                osc.ok("/pattern/load", 1)
-                osc.ok("/seq/start")
-                wait_until(lambda: osc.query("/engine/status")["bar"] >= 1, timeout=10)  # into a bar
-                assert osc.ok("/engine/record/start", "take") == ["take.wav"]
-                wait_until(lambda: osc.query("/engine/record/status")["seconds"] >= BARS + 0.5, timeout=20)
-                assert osc.ok("/engine/record/stop") == ["take.wav"]
-                xruns = osc.query("/engine/status").get("xruns")
-            finally:
-                osc.close()
-            path = patterns_dir / "recordings" / "take.wav"
-            wait_until(lambda: closed(path), timeout=10)
-            assert chronus.proc.poll() is None
+    with chronus_on_jack(tmp_path, patterns_dir, monkeypatch, sr=SR, buffer=BUFFER) as (_, _, osc):
+        osc.ok("/pattern/load", 1)
+        osc.ok("/seq/start")
+        wait_until(lambda: osc.query("/engine/status")["bar"] >= 1, timeout=10)  # into a bar
+        assert osc.ok("/engine/record/start", "take") == ["take.wav"]
+        wait_until(lambda: osc.query("/engine/record/status")["seconds"] >= BARS + 0.5, timeout=20)
+        assert osc.ok("/engine/record/stop") == ["take.wav"]
+        xruns = osc.query("/engine/status").get("xruns")
+        path = patterns_dir / "recordings" / "take.wav"
+        wait_until(lambda: closed(path), timeout=10)
     tag, channels, _, _, _, bits = struct.unpack("<HHIIHH", path.read_bytes()[20:36])
     assert (tag, channels, bits, wav_sample_rate(path)) == (1, 2, 24, SR)  # PCM, stereo, 24-bit
     audio = read_wav(path)

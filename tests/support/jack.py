@@ -22,8 +22,15 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
+
+from support.headless import Headless, ready
+from support.osc import OscClient, free_udp_port
 
 JACK_TOOLS = ("jackd", "jack_wait", "jack_lsp", "jack_rec")
 START_TIMEOUT = 10.0
@@ -198,3 +205,22 @@ def _match(interval: int, earlier: int, hit: int, hits: list[int], period: int, 
     timing.wrong.append(f"hit {hit} came {interval} samples after hit {earlier}, "
                         f"not {hits[hit] - hits[earlier]}")
     return hit
+
+
+@contextmanager
+def chronus_on_jack(tmp_path: Path, patterns_dir: Path, monkeypatch: pytest.MonkeyPatch, *, sr: int,
+                    buffer: int) -> Iterator[tuple[JackServer, Headless, OscClient]]:
+    """A private real-time JACK server, the real `chronus --no-ui --audio jack` on it, and an OSC
+    client of it; afterwards the client is closed and the process must still be running."""
+    with JackServer(tmp_path / "jackd.log", sr=sr, buffer=buffer, realtime=True) as jack:
+        for name, value in jack.env.items():
+            monkeypatch.setenv(name, value)  # for the chronus process
+        port = free_udp_port()
+        with ready(Headless(patterns_dir, tmp_path / "state", port, "--audio", "jack")) as chronus:
+            osc = OscClient(port)
+            try:
+                assert osc.query("/engine/status")["backend"] == "jack"
+                yield jack, chronus, osc
+            finally:
+                osc.close()
+            assert chronus.proc.poll() is None
