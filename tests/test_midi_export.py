@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import platformdirs
 import pretty_midi
 import pytest
 from support.fakes import FakeEngine
+from support.headless import run_console
 from support.osc import OscClient, osc_fixture  # noqa: F401
 
 from chronus_tui import midiexport, patternfile
@@ -251,10 +250,7 @@ def test_export_a_slot_through_the_console_script(tmp_path):
     pattern = Pattern(name="slot three", tracks=[Track("arp", "voice2", steps)])
     SlotStore(tmp_path).save(3, patternfile.pattern_to_dict(pattern))
     out = tmp_path / "slot.mid"
-    script = Path(sys.executable).with_name("chronus")
-    result = subprocess.run([str(script), "export-midi", "3", "-o", str(out), "--bars", "2",
-                             "--patterns-dir", str(tmp_path)], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PYO_GUI_WX": "0"})
+    result = run_console("export-midi", "3", "-o", str(out), "--bars", "2", "--patterns-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{out}: 2 bars of 'slot three' at 120 bpm, 1 tracks, 32 notes"
     notes = heard(read(out))["arp"]  # 8 steps, four times in two bars; voice2 on channel 2

@@ -7,13 +7,12 @@ import os
 import shutil
 import stat
 import struct
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.headless import run_console
 from support.render import click_pattern, onsets, pattern_of, read_wav, wav_sample_rate
 
 from chronus_tui import patternfile
@@ -71,10 +70,8 @@ def test_render_an_original_format_file(tmp_path, legacy_dir, capsys):
 def test_render_a_library_name_through_the_console_script(tmp_path):
     """The real command in a child process: nothing but our summary on stdout."""
     out = tmp_path / "demo.wav"
-    script = Path(sys.executable).with_name("chronus")
-    result = subprocess.run([str(script), "render", "demo", "-o", str(out), "--bars", "2",
-                             "--patterns-dir", str(tmp_path)], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYO_GUI_WX": "0"})
+    result = run_console("render", "demo", "-o", str(out), "--bars", "2", "--patterns-dir", str(tmp_path),
+                         timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(f"{out}: 2 bars of ")
     assert len(result.stdout.strip().splitlines()) == 1

@@ -72,3 +72,10 @@ def ready(process: Headless) -> Iterator[Headless]:
 def headless_fixture(tmp_path: Path) -> Iterator[Headless]:
     with ready(Headless(tmp_path / "patterns", tmp_path / "state", free_udp_port())) as process:
         yield process
+
+
+def run_console(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The installed `chronus` console script with `args`, in a child process, run to its end."""
+    script = Path(sys.executable).with_name("chronus")
+    return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYO_GUI_WX": "0"})
