@@ -65,7 +65,7 @@ from chronus_tui.osc.args import (
 )
 from chronus_tui.osc.notify import LEASE_SECONDS, MAX_SUBSCRIBERS, NOTIFY_RATE, Feedback
 from chronus_tui.recording import recordings_folder
-from chronus_tui.session import Clamped, Session, SessionError
+from chronus_tui.session import Clamped, PendingLoad, Session, SessionError
 from chronus_tui.store import AUTOSAVE_SLOT, SLOT_COUNT, SlotInfo, SlotStore, StoreError, slot_label
 
 SOURCE = "osc"  # who the server's own reports (refusals) come from; an edit names its client
@@ -477,10 +477,14 @@ def chain_set(req: Request, a: dict[str, Any]) -> Reply:
 
 def chain_start(req: Request, a: dict[str, Any]) -> Reply:
     pending = req.session.start_chain(a.get("quantize"), a.get("entry", 1) - 1, req.source)
-    status = req.session.chain_status()
+    return Reply(_started(req.session, pending))
+
+
+def _started(session: Session, pending: PendingLoad | None) -> tuple[str, ...]:
+    """How a chain (or song) began: `started <slot>` while stopped, else `queued <slot> <quantize>`."""
     if pending is None:
-        return Reply(("started", status["slot"]))
-    return Reply(("queued", slot_label(pending.slot) if pending.slot else "", pending.at))
+        return ("started", session.chain_status()["slot"])
+    return ("queued", slot_label(pending.slot) if pending.slot else "", pending.at)
 
 
 def chain_stop(req: Request, a: dict[str, Any]) -> Reply:
@@ -503,10 +507,7 @@ def song_load(req: Request, a: dict[str, Any]) -> Reply:
 
 def song_play(req: Request, a: dict[str, Any]) -> Reply:
     pending = req.session.play_song(a.get("entry", 1) - 1, req.source)
-    status = req.session.chain_status()
-    if pending is None:
-        return Reply((status["song"], "started", status["slot"]))
-    return Reply((status["song"], "queued", slot_label(pending.slot) if pending.slot else "", pending.at))
+    return Reply((req.session.chain_status()["song"], *_started(req.session, pending)))
 
 
 def song_status(req: Request, a: dict[str, Any]) -> Reply:
