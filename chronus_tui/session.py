@@ -75,6 +75,7 @@ from chronus_tui.model import (
 )
 from chronus_tui.songs import SongInfo, check_entry_bpm, check_entry_mute, check_song_name, song_entry_dict
 from chronus_tui.store import AUTOSAVE_SLOT, SlotInfo, SlotStore, StoreError, check_slot
+from chronus_tui.timing import next_line
 
 log = logging.getLogger(__name__)
 
@@ -612,8 +613,7 @@ class Session:
         now = t.bar * STEPS_PER_BAR + t.step
         if at == "step":
             return divmod(now + 1, STEPS_PER_BAR)
-        quantum = every or play_steps(self._pattern)
-        return divmod(quantum * (now // quantum + 1), STEPS_PER_BAR)
+        return divmod(next_line(now, every or play_steps(self._pattern)), STEPS_PER_BAR)
 
     def set_quantize(self, at: LoadAt, source: str = "") -> None:
         """The launch quantize of loads that do not name one: bar, bar2, bar4, bar8 or end."""

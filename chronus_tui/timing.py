@@ -79,6 +79,12 @@ def closest_steps(sr: int) -> int:
     return math.floor((1 - SWING_RANGE[1] / 2) * step_samples(BPM_RANGE[1], sr))
 
 
+def next_line(step: int, every: int) -> int:
+    """The first step after `step` that is a multiple of `every` (steps counted from a pattern's
+    start): where a load queued at `step` with launch quantum `every` switches."""
+    return every * (step // every + 1)
+
+
 def bar_of(n: int, n0: int) -> tuple[int, int]:
     """(bar, step in bar) of global step n, counting from the restart step n0."""
     return divmod(n - n0, STEPS_PER_BAR)

@@ -107,7 +107,7 @@ from chronus_tui.synth.sequencer import (
     track_levels,
 )
 from chronus_tui.synth.voices import ACID_VOICE, GAIN_PARAMS, Lane
-from chronus_tui.timing import SWITCH_MARGIN, ClockMath, bar_of, block_fits
+from chronus_tui.timing import SWITCH_MARGIN, ClockMath, bar_of, block_fits, next_line
 
 log = logging.getLogger("chronus.engine")
 
@@ -439,7 +439,7 @@ class EngineGraph:
     def _next_line(self, current: int, every: int) -> int:
         """The first step after `current` that is a multiple of `every` steps from the playing
         pattern's start (its bar lines, when `every` is a bar)."""
-        return self.n0 + every * ((current - self.n0) // every + 1)
+        return self.n0 + next_line(current - self.n0, every)
 
     def _install(self, pattern: Pattern, next_step: int, n0: int, start: int, *,
                  anchored: bool = False, glide: bool = True, edit: bool = False,
