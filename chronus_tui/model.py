@@ -131,6 +131,10 @@ SWING_SPEC = ParamSpec("swing", *SWING_RANGE, 0.0)
 LENGTH_SPEC = ParamSpec("length", *LENGTH_RANGE, 16, integer=True)
 LEVEL_SPEC = ParamSpec("level", *LEVEL_RANGE, 1.0)
 GATE_SPEC = ParamSpec("gate", *GATE_RANGE, 0.5)
+SEED_SPEC = ParamSpec("seed", 0, 2**31 - 1, 0, integer=True)
+PROB_SPEC = ParamSpec("prob", 0, 100, 100, integer=True, unit="%")  # a step's chance to play
+MICRO_SPEC = ParamSpec("micro", -23, 23, 0, integer=True)  # 24ths of a step, on top of swing
+RATCHET_SPEC = ParamSpec("ratchet", 1, 8, 1, integer=True)  # hits evenly inside the step
 
 
 def _voice_params() -> tuple[ParamSpec, ...]:
@@ -216,6 +220,64 @@ def default_modules() -> dict[str, dict[str, float]]:
     }
 
 
+MICRO_DIVISIONS = 24  # micro-timing moves a step in 24ths of a step (MICRO_SPEC)
+MAX_LOCKS = 16  # parameter locks on one step
+MAX_CYCLE = 8  # the B of an A:B condition
+# a step's trig condition (None: always): "A:B" plays on the A-th of every B repetitions of
+# its track; the others are these names, "!" their negation
+CONDITION_NAMES = ("FILL", "!FILL", "PRE", "!PRE", "NEI", "!NEI", "1ST", "!1ST")
+ACID_MODULE = "acid1"
+
+
+def lockable_params(voice: str) -> tuple[str, ...]:
+    """What a step of a track on `voice` may lock: the voice's parameters but its own freq
+    and waveform (a step has its note), and on the acid voice acid1's, as "acid1/<param>"."""
+    own = tuple(s.name for s in MODULE_PARAMS[voice] if s.name not in ("freq", "osc/type"))
+    if voice != ACID_VOICE:
+        return own
+    return own + tuple(f"{ACID_MODULE}/{s.name}" for s in MODULE_PARAMS[ACID_MODULE])
+
+
+def lock_spec(voice: str, key: str) -> ParamSpec:
+    """The spec of lock `key` on a track of `voice`, or PatternError naming what is wrong."""
+    if not isinstance(key, str) or key not in lockable_params(voice):
+        raise PatternError(f"locks.{excerpt(str(key), 40)}",
+                           f"{excerpt(repr(key), 40)} is not a lockable parameter of {voice} "
+                           f"(lockable: {', '.join(lockable_params(voice))})")
+    module, _, param = key.rpartition("/") if key.startswith(ACID_MODULE + "/") else (voice, "", key)
+    return PARAM_INDEX[module][param]
+
+
+def check_condition(value: object, path: str = "cond") -> str | None:
+    """A trig condition from outside: None, "A:B" (1 ≤ A ≤ B ≤ 8) or one of CONDITION_NAMES
+    (case as written there); PatternError otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 8:
+        raise PatternError(path, f"{excerpt(repr(value), 40)} is not a condition")
+    if value in CONDITION_NAMES:
+        return value
+    a, colon, b = value.partition(":")
+    if colon and a.isdigit() and b.isdigit() and a.isascii() and b.isascii() \
+            and 1 <= int(a) <= int(b) <= MAX_CYCLE:
+        return f"{int(a)}:{int(b)}"
+    raise PatternError(path, f"{excerpt(repr(value), 40)} is not a condition (A:B with 1 ≤ A ≤ B ≤ "
+                             f"{MAX_CYCLE}, or one of {', '.join(CONDITION_NAMES)})")
+
+
+def check_locks(value: object, voice: str, path: str = "locks") -> dict[str, float]:
+    """A step's parameter locks from outside ({param: value}), each checked against its range."""
+    if not isinstance(value, dict):
+        raise PatternError(path, f"{excerpt(repr(value), 40)} is not a mapping of parameter to value")
+    if len(value) > MAX_LOCKS:
+        raise PatternError(path, f"{len(value)} locks; a step holds at most {MAX_LOCKS}")
+    locks = {}
+    for key, number in value.items():
+        spec = lock_spec(voice, key)
+        locks[key] = float(spec.check(number, f"{path}.{key}")) + 0.0
+    return locks
+
+
 @dataclass
 class Step:
     on: bool = False
@@ -223,6 +285,22 @@ class Step:
     note: int | None = None  # MIDI number; None plays the voice's own freq
     slide: bool = False
     cents: float = 0.0  # fine tune of the note (CENTS_RANGE): a Hz note keeps its exact pitch
+    prob: int = 100  # PROB_SPEC, percent: the chance it plays (rolled from the pattern's seed)
+    cond: str | None = None  # a trig condition (check_condition), None: always
+    micro: int = 0  # MICRO_SPEC: 24ths of a step early (-) or late (+)
+    ratchet: int = 1  # RATCHET_SPEC: hits evenly inside the step
+    locks: dict[str, float] = field(default_factory=dict)  # lock_spec keys -> values, this step only
+
+    @property
+    def expressive(self) -> bool:
+        """Whether it has anything beyond on, accent, note and slide (the grid marks it)."""
+        return (self.prob != 100 or self.cond is not None or self.micro != 0 or self.ratchet != 1
+                or bool(self.locks))
+
+    @property
+    def conditional(self) -> bool:
+        """Whether playing it is decided by a roll or a condition (PRE and NEI read these)."""
+        return self.prob < 100 or (self.cond is not None and self.cond.lstrip("!") not in ("PRE", "NEI"))
 
 
 @dataclass
@@ -262,7 +340,12 @@ class Track:
 
 
 def _copy_steps(steps: list[Step]) -> list[Step]:
-    return [Step(s.on, s.accent, s.note, s.slide, s.cents) for s in steps]
+    return [copy_step(s) for s in steps]
+
+
+def copy_step(step: Step) -> Step:
+    """A copy that shares nothing with `step` (its locks are a dict)."""
+    return replace(step, locks=dict(step.locks))
 
 
 FOLLOW_AFTER_RANGE = (1, 64)  # plays of the pattern before its follow action
@@ -314,6 +397,7 @@ class Pattern:
     modules: dict[str, dict[str, float]] = field(default_factory=default_modules)
     saved_at: str | None = None
     follow: Follow | None = None  # what plays after it (a slot's follow action)
+    seed: int = SEED_SPEC.default  # seeds its steps' probability rolls (trigs.roll)
 
     def track(self, name: str) -> Track:
         for track in self.tracks:
