@@ -20,6 +20,7 @@ Commands, control → synth, applied at the start of an audio block in the order
     SetParam(module, param, value)        one sound parameter
     SetTempo(bpm, swing)
     SetTransport(playing)                 start (from bar 1) or stop
+    SetFill(on)                           fill mode on or off, from the next step (FILL trigs)
     Gate(voice, on)                       hold or release a voice by hand
     CancelQueued()                        forget the queued load
     StartRecording(path, at_bar)          record the output to a new WAV `path` (stereo,
@@ -127,6 +128,16 @@ class SetTempo(Command):
 class SetTransport(Command):
     op: ClassVar[str] = "transport"
     playing: bool
+
+
+@dataclass(frozen=True)
+class SetFill(Command):
+    op: ClassVar[str] = "fill"
+    on: bool
+
+    @property
+    def supersedes(self) -> SupersedeKey | None:
+        return ("fill",)
 
 
 @dataclass(frozen=True)
