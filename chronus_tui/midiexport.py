@@ -8,11 +8,22 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
   12-step pattern three times is 36 steps, not whole bars), the next one's step 0 on the step
   after; the swung grid runs on through them (after an odd number of steps the next entry
   starts on an odd, late step, as the engine's clock does), each entry's tempo at its tick;
-- a hit lasts its track's gate, capped as the engine caps it (1 - swing/2 of a step); a slid
-  hit is held until the next hit, which it overlaps by SLIDE_OVERLAP ticks (legato), or into
-  which it runs on as one note when both have the same pitch (the engine does not retrigger);
+- which steps play is trigs.decide's answer (probability, conditions), counted from the
+  entry's start with fill off, as the engine counts from a pattern's start; a step's hits fall
+  at trigs.hit_offsets from its grid position (micro-timing, ratchets), rounded to the tick;
+  a hit before the entry's first step moves onto it, one at or after the entry's end is not
+  played (the next pattern, or the end of the file, has come), ratchet hits 2..n at or after
+  the first hit of the track's next played step are dropped, and so is a hit within
+  HIT_GAP_SECONDS after the track's hit before it (or on its tick);
+- a hit lasts its track's gate of its span (a step / its ratchets), capped as the engine caps
+  it (1 - swing/2 of the span), and ends by the track's next hit; a slid hit is held until the
+  next hit: a ratchet hit of its own step retriggers, the next step's first hit it overlaps by
+  SLIDE_OVERLAP ticks (legato), or runs on into as one note when both have the same pitch
+  (the engine does not retrigger);
 - velocity follows the engine's gate level: an accent plays at full level and a plain hit at
-  PLAIN_VELOCITY of it, times the track's level; full level is velocity 127;
+  PLAIN_VELOCITY of it, times the track's level and a step's amp lock over its voice's amp;
+  full level is velocity 127, and a hit locked to amp 0 is silent (no note). Other parameter
+  locks are sound, not notes, and are not exported;
 - muted tracks, tracks silenced by another's solo and tracks at level 0 export no notes;
 - the channel is the track's voice (voice1 → channel 1 …); a voice on a noise waveform is a
   drum: channel 10, and a hit without a note plays the GM drum note its track's name (or the
@@ -44,6 +55,7 @@ from chronus_tui.model import (
     hz_to_midi,
 )
 from chronus_tui.timing import step_boundary
+from chronus_tui.trigs import TrigState, decide, hit_offsets
 
 TICKS_PER_BEAT = 480
 TICKS_PER_STEP = TICKS_PER_BEAT // 4  # a step is a 16th
@@ -52,6 +64,7 @@ BARS_RANGE = (1, 1024)
 STEPS_RANGE = (1, BARS_RANGE[1] * STEPS_PER_BAR)  # one entry's length
 FULL_VELOCITY = 127  # the velocity of a hit at full level (an accent on a track at level 1)
 SLIDE_OVERLAP = 30  # ticks a slid note sounds on into the next one (a 64th): legato, as a 303's slide
+HIT_GAP_SECONDS = 32 / 48000  # the engine drops a hit this soon after its track's last (32 samples at 48 kHz)
 BEND_RANGE_CENTS = 200.0  # the GM default pitch bend range, ±2 semitones
 BEND_LIMIT = 8191
 DRUM_CHANNEL = 9  # MIDI channel 10
@@ -152,10 +165,11 @@ def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
         exact = zero + step_boundary(first + entry.steps, swing) * TICKS_PER_STEP
         end = round(exact)
         soloing = any(track.solo for track in entry.pattern.tracks)
-        for track in entry.pattern.tracks:
+        grid = _Grid(zero, first, swing, end,
+                     HIT_GAP_SECONDS * bpm / 60 * TICKS_PER_BEAT)
+        for track, played in zip(entry.pattern.tracks, _played(entry.pattern, entry.steps), strict=True):
             heard = not track.mute and (track.solo or not soloing) and track.level > 0
-            found = _track_notes(entry.pattern, track, zero, range(first, first + entry.steps), end) \
-                if heard else []
+            found = _track_notes(entry.pattern, track, _hits(track, played, grid), end) if heard else []
             notes.setdefault(track.name, []).extend(found)
         first += entry.steps
     midi.tracks.append(_track(tempo, end))
@@ -165,31 +179,99 @@ def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
     return midi
 
 
-def _track_notes(pattern: Pattern, track: Track, zero: float, steps: range, end: int) -> list[_Note]:
-    """The notes one track plays on the global steps `steps` (the pattern's step 0 on the
-    first), up to tick `end`; `zero` is the tick of global step 0 on this pattern's grid."""
+@dataclass(frozen=True)
+class _Grid:
+    """Where one entry's steps fall: its count 0 is global step `first`, `zero` the tick of
+    global step 0 on its swung grid, `end` its end tick; `gap` is HIT_GAP_SECONDS in ticks at
+    its tempo."""
+
+    zero: float
+    first: int
+    swing: float
+    end: int
+    gap: float
+
+    @property
+    def start(self) -> float:
+        """The tick of its count 0."""
+        return self.zero + step_boundary(self.first, self.swing) * TICKS_PER_STEP
+
+    def tick(self, count: int, offset: float = 0.0) -> float:
+        """The exact tick `offset` steps after step `count`'s grid position."""
+        return self.zero + (step_boundary(self.first + count, self.swing) + offset) * TICKS_PER_STEP
+
+
+@dataclass(slots=True)
+class _Hit:
+    at: float  # its exact tick
+    count: int  # its step's count since the entry began
+    step: Step
+
+
+def _played(pattern: Pattern, steps: int) -> list[list[bool]]:
+    """For each track, whether its step plays at each count of an entry of `steps` steps:
+    trigs.decide from a fresh state at the pattern's start, with fill off."""
+    state = TrigState()
+    rows: list[list[bool]] = [[] for _ in pattern.tracks]
+    for count in range(steps):
+        plays, state = decide(pattern.tracks, count, pattern.seed, False, state)
+        for row, plays_now in zip(rows, plays, strict=True):
+            row.append(plays_now)
+    return rows
+
+
+def _hits(track: Track, played: list[bool], grid: _Grid) -> list[_Hit]:
+    """The track's hits in one entry, in time order, by the engine's rules (module docstring)."""
+    counts = [count for count, plays in enumerate(played) if plays]
+    steps = [track.steps[count % track.length] for count in counts]
+    start = grid.start  # nothing plays before it: an earlier hit is moved onto it
+    hits: list[_Hit] = []
+    for k, (count, step) in enumerate(zip(counts, steps, strict=True)):
+        on = grid.tick(count)
+        ticks = [max(on + offset * TICKS_PER_STEP, start) for offset in hit_offsets(step)]
+        if step.ratchet > 1 and k + 1 < len(counts):  # ratchets stop at the next played step's first hit
+            following = grid.tick(counts[k + 1], hit_offsets(steps[k + 1])[0])
+            ticks = ticks[:1] + [at for at in ticks[1:] if at < following]
+        hits.extend(_Hit(at, count, step) for at in ticks if round(at) < grid.end)
+    hits.sort(key=lambda hit: hit.at)
+    kept: list[_Hit] = []
+    for hit in hits:
+        if kept and (hit.at - kept[-1].at < grid.gap or round(hit.at) == round(kept[-1].at)):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _track_notes(pattern: Pattern, track: Track, hits: list[_Hit], end: int) -> list[_Note]:
+    """The notes of one track's hits (in time order) up to tick `end`."""
     voice = pattern.modules[track.voice]
     drum = round(voice["osc/type"]) in NOISE_WAVEFORMS
-    # the engine caps a gate so it closes before the next (possibly early, odd) step
-    gate = max(1, round(min(track.gate, 1 - pattern.swing / 2) * TICKS_PER_STEP))
+    channel = DRUM_CHANNEL if drum else VOICES.index(track.voice)
+    # the engine caps a gate so it closes before the next (possibly early, odd) step; a
+    # ratchet hit's is that share of its span (a step / its ratchets)
+    gate = min(track.gate, 1 - pattern.swing / 2) * TICKS_PER_STEP
     notes: list[_Note] = []
-    slid = False  # the hit before slides into this one
-    for n in steps:
-        step = track.steps[(n - steps.start) % track.length]
-        if not step.on:
-            continue
-        on = round(zero + step_boundary(n, pattern.swing) * TICKS_PER_STEP)
+    sounding: _Note | None = None  # the note of the hit before, if it had one
+    for i, hit in enumerate(hits):
+        step, on = hit.step, round(hit.at)
+        following = round(hits[i + 1].at) if i + 1 < len(hits) else end  # the next hit's tick
+        before = hits[i - 1] if i else None
+        tied = before is not None and before.step.slide and before.count != hit.count  # slid into
         pitch, bend = _pitch(step, track, voice, drum)
-        if slid and (notes[-1].pitch, notes[-1].bend) == (pitch, bend):
-            note = notes[-1]  # the engine glides to the same pitch without a new attack
+        velocity = _velocity(step, track, voice)
+        glides = tied and sounding is not None and velocity > 0  # (a silent hit ends the note)
+        if glides and (sounding.pitch, sounding.bend) == (pitch, bend):
+            note = sounding  # the engine glides to the same pitch without a new attack
         else:
-            if slid:
-                notes[-1].end = min(on + SLIDE_OVERLAP, end)
-            note = _Note(on, on, pitch, _velocity(step, track), DRUM_CHANNEL if drum else
-                         VOICES.index(track.voice), bend)
+            if glides:
+                sounding.end = min(on + SLIDE_OVERLAP, following)
+            if not velocity:
+                sounding = None
+                continue
+            note = _Note(on, on, pitch, velocity, channel, bend)
             notes.append(note)
-        note.end = end if step.slide else min(on + gate, end)
-        slid = step.slide
+        note.end = following if step.slide else min(on + max(1, round(gate / step.ratchet)), following)
+        sounding = note
     return notes
 
 
@@ -212,8 +294,15 @@ def drum_note(name: str, filter_freq: float) -> int:
     return next((note for below, note in _DRUM_FILTERS if filter_freq < below), GM_CLOSED_HAT)
 
 
-def _velocity(step: Step, track: Track) -> int:
+def _velocity(step: Step, track: Track, voice: dict[str, float]) -> int:
+    """A hit's velocity, 1–127; 0 for a hit locked to amp 0 (silent: no note)."""
     level = (1.0 if step.accent else PLAIN_VELOCITY) * track.level
+    amp = step.locks.get("amp")
+    if amp is not None:
+        if amp == 0:
+            return 0
+        # a voice at amp 0 is heard only on its locked steps: at full velocity
+        level = level * amp / voice["amp"] if voice["amp"] > 0 else 1.0
     return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))
 
 

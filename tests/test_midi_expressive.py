@@ -1,0 +1,243 @@
+"""The MIDI export of expressive steps (chronus_tui/midiexport.py): which steps play (probability
+and trig conditions, by trigs.decide from the pattern's seed, fill off), where their hits fall
+(micro-timing in 24ths of a step, ratchets evenly through one) in ticks, and an amp lock's
+velocity. Every expected tick is worked out here from the rules: a step is 120 ticks, an odd
+step is late by swing × 60, a 24th of a step is 5 ticks."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import mido
+import pretty_midi
+import pytest
+from support.midi import Heard, exported, heard, one_track
+
+from chronus_tui import midiexport
+from chronus_tui.midiexport import ExportEntry, export_midi
+from chronus_tui.model import Pattern, Step, Track
+from chronus_tui.trigs import TrigState, decide
+
+STEP = 120  # ticks of a 16th at 480 a quarter
+
+
+def grid(n: int, swing: float) -> float:
+    """Step n's tick on the swung grid, unrounded."""
+    return n * STEP + (n % 2) * swing * STEP / 2
+
+
+def lengths(starts: list[int], gate: float, end: int) -> list[int]:
+    """Each note's length (starts in time order): its gate, ended by the next hit or the file's end."""
+    return [min(round(gate * STEP), after - start)
+            for start, after in zip(starts, [*starts[1:], end], strict=True)]
+
+
+def seconds_per_tick(bpm: float) -> float:
+    return mido.bpm2tempo(bpm) / 1e6 / midiexport.TICKS_PER_BEAT  # the file's tempo: whole µs a beat
+
+
+def starts(notes: list[Heard]) -> list[int]:
+    return [note.start for note in notes]
+
+
+# -- micro-timing and ratchets ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bpm,swing", [(60.0, 0.25), (128.0, 0.5), (300.0, 0.3)])
+def test_every_micro_value_moves_its_hit_by_24ths_of_a_step_on_the_swung_grid(tmp_path, bpm, swing):
+    """A 47-step track holds every micro value, −23 on step 0 … +23 on step 46, over three bars:
+    each hit at its step's swung tick + micro × 5; step 0's −23 is moved onto step 0 at the
+    pattern's start (nothing plays before it), not on its repetition at step 47."""
+    steps = [Step(on=True, note=48 + i % 24, micro=i - 23) for i in range(47)]
+    pattern = one_track(steps, swing=swing)
+    pattern.bpm = bpm
+    path = tmp_path / "micro.mid"
+    midiexport.save(exported(pattern, bars=3), path)
+    notes = heard(mido.MidiFile(path))["lead"]
+    expected = sorted(max(0.0, grid(n, swing) + (n % 47 - 23) * 5) for n in range(48))
+    assert all(tick == round(tick) for tick in expected)  # these swings keep every hit on a tick
+    assert starts(notes) == [round(tick) for tick in expected]
+    assert notes[0].start == 0 and notes[0].pitch == 48  # step 0's −23 at the start
+    assert (47 * STEP + swing * STEP / 2 - 23 * 5) in expected  # … and 23/24 early on its repetition
+    assert [n.length for n in notes] == lengths(starts(notes), 0.5, 3 * 16 * STEP)
+    other = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes  # a second reader, in seconds
+    assert sorted(n.start for n in other) == pytest.approx([t * seconds_per_tick(bpm) for t in expected])
+
+
+@pytest.mark.parametrize("swing", [0.0, 0.3])
+def test_ratchets_split_a_step_evenly_and_each_hit_lasts_the_gate_of_its_span(swing):
+    """Step r−1 of an 8-step track has r ratchets: hits at its swung tick + j × 120 / r; a
+    division of 7 is not a whole tick and is rounded to the nearest (within half a tick). With
+    swing, the hits of a late (odd) step at or after the next step's are dropped."""
+    steps = [Step(on=True, note=60 + r, ratchet=r) for r in range(1, 9)]
+    notes = heard(exported(one_track(steps, swing=swing)))["lead"]
+    exact = [tick for k in range(2) for r in range(1, 9) for n in [8 * k + r - 1] for j in range(r)
+             for tick in [grid(n, swing) + j * STEP / r] if tick < grid(n + 1, swing)]
+    assert len(notes) == len(exact) == 2 * 36 - (2 if swing else 0)
+    assert all(abs(note.start - tick) <= 0.5 for note, tick in zip(notes, exact, strict=True))
+    assert {note.pitch for note, tick in zip(notes, exact, strict=True) if tick != round(tick)} == {67}
+    for note, after in zip(notes, [*notes[1:], None], strict=True):  # ended by the next hit
+        gate = min(0.5, 1 - swing / 2) * STEP / (note.pitch - 60)
+        assert abs(note.length - min(gate, (after.start if after else 16 * STEP) - note.start)) <= 0.5
+        assert after is None or note.start + note.length <= after.start
+
+
+def test_ratchet_hits_stop_at_the_next_played_steps_first_hit():
+    """Step 0's four ratchets fall at 0, 30, 60, 90; step 1 is 12/24 early, at 60: the ratchets
+    at and after it are dropped, and the one before ends there."""
+    steps = [Step(on=True, note=40, ratchet=4), Step(on=True, note=43, micro=-12), *[Step()] * 14]
+    notes = heard(exported(one_track(steps)))["lead"]
+    assert notes == [Heard(0, 15, 40, 76, 0), Heard(30, 15, 40, 76, 0), Heard(60, 60, 43, 76, 0)]
+
+
+def test_early_and_late_neighbours_swap_and_each_note_ends_by_the_next_hit():
+    """Step 0 is 23/24 late (115) and step 1 23/24 early (5): step 1 sounds first, cut short
+    by step 0's hit; step 0's ratchet hit after step 1's first hit is dropped."""
+    steps = [Step(on=True, note=40, micro=23, ratchet=2), Step(on=True, note=43, micro=-23), *[Step()] * 14]
+    notes = heard(exported(one_track(steps, gate=1.0)))["lead"]
+    assert notes == [Heard(5, 110, 43, 76, 0), Heard(115, 60, 40, 76, 0)]
+
+
+@pytest.mark.parametrize("bpm,kept", [(120.0, True), (300.0, False)])
+def test_a_hit_too_soon_after_the_tracks_last_is_dropped_as_the_engine_drops_it(bpm, kept):
+    """Swing 1/15 puts step 1 8 ticks late, and 23/24 more: 239, a tick before step 2. The
+    engine drops a hit within 32 samples (at 48 kHz) of its track's last: 0.64 ticks at 120 bpm,
+    1.6 at 300 bpm."""
+    steps = [Step(), Step(on=True, note=40, micro=23), Step(on=True, note=43), *[Step()] * 13]
+    pattern = one_track(steps, swing=1 / 15)
+    pattern.bpm = bpm
+    notes = heard(exported(pattern))["lead"]
+    assert notes == ([Heard(239, 1, 40, 76, 0), Heard(240, 60, 43, 76, 0)] if kept
+                     else [Heard(239, 60, 40, 76, 0)])
+
+
+def test_a_ratcheted_slide_retriggers_inside_its_step_and_slides_into_the_next():
+    """A slide holds each hit until the next: its own ratchet hits retrigger; its last hit glides
+    into the next step's (one note on the same pitch, else 30 ticks of legato)."""
+    same = [Step(on=True, note=40, slide=True, ratchet=2), Step(on=True, note=40), *[Step()] * 14]
+    assert heard(exported(one_track(same)))["lead"] == [Heard(0, 60, 40, 76, 0), Heard(60, 120, 40, 76, 0)]
+    other = [Step(on=True, note=40, slide=True, ratchet=2), Step(on=True, note=43), *[Step()] * 14]
+    assert heard(exported(one_track(other)))["lead"] == [
+        Heard(0, 60, 40, 76, 0), Heard(60, 60 + midiexport.SLIDE_OVERLAP, 40, 76, 0),
+        Heard(120, 60, 43, 76, 0)]
+
+
+def test_an_entrys_early_first_hit_waits_for_it_and_a_late_last_hit_is_not_played():
+    """In a chain each entry starts its pattern: its step 0 23/24 early plays on the entry's
+    first tick (the pattern was not playing before), and its step 15, swung 30 ticks late and
+    23/24 more, falls after the entry's end (the next pattern, or the end of the file) and
+    does not play. One entry looping plays step 15, and step 0's repetition before it."""
+    steps = [Step(on=True, note=40, micro=-23), *[Step()] * 14, Step(on=True, note=43, micro=23)]
+    pattern = one_track(steps, swing=0.5)
+    notes = heard(export_midi([ExportEntry(pattern, 16), ExportEntry(pattern, 16)]))["lead"]
+    assert notes == [Heard(0, 60, 40, 76, 0), Heard(16 * STEP, 60, 40, 76, 0)]
+    looped = heard(exported(pattern, bars=2))["lead"]
+    assert looped == [Heard(0, 60, 40, 76, 0), Heard(16 * STEP - 115, 60, 40, 76, 0),
+                      Heard(15 * STEP + 30 + 115, 60, 43, 76, 0)]
+
+
+# -- which steps play ------------------------------------------------------------------------
+
+
+def played_counts(pattern: Pattern, steps: int) -> list[list[int]]:
+    """For each track, the counts at which trigs.decide (the engine's rule) plays its step."""
+    state, counts = TrigState(), [[] for _ in pattern.tracks]
+    for count in range(steps):
+        plays, state = decide(pattern.tracks, count, pattern.seed, False, state)
+        for track_counts, plays_now in zip(counts, plays, strict=True):
+            if plays_now:
+                track_counts.append(count)
+    return counts
+
+
+def chance(seed: int) -> Pattern:
+    return Pattern(name="chance", seed=seed, tracks=[
+        Track("half", "voice1", [Step(on=True, note=60, prob=50) for _ in range(16)]),
+        Track("pre", "voice2", [Step(on=True, note=50, cond="PRE"), *[Step()] * 15]),
+    ])
+
+
+def test_a_50_percent_step_plays_where_decide_says_the_same_for_one_seed_and_not_another():
+    """512 steps at 50 %: the notes are at the counts trigs.decide plays (the engine's rolls),
+    within binomial bounds; a second export with the seed is the same file, another seed is not.
+    A PRE step on another track plays when that track's latest conditional step did: here never,
+    since its own track has none."""
+    notes = heard(exported(chance(7), bars=32))
+    expected = played_counts(chance(7), 512)[0]
+    assert [n.start // STEP for n in notes["half"]] == expected
+    assert abs(len(expected) - 256) < 4.5 * math.sqrt(512 * 0.25)
+    assert notes["pre"] == []
+    assert export_bytes(chance(7)) == export_bytes(chance(7))
+    other = [n.start // STEP for n in heard(exported(chance(8), bars=32))["half"]]
+    assert other == played_counts(chance(8), 512)[0] != expected
+
+
+def export_bytes(pattern: Pattern) -> bytes:
+    buffer = io.BytesIO()
+    exported(pattern, bars=32).save(file=buffer)
+    return buffer.getvalue()
+
+
+def test_trig_conditions_play_on_their_repetitions_over_eight():
+    """Over 8 repetitions of 16 steps: A:B on repetition r (from 0) when r mod B = A − 1; 1ST on
+    the first only, !1ST on every other; PRE after a 50 % step plays when that step did; a
+    12-step track counts its own repetitions."""
+    conditions = {0: "1:4", 2: "3:8", 4: "2:2", 6: "1ST", 8: "!1ST", 10: "1:1"}
+    steps = [Step() for _ in range(16)]
+    for index, cond in conditions.items():
+        steps[index] = Step(on=True, note=60 + index, cond=cond)
+    steps[12] = Step(on=True, note=72, prob=50)
+    steps[14] = Step(on=True, note=74, cond="PRE")
+    pattern = Pattern(name="conds", seed=3, tracks=[
+        Track("conds", "voice1", steps),
+        Track("twelve", "voice2", [Step(on=True, note=50, cond="2:3"), *[Step()] * 11]),
+    ])
+    notes = heard(exported(pattern, bars=8))
+    played = {(n.start // (16 * STEP), n.start % (16 * STEP) // STEP) for n in notes["conds"]}
+    rule = {"1:4": lambda r: r % 4 == 0, "3:8": lambda r: r == 2, "2:2": lambda r: r % 2 == 1,
+            "1ST": lambda r: r == 0, "!1ST": lambda r: r > 0, "1:1": lambda r: True}
+    for index, cond in conditions.items():
+        assert {r for r, i in played if i == index} == {r for r in range(8) if rule[cond](r)}, cond
+    chance_played = {r for r, i in played if i == 12}
+    assert 0 < len(chance_played) < 8  # seed 3 plays some and not others
+    assert {r for r, i in played if i == 14} == chance_played
+    assert [n.start // STEP for n in notes["twelve"]] == [12, 48, 84, 120]  # repetitions 1, 4, 7, 10
+
+
+def test_each_chain_entry_starts_its_patterns_count_so_1st_plays_again():
+    pattern = Pattern(name="first", tracks=[Track("t", "voice1", [Step(on=True, note=60, cond="1ST"),
+                                                                  *[Step()] * 7])])
+    notes = heard(export_midi([ExportEntry(pattern, 32), ExportEntry(pattern, 32)]))["t"]
+    assert starts(notes) == [0, 32 * STEP]
+
+
+# -- parameter locks ---------------------------------------------------------------------------
+
+
+def test_an_amp_lock_scales_the_velocity_by_its_share_of_the_voices_amp_for_its_step_only():
+    """Voice amp 0.3: a plain hit is 76 (0.6 × 127); locked to 0.15 half that, an accent locked to
+    0.15 half of 127; locked to 0.6 it would be 152: clamped to 127; locked to 0 it is silent
+    (no note); the step after a lock is back to the track's own level."""
+    steps = [Step(on=True, note=60), Step(on=True, note=60, locks={"amp": 0.15}),
+             Step(on=True, note=60, accent=True, locks={"amp": 0.15}),
+             Step(on=True, note=60, locks={"amp": 0.6}), Step(on=True, note=60, locks={"amp": 0.0}),
+             Step(on=True, note=60)]
+    notes = heard(exported(one_track([*steps, *[Step()] * 10], amp=0.3)))["lead"]
+    assert [(n.start // STEP, n.velocity) for n in notes] == [(0, 76), (1, 38), (2, 64), (3, 127), (5, 76)]
+    half = heard(exported(one_track([*steps[1:2], Step()], amp=0.3, level=0.5)))["lead"]
+    assert {n.velocity for n in half} == {19}  # 0.6 × 0.5 × 0.5 × 127
+    silent_voice = heard(exported(one_track([Step(on=True, note=60, locks={"amp": 0.2})], amp=0.0)))["lead"]
+    assert {n.velocity for n in silent_voice} == {127}  # only the lock is heard: louder than the voice
+    into_silence = [Step(on=True, note=60, slide=True), Step(on=True, note=60, locks={"amp": 0.0}), Step()]
+    slid = heard(exported(one_track(into_silence)))["lead"]  # a slide into a silent hit ends on it
+    assert slid == [Heard(3 * k * STEP, STEP, 60, 76, 0) for k in range(6)]
+
+
+def test_locks_other_than_amp_are_sound_not_notes_and_change_nothing_in_the_file():
+    plain = one_track([Step(on=True, note=60), Step(on=True, note=62)], voice="voice2")
+    locked = one_track([Step(on=True, note=60, locks={"filter/freq": 4000.0, "acid1/cutoff": 200.0}),
+                        Step(on=True, note=62, locks={"adsr/decay": 1.0, "pan": -1.0})], voice="voice2")
+    assert heard(exported(locked)) == heard(exported(plain))
+    assert [m for t in exported(locked).tracks for m in t if m.type == "control_change"] == []
+
