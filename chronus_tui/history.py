@@ -24,6 +24,7 @@ from chronus_tui.model import (
     BPM_SPEC,
     GATE_SPEC,
     LEVEL_SPEC,
+    SEED_SPEC,
     SWING_SPEC,
     Pattern,
     PatternError,
@@ -40,8 +41,11 @@ from chronus_tui.store import StoreError, check_slot, slot_label
 #   ("param", module, param)   a sound parameter: a number
 #   ("bpm",) ("swing",)        numbers; ("name",): the pattern's name
 #   ("follow",)                the pattern's follow action: {after, action, slots}, None when none
-#   ("step", track, index)     one step: [on, accent, note, slide], + cents when not 0
-#                              (so journals from before cents, and steps without them, read the same)
+#   ("seed",)                  the pattern's seed: a whole number (SEED_SPEC)
+#   ("step", track, index)     one step: [on, accent, note, slide], + cents when not 0, + then
+#                              (cents written, 0 or not) its expressive fields as a file has them
+#                              ({"prob": 50, "locks": {…}}) when it has any (so journals from
+#                              before cents and expressive steps, and steps without them, read the same)
 #   ("field", track, field)    mute, solo (bool), level, gate (numbers)
 #   ("track", track)           a whole track: {"index": i, "track": track dict}, None when absent
 #   ("pattern",)               the whole pattern: {"pattern": pattern dict, "slot": slot or None}
@@ -129,7 +133,7 @@ def target_from_record(raw: object) -> Target:
 # The types of each kind of target's parts (see Target).
 _TARGET_SHAPES: dict[object, tuple[type, ...]] = {
     "param": (str, str, str), "bpm": (str,), "swing": (str,), "name": (str,), "follow": (str,),
-    "step": (str, str, int),
+    "seed": (str,), "step": (str, str, int),
     "field": (str, str, str), "track": (str, str), "pattern": (str,)}
 
 
@@ -145,13 +149,14 @@ def read(pattern: Pattern, slot: int | None, target: Target) -> Any:
             return pattern.bpm
         case ("swing",):
             return pattern.swing
+        case ("seed",):
+            return pattern.seed
         case ("name",):
             return pattern.name
         case ("follow",):
             return None if pattern.follow is None else patternfile.follow_to_dict(pattern.follow)
         case ("step", name, index):
-            s = pattern.track(name).steps[index]
-            return [s.on, s.accent, s.note, s.slide, *([s.cents] if s.cents else [])]
+            return step_value(pattern.track(name).steps[index])
         case ("field", name, field_name):
             return getattr(pattern.track(name), field_name)
         case ("track", name):
@@ -184,6 +189,8 @@ def _write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int |
             pattern.bpm = BPM_SPEC.check(value, "bpm")
         case ("swing",):
             pattern.swing = SWING_SPEC.check(value, "swing")
+        case ("seed",):
+            pattern.seed = int(SEED_SPEC.check(value, "seed"))
         case ("name",):
             pattern.name = check_name(value, "name")
         case ("follow",):
@@ -192,7 +199,7 @@ def _write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int |
             track = pattern.track(name)
             if not 0 <= index < track.length:
                 raise IndexError(f"step {index} is outside the track")
-            track.steps[index] = _step(value)
+            track.steps[index] = _step(value, track.voice)
         case ("field", name, field_name):
             spec = TRACK_FIELDS[field_name]
             if spec is None and not isinstance(value, bool):
@@ -212,15 +219,27 @@ def _write(pattern: Pattern, target: Target, value: Any) -> tuple[Pattern, int |
     return None
 
 
-def _step(value: object) -> Step:
-    if not (isinstance(value, list) and len(value) in (4, 5) and all(isinstance(v, bool) for v in value[:2])
-            and isinstance(value[3], bool)):
-        raise TypeError(f"{str(value)[:60]} is not a step [on, accent, note, slide(, cents)]")
+def step_value(step: Step) -> list[Any]:
+    """A step as a ("step", …) target's value (see Target)."""
+    value = [step.on, step.accent, step.note, step.slide]
+    if step.expressive:
+        return [*value, step.cents, patternfile.step_options_to_dict(step)]
+    return [*value, step.cents] if step.cents else value
+
+
+def _step(value: object, voice: str) -> Step:
+    if not (isinstance(value, list) and len(value) in (4, 5, 6)
+            and all(isinstance(v, bool) for v in value[:2]) and isinstance(value[3], bool)):
+        raise TypeError(f"{str(value)[:60]} is not a step [on, accent, note, slide(, cents(, options))]")
     note = check_note(value[2], "note")
-    cents = check_cents(value[4], "cents") if len(value) == 5 else 0.0
+    cents = check_cents(value[4], "cents") if len(value) >= 5 else 0.0
     if cents and note is None:
         raise TypeError("a fine tune (cents) needs a note")
-    return Step(value[0], value[1], note, value[3], cents)
+    options = value[5] if len(value) == 6 else {}
+    if not (isinstance(options, dict) and options.keys() <= set(patternfile.STEP_OPTIONS)):
+        raise TypeError(f"{str(options)[:60]} is not a step's options {{prob, cond, micro, ratchet, locks}}")
+    return Step(value[0], value[1], note, value[3], cents,
+                **patternfile.step_options_from_dict(options, voice, "step"))
 
 
 def _write_track(pattern: Pattern, name: str, value: object) -> None:
@@ -278,7 +297,7 @@ def _describe(op: Op) -> str:
     match op.target:
         case ("param", module, param):
             return f"{module}/{param} {before:g} → {after:g}"
-        case ("bpm" | "swing" as what,):
+        case ("bpm" | "swing" | "seed" as what,):
             return f"{what} {before:g} → {after:g}"
         case ("name",):
             return f"name {before!r} → {after!r}"
@@ -329,6 +348,7 @@ def label(target: Target) -> str:
 
 def _step_change(before: list[Any], after: list[Any]) -> str:
     before, after = _with_cents(before), _with_cents(after)
+    options = _options_change(before[5] if len(before) == 6 else {}, after[5] if len(after) == 6 else {})
     changes = []
     for what, old, new in zip(("on", "accent", "note", "slide"), before[:4], after[:4], strict=True):
         if what == "note":  # a note's cents are part of it: C4 to C4+3.47c is a note change
@@ -340,12 +360,31 @@ def _step_change(before: list[Any], after: list[Any]) -> str:
             changes.append("on" if new else "off")
         else:
             changes.append(f"{what} {'on' if new else 'off'}")
-    return ", ".join(changes) or "unchanged"
+    return ", ".join(changes + options) or "unchanged"
+
+
+_OPTION_DEFAULTS: dict[str, Any] = {"prob": 100, "cond": None, "micro": 0, "ratchet": 1, "locks": {}}
+
+
+def _options_change(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What changed among a step's expressive fields, in words: "prob 50", "cond 1:4", "locks 2"."""
+    changes = []
+    for key, default in _OPTION_DEFAULTS.items():
+        old, new = before.get(key, default), after.get(key, default)
+        if old == new:
+            continue
+        if key == "locks":
+            changes.append(f"locks {len(new)}" if new else "no locks")
+        elif key == "cond":
+            changes.append(f"cond {new}" if new is not None else "no cond")
+        else:
+            changes.append(f"{key} {new}")
+    return changes
 
 
 def _with_cents(step: list[Any]) -> list[Any]:
     """A journal step with its cents, 0 when it has none (a 4-list)."""
-    return step if len(step) == 5 else [*step, 0.0]
+    return step if len(step) >= 5 else [*step, 0.0]
 
 
 # -- the history ------------------------------------------------------------------

@@ -18,8 +18,12 @@ from chronus_tui.model import (
     LENGTH_SPEC,
     LEVEL_SPEC,
     MAX_TRACKS,
+    MICRO_SPEC,
     NOTE_RANGE,
     PARAM_INDEX,
+    PROB_SPEC,
+    RATCHET_SPEC,
+    SEED_SPEC,
     SWING_SPEC,
     Follow,
     Pattern,
@@ -27,7 +31,9 @@ from chronus_tui.model import (
     Step,
     Track,
     check_cents,
+    check_condition,
     check_follow,
+    check_locks,
     check_name,
     check_note,
     check_voice,
@@ -39,20 +45,30 @@ FORMAT = "chronus-pattern"
 # "cents" (absent: 0) is a schema-2 field: it is written only when not 0, so every file without
 # a fine-tuned note keeps its bytes, and a reader without it refuses such a file naming the field.
 # The pattern's optional "follow" (its slot's follow action) is another such field, written only when set.
-SCHEMA = 2
+# 3: a step's "prob", "cond", "micro", "ratchet" and "locks" and the pattern's "seed" (expressive
+# steps), each written only when not its default. A pattern that uses none of them is written as
+# schema 2, byte for byte as before, so older Chronus versions still read it; one that uses
+# them says 3, which a schema-2 reader refuses as newer rather than play it without them.
+SCHEMA = 3
+PLAIN_SCHEMA = 2  # what a pattern without schema-3 fields is written as
+STEP_OPTIONS = ("prob", "cond", "micro", "ratchet", "locks")  # a step's schema-3 fields, in file order
 MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every slot listing
 
 
 def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
     """A complete, self-contained, JSON-ready dict of the pattern (shares nothing with it)."""
+    expressive = pattern.seed != SEED_SPEC.default or any(
+        step.expressive for track in pattern.tracks for step in track.steps + track.hidden)
     data: dict[str, Any] = {
         "format": FORMAT,
-        "schema": SCHEMA,
+        "schema": SCHEMA if expressive else PLAIN_SCHEMA,
         "name": pattern.name,
         "saved_at": pattern.saved_at,
     }
     if pattern.follow is not None:
         data["follow"] = follow_to_dict(pattern.follow)
+    if pattern.seed != SEED_SPEC.default:
+        data["seed"] = pattern.seed
     return data | {
         "sequencer": {
             "bpm": pattern.bpm,
@@ -92,11 +108,54 @@ def track_to_dict(track: Track) -> dict[str, Any]:
 
 
 def step_to_dict(step: Step) -> dict[str, Any]:
-    """One step as a track dict's "steps" hold it: "cents" only when the note has a fine tune."""
-    data = {"on": step.on, "accent": step.accent, "note": step.note, "slide": step.slide}
+    """One step as a track dict's "steps" hold it: "cents" only when the note has a fine tune,
+    and each schema-3 field only when it is not its default (step_options_to_dict)."""
+    data: dict[str, Any] = {"on": step.on, "accent": step.accent, "note": step.note, "slide": step.slide}
     if step.cents:
         data["cents"] = step.cents
+    if step.expressive:
+        data |= step_options_to_dict(step)
     return data
+
+
+def step_options_to_dict(step: Step) -> dict[str, Any]:
+    """A step's expressive fields that are not their defaults (STEP_OPTIONS order), as a file
+    and a journal hold them; {} for a plain step."""
+    data: dict[str, Any] = {}
+    if step.prob != PROB_SPEC.default:
+        data["prob"] = step.prob
+    if step.cond is not None:
+        data["cond"] = step.cond
+    if step.micro != MICRO_SPEC.default:
+        data["micro"] = step.micro
+    if step.ratchet != RATCHET_SPEC.default:
+        data["ratchet"] = step.ratchet
+    if step.locks:
+        data["locks"] = dict(step.locks)
+    return data
+
+
+def step_options_from_dict(data: dict, voice: str, path: str) -> dict[str, Any]:
+    """The expressive fields among `data`'s keys (the rest are the caller's), each checked
+    (the locks against `voice`): Step keyword arguments. PatternError names the bad field."""
+    prefix = f"{path}." if path else ""
+    options: dict[str, Any] = {}
+    if "prob" in data:
+        options["prob"] = int(PROB_SPEC.check(data["prob"], f"{prefix}prob"))
+    if "cond" in data:
+        options["cond"] = check_condition(data["cond"], f"{prefix}cond")
+    if "micro" in data:
+        options["micro"] = int(MICRO_SPEC.check(data["micro"], f"{prefix}micro"))
+    if "ratchet" in data:
+        options["ratchet"] = int(RATCHET_SPEC.check(data["ratchet"], f"{prefix}ratchet"))
+    if "locks" in data:
+        try:
+            options["locks"] = check_locks(data["locks"], voice, f"{prefix}locks")
+        except PatternError as exc:  # lock_spec names a bad key from "locks." on: say whose
+            if not exc.path.startswith(prefix):
+                raise PatternError(f"{prefix}{exc.path}", exc.message) from None
+            raise
+    return options
 
 
 def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Pattern:
@@ -110,8 +169,10 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
     if "format" not in data and "schema_version" in data:
         return pattern_from_dict(legacy.convert(data, dropped if dropped is not None else []))
     _expect_keys(data, "", required={"format", "schema", "sequencer"},
-                 optional={"name", "saved_at", "modules", "follow"})
+                 optional={"name", "saved_at", "modules", "follow", "seed"})
     schema, saved_at = check_header(data, FORMAT, SCHEMA)
+    if "seed" in data:
+        _check_schema_3("seed", schema)
     seq = data["sequencer"]
     if not isinstance(seq, dict):
         raise PatternError("sequencer", "expected an object")
@@ -135,7 +196,15 @@ def pattern_from_dict(data: object, *, dropped: list[str] | None = None) -> Patt
         modules=_modules_from_dict(data.get("modules", {})),
         saved_at=saved_at,
         follow=follow_from_dict(data["follow"]) if "follow" in data else None,
+        seed=int(SEED_SPEC.check(data.get("seed", SEED_SPEC.default), "seed")),
     )
+
+
+def _check_schema_3(path: str, schema: int) -> None:
+    """A schema-3 field in a file that says an older schema: no Chronus writes one, so the
+    file was edited by hand or by another program, and its schema number is wrong."""
+    if schema < 3:
+        raise PatternError(path, f"is a schema-3 field; the file says schema {schema}")
 
 
 def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) -> Track:
@@ -161,10 +230,11 @@ def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) 
         length = int(LENGTH_SPEC.check(data.get("length", len(steps)), f"{path}.length"))
         if length > len(steps):
             raise PatternError(f"{path}.length", f"{length} is more than the {len(steps)} steps stored")
+    voice = check_voice(data["voice"], f"{path}.voice")
     track = Track(
         name=check_name(data["name"], f"{path}.name"),
-        voice=check_voice(data["voice"], f"{path}.voice"),
-        steps=_steps_from_list(steps, f"{path}.steps"),
+        voice=voice,
+        steps=_steps_from_list(steps, f"{path}.steps", voice, schema),
         mute=_check_bool(data.get("mute", False), f"{path}.mute"),
         solo=_check_bool(data.get("solo", False), f"{path}.solo"),
         level=LEVEL_SPEC.check(data.get("level", LEVEL_SPEC.default), f"{path}.level"),
@@ -175,15 +245,15 @@ def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) 
 
 
 _STEP_KEYS = frozenset(("on", "accent", "note", "slide"))
-_STEP_OPTIONAL_KEYS = frozenset(("accent", "note", "slide", "cents"))
+_STEP_OPTIONAL_KEYS = frozenset(("accent", "note", "slide", "cents", *STEP_OPTIONS))
 _NOTE_LOW, _NOTE_HIGH = NOTE_RANGE
 
 
-def _steps_from_list(steps: list, path: str) -> list[Step]:
-    """Steps of a track. A step of exactly the shape this program writes takes a fast
-    check (a slot has up to 1024 of them and must load in well under a millisecond);
-    anything else (a step with cents among them) goes through _step_from_dict, which names
-    the bad field."""
+def _steps_from_list(steps: list, path: str, voice: str, schema: int) -> list[Step]:
+    """Steps of a track on `voice`. A plain step of exactly the shape this program writes
+    takes a fast check (a slot has up to 1024 of them and must load in well under a
+    millisecond); anything else (a step with cents or schema-3 fields among them) goes
+    through _step_from_dict, which names the bad field."""
     parsed = []
     append = parsed.append
     for i, data in enumerate(steps):
@@ -195,14 +265,17 @@ def _steps_from_list(steps: list, path: str) -> list[Step]:
                     and (note is None or (type(note) is int and _NOTE_LOW <= note <= _NOTE_HIGH))):
                 append(Step(on, accent, note, slide))
                 continue
-        append(_step_from_dict(data, f"{path}[{i}]"))
+        append(_step_from_dict(data, f"{path}[{i}]", voice, schema))
     return parsed
 
 
-def _step_from_dict(data: object, path: str) -> Step:
+def _step_from_dict(data: object, path: str, voice: str, schema: int) -> Step:
     if not isinstance(data, dict):
         raise PatternError(path, "expected an object")
     _expect_keys(data, path, required={"on"}, optional=_STEP_OPTIONAL_KEYS)
+    for key in STEP_OPTIONS:
+        if key in data:
+            _check_schema_3(f"{path}.{key}", schema)
     note = check_note(data.get("note"), f"{path}.note")
     cents = check_cents(data.get("cents", 0.0), f"{path}.cents")
     if cents and note is None:
@@ -213,6 +286,7 @@ def _step_from_dict(data: object, path: str) -> Step:
         note=note,
         slide=_check_bool(data.get("slide", False), f"{path}.slide"),
         cents=cents,
+        **step_options_from_dict(data, voice, path),
     )
 
 
@@ -311,14 +385,21 @@ def _scalar(value: object) -> str:
 
 def _step_lines(steps: list[dict[str, Any]]) -> str:
     """The steps one a line, as json.dumps writes them but three times faster (a slot has
-    up to 1024 steps and must save in well under a millisecond). A valid step holds only
-    booleans, a MIDI number or null, and cents (a float) when the note has a fine tune."""
+    up to 1024 steps and must save in well under a millisecond). A valid step holds
+    booleans, a MIDI number or null, cents (a float) when the note has a fine tune, and
+    its schema-3 fields when it has them."""
     b = _JSON_BOOL
     return ",\n          ".join(
         f'{{"on": {b[s["on"]]}, "accent": {b[s["accent"]]}, '
         f'"note": {"null" if s["note"] is None else s["note"]}, "slide": {b[s["slide"]]}'
-        + (f', "cents": {s["cents"]!r}}}' if "cents" in s else "}")
+        + ("}" if len(s) == 4 else _step_extra_fields(s))
         for s in steps)
+
+
+def _step_extra_fields(step: dict[str, Any]) -> str:
+    """The JSON of a step's fields after "slide" (cents, then STEP_OPTIONS), and its "}"."""
+    return "".join(f', "{k}": {_scalar(v)}' for k, v in step.items()
+                   if k not in _STEP_KEYS) + "}"
 
 
 def loads(text: str | bytes, *, dropped: list[str] | None = None) -> Pattern:

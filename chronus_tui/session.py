@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -40,6 +40,7 @@ from chronus_tui.engine.protocol import (
     ReplaceTrack,
     Restarted,
     Restarting,
+    SetFill,
     SetParam,
     SetTempo,
     SetTransport,
@@ -56,6 +57,7 @@ from chronus_tui.model import (
     LEVEL_SPEC,
     MAX_NAME,
     MAX_TRACKS,
+    SEED_SPEC,
     STEPS_PER_BAR,
     SWING_SPEC,
     Follow,
@@ -69,6 +71,10 @@ from chronus_tui.model import (
     check_name,
     check_pitch,
     check_voice,
+    copy_step,
+    excerpt,
+    lock_spec,
+    lockable_params,
     param_spec,
     parse_steps,
     step_value,
@@ -92,6 +98,11 @@ LOAD_MODES = (*QUANTUM_STEPS, "step", "now")
 
 class SessionError(ValueError):
     """A request the Session refused; nothing was changed."""
+
+
+class FieldError(SessionError, PatternError):
+    """A refused edit that names its bad field as a PatternError does (`path`: "prob",
+    "locks.filter/freq", "index", "seed" …): caught as either; nothing was changed."""
 
 
 class EngineLink(Protocol):
@@ -135,6 +146,8 @@ class ChangeKind(StrEnum):
     SWING = "swing"
     NAME = "name"  # the live pattern's name
     FOLLOW = "follow"  # the live pattern's follow action set or cleared
+    SEED = "seed"  # the live pattern's seed (its probability rolls)
+    FILL = "fill"  # fill mode on or off: live performance state, neither saved nor undone
     TRACKS = "tracks"  # a track added or removed, or all cleared
     TRACK = "track"  # one track's steps or settings
     PATTERN = "pattern"  # a whole pattern loaded (or a queued one switched in)
@@ -224,6 +237,7 @@ class Session:
         self.recording: recording.Recording | None = None
         self.quantize: LoadAt = "bar"  # the launch quantize of a load that names none
         self.follow_random = random.Random()  # picks a "random" follow action's slot; tests seed it
+        self._fill = False  # fill mode (FILL trigs): held while performing, not part of the pattern
         self._chains = ChainPlayer(self)
 
     # -- listeners --------------------------------------------------------------
@@ -465,7 +479,7 @@ class Session:
             raise SessionError(str(exc)) from exc
         changes: list[Change] = []
         tracks: dict[str, None] = {}
-        whole = structure = False
+        whole = structure = reseeded = False
         for target, value in values:
             match target:
                 case ("pattern",):
@@ -484,6 +498,9 @@ class Session:
                     changes.append(Change(ChangeKind.NAME, {"name": value}, source))
                 case ("follow",):
                     changes.append(Change(ChangeKind.FOLLOW, {"follow": value}, source))
+                case ("seed",):
+                    reseeded = True
+                    changes.append(Change(ChangeKind.SEED, {"seed": value}, source))
                 case ("track", name) if name in added or value is None:
                     structure = True
                     changes.append(Change(ChangeKind.TRACKS, {"track": name}, source))
@@ -492,7 +509,7 @@ class Session:
         names = [t.name for t in self._pattern.tracks]
         if whole:
             self._send(ReplacePattern(self._pattern.copy(), "now"))
-        elif structure or tracks.keys() - set(names):
+        elif structure or reseeded or tracks.keys() - set(names):
             self._send(ReplacePattern(self._pattern.copy(), "edit"))
         else:
             for name in tracks:
@@ -726,6 +743,34 @@ class Session:
             value = self._read(("follow",))
         self._notify(Change(ChangeKind.FOLLOW, {"follow": value}, source))
 
+    def set_seed(self, seed: int, source: str = "") -> int:
+        """Set the live pattern's seed (SEED_SPEC, 0–2³¹−1): a new set of probability rolls
+        (trigs.roll), from the engine's next step on; one undo, saved with the pattern.
+        FieldError (nothing changed) for anything but a whole number in range."""
+        with _field_errors():
+            value = int(SEED_SPEC.check(seed, "seed"))
+        with self._journaled(source, ("seed",)):
+            self._pattern.seed = value
+            self._send(ReplacePattern(self._pattern.copy(), "edit"))
+        self._notify(Change(ChangeKind.SEED, {"seed": value}, source))
+        return value
+
+    @property
+    def fill(self) -> bool:
+        """Whether fill mode is on (FILL trigs play, !FILL ones do not)."""
+        return self._fill
+
+    def set_fill(self, on: bool, source: str = "") -> None:
+        """Turn fill mode on or off, from the engine's next step on. Live performance state,
+        as the transport is: not an edit (no undo, no journal), not saved; a new engine
+        gets it again (resync)."""
+        if not isinstance(on, bool):
+            raise FieldError("fill", f"{excerpt(repr(on), 40)} is not true or false")
+        with self._lock:
+            self._fill = on
+            self._send(SetFill(on))
+        self._notify(Change(ChangeKind.FILL, {"fill": on}, source))
+
     # -- tracks -----------------------------------------------------------------
 
     def add_track(self, name: str, voice: str, pattern: str,
@@ -743,6 +788,7 @@ class Session:
             if in_place:
                 old = self._pattern.tracks[names.index(name)]
                 track = replace(track, mute=old.mute, solo=old.solo, level=old.level, gate=old.gate)
+                _keep_options(old.steps + old.hidden, track.steps, voice)
                 self._pattern.tracks[names.index(name)] = track
             else:
                 if len(names) >= MAX_TRACKS:
@@ -779,13 +825,22 @@ class Session:
                 track.name = new_name
         self._edited(ChangeKind.TRACKS, {"track": new_name, "renamed": name}, source)
 
-    def set_voice(self, name: str, voice: str, source: str = "") -> None:
+    def set_voice(self, name: str, voice: str, source: str = "") -> int:
+        """Put a track on another voice. Its steps keep the locks the new voice can take
+        (model.lockable_params: acid1's only on voice2); the others are dropped, as one edit
+        with the voice (undo brings them back). Returns how many locks were dropped."""
         voice = _checked(check_voice, voice, "voice")
         with self._lock:
             track = self._track(name)
+            stored = track.steps + track.hidden
+            dropped = sum(len(s.locks) for s in stored) - sum(len(_lockable(s.locks, voice)) for s in stored)
             with self._journaled(source, ("track", name)):
                 track.voice = voice
-        self._edited(ChangeKind.TRACK, {"track": name, "voice": voice}, source, track=name)
+                for step in stored:
+                    step.locks = _lockable(step.locks, voice)
+        self._edited(ChangeKind.TRACK, {"track": name, "voice": voice, "locks_dropped": dropped}, source,
+                     track=name)
+        return dropped
 
     def duplicate_track(self, name: str, source: str = "") -> Track:
         """A copy of a track right after it, named "bass 2" (or the next number free)."""
@@ -800,7 +855,8 @@ class Session:
         return copy
 
     def clear_track(self, name: str, source: str = "") -> None:
-        """Every step a rest, the hidden ones too; length, voice and mix stay."""
+        """Every step a plain rest (no probability, condition, micro-timing, ratchet or locks
+        either), the hidden ones too; length, voice and mix stay."""
         with self._lock:
             track = self._track(name)
             with self._journaled(source, ("track", name)):
@@ -808,26 +864,30 @@ class Session:
         self._edited(ChangeKind.TRACK, {"track": name, "cleared": True}, source, track=name)
 
     def paste_steps(self, name: str, index: int, steps: list[Step], source: str = "") -> int:
-        """Write steps over a track's from step `index`, as one edit; those that would fall
-        past the track's end are left out. Returns how many were written."""
+        """Write steps over a track's from step `index`, as one edit, with their expressive
+        fields (but the locks this track's voice cannot take); those that would fall past
+        the track's end are left out. Returns how many were written."""
         with self._lock:
             track = self._track(name)
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
                 raise SessionError(f"step {index!r} is outside track {name!r} (0–{track.length - 1})")
             fitting = steps[:track.length - index]
             with self._journaled(source, ("track", name)):
-                track.steps[index:index + len(fitting)] = [replace(step) for step in fitting]
+                track.steps[index:index + len(fitting)] = [
+                    replace(copy_step(step), locks=_lockable(step.locks, track.voice)) for step in fitting]
         self._edited(ChangeKind.TRACK, {"track": name, "pasted": len(fitting)}, source, track=name)
         return len(fitting)
 
     def update_pattern(self, name: str, pattern: str, source: str = "") -> None:
         """New hits with the track's notes, in order, cycled over them: the original's
-        /seq/update/pattern, whose notes were a list played over whatever the hits were."""
+        /seq/update/pattern, whose notes were a list played over whatever the hits were.
+        Each step keeps the expressive fields of the step at its place."""
         steps = _checked(parse_steps, pattern, "pattern")
         with self._lock:
             track = self._track(name)
         with self._journaled(source, ("track", name)):
             notes = [(s.note, s.cents) for s in track.steps if s.on and s.note is not None]
+            _keep_options(track.steps + track.hidden, steps, track.voice)
             track.steps, track.hidden = steps, []  # a pattern string is the whole track
             if notes:
                 _assign_notes(track, notes)
@@ -855,15 +915,76 @@ class Session:
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
                 raise SessionError(f"step {index!r} is outside track {name!r} (0–{track.length - 1})")
             old = track.steps[index]
-            step = Step(on=old.on if on is None else bool(on),
-                        accent=old.accent if accent is None else bool(accent),
-                        note=old.note if keep else new_note,
-                        slide=old.slide if slide is None else bool(slide),
-                        cents=old.cents if keep else new_cents)
+            # replace: its expressive fields stay
+            step = replace(copy_step(old), on=old.on if on is None else bool(on),
+                           accent=old.accent if accent is None else bool(accent),
+                           note=old.note if keep else new_note,
+                           slide=old.slide if slide is None else bool(slide),
+                           cents=old.cents if keep else new_cents)
             with self._journaled(source, ("step", name, index)):
                 track.steps[index] = step
         self._edited(ChangeKind.TRACK, {"track": name, "step": index}, source, track=name)
         return step
+
+    def set_step_options(self, track: str, index: int, changes: Mapping[str, object],
+                         source: str = "") -> Step:
+        """Change a step's expressive fields: `changes` maps some of "prob" (0–100 %),
+        "cond" (a trig condition, model.check_condition; None clears it), "micro" (−23–23
+        24ths of a step), "ratchet" (1–8 hits) and "locks" ({param: value}, the whole set:
+        {} clears them; model.lock_spec for the track's voice, at most MAX_LOCKS) to new
+        values. All are checked first, then set together: one edit, one undo. FieldError
+        (nothing changed) names the first bad one. Returns a copy of the step as set."""
+        if not isinstance(changes, Mapping):
+            raise FieldError("options", f"{excerpt(repr(changes), 40)} is not a mapping of option to value")
+        for key in changes:
+            if key not in patternfile.STEP_OPTIONS:
+                raise FieldError(excerpt(str(key), 40),
+                                 f"is not a step option ({', '.join(patternfile.STEP_OPTIONS)})")
+        return self._edit_step_options(track, index, lambda _track, _step: dict(changes), source)
+
+    def set_step_lock(self, track: str, index: int, key: str, value: float | None,
+                      source: str = "") -> Step:
+        """Lock one parameter of a step (model.lockable_params of the track's voice) to
+        `value`, or remove its lock (None; no lock there: nothing changes). One edit; a
+        lock past MAX_LOCKS, a key the voice cannot lock or a value out of its range is
+        refused (FieldError, nothing changed). Returns a copy of the step as set."""
+        def locks(on: Track, step: Step) -> dict[str, object]:
+            lock_spec(on.voice, key)  # removing a lock no voice has is refused too
+            changed: dict[str, object] = dict(step.locks)
+            if value is None:
+                changed.pop(key, None)
+            else:
+                changed[key] = value
+            return {"locks": changed}
+
+        return self._edit_step_options(track, index, locks, source)
+
+    def _edit_step_options(self, name: str, index: int,
+                           changes: Callable[[Track, Step], dict[str, object]], source: str) -> Step:
+        """Set the options `changes` gives for the step as it is (read under the lock, so no
+        edit falls between), checked for its track's voice, as one journaled edit."""
+        with self._lock:
+            track = self._step_track(name, index)
+            old = track.steps[index]
+            with _field_errors():
+                options = patternfile.step_options_from_dict(changes(track, old), track.voice, "")
+            step = replace(copy_step(old), **options)
+            with self._journaled(source, ("step", name, index)):
+                track.steps[index] = step
+        self._edited(ChangeKind.TRACK, {"track": name, "step": index, "options": sorted(options)},
+                     source, track=name)
+        return copy_step(step)
+
+    def _step_track(self, name: str, index: object) -> Track:
+        """The track `name`, once `index` is shown to be one of its playing steps (FieldError)."""
+        try:
+            track = self._track(name)
+        except SessionError as exc:
+            raise FieldError("track", str(exc)) from None
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < track.length:
+            raise FieldError("index", f"step {excerpt(repr(index), 40)} is outside track {name!r} "
+                                      f"(0–{track.length - 1})")
+        return track
 
     def set_length(self, name: str, length: int, source: str = "") -> Clamped:
         """Set how many of a track's steps play. Steps past the length are kept, hidden:
@@ -1305,6 +1426,8 @@ class Session:
         with self._lock:
             self._send(ReplacePattern(self._pattern.copy(), "now"))
             self._send(SetTransport(self.transport.playing))
+            if self._fill:  # a new engine starts with fill mode off
+                self._send(SetFill(True))
             if (pending := self._pending) is not None:
                 self._send(ReplacePattern(pending.pattern.copy(), _engine_mode(pending.at), pending.token,
                                           pending.every))
@@ -1382,6 +1505,31 @@ def _value_from_record(raw: object) -> tuple[Target, Any]:
     if not (type(raw) is list and len(raw) == 2):
         raise HistoryError(f"{str(raw)[:80]} is not [target, value]")
     return history.target_from_record(raw[0]), raw[1]
+
+
+def _lockable(locks: dict[str, float], voice: str) -> dict[str, float]:
+    """The locks a step of a track on `voice` can hold (a copy)."""
+    keys = lockable_params(voice)
+    return {key: value for key, value in locks.items() if key in keys}
+
+
+def _keep_options(old: list[Step], new: list[Step], voice: str) -> None:
+    """Give each new step the expressive fields of the old step at its place (its locks
+    that `voice` can take): a track's hits rewritten keep their trig settings."""
+    for before, step in zip(old, new, strict=False):
+        step.prob, step.cond, step.micro = before.prob, before.cond, before.micro
+        step.ratchet, step.locks = before.ratchet, _lockable(before.locks, voice)
+
+
+@contextmanager
+def _field_errors() -> Iterator[None]:
+    """A model check's PatternError as a FieldError (a SessionError naming the field)."""
+    try:
+        yield
+    except FieldError:
+        raise
+    except PatternError as exc:
+        raise FieldError(exc.path, exc.message) from None
 
 
 def _assign_notes(track: Track, notes: list[Pitch]) -> None:

@@ -24,6 +24,8 @@ NOT_DRAWN = {
     ChangeKind.GATE: "a gate set by hand shows nowhere on screen",
     ChangeKind.IMPORTED: "a toast",
     ChangeKind.ERROR: "a toast",
+    ChangeKind.SEED: "the seed shows nowhere on screen (the file, /seq/status and /notify/seed carry it)",
+    ChangeKind.FILL: "until the transport line's fill mark declares it (the UI's part of issue 18)",
 }
 
 

@@ -13,7 +13,6 @@ authors, on a fake engine that plays what it is told and a fake clock for coales
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.fakes import FakeClock, FakeEngine
+from support.journal import JournalRecorder
 from support.patterns import full_pattern
 
 from chronus_tui import history, patternfile
@@ -41,7 +41,7 @@ from chronus_tui.history import History
 from chronus_tui.journalfile import JournalWriter, journal_path
 from chronus_tui.model import LENGTH_RANGE, MODULE_PARAMS, VOICES, Pattern, Step, Track, parse_steps
 from chronus_tui.recovery import read_recovery
-from chronus_tui.session import JOURNAL_REBASE_BYTES, LOAD_MODES, Session, SessionError
+from chronus_tui.session import LOAD_MODES, Session, SessionError
 from chronus_tui.store import SlotStore
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
@@ -112,44 +112,6 @@ def played(pattern: Pattern) -> dict[str, Any]:
     data = patternfile.pattern_to_dict(pattern)
     del data["name"], data["saved_at"]
     return data
-
-
-def as_read(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as a journal file gives it back (JSON, which has no NaN)."""
-    return json.loads(json.dumps(record, allow_nan=False))
-
-
-class JournalRecorder:
-    """A JournalLink that keeps its header and records as a file would give them back; with
-    rebase_every, it says it is full every that many records (the Session then rebases it)."""
-
-    def __init__(self, session: Session, rebase_every: int = 0) -> None:
-        self.header = as_read(session.journal_header())
-        self.records: list[dict[str, Any]] = []
-        self.rebase_every = rebase_every
-        self.appended = 0
-        session.journal = self
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.records.append(as_read(record))
-        self.appended += 1
-
-    def rebase(self, header: dict[str, Any]) -> None:
-        self.header, self.records = as_read(header), []
-
-    @property
-    def bytes_since_base(self) -> int:
-        full = self.rebase_every and self.appended % self.rebase_every == 0
-        return JOURNAL_REBASE_BYTES + 1 if full else 0
-
-    def recover(self, store: SlotStore) -> Session:
-        """A new Session on the header's state, the records replayed (as recovery does)."""
-        base = self.header["base"]
-        recovered = Session(store, pattern=patternfile.pattern_from_dict(base["pattern"]))
-        recovered.transport.playing_slot = base["slot"]
-        for record in self.records:
-            recovered.replay(record)
-        return recovered
 
 
 # -- random edits ----------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_subscriber_hears_changes_made_by_others(osc: Osc, session: Session, lis
     assert heard[0] == ("/notify/tempo", [128.0])
     assert heard[1] == ("/notify/param", ["acid1", "res", 0.5])
     assert heard[2] == ("/notify/tracks", ["kick"])
-    assert heard[3] == ("/notify/track", ["kick", "voice1", "X.x.", 4, 0, 0, 1.0, 0.5])
+    assert heard[3] == ("/notify/track", ["kick", "voice1", "X.x.", 4, 0, 0, 1.0, 0.5, "{}"])
     assert heard[4] == ("/notify/transport", [1])
     assert heard[5][0] == "/notify/swing" and heard[5][1][0] == pytest.approx(0.2)
     assert len(heard) == 6
@@ -125,6 +125,8 @@ def test_every_notification_kind_is_a_session_change_kind(session: Session, list
     session.set_swing(0.1)
     session.set_name("live")
     session.set_follow(2, "previous")
+    session.set_seed(7)
+    session.set_fill(True)
     session.add_track("t", "voice1", "x...")
     session.set_mute("t", True)
     session.save_slot(3)

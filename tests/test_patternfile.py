@@ -15,7 +15,15 @@ from support.patterns import full_pattern
 
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern, PatternError, Step, Track, parse_steps
-from chronus_tui.patternfile import FORMAT, SCHEMA, dumps, loads, pattern_from_dict, pattern_to_dict
+from chronus_tui.patternfile import (
+    FORMAT,
+    PLAIN_SCHEMA,
+    SCHEMA,
+    dumps,
+    loads,
+    pattern_from_dict,
+    pattern_to_dict,
+)
 
 
 def full_text() -> str:
@@ -41,7 +49,9 @@ def test_dumps_is_json_of_the_dict_with_marker_and_schema():
     data = pattern_to_dict(full_pattern())
     text = dumps(data)
     assert json.loads(text) == data
-    assert data["format"] == FORMAT == "chronus-pattern" and data["schema"] == SCHEMA == 2
+    # a pattern without expressive steps is written as schema 2, as before them
+    assert data["format"] == FORMAT == "chronus-pattern" and data["schema"] == PLAIN_SCHEMA == 2
+    assert SCHEMA == 3
     assert set(data["modules"]) == {*(f"voice{i}" for i in range(1, 9)), "acid1", "dist1", "reverb1",
                                     "delay1", "lfo1", "lfo2", "master"}
     assert text.endswith("}\n")
@@ -142,7 +152,7 @@ STEP = ["sequencer", "tracks", 2, "steps", 5]
     (["name"], 7, "name: 7 is not a string"),
     (["saved_at"], 12, "saved_at: 12 is not a time string"),
     (["format"], "other", "format: 'other' is not 'chronus-pattern'"),
-    (["schema"], 3, "schema: 3 is newer than this Chronus reads (2); upgrade Chronus"),
+    (["schema"], 4, "schema: 4 is newer than this Chronus reads (3); upgrade Chronus"),
     (["schema"], 0, "schema: 0 is not a known schema"),
     (["schema"], "1", "schema: '1' is not a schema number"),
     (["extra"], 1, "extra: is not a known field"),

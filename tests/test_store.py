@@ -219,7 +219,7 @@ BAD_FILES = {
     14: (GOOD_TEXT.replace('"bpm": 124.0', '"bpm": "fast"').encode(),
          "sequencer.bpm: 'fast' is not a number"),
     15: (GOOD_TEXT.replace('"schema": 2', '"schema": 7').encode(),
-         "schema: 7 is newer than this Chronus reads (2); upgrade Chronus"),
+         "schema: 7 is newer than this Chronus reads (3); upgrade Chronus"),
     16: (b"[1, 2, 3]", "expected a JSON object, found list"),
     17: (GOOD_TEXT.replace('"on": true', '"on": "yes"', 1).encode(),
          "sequencer.tracks[0].steps[0].on: 'yes' is not true or false"),

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chronus_tui.model import PatternError, steps_text
+from chronus_tui import patternfile
+from chronus_tui.model import PatternError, Track, steps_text
 from chronus_tui.session import Change, ChangeKind, Session
 
 MAX_SUBSCRIBERS = 16
@@ -66,7 +67,15 @@ def _track(session: Session, data: dict[str, Any]) -> list[Any] | None:
         t = session.pattern.track(data["track"])
     except (PatternError, KeyError):
         return None  # removed again before we got to it
-    return [t.name, t.voice, steps_text(t.steps), t.length, int(t.mute), int(t.solo), t.level, t.gate]
+    return [t.name, t.voice, steps_text(t.steps), t.length, int(t.mute), int(t.solo), t.level, t.gate,
+            expressive_json(t)]
+
+
+def expressive_json(track: Track) -> str:
+    """The expressive fields of a track's playing steps that have any, as compact JSON
+    {"index": {prob, cond, micro, ratchet, locks}} (a file's step fields; "{}" for none)."""
+    return json.dumps({str(i): patternfile.step_options_to_dict(s) for i, s in enumerate(track.steps)
+                       if s.expressive}, separators=(",", ":"))
 
 
 def _slot(value: int | None) -> int:
@@ -100,11 +109,19 @@ NOTIFICATIONS: tuple[Notification, ...] = (
     Notification(ChangeKind.FOLLOW, "/notify/follow", "after action slot …",
                  "the pattern's follow action was set (slots as numbers) or cleared (0 off)",
                  lambda s, d: _follow(d["follow"])),
+    Notification(ChangeKind.SEED, "/notify/seed", "seed",
+                 "the pattern's seed changed (its probability rolls)",
+                 lambda s, d: [d["seed"]]),
+    Notification(ChangeKind.FILL, "/notify/fill", "on", "fill mode was turned on (1) or off (0)",
+                 lambda s, d: [int(d["fill"])]),
     Notification(ChangeKind.TRACKS, "/notify/tracks", "name …",
                  "a track was added or removed: every track's name",
                  lambda s, d: [t.name for t in s.pattern.tracks]),
-    Notification(ChangeKind.TRACK, "/notify/track", "name voice pattern length mute solo level gate",
-                 "a track's steps or settings changed", _track, key=("track",)),
+    Notification(ChangeKind.TRACK, "/notify/track",
+                 "name voice pattern length mute solo level gate expressive",
+                 "a track's steps or settings changed; expressive is JSON of its steps that have expressive "
+                 "fields, by index: `{\"3\":{\"prob\":50,\"locks\":{\"filter/freq\":800.0}}}` (`{}`: none)",
+                 _track, key=("track",)),
     Notification(ChangeKind.PATTERN, "/notify/pattern", "slot name",
                  "a pattern was loaded (slot -1: not from a slot)",
                  lambda s, d: [_slot(d.get("slot")), d.get("name", "")]),
