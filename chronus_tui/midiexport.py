@@ -13,11 +13,10 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
   at trigs.hit_offsets from its grid position (micro-timing, ratchets), rounded to the tick;
   a hit before the entry's first step moves onto it, one at or after the entry's end is not
   played (the next pattern, or the end of the file, has come), ratchet hits 2..n at or after
-  the first hit of the track's next played step are dropped, and so is a hit within
+  the first hit of a later played step of the track are dropped, and so is a hit within
   HIT_GAP_SECONDS after the track's hit before it (or on its tick);
-- a hit lasts its track's gate of its span (a step / its ratchets), capped as the engine caps
-  it (1 - swing/2 of the span), and ends by the track's next hit; a slid hit is held until the
-  next hit: a ratchet hit of its own step retriggers, the next step's first hit it overlaps by
+- a hit lasts its track's gate of its span (a step / its ratchets) and ends by the track's
+  next hit; a slid step's last hit is held until the next hit, which it overlaps by
   SLIDE_OVERLAP ticks (legato), or runs on into as one note when both have the same pitch
   (the engine does not retrigger);
 - velocity follows the engine's gate level: an accent plays at full level and a plain hit at
@@ -34,6 +33,7 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -204,8 +204,8 @@ class _Grid:
 @dataclass(slots=True)
 class _Hit:
     at: float  # its exact tick
-    count: int  # its step's count since the entry began
     step: Step
+    slides: bool  # held until the track's next hit, which glides from it (a slid step's last hit)
 
 
 def _played(pattern: Pattern, steps: int) -> list[list[bool]]:
@@ -225,14 +225,15 @@ def _hits(track: Track, played: list[bool], grid: _Grid) -> list[_Hit]:
     counts = [count for count, plays in enumerate(played) if plays]
     steps = [track.steps[count % track.length] for count in counts]
     start = grid.start  # nothing plays before it: an earlier hit is moved onto it
+    ticks = [[max(grid.tick(count, offset), start) for offset in hit_offsets(step)]
+             for count, step in zip(counts, steps, strict=True)]
     hits: list[_Hit] = []
-    for k, (count, step) in enumerate(zip(counts, steps, strict=True)):
-        on = grid.tick(count)
-        ticks = [max(on + offset * TICKS_PER_STEP, start) for offset in hit_offsets(step)]
-        if step.ratchet > 1 and k + 1 < len(counts):  # ratchets stop at the next played step's first hit
-            following = grid.tick(counts[k + 1], hit_offsets(steps[k + 1])[0])
-            ticks = ticks[:1] + [at for at in ticks[1:] if at < following]
-        hits.extend(_Hit(at, count, step) for at in ticks if round(at) < grid.end)
+    later = math.inf  # the earliest first hit of the steps after this one
+    for step, step_ticks in reversed(list(zip(steps, ticks, strict=True))):
+        last = len(step_ticks) - 1
+        hits.extend(_Hit(at, step, step.slide and j == last) for j, at in enumerate(step_ticks)
+                    if (j == 0 or at < later) and round(at) < grid.end)  # ratchets stop at a later step
+        later = min(later, step_ticks[0])
     hits.sort(key=lambda hit: hit.at)
     kept: list[_Hit] = []
     for hit in hits:
@@ -247,19 +248,14 @@ def _track_notes(pattern: Pattern, track: Track, hits: list[_Hit], end: int) -> 
     voice = pattern.modules[track.voice]
     drum = round(voice["osc/type"]) in NOISE_WAVEFORMS
     channel = DRUM_CHANNEL if drum else VOICES.index(track.voice)
-    # the engine caps a gate so it closes before the next (possibly early, odd) step; a
-    # ratchet hit's is that share of its span (a step / its ratchets)
-    gate = min(track.gate, 1 - pattern.swing / 2) * TICKS_PER_STEP
     notes: list[_Note] = []
     sounding: _Note | None = None  # the note of the hit before, if it had one
     for i, hit in enumerate(hits):
         step, on = hit.step, round(hit.at)
         following = round(hits[i + 1].at) if i + 1 < len(hits) else end  # the next hit's tick
-        before = hits[i - 1] if i else None
-        tied = before is not None and before.step.slide and before.count != hit.count  # slid into
         pitch, bend = _pitch(step, track, voice, drum)
         velocity = _velocity(step, track, voice)
-        glides = tied and sounding is not None and velocity > 0  # (a silent hit ends the note)
+        glides = i > 0 and hits[i - 1].slides and sounding is not None and velocity > 0  # (not into silence)
         if glides and (sounding.pitch, sounding.bend) == (pitch, bend):
             note = sounding  # the engine glides to the same pitch without a new attack
         else:
@@ -270,7 +266,9 @@ def _track_notes(pattern: Pattern, track: Track, hits: list[_Hit], end: int) -> 
                 continue
             note = _Note(on, on, pitch, velocity, channel, bend)
             notes.append(note)
-        note.end = following if step.slide else min(on + max(1, round(gate / step.ratchet)), following)
+        # the gate's share of the hit's span (a step / its ratchets), closed by the next hit
+        gate = max(1, round(track.gate * TICKS_PER_STEP / step.ratchet))
+        note.end = following if hit.slides else min(on + gate, following)
         sounding = note
     return notes
 
@@ -295,14 +293,12 @@ def drum_note(name: str, filter_freq: float) -> int:
 
 
 def _velocity(step: Step, track: Track, voice: dict[str, float]) -> int:
-    """A hit's velocity, 1–127; 0 for a hit locked to amp 0 (silent: no note)."""
+    """A hit's velocity, 1–127; 0 for a hit locked to amp 0 (silent: no note, but a hit)."""
     level = (1.0 if step.accent else PLAIN_VELOCITY) * track.level
-    amp = step.locks.get("amp")
-    if amp is not None:
-        if amp == 0:
+    if "amp" in step.locks and voice["amp"] > 0:  # (the engine scales no hit of a voice at amp 0)
+        level *= step.locks["amp"] / voice["amp"]
+        if level == 0:
             return 0
-        # a voice at amp 0 is heard only on its locked steps: at full velocity
-        level = level * amp / voice["amp"] if voice["amp"] > 0 else 1.0
     return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))
 
 

@@ -26,12 +26,12 @@ from chronus_tui.store import SlotStore, factory_patterns, load_file
 
 
 def test_steps_land_on_the_swung_grid_and_last_their_gate():
-    """Swing 0.4 moves odd steps 0.2 of a step late (24 ticks); the gate 0.9 is capped at
-    1 - 0.4/2 = 0.8 of a step (96 ticks), as the engine closes a gate before an early next step."""
+    """Swing 0.4 moves odd steps 0.2 of a step late (24 ticks); the gate 0.9 (108 ticks) ends
+    by the next hit, as the engine closes a gate before it: an odd step's after 96 ticks."""
     steps = [Step(on=True, note=40 + i) for i in range(16)]
     notes = heard(exported(one_track(steps, swing=0.4, gate=0.9), bars=2))["lead"]
     assert [n.start for n in notes] == [n * 120 + (24 if n % 2 else 0) for n in range(32)]
-    assert {n.length for n in notes} == {96}
+    assert [n.length for n in notes] == [96 if n % 2 else 108 for n in range(32)]
     assert [n.pitch for n in notes] == [40 + n % 16 for n in range(32)]
     assert {n.channel for n in notes} == {0}
     plain = heard(exported(one_track(steps, gate=0.25)))["lead"]

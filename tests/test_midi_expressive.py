@@ -78,17 +78,21 @@ def test_ratchets_split_a_step_evenly_and_each_hit_lasts_the_gate_of_its_span(sw
     assert all(abs(note.start - tick) <= 0.5 for note, tick in zip(notes, exact, strict=True))
     assert {note.pitch for note, tick in zip(notes, exact, strict=True) if tick != round(tick)} == {67}
     for note, after in zip(notes, [*notes[1:], None], strict=True):  # ended by the next hit
-        gate = min(0.5, 1 - swing / 2) * STEP / (note.pitch - 60)
+        gate = 0.5 * STEP / (note.pitch - 60)
         assert abs(note.length - min(gate, (after.start if after else 16 * STEP) - note.start)) <= 0.5
         assert after is None or note.start + note.length <= after.start
 
 
-def test_ratchet_hits_stop_at_the_next_played_steps_first_hit():
+def test_ratchet_hits_stop_at_a_later_played_steps_first_hit():
     """Step 0's four ratchets fall at 0, 30, 60, 90; step 1 is 12/24 early, at 60: the ratchets
-    at and after it are dropped, and the one before ends there."""
-    steps = [Step(on=True, note=40, ratchet=4), Step(on=True, note=43, micro=-12), *[Step()] * 14]
+    at and after it are dropped, and the one before ends there. Step 4's eight from 480 + 115
+    stop at step 6's hit, 23/24 early (605), though step 5's, 23/24 late, comes after it."""
+    steps = [Step(on=True, note=40, ratchet=4), Step(on=True, note=43, micro=-12), *[Step()] * 2,
+             Step(on=True, note=50, ratchet=8, micro=23), Step(on=True, note=52, micro=23),
+             Step(on=True, note=54, micro=-23), *[Step()] * 9]
     notes = heard(exported(one_track(steps)))["lead"]
-    assert notes == [Heard(0, 15, 40, 76, 0), Heard(30, 15, 40, 76, 0), Heard(60, 60, 43, 76, 0)]
+    assert notes == [Heard(0, 15, 40, 76, 0), Heard(30, 15, 40, 76, 0), Heard(60, 60, 43, 76, 0),
+                     Heard(595, 8, 50, 76, 0), Heard(605, 60, 54, 76, 0), Heard(715, 60, 52, 76, 0)]
 
 
 def test_early_and_late_neighbours_swap_and_each_note_ends_by_the_next_hit():
@@ -112,14 +116,14 @@ def test_a_hit_too_soon_after_the_tracks_last_is_dropped_as_the_engine_drops_it(
                      else [Heard(239, 60, 40, 76, 0)])
 
 
-def test_a_ratcheted_slide_retriggers_inside_its_step_and_slides_into_the_next():
-    """A slide holds each hit until the next: its own ratchet hits retrigger; its last hit glides
-    into the next step's (one note on the same pitch, else 30 ticks of legato)."""
+def test_a_ratcheted_slide_slides_from_its_last_hit_into_the_next_step():
+    """A slid step's ratchet hits before its last last their gate of their span; its last hit is
+    held and glides into the next step's (one note on the same pitch, else 30 ticks of legato)."""
     same = [Step(on=True, note=40, slide=True, ratchet=2), Step(on=True, note=40), *[Step()] * 14]
-    assert heard(exported(one_track(same)))["lead"] == [Heard(0, 60, 40, 76, 0), Heard(60, 120, 40, 76, 0)]
+    assert heard(exported(one_track(same)))["lead"] == [Heard(0, 30, 40, 76, 0), Heard(60, 120, 40, 76, 0)]
     other = [Step(on=True, note=40, slide=True, ratchet=2), Step(on=True, note=43), *[Step()] * 14]
     assert heard(exported(one_track(other)))["lead"] == [
-        Heard(0, 60, 40, 76, 0), Heard(60, 60 + midiexport.SLIDE_OVERLAP, 40, 76, 0),
+        Heard(0, 30, 40, 76, 0), Heard(60, 60 + midiexport.SLIDE_OVERLAP, 40, 76, 0),
         Heard(120, 60, 43, 76, 0)]
 
 
@@ -218,7 +222,8 @@ def test_each_chain_entry_starts_its_patterns_count_so_1st_plays_again():
 def test_an_amp_lock_scales_the_velocity_by_its_share_of_the_voices_amp_for_its_step_only():
     """Voice amp 0.3: a plain hit is 76 (0.6 × 127); locked to 0.15 half that, an accent locked to
     0.15 half of 127; locked to 0.6 it would be 152: clamped to 127; locked to 0 it is silent
-    (no note); the step after a lock is back to the track's own level."""
+    (no note); the step after a lock is back to the track's own level. A voice at amp 0 has no
+    share to scale by: its hits keep their velocity, as exported before locks."""
     steps = [Step(on=True, note=60), Step(on=True, note=60, locks={"amp": 0.15}),
              Step(on=True, note=60, accent=True, locks={"amp": 0.15}),
              Step(on=True, note=60, locks={"amp": 0.6}), Step(on=True, note=60, locks={"amp": 0.0}),
@@ -228,7 +233,7 @@ def test_an_amp_lock_scales_the_velocity_by_its_share_of_the_voices_amp_for_its_
     half = heard(exported(one_track([*steps[1:2], Step()], amp=0.3, level=0.5)))["lead"]
     assert {n.velocity for n in half} == {19}  # 0.6 × 0.5 × 0.5 × 127
     silent_voice = heard(exported(one_track([Step(on=True, note=60, locks={"amp": 0.2})], amp=0.0)))["lead"]
-    assert {n.velocity for n in silent_voice} == {127}  # only the lock is heard: louder than the voice
+    assert {n.velocity for n in silent_voice} == {76}  # the engine scales no hit of a voice at amp 0
     into_silence = [Step(on=True, note=60, slide=True), Step(on=True, note=60, locks={"amp": 0.0}), Step()]
     slid = heard(exported(one_track(into_silence)))["lead"]  # a slide into a silent hit ends on it
     assert slid == [Heard(3 * k * STEP, STEP, 60, 76, 0) for k in range(6)]
