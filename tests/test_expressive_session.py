@@ -11,6 +11,7 @@ from support.fakes import FakeEngine
 from support.journal import JournalRecorder
 
 from chronus_tui.engine.protocol import Restarted, SetFill
+from chronus_tui.history import HistoryError
 from chronus_tui.model import (
     MAX_LOCKS,
     Pattern,
@@ -23,6 +24,7 @@ from chronus_tui.model import (
 )
 from chronus_tui.session import ChangeKind, FieldError, Session, SessionError
 from chronus_tui.store import SlotStore
+from chronus_tui.ui.clipboard import Clipboard
 
 OPTIONS = {"prob": 50, "cond": "1:4", "micro": -3, "ratchet": 3, "locks": {"filter/freq": 800.0}}
 
@@ -231,6 +233,14 @@ def test_paste_keeps_the_fields_and_the_locks_the_voice_takes(live: Session) -> 
     assert live.pattern.track("bass").steps[0].locks["amp"] == 0.4
 
 
+def test_the_clipboard_copies_the_fields_and_shares_no_lock(live: Session) -> None:
+    live.set_step_options("kick", 4, OPTIONS)
+    clipboard = Clipboard.of_steps(live.pattern.track("kick"), 4, 5)
+    live.set_step_lock("kick", 4, "filter/freq", 900.0)  # after the copy: not in it
+    live.paste_steps("kick", 0, list(clipboard.steps))
+    assert expressive(live.pattern.track("kick").steps[0]) == OPTIONS
+
+
 def test_clear_track_clears_the_expressive_fields_too(live: Session) -> None:
     live.set_step_options("kick", 4, OPTIONS)
     live.set_length("kick", 2)  # step 4 hidden, cleared as well
@@ -272,6 +282,22 @@ def test_a_recovered_journal_gives_back_every_expressive_edit(store: SlotStore) 
     assert recovered.pattern == session.pattern and recovered.pattern.seed == 99
     assert recovered.fill is False
     assert [e.summary for e in recovered.history.entries] == [e.summary for e in session.history.entries]
+
+
+
+@pytest.mark.parametrize("options", [{"locks": {"acid1/res": 0.5}}, {"prob": 101}, {"swing": 1},
+                                     {"locks": {f"k{i}": 1.0 for i in range(10_000)}}, ["prob"]])
+def test_a_journal_record_with_bad_step_options_is_refused_and_changes_nothing(store: SlotStore,
+                                                                               options: Any) -> None:
+    session = Session(store, FakeEngine(), groove())
+    journal = JournalRecorder(session)
+    session.set_step_options("kick", 0, {"prob": 50})
+    record = journal.records[-1]
+    record["edit"]["ops"][0][2][5] = options  # [target, before, after]: after's options
+    recovered = Session(store, pattern=groove())
+    with pytest.raises(HistoryError):
+        recovered.replay(record)
+    assert recovered.pattern == groove()
 
 
 def _refused(session: Session, engine: FakeEngine, changes: list, call: Any, path: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chronus_tui.model import Pattern, Step, Track
+from chronus_tui.model import Pattern, Step, Track, copy_step
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Clipboard:
 
     @classmethod
     def of_steps(cls, track: Track, first: int, last: int) -> Clipboard:
-        steps = tuple(Step(s.on, s.accent, s.note, s.slide, s.cents) for s in track.steps[first:last + 1])
+        steps = tuple(copy_step(s) for s in track.steps[first:last + 1])  # expressive fields too
         return cls(steps=steps, origin=f"{track.name} {first + 1}–{last + 1}" if last > first
                    else f"{track.name} {first + 1}")
 
