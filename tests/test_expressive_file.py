@@ -8,9 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from support.damage import damage, set_in
+from support.damage import set_in
 from support.patterns import LEGACY_DIR, full_pattern
 
 from chronus_tui.model import MAX_LOCKS, Pattern, PatternError, Step, Track, lock_spec, lockable_params
@@ -140,16 +138,3 @@ def test_json_specials_in_a_step_are_refused(field: str, text: str) -> None:
     with pytest.raises(PatternError, match=r"steps\[0\]\.(prob|micro|ratchet): "):
         loads(document)
 
-
-@settings(max_examples=150, deadline=None)
-@given(st.data())
-def test_any_damage_to_an_expressive_file_gives_a_pattern_error_or_a_valid_one(data: st.DataObject) -> None:
-    document = good()
-    damage(document, data)
-    try:
-        pattern = pattern_from_dict(document)
-    except PatternError as exc:
-        assert str(exc)
-        return
-    text = dumps(pattern_to_dict(pattern))
-    assert loads(text) == pattern

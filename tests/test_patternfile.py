@@ -235,12 +235,21 @@ def test_huge_numbers_give_range_errors():
         loads(dumps(good()).replace('"bpm": 120.0', '"bpm": NaN'))
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.data())
-def test_any_damage_gives_a_pattern_error_or_a_valid_pattern(data):
+def expressive() -> dict:
+    """good() with a step of every expressive field and a seed (schema 3)."""
+    data = good()
+    data["schema"], data["seed"] = 3, 99
+    data["sequencer"]["tracks"][1]["steps"][0] |= {"prob": 50, "cond": "1:4", "micro": -3, "ratchet": 3,
+                                                   "locks": {"acid1/res": 0.5, "amp": 0.2}}
+    return data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from([good, expressive]))
+def test_any_damage_gives_a_pattern_error_or_a_valid_pattern(data, document_of):
     """Replace or delete any one value of a valid file: the result is a clear PatternError
     or a pattern, never another exception."""
-    document = good()
+    document = document_of()
     damage(document, data)
     try:
         pattern = pattern_from_dict(document)
