@@ -12,9 +12,10 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
   entry's start with fill off, as the engine counts from a pattern's start; a step's hits fall
   at trigs.hit_offsets from its grid position (micro-timing, ratchets), rounded to the tick;
   a hit before the entry's first step moves onto it, one at or after the entry's end is not
-  played (the next pattern, or the end of the file, has come), ratchet hits 2..n at or after
-  the first hit of a later played step of the track are dropped, and so is a hit within
-  HIT_GAP_SECONDS after the track's hit before it (or on its tick);
+  played (the next pattern, or the end of the file, has come), and a pattern exported alone
+  plays its next step's hits that come before its end (as a render of N bars does); ratchet
+  hits 2..n at or after the first hit of a later played step of the track are dropped, and
+  so is a hit within HIT_GAP_SECONDS after the track's hit before it (or on its tick);
 - a hit lasts its track's gate of its span (a step / its ratchets) and ends by the track's
   next hit; a slid step's last hit is held until the next hit, which it overlaps by
   SLIDE_OVERLAP ticks (legato), or runs on into as one note when both have the same pitch
@@ -92,11 +93,14 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class ExportEntry:
     """A pattern played for `steps` steps from its step 0, which falls on the step after the
-    entry before it; `bpm` is its tempo (default: the pattern's)."""
+    entry before it; `bpm` is its tempo (default: the pattern's). One that `runs_on` is not
+    followed by another pattern but stopped, as a render of N bars stops: a hit of its next
+    step early enough to come before its end sounds (in a chain the next entry starts there)."""
 
     pattern: Pattern
     steps: int
     bpm: float | None = None
+    runs_on: bool = False
 
     @property
     def tempo(self) -> float:
@@ -122,7 +126,8 @@ def default_bars(pattern: Pattern) -> int:
 def bars_entry(pattern: Pattern, bars: int | None = None) -> ExportEntry:
     """One pattern for `bars` whole bars (checked; default: default_bars), as a single
     pattern is exported."""
-    return ExportEntry(pattern, check_bars(default_bars(pattern) if bars is None else bars) * STEPS_PER_BAR)
+    return ExportEntry(pattern, check_bars(default_bars(pattern) if bars is None else bars) * STEPS_PER_BAR,
+                       runs_on=True)
 
 
 def check_bars(bars: object) -> int:
@@ -167,7 +172,8 @@ def export_midi(entries: Sequence[ExportEntry]) -> mido.MidiFile:
         soloing = any(track.solo for track in entry.pattern.tracks)
         grid = _Grid(zero, first, swing, end,
                      HIT_GAP_SECONDS * bpm / 60 * TICKS_PER_BEAT)
-        for track, played in zip(entry.pattern.tracks, _played(entry.pattern, entry.steps), strict=True):
+        played_steps = _played(entry.pattern, entry.steps + entry.runs_on)
+        for track, played in zip(entry.pattern.tracks, played_steps, strict=True):
             heard = not track.mute and (track.solo or not soloing) and track.level > 0
             found = _track_notes(entry.pattern, track, _hits(track, played, grid), end) if heard else []
             notes.setdefault(track.name, []).extend(found)

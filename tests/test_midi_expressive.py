@@ -48,19 +48,23 @@ def starts(notes: list[Heard]) -> list[int]:
 def test_every_micro_value_moves_its_hit_by_24ths_of_a_step_on_the_swung_grid(tmp_path, bpm, swing):
     """A 47-step track holds every micro value, −23 on step 0 … +23 on step 46, over three bars:
     each hit at its step's swung tick + micro × 5; step 0's −23 is moved onto step 0 at the
-    pattern's start (nothing plays before it), not on its repetition at step 47."""
+    pattern's start (nothing plays before it), not on its repetition at step 47. Step 48, the
+    first after the three bars, is 22/24 early: before their end, so it plays (as in a render)."""
     steps = [Step(on=True, note=48 + i % 24, micro=i - 23) for i in range(47)]
     pattern = one_track(steps, swing=swing)
     pattern.bpm = bpm
     path = tmp_path / "micro.mid"
     midiexport.save(exported(pattern, bars=3), path)
     notes = heard(mido.MidiFile(path))["lead"]
-    expected = sorted(max(0.0, grid(n, swing) + (n % 47 - 23) * 5) for n in range(48))
+    end = 3 * 16 * STEP
+    expected = sorted(tick for n in range(49) for tick in [max(0.0, grid(n, swing) + (n % 47 - 23) * 5)]
+                      if tick < end)
+    assert len(expected) == 49
     assert all(tick == round(tick) for tick in expected)  # these swings keep every hit on a tick
     assert starts(notes) == [round(tick) for tick in expected]
     assert notes[0].start == 0 and notes[0].pitch == 48  # step 0's −23 at the start
     assert (47 * STEP + swing * STEP / 2 - 23 * 5) in expected  # … and 23/24 early on its repetition
-    assert [n.length for n in notes] == lengths(starts(notes), 0.5, 3 * 16 * STEP)
+    assert [n.length for n in notes] == lengths(starts(notes), 0.5, end)
     other = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes  # a second reader, in seconds
     assert sorted(n.start for n in other) == pytest.approx([t * seconds_per_tick(bpm) for t in expected])
 
@@ -131,14 +135,15 @@ def test_an_entrys_early_first_hit_waits_for_it_and_a_late_last_hit_is_not_playe
     """In a chain each entry starts its pattern: its step 0 23/24 early plays on the entry's
     first tick (the pattern was not playing before), and its step 15, swung 30 ticks late and
     23/24 more, falls after the entry's end (the next pattern, or the end of the file) and
-    does not play. One entry looping plays step 15, and step 0's repetition before it."""
+    does not play. One pattern exported alone (as a render of two bars) plays step 15, step 0's
+    repetition before it, and step 0's early hit of the bar after, which comes before the end."""
     steps = [Step(on=True, note=40, micro=-23), *[Step()] * 14, Step(on=True, note=43, micro=23)]
     pattern = one_track(steps, swing=0.5)
     notes = heard(export_midi([ExportEntry(pattern, 16), ExportEntry(pattern, 16)]))["lead"]
     assert notes == [Heard(0, 60, 40, 76, 0), Heard(16 * STEP, 60, 40, 76, 0)]
     looped = heard(exported(pattern, bars=2))["lead"]
     assert looped == [Heard(0, 60, 40, 76, 0), Heard(16 * STEP - 115, 60, 40, 76, 0),
-                      Heard(15 * STEP + 30 + 115, 60, 43, 76, 0)]
+                      Heard(15 * STEP + 30 + 115, 60, 43, 76, 0), Heard(32 * STEP - 115, 60, 40, 76, 0)]
 
 
 # -- which steps play ------------------------------------------------------------------------
@@ -245,4 +250,5 @@ def test_locks_other_than_amp_are_sound_not_notes_and_change_nothing_in_the_file
                         Step(on=True, note=62, locks={"adsr/decay": 1.0, "pan": -1.0})], voice="voice2")
     assert heard(exported(locked)) == heard(exported(plain))
     assert [m for t in exported(locked).tracks for m in t if m.type == "control_change"] == []
+
 
