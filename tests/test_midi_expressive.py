@@ -12,11 +12,13 @@ import math
 import mido
 import pretty_midi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.midi import Heard, exported, heard, one_track
 
 from chronus_tui import midiexport
 from chronus_tui.midiexport import ExportEntry, export_midi
-from chronus_tui.model import Pattern, Step, Track
+from chronus_tui.model import CONDITION_NAMES, Pattern, Step, Track
 from chronus_tui.trigs import TrigState, decide
 
 STEP = 120  # ticks of a 16th at 480 a quarter
@@ -251,4 +253,38 @@ def test_locks_other_than_amp_are_sound_not_notes_and_change_nothing_in_the_file
     assert heard(exported(locked)) == heard(exported(plain))
     assert [m for t in exported(locked).tracks for m in t if m.type == "control_change"] == []
 
+
+
+
+# -- any expressive pattern ------------------------------------------------------------------
+
+conditions = st.sampled_from([None, *CONDITION_NAMES, "1:2", "2:3", "3:8"])
+steps_strategy = st.builds(Step, on=st.booleans(), accent=st.booleans(), note=st.sampled_from([None, 40, 41]),
+                           slide=st.booleans(), prob=st.integers(0, 100), cond=conditions,
+                           micro=st.integers(-23, 23), ratchet=st.integers(1, 8),
+                           locks=st.sampled_from([{}, {"amp": 0.0}, {"amp": 0.05}, {"amp": 1.0}]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(left=st.lists(steps_strategy, min_size=1, max_size=20),
+       right=st.lists(steps_strategy, min_size=1, max_size=7),
+       swing=st.floats(0.0, 0.6), bpm=st.sampled_from([20.0, 120.0, 300.0]),
+       seed=st.integers(0, 2**31 - 1), split=st.integers(1, 40))
+def test_any_expressive_pattern_exports_well_formed_notes_inside_the_file(left, right, swing, bpm, seed,
+                                                                          split):
+    """Whatever the steps, alone or as two chain entries: every note starts and ends inside
+    the file, lasts at least a tick, and ends before the track's next note on its pitch starts
+    (heard() pairs each note on with its own note off); a track has no more notes than hits."""
+    pattern = Pattern(name="any", bpm=bpm, swing=swing, seed=seed,
+                      tracks=[Track("left", "voice1", left), Track("right", "voice4", right, gate=1.0)])
+    alone = exported(pattern, bars=2)  # 32 steps, and the early hits of the 33rd
+    chained = export_midi([ExportEntry(pattern, split), ExportEntry(pattern, 32)])
+    for midi, entries in ((alone, [33]), (chained, [split, 32])):
+        end = sum(message.time for message in midi.tracks[0])
+        for name, notes in heard(midi).items():
+            assert all(n.start >= 0 and n.length >= 1 and n.start + n.length <= end for n in notes), name
+            track = pattern.track(name)
+            hits = sum(step.ratchet for steps in entries for count in range(steps)
+                       for step in [track.steps[count % track.length]] if step.on)
+            assert len(notes) <= hits
 
