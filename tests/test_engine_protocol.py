@@ -29,6 +29,7 @@ from chronus_tui.engine.protocol import (
     ReplaceTrack,
     Restarted,
     Restarting,
+    SetFill,
     SetParam,
     SetTempo,
     SetTransport,
@@ -45,7 +46,7 @@ from chronus_tui.store import SlotStore
 PATTERN = full_pattern()
 EXAMPLES: list[Command | Event] = [
     ReplacePattern(PATTERN, "bar", 7), ReplacePattern(PATTERN, "edit"), ReplaceTrack(3, PATTERN.tracks[3]),
-    SetParam("voice2", "filter/freq", 440.0), SetTempo(133.0, 0.25), SetTransport(True),
+    SetParam("voice2", "filter/freq", 440.0), SetTempo(133.0, 0.25), SetTransport(True), SetFill(True),
     Gate("voice6", False), CancelQueued(), StartRecording("/tmp/set.wav", at_bar=False), StopRecording(),
     RecordingStarted("/tmp/set.wav", 96000), RecordingStopped("/tmp/set.wav", 48000, "disk full"),
     Ready("null", 48000, 256, 1234), Failed("jack", "no JACK server"),
@@ -72,6 +73,7 @@ def test_every_command_and_event_crosses_the_pipe_equal() -> None:
             writer.send(example)
         received: list[object] = []
         while len(received) < len(EXAMPLES):
+            writer.flush()  # (the examples are more than a pipe holds at once)
             assert reader.wait(5.0)
             received += reader.read()
     finally:

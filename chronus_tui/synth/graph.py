@@ -76,6 +76,7 @@ from chronus_tui.engine.protocol import (
     RecordingStopped,
     ReplacePattern,
     ReplaceTrack,
+    SetFill,
     SetParam,
     SetTempo,
     SetTransport,
@@ -97,15 +98,8 @@ from chronus_tui.model import (
 )
 from chronus_tui.synth import pyolib
 from chronus_tui.synth.controls import Controls
-from chronus_tui.synth.effects import Master, Params, Sources
-from chronus_tui.synth.sequencer import (
-    TABLE_FIELDS,
-    ClockGraph,
-    LaneSteps,
-    StepTables,
-    compile_track,
-    track_levels,
-)
+from chronus_tui.synth.effects import Master, Params, Sources, control_targets
+from chronus_tui.synth.sequencer import ClockGraph, HitPlanner, slides, track_levels, track_pitch
 from chronus_tui.synth.voices import ACID_VOICE, GAIN_PARAMS, Lane
 from chronus_tui.timing import SWITCH_MARGIN, ClockMath, bar_of, block_fits, next_line
 
@@ -114,6 +108,7 @@ log = logging.getLogger("chronus.engine")
 # pyo's MidiAdsr outputs 0 on the sample its gate opens: a hit triggered on sample t
 # is heard from t + 1. Events name the sample where the sound starts.
 ENVELOPE_LATENCY = 1
+ACID_LOCK = "acid1/"  # a lock of acid1's parameters (the acid voice's tracks)
 
 
 @dataclass
@@ -122,7 +117,6 @@ class QueuedLoad:
     mode: LoadMode  # "bar" | "step"
     token: int
     every: int  # "bar": the launch quantum in steps (0: the playing pattern's end)
-    steps: list[LaneSteps]  # its tracks, compiled when it was queued: not in the switch's block
 
 
 RECORD_CHECK_BLOCKS = 64  # blocks between checks that a recording's file grows (~0.3 s)
@@ -203,19 +197,21 @@ class EngineGraph:
         self.clock = ClockMath(self.sr)
         with pyolib.collector_paused(), pyolib.direct_inputs():
             self.clock_graph = ClockGraph(pyo, server)
-            self.tables = StepTables(pyo, self.clock_graph.trig, lanes)
             self.controls = Controls(pyo, self.sr, self.buffer)
             self.params = Params(self.controls, self.sr)
             self.sources = Sources(pyo, self.sr, self.params)
             with pyolib.created_stopped():  # a lane starts once it has a track
-                self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.tables, self.sources,
-                                   self.controls) for i in range(lanes)]
+                self.lanes = [Lane(pyo, i, self.sr, self.clock_graph, self.sources, self.controls)
+                              for i in range(lanes)]
             self.master = Master(pyo, self.params, self.sources, self.lanes)
         self.bpm = 120.0
         self.swing = 0.0
         self.tracks: list[Track] = []  # as installed
         self.lane_of: list[int] = []  # the lane each track plays on
-        self.lane_steps: list[LaneSteps | None] = [None] * lanes  # the tracks compiled, by lane
+        self.planner = HitPlanner([lane.hits for lane in self.lanes], self.clock, self.sr,
+                                  self.params.values.__getitem__)
+        self.lane_tracks: list[Track | None] = [None] * lanes  # the track each lane plays
+        self._locks: list[dict[str, float]] = [{} for _ in range(lanes)]  # block-rate locks in effect
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
         self._silent: list[bool] = [False] * lanes  # each lane's steps compiled silent (level 0)
@@ -255,9 +251,10 @@ class EngineGraph:
                 self._voice_changed(ACID_VOICE, {"filter/freq"}, start, glide=True)
         self._report_switches(start)
         self._report_position()
-        self.tables.settle()
         self._stop_silent()
         self._arm_queued(start)
+        self.planner.advance(start, start + self.buffer)
+        self._follow_locks(start)
         self._advance_recording(start)
         events, self._events = self._events, []
         return events
@@ -282,11 +279,9 @@ class EngineGraph:
                              f"{len(self.lanes)} lanes")
         start = self.clock_graph.processed()
         if mode in ("bar", "step") and self.clock.playing:
-            compiled = [compile_track(track, level == 0.0)
-                        for track, level in zip(pattern.tracks, track_levels(pattern.tracks), strict=True)]
             if command.every < 0:
                 raise ValueError(f"launch quantum {command.every} steps is negative")
-            self.queued = QueuedLoad(pattern, mode, token, command.every, compiled)
+            self.queued = QueuedLoad(pattern, mode, token, command.every)
             self._arm_queued(start)
             return
         if mode in ("bar", "step"):
@@ -308,39 +303,45 @@ class EngineGraph:
         self.params.set(module, {param: value}, start)
         if module in VOICES:
             self._voice_changed(module, {param}, start, glide=True)
+        elif module == "acid1":  # lanes on their own acid1 values (locks) take the others
+            for index in {i for i in self.lane_of if any(k.startswith(ACID_LOCK) for k in self._locks[i])}:
+                self._lock_acid(index)
 
     def _voice_changed(self, voice: str, params: set[str], now: int, glide: bool,
                        skip: Collection[int] = ()) -> None:
         """Voice parameters `params` changed: pass them to its lanes (but those in `skip`)."""
-        values = self.params.values[voice]
         lanes = [lane for lane in self.lanes if lane.voice == voice and lane.index not in skip]
         for lane in lanes:
+            values = self._lane_values(lane.index)
             for param in params:
                 lane.apply_param(param, values)
             if params & GAIN_PARAMS:
                 lane.set_gains(self._levels[lane.index], values, now, glide)
         if "osc/type" in params:
             self._update_usage()
-        if "freq" in params:  # the steps without a note of their own play it (not a note ringing out)
-            self._write_tables([lane.index for lane in lanes if lane.index not in self._releasing], ("freq",))
+        if "freq" in params:  # the hits without a note of their own play it (not a note ringing out)
+            playing = [lane.index for lane in lanes if lane.index not in self._releasing]
+            for index in playing:
+                sounding = self.lanes[index].hits.sounding
+                if sounding is None or not sounding.note_hz:
+                    self.lanes[index].hits.put("freq", self.params.values[voice]["freq"])
+            self._update_pitch(playing)
+        if params & {"freq", "amp"}:  # the hits written play the voice's freq, and an amp lock's share
+            self._replan(now)
 
     def _track(self, command: ReplaceTrack) -> None:
         """One track edited in place: only its lane changes, from its next step on."""
         index, track = command.index, command.track
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.tracks):
             raise ValueError(f"track {index!r} is not one of the {len(self.tracks)} tracks playing")
-        lane, length = self.lane_of[index], self.lane_steps[self.lane_of[index]].length
         tracks = [*self.tracks]
         tracks[index] = track
         start = self.clock_graph.processed()
         rewritten, reassigned = self._set_tracks(tracks, start, glide=True, edit=True)
-        held = self._write_steps(rewritten)
         if reassigned:
             self._update_usage()
-        new_lane = self.lane_of[index]
-        if held or new_lane != lane or self.lane_steps[new_lane].length != length:
-            next_step = self.clock.step_at(start - 1) + 1 - self.n0 if self.clock.playing else 0
-            self.tables.position({new_lane: self.lane_steps[new_lane]}, next_step, held=held)
+        self._update_pitch(rewritten)
+        self._replan(start)
 
     def _tempo(self, command: SetTempo) -> None:
         bpm, _ = BPM_SPEC.clamp_number(command.bpm, "bpm")
@@ -348,9 +349,14 @@ class EngineGraph:
         start = self.clock_graph.processed()
         self.clock.rebase(start, bpm)
         self.clock.swing = swing
-        self.bpm, self.swing = bpm, swing
+        self.bpm = self.planner.bpm = bpm
+        self.swing = swing
         self.clock_graph.schedule(self.clock, start, moved=True)
-        self._write_tables(self._sounding(), ("gate",))  # gate lengths are in seconds
+        self._replan(start)
+
+    def _fill(self, command: SetFill) -> None:
+        self.planner.fill = bool(command.on)
+        self._replan(self.clock_graph.processed())
 
     def _transport(self, command: SetTransport) -> None:
         start = self.clock_graph.processed()
@@ -360,14 +366,15 @@ class EngineGraph:
             self.clock.swing = self.swing
             self.n0 = self._previous_n0 = 0
             self._last_step = None
-            self.tables.start(dict(enumerate(self.lane_steps)))
+            self.planner.restart(0, self.clock.onset(0))
         else:
             self.clock.stop()
-            self.tables.stop(self._sounding())  # every gate ends: no next hit ends a slide's now
+            self.planner.stop()  # every gate ends: no next hit ends a slide's now
+            self.planner.limit = None
             if self.queued is not None:  # stopped: a load applies at once
                 queued, self.queued = self.queued, None
                 self._events.append(Switched(queued.token, start + ENVELOPE_LATENCY))
-                self._install(queued.pattern, 0, 0, start, steps=queued.steps)
+                self._install(queued.pattern, 0, 0, start)
         self.clock_graph.schedule(self.clock, start, moved=True)
 
     def _gate(self, command: Gate) -> None:
@@ -383,13 +390,13 @@ class EngineGraph:
             self._levels[free.index] = 1.0
             free.set_gains(1.0, values, self.clock_graph.processed(), glide=False)
             self._update_usage()
-            self._write_tables([free.index])
+            free.hits.put("freq", values["freq"])
             lanes = [free]
         for lane in lanes:
             lane.hold(on)
 
     def _cancel(self, command: CancelQueued) -> None:
-        self.queued = None
+        self.queued = self.planner.limit = None
 
     def _record(self, command: StartRecording) -> None:
         if self.recorder is not None:
@@ -408,7 +415,7 @@ class EngineGraph:
 
     _HANDLERS: ClassVar[dict[type[Command], Callable[[EngineGraph, Any], None]]] = {
         ReplacePattern: _pattern, ReplaceTrack: _track, SetParam: _param, SetTempo: _tempo,
-        SetTransport: _transport, Gate: _gate, CancelQueued: _cancel,
+        SetTransport: _transport, SetFill: _fill, Gate: _gate, CancelQueued: _cancel,
         StartRecording: _record, StopRecording: _stop_recording,
     }
 
@@ -429,11 +436,14 @@ class EngineGraph:
             target = current + 1
         onset = self.clock.onset(target)
         if onset >= start + self.buffer + SWITCH_MARGIN:
+            if self.planner.limit != target:  # the playing pattern plays no step from there on
+                self.planner.limit = target
+                self.planner.replan(target, start)
             return
-        self.queued = None
+        self.queued = self.planner.limit = None
         self.clock.anchor(target, onset, queued.pattern.bpm, queued.pattern.swing)
         n0 = target if queued.mode == "bar" else self.n0
-        self._install(queued.pattern, target, n0, start, anchored=True, steps=queued.steps)
+        self._install(queued.pattern, target, n0, start, anchored=True)
         self._reports.append((queued.token, onset))
 
     def _next_line(self, current: int, every: int) -> int:
@@ -442,41 +452,46 @@ class EngineGraph:
         return self.n0 + next_line(current - self.n0, every)
 
     def _install(self, pattern: Pattern, next_step: int, n0: int, start: int, *,
-                 anchored: bool = False, glide: bool = True, edit: bool = False,
-                 steps: list[LaneSteps] | None = None) -> None:
-        """Make `pattern` the one playing; the next step trigger plays step next_step - n0.
+                 anchored: bool = False, glide: bool = True, edit: bool = False) -> None:
+        """Make `pattern` the one playing; its steps count from step n0, and the next step
+        to play is next_step.
 
-        Unless the caller `anchored` the clock on the switch step, the tempo changes
-        from this block on, keeping the step position. Without `glide`, levels and
-        effect settings jump to the new values (the transport is stopped). `steps`: its
-        tracks already compiled (else they are compiled here).
+        Unless the caller `anchored` the clock on the switch step (a queued load, which
+        starts its hits afresh there), the tempo changes from this block on, keeping the
+        step position, and the hits are planned again from the next step. Without
+        `glide`, levels and effect settings jump to the new values (the transport is stopped).
         """
         bpm, swing = float(pattern.bpm), float(pattern.swing)
         if not anchored:
             self.clock.rebase(start, bpm)
             self.clock.swing = swing
-        retimed = (bpm, swing) != (self.bpm, self.swing)
-        self.bpm, self.swing = bpm, swing
+        self.bpm = self.planner.bpm = bpm
+        self.swing = swing
+        self.planner.seed = pattern.seed
         changed = self._set_modules(pattern.modules, start, glide)
         for voice in list(self._manual):  # a hand-held note is let go, and rings out
             lane = self.lanes[self._manual.pop(voice)]
             lane.hold(False)
             self._releasing.add(lane.index)
-        rewritten, reassigned = self._set_tracks(pattern.tracks, start, glide, edit, steps)
+        rewritten, reassigned = self._set_tracks(pattern.tracks, start, glide, edit)
         for voice in VOICES:
             params = {param for module, param in changed if module == voice}
             if params:
                 self._voice_changed(voice, params, start, glide, skip=reassigned)
         if reassigned:
             self._update_usage()
-        held = self._write_steps(rewritten)
-        if retimed:
-            self._write_tables(self._sounding() - rewritten, ("gate",))
-        # in place, the lanes whose steps did not change play on in step
-        moved = range(len(self.lanes)) if anchored or n0 != self.n0 else rewritten
+        self._update_pitch(rewritten)
         self._previous_n0, self.n0 = self.n0, n0
-        self.tables.position({i: self.lane_steps[i] for i in moved}, next_step - n0, held=held)
+        if anchored:
+            self.planner.restart(n0, self.clock.onset(next_step))
+        else:
+            self._replan(start)
         self.clock_graph.schedule(self.clock, start, moved=True)
+
+    def _replan(self, now: int) -> None:
+        """Hits from the next step on follow what changed (while playing)."""
+        if self.clock.playing:
+            self.planner.replan(self.clock.step_at(now - 1) + 1, now)
 
     def _set_modules(self, modules: dict[str, dict[str, float]], now: int,
                      glide: bool) -> list[tuple[str, str]]:
@@ -490,13 +505,13 @@ class EngineGraph:
                 changed += [(module, param) for param in differing]
         return changed
 
-    def _set_tracks(self, tracks: list[Track], now: int, glide: bool, edit: bool = False,
-                    compiled: list[LaneSteps] | None = None) -> tuple[set[int], set[int]]:
+    def _set_tracks(self, tracks: list[Track], now: int, glide: bool,
+                    edit: bool = False) -> tuple[set[int], set[int]]:
         """Install `tracks` (`edit`: the playing tracks edited, not another pattern), touching
-        only the lanes whose track changed: their step rows are compiled anew (or taken
-        from `compiled`), and they are re-assigned only when their voice changed. A lane
-        left without a track lets its last note ring out (_release). Level, mute and solo
-        set the gains that changed. Returns (lanes to rewrite in the tables, lanes re-assigned).
+        only the lanes whose track changed; they are re-assigned only when their voice
+        changed. A lane left without a track lets its last note ring out (_release).
+        Level, mute and solo set the gains that changed. Returns (lanes whose track
+        changed, lanes re-assigned).
         """
         lanes = self._allocate(tracks, edit)
         for lane_index in set(self.lane_of) - set(lanes):
@@ -505,27 +520,28 @@ class EngineGraph:
         rewritten: set[int] = set()
         reassigned: set[int] = set()
         levels = [0.0] * len(self.lanes)
-        for i, (track, lane_index, level) in enumerate(zip(tracks, lanes, track_levels(tracks), strict=True)):
+        for track, lane_index, level in zip(tracks, lanes, track_levels(tracks), strict=True):
             levels[lane_index] = level
             silent = level == 0.0
             if previous.get(lane_index) == track and self._silent[lane_index] == silent:
                 continue
             rewritten.add(lane_index)
             self._releasing.discard(lane_index)
-            steps = compiled[i] if compiled is not None else compile_track(track, silent)
-            self.lane_steps[lane_index] = steps
+            self.lane_tracks[lane_index] = track
             self._silent[lane_index] = silent
             lane = self.lanes[lane_index]
-            ties = any(steps.tie)
+            ties = slides(track)
             values = self.params.values[track.voice]
             if track.voice != lane.voice:
                 # a lane taking another voice takes its gains at once, as it takes its sound
-                lane.assign(track.voice, values, ties, self.tables.median_pitch[lane_index])
+                self._locks[lane_index] = {}
+                lane.assign(track.voice, values, ties, track_pitch(track, values["freq"]))
                 lane.set_gains(level, values, now, glide=False)
                 reassigned.add(lane_index)
             elif ties != lane.ties:
                 lane.set_pitch(ties, lane.median_pitch, values)
         self.tracks, self.lane_of = tracks, lanes
+        self.planner.install(tracks, lanes, {i for i in lanes if self._silent[i]})
         for lane_index, level in enumerate(levels):
             lane = self.lanes[lane_index]
             if lane_index in self._releasing:
@@ -566,8 +582,8 @@ class EngineGraph:
     def _release(self, lane_index: int) -> None:
         """Lane `lane_index` has lost its track: no more hits, and the note it sounds rings
         out with its pitch, accent and sound (poll_events stops the lane once it is silent)."""
-        self.tables.hold(lane_index)
-        self.lane_steps[lane_index] = None
+        self.planner.release(self.lanes[lane_index].hits)
+        self.lane_tracks[lane_index] = None
         self._releasing.add(lane_index)
 
     def _stop_silent(self) -> None:
@@ -579,31 +595,66 @@ class EngineGraph:
                 self.lanes[index].assign(None, None, ties=False, median_pitch=0.0)
             self._update_usage()
 
-    def _write_steps(self, rewritten: set[int]) -> set[int]:
-        """Write the step rows of the lanes `rewritten` (their tracks changed). While playing,
-        the steps they sound now play on until the next one starts: returns the lanes to
-        position as `held` (StepTables.keep_playing), none when stopped."""
-        held = rewritten if self.clock.playing else set()
-        self.tables.keep_playing(held)
-        self._write_tables(rewritten)
-        return held
+    def _update_pitch(self, indexes: Iterable[int]) -> None:
+        """The median pitch of these lanes' tracks picks their oscillator's table."""
+        for i in indexes:
+            lane, track = self.lanes[i], self.lane_tracks[i]
+            if track is None or lane.voice is None:
+                continue
+            values = self.params.values[lane.voice]
+            median = track_pitch(track, values["freq"])
+            if lane.median_pitch != median:
+                lane.set_pitch(lane.ties, median, values)
 
-    def _sounding(self) -> set[int]:
-        """The lanes that have steps (the others' rows are all silent)."""
-        return {i for i, steps in enumerate(self.lane_steps) if steps is not None}
+    # -- parameter locks ----------------------------------------------------------------
 
-    def _write_tables(self, indexes: Iterable[int], fields: tuple[str, ...] = TABLE_FIELDS) -> None:
-        """The step-table rows of `fields` for the lanes `indexes` (the others keep theirs)."""
-        lanes = {i: self.lane_steps[i] for i in indexes}
-        if not lanes:
+    def _follow_locks(self, start: int) -> None:
+        """Each lane's block-rate locks for the coming block: those of its latest hit before
+        the block's end, until one step after its step's first hit (an amp lock is in the
+        hit's level, to the sample)."""
+        end = start + self.buffer
+        for index in set(self.lane_of):
+            hits = self.lanes[index].hits
+            hit = hits.sounding
+            for pending in hits.pending:
+                if pending.sample >= end:
+                    break
+                hit = pending
+            locks = hit.locks if hit is not None and hit.lock_until > start else {}
+            if locks.keys() - {"amp"} or self._locks[index]:
+                self._set_locks(index, {k: v for k, v in locks.items() if k != "amp"}, start)
+
+    def _set_locks(self, index: int, locks: dict[str, float], now: int) -> None:
+        old = self._locks[index]
+        if locks == old:
             return
-        voices = {i: self.params.values[voice] if (voice := self.lanes[i].voice) else None for i in lanes}
-        self.tables.write(lanes, voices, self.bpm, self.swing, self.sr, fields)
-        if "freq" in fields:  # the median pitch picks a lane's oscillator table
-            for i, values in voices.items():
-                lane = self.lanes[i]
-                if values is not None and lane.median_pitch != self.tables.median_pitch[i]:
-                    lane.set_pitch(lane.ties, self.tables.median_pitch[i], values)
+        self._locks[index] = locks
+        lane = self.lanes[index]
+        if lane.voice is None:
+            return
+        values = self._lane_values(index)
+        changed = {key for key in old.keys() | locks.keys() if not key.startswith(ACID_LOCK)}
+        for param in changed:
+            lane.apply_param(param, values)
+        if changed & GAIN_PARAMS:
+            lane.set_gains(self._levels[index], values, now, glide=True)
+        if any(key.startswith(ACID_LOCK) for key in old.keys() | locks.keys()):
+            self._lock_acid(index)
+
+    def _lock_acid(self, index: int) -> None:
+        """Lane `index` follows acid1, or its own acid1 values while its hit locks some."""
+        acid = {key.removeprefix(ACID_LOCK): value for key, value in self._locks[index].items()
+                if key.startswith(ACID_LOCK)}
+        targets = control_targets("acid1", {**self.params.values["acid1"], **acid}, self.sr) if acid else None
+        self.lanes[index].lock_acid(targets)
+
+    def _lane_values(self, index: int) -> dict[str, float]:
+        """Lane `index`'s voice parameter values, with its hit's locks on them."""
+        values = self.params.values[self.lanes[index].voice]
+        locks = self._locks[index]
+        if not locks:
+            return values
+        return {**values, **{key: value for key, value in locks.items() if not key.startswith(ACID_LOCK)}}
 
     def _update_usage(self) -> None:
         """Stop what no lane plays: noise generators and lane submixes."""

@@ -1,108 +1,84 @@
-"""The sample-exact sequencer: compiled step tables, and the pyo graph of the clock.
+"""The sample-exact sequencer: the pyo graph of the clock, and each lane's hits.
 
 The clock's line (chronus_tui/timing.py, ClockMath, double precision) says on which
 sample each step starts; Python moves it only at block boundaries. From the line this
 module schedules the samples of the next steps in the graph (ClockGraph), a bar ahead:
-the graph counts samples and fires the step trigger on exactly those, on its own, so no
-Python runs in the per-step path.
+the graph counts samples and fires the step trigger on exactly those, on its own.
 
-Every track is a lane: a Counter of step triggers modulo the track's length (shared
-by the lanes of that length) indexes DataTables of its steps (on, level, note, tie,
-gate length, brightness, accent); the counter only moves on a trigger, so the values
-it reads change on the trigger sample.
-So the engine knows a block ahead on which sample a bar line or step falls, and can
-apply a queued pattern at the boundary of the block that holds it: no trigger falls
-between that boundary and the switch, so the new tables and restarted counters are
-in place for exactly the first step that plays them.
+Each lane plays hits the same way (LaneHits): HitPlanner decides, a few steps ahead and
+at block boundaries, which steps play (chronus_tui/trigs.py: probability, conditions,
+fill) and where their hits fall (micro-timing, ratchets), and writes each hit's sample
+into the lane's hit table and its values (level, pitch, tie, gate, accent) into the
+next entry of the lane's ring. In the graph the lane's trigger fires on exactly those
+samples and a Counter of its hits moves the ring's readers on the same sample, so no
+Python runs in the per-hit path and a hit sounds where it was planned, to the sample.
+A lane reads the entry of its latest hit until its next one: an edit rewrites only the
+hits still to come, so a note sounding keeps its pitch, level and accent.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from chronus_tui.model import MAX_TRACKS, PLAIN_VELOCITY, Track, midi_to_hz
-from chronus_tui.synth import pyolib
+from chronus_tui.model import MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Track, midi_to_hz
 from chronus_tui.timing import ClockMath, closest_steps, step_samples
+from chronus_tui.trigs import TrigState, decide, hit_offsets
 
-MAX_STEPS = 64
-HOLD_SLOTS = 1  # row entry 0: a lane's hold slot (see StepTables); step k is entry k + 1
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
-HELD_GATE = 1e9  # gate length of a slide step (a fraction, and seconds): held until the next hit
+HELD_GATE = 1e9  # gate length of a slide's hit, in seconds: held until the next hit
 # the graph's sample counter wraps after this many: a float32 counts them exactly, and the
 # steps scheduled ahead span less (16 steps at 20 bpm and 192 kHz: 2.3 M)
 CLOCK_PERIOD = 1 << 23
-SCHEDULE_CHUNK = 512  # samples: each holds at most one step start (closest_steps is more from 22050 Hz)
-SCHEDULE_AHEAD = 16  # steps the graph has scheduled ahead (at least a bar: 0.56 s at 300 bpm)
-NO_ONSET = -1.0  # a chunk without a step start (the counter never reads it)
-
-
-TABLE_FIELDS = ("on", "level", "freq", "tie", "gate", "bright", "accent")
+SCHEDULE_AHEAD = 16  # steps noted ahead (ClockGraph), and decisions kept behind (HitPlanner)
+NO_ONSET = -1.0  # a chunk without a hit (the counter never reads it)
+HIT_CHUNK = 32  # samples: a lane's hit table holds at most one hit in each
+MIN_HIT_GAP = HIT_CHUNK  # a hit closer than this after its lane's previous one is dropped
+GATE_GAP = 2  # samples: a gate closes at least this long before its lane's next hit (a retrigger)
+RING = 128  # entries of hit values per lane: more than the hits written ahead and the one sounding
+HIT_FIELDS = ("level", "freq", "tie", "gate", "bright", "accent")
+EARLIEST = math.ceil(-MICRO_SPEC.low / MICRO_DIVISIONS * 1e6) / 1e6  # steps a hit can come early
 
 
 @dataclass
-class LaneSteps:
-    """One track compiled into table rows (length = the track's length).
+class Hit:
+    """One planned hit of a lane: where, and what it plays."""
 
-    A rest repeats the row of the hit before it (cyclically), so a table read holds
-    the sounding note's values until the next hit without a sample-and-hold.
-    """
-
-    on: list[float]  # 1 on a hit
-    level: list[float]  # the gate's level: the hit's velocity, and through the rests a slide holds; else 0
-    note_hz: list[float]  # 0: the voice's own freq (written into the freq table)
-    tie: list[float]  # 1 = tied from a previous slide step: no retrigger, glide
-    gate: list[float]  # fraction of a step (0 on rests); HELD_GATE: held until the next hit (a slide)
-    bright: list[float]  # the unfiltered share ahead of acid1: ACCENT_BRIGHTNESS while an accent sounds
-    accent: list[float]  # 1 while an accented hit sounds
-
-    @property
-    def length(self) -> int:
-        return len(self.on)
+    sample: int
+    step: int  # the step (count of the clock) it belongs to
+    ratchet: int  # its place among its step's ratchets (0: the step's first hit)
+    voice: str  # its track's
+    level: float  # velocity × an amp lock's share of the voice's amp
+    note_hz: float  # 0: the voice's own freq
+    accent: bool
+    slide: bool  # held until the lane's next hit, which glides to its pitch
+    gate: float  # samples, before it is cut short by the next hit
+    locks: dict[str, float]  # its step's parameter locks (block-rate ones applied by the engine)
+    lock_until: int  # the sample its step's locks end on: one step after the step's first hit
+    index: int = 0  # its entry in the lane's ring, once written
 
 
-def compile_track(track: Track, silent: bool = False) -> LaneSteps:
-    """Table rows for one track; a `silent` one (muted, or another track soloed) triggers
-    nothing, so a pattern that switches in with it silent is silent from its first step
-    (its level's glide to 0 would let that step's hit through)."""
-    steps = track.steps
-    hits = [i for i, s in enumerate(steps) if s.on]
-    rows = LaneSteps([], [], [], [], [], [], [])
-    if not hits or silent:
-        for values in (rows.on, rows.level, rows.note_hz, rows.tie, rows.gate, rows.bright, rows.accent):
-            values.extend([0.0] * len(steps))
-        return rows
-    gate = float(track.gate)
-    # the hit sounding at step i: i itself, or the latest before it (wrapping round)
-    count = len(hits)
-    k = -1  # the index in hits of that hit (-1: the last one, before the first hit)
-    for i in range(len(steps)):
-        if steps[i].on:
-            k += 1
-        step = steps[hits[k % count]]
-        previous = steps[hits[(k - 1) % count]]
-        sounds = i == hits[k % count] or step.slide  # a hit, or held by a slide
-        rows.on.append(1.0 if i == hits[k % count] else 0.0)
-        rows.level.append((1.0 if step.accent else PLAIN_VELOCITY) if sounds else 0.0)
-        rows.bright.append(ACCENT_BRIGHTNESS if step.accent else 0.0)
-        rows.accent.append(1.0 if step.accent else 0.0)
-        rows.note_hz.append(midi_to_hz(step.note + step.cents / 100) if step.note is not None else 0.0)
-        rows.tie.append(1.0 if previous.slide else 0.0)
-        rows.gate.append(HELD_GATE if step.slide else gate if sounds else 0.0)
-    return rows
+def track_pitch(track: Track, voice_freq: float) -> float:
+    """The median pitch (Hz) of what a track sounds, by steps played (a rest counts the hit
+    before it): it picks the oscillator's table."""
+    freqs = [midi_to_hz(s.note + s.cents / 100) if s.note is not None else voice_freq
+             for s in track.steps if s.on]
+    if not freqs:
+        return voice_freq
+    sounding, k = [], -1
+    for step in track.steps:
+        k += step.on
+        sounding.append(freqs[k % len(freqs)])
+    return statistics.median(sounding)
 
 
-def gate_seconds(fraction: float, bpm: float, swing: float, sr: int) -> float:
-    """A gate length in seconds; it closes two samples before the next step can start
-    (at worst one: pyo's TrigEnv steps through it by a float increment), so the
-    envelope sees the gate fall and retriggers."""
-    if fraction >= HELD_GATE:
-        return HELD_GATE
-    step = step_samples(bpm, sr)
-    return max(1.0, min(fraction * step, (1 - swing / 2) * step - 2)) / sr
+def slides(track: Track) -> bool:
+    """Whether some hit of the track glides into the next (its lane then runs the glide)."""
+    return any(s.on and s.slide for s in track.steps)
 
 
 def track_levels(tracks: list[Track]) -> list[float]:
@@ -111,272 +87,275 @@ def track_levels(tracks: list[Track]) -> list[float]:
     return [0.0 if t.mute or (soloing and not t.solo) else float(t.level) for t in tracks]
 
 
-class StepTables:
-    """Each lane's step rows as DataTables, read through one step counter per track length.
+class LaneHits:
+    """A lane's trigger and ring of hit values in the graph, and what Python wrote there.
 
-    Lanes of the same length are always on the same step (all count from the same
-    restart step), so they share a Counter: a busy pattern of equal-length tracks runs
-    one counter, not one per track. Each lane registers the TableIndex objects that
-    read its rows (add_reader); positioning a lane points them at the counter of its length.
-
-    Row entry 0 is a lane's hold slot and step k is entry k + 1 (counters count from
-    1). New rows take effect on the next step trigger, not before: a lane rewritten
-    while playing (keep_playing, then write, then position with the lane `held`) first
-    copies the values it reads now into its hold slot and reads that through a counter
-    of its own that still outputs 0 (a counter outputs 0 until its first trigger);
-    on the trigger that counter moves on to the new rows, and settle() hands the lane
-    back to the shared counter of its length. So a note still sounding keeps its
-    pitch, level and accent until the next step, on the very sample the new rows start.
-    Counters between uses are parked at 0: reset to 0, they output 0 from their next
-    trigger, and are stopped then.
+    The trigger compares the clock's sample count with the sample written for its
+    HIT_CHUNK-sample chunk of the period; a Counter of its triggers (from 1; 0 before
+    the first) indexes the ring's DataTables, entry 0 being what a lane without hits
+    reads (a hand-held voice's freq).
     """
 
-    def __init__(self, pyo, step_trig, lanes: int = MAX_TRACKS) -> None:
-        self._value = pyolib.value_reader
-        self._setter = pyolib.attribute_setter
-        entries = HOLD_SLOTS + MAX_STEPS
-        self.tables = [{f: pyo.DataTable(entries) for f in TABLE_FIELDS}  # (zeros)
-                       for _ in range(lanes)]
-        self._rows = [{f: [0.0] * entries for f in TABLE_FIELDS} for _ in range(lanes)]  # what tables hold
-        with pyolib.created_stopped():
-            # shared counters (one more than lanes, as a new one starts before an old
-            # one stops) and a lane's own ones, all parked at 0 (never triggered yet)
-            self._parked = [pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
-                            for _ in range(2 * lanes + 1)]
-            # never started, so always 0: what lanes without steps read (their hold
-            # slot, which holds a hand-held voice's freq)
-            self.idle = pyo.Counter(step_trig, min=HOLD_SLOTS, max=HOLD_SLOTS + 1)
-        self._parking: list[Any] = []  # reset to 0, running until they output it
-        self._counters: dict[int, Any] = {}  # length -> the counter lanes of that length read
-        self._lengths: list[int | None] = [None] * lanes  # the length each lane reads at
-        self._reading: list[Any] = [self.idle] * lanes  # the counter each lane reads
-        self._own: dict[int, Any] = {}  # lane -> its own counter, until its first trigger has passed
-        # each lane's TableIndex objects, as setters of their index (without pyo's argument checks)
-        self._index_setters: list[list[Callable[[Any], None]]] = [[] for _ in range(lanes)]
-        self.median_pitch = [0.0] * lanes  # each lane's median pitch (Hz), by time played
-        self.stopped = True  # the transport: while stopped, no lane's gate has a level (stop())
+    def __init__(self, pyo, clock: ClockGraph) -> None:
+        self._clock = clock
+        self.onsets = pyo.DataTable(CLOCK_PERIOD // HIT_CHUNK)
+        self.onsets.add(NO_ONSET)
+        scheduled = pyo.TableIndex(self.onsets, clock.hit_chunk)  # the count of the chunk's hit
+        self.trig = pyo.Compare(clock.samples, scheduled, "==")
+        self.counter = pyo.Counter(self.trig, min=1, max=RING + 1)
+        self.objects = [scheduled, self.trig, self.counter]  # run while the lane plays
+        self.tables = {name: pyo.DataTable(RING + 1) for name in HIT_FIELDS}
+        self._put_onset = self.onsets._base_objs[0].put  # without pyo's argument checks
+        self._puts = {name: table._base_objs[0].put for name, table in self.tables.items()}
+        self.pending: deque[Hit] = deque()  # written, still to fire, in order
+        self.sounding: Hit | None = None  # the latest hit fired (the entry read now)
+        self.current = 0  # the ring entry read now
+        self.planned: list[Hit] = []  # decided, not yet written, in order of sample
+        self.sounded_through = -1  # the latest step whose hit has fired (it is not played again)
 
-    def add_reader(self, index: int, reader: Any) -> None:
-        """A TableIndex of lane `index`'s rows: positioning the lane points it at its counter."""
-        self._index_setters[index].append(self._setter(reader, "index"))
+    def reader(self, pyo, name: str, **kwargs: Any) -> Any:
+        """A TableIndex of the ring's `name` values, on the entry of the latest hit."""
+        return pyo.TableIndex(self.tables[name], self.counter, **kwargs)
 
-    def write(self, lanes: dict[int, LaneSteps | None], voices: dict[int, dict[str, float] | None],
-              bpm: float, swing: float, sr: int, fields: tuple[str, ...] = TABLE_FIELDS) -> None:
-        """The rows of `fields` of the lanes given: lanes[i] played by a voice with parameter
-        values voices[i]; other lanes keep theirs. A lane with steps keeps its hold slot.
+    def fire(self, start: int) -> None:
+        """At the block boundary before `start`: the hits before it have fired."""
+        while self.pending and self.pending[0].sample < start:
+            hit = self.sounding = self.pending.popleft()
+            self.current = hit.index
+            self.sounded_through = max(self.sounded_through, hit.step)
+            self._put_onset(NO_ONSET, self._clock.count_of(hit.sample) // HIT_CHUNK)
 
-        A lane without steps but with a voice (held by the "gate" command) gets that
-        voice's freq; a lane with neither is silent.
-        """
-        for index, steps in lanes.items():
-            voice = voices[index]
-            count = steps.length if steps is not None else 0
-            freq = voice["freq"] if voice is not None else 0.0
-            for field in fields:
-                if steps is None:
-                    values = []
-                elif field == "freq":
-                    values = [hz or freq for hz in steps.note_hz]
-                elif field == "gate":  # a track has one or two gate lengths: each computed once
-                    seconds = {g: gate_seconds(g, bpm, swing, sr) for g in set(steps.gate)}
-                    values = [seconds[g] for g in steps.gate]
-                else:
-                    values = getattr(steps, field)
-                fill = freq if field == "freq" else 0.0
-                if field == "freq":
-                    self.median_pitch[index] = statistics.median(values) if values else freq
-                held = self._rows[index][field][0] if steps is not None else fill
-                self._replace(index, field, [held, *values, *[fill] * (MAX_STEPS - count)])
+    def previous(self) -> Hit | None:
+        """The latest hit written or fired."""
+        return self.pending[-1] if self.pending else self.sounding
 
-    def hold(self, index: int) -> None:
-        """Lane `index` plays no more hits, and the note it sounds sounds on as it is (its
-        pitch, glide, accent and brightness): every entry of its rows holds the values
-        it reads now, with no hit, no level and no gate."""
-        now = self._entry_read(index)
-        for field, row in self._rows[index].items():
-            value = 0.0 if field in ("on", "level", "gate") else row[now]
-            self._replace(index, field, [value] * len(row))
-        self.position({index: None}, 0)  # every entry is the same: it needs no counter
+    def write(self, hit: Hit, values: tuple[float, ...]) -> None:
+        """Hit `hit`, playing `values` (HIT_FIELDS), after the ones written."""
+        previous = self.previous()
+        hit.index = (previous.index if previous is not None else self.current) % RING + 1
+        for put, value in zip(self._puts.values(), values, strict=True):
+            put(value, hit.index)
+        count = self._clock.count_of(hit.sample)
+        self._put_onset(float(count), count // HIT_CHUNK)
+        self.pending.append(hit)
 
-    def stop(self, indexes: Iterable[int]) -> None:
-        """The transport stopped: no next hit will end a gate, so these lanes' notes end
-        theirs now (a slide's, held until the next hit, would sound on forever) and ring
-        out with their pitch, glide, accent and brightness: each lane reads its hold slot,
-        those values with no hit, no level and no gate. Until start(), position() keeps
-        every lane it sets there too, so no load or edit gives a gate its level back."""
-        self.stopped = True
-        for index in indexes:
-            self._hold_entry(index, self._entry_read(index))
-            self._silence_hold_slot(index)
-            self.position({index: None}, 0)  # the idle counter reads the hold slot
+    def unwrite(self) -> list[Hit]:
+        """Take back every hit written that has not fired; returns them, in order."""
+        self.fire(self._clock.processed())  # (a command comes before the block's advance)
+        for hit in self.pending:
+            self._put_onset(NO_ONSET, self._clock.count_of(hit.sample) // HIT_CHUNK)
+        taken, self.pending = list(self.pending), deque()
+        return taken
 
-    def start(self, lanes: dict[int, LaneSteps | None]) -> None:
-        """The transport started: the lanes play from step 0 on the next trigger."""
-        self.stopped = False
-        self.position(lanes, 0)
+    def put(self, name: str, value: float) -> None:
+        """Change the value the lane reads now (its latest hit's)."""
+        self.fire(self._clock.processed())
+        self._puts[name](value, self.current)
 
-    def _silence_hold_slot(self, index: int) -> None:
-        for field in ("on", "level", "gate"):
-            self._rows[index][field][0] = 0.0
-            self.tables[index][field]._base_objs[0].put(0.0, 0)
 
-    def keep_playing(self, indexes: Iterable[int]) -> None:
-        """Before rewriting these lanes' rows: copy the values each reads now to its hold slot."""
-        for index in indexes:
-            self._hold_entry(index, self._entry_read(index))
+class HitPlanner:
+    """Decides each lane's hits a few steps ahead and writes them (LaneHits), at block
+    boundaries: which steps play (trigs.decide), where their hits fall, and their values.
 
-    def _hold_entry(self, index: int, entry: int) -> None:
-        for field, row in self._rows[index].items():
-            row[0] = row[entry]
-            self.tables[index][field]._base_objs[0].put(row[entry], 0)
+    Steps are planned in order, all tracks at once (NEI reads the track before). A hit
+    is written once no hit still to be planned can come before it, nor within a step
+    after it (so its gate, which closes GATE_GAP samples before the lane's next hit,
+    knows that hit): steps are planned until that holds for the coming block.
+    Rules: a step's hits fall at its swung onset + round(offset × one unswung step)
+    for each trigs.hit_offsets; none before `floor` (the pattern's first step, or now
+    after an edit); a step's ratchets after its first stop at the first hit of a later
+    played step of the lane; a hit within MIN_HIT_GAP samples after the lane's
+    previous one is dropped. An edit, a tempo change, fill or a new seed plans again
+    from the next step (replan): hits written that have not fired are taken back, and a
+    step whose hit has fired is not played again.
+    """
 
-    def position(self, lanes: dict[int, LaneSteps | None], next_step: int,
-                 held: Collection[int] = ()) -> None:
-        """Set the given lanes so the next trigger plays step `next_step` mod their length.
-        The lanes in `held` (while playing, after keep_playing) read their hold slots
-        until that trigger, as do those still waiting for it since an earlier call."""
-        for index, steps in lanes.items():
-            own = self._own.pop(index, None)
-            if own is not None:
-                self._park(own)
-                held = {*held, index}
-            if steps is None:
-                length, counter = None, self.idle
-            elif self.stopped:  # the first step's values wait in the hold slot, silent
-                self._hold_entry(index, next_step % steps.length + HOLD_SLOTS)
-                self._silence_hold_slot(index)
-                length, counter = None, self.idle
-            else:
-                length = steps.length
-                first = next_step % length + HOLD_SLOTS
-                shared = self._counters.get(length)
-                if shared is not None:  # its lanes are on the same step as this one
-                    shared.reset(first)
-                if index in held and self._parked:  # a counter of its own, still at 0
-                    counter = self._own[index] = self._take(length)
-                else:  # a counter just started reads the hold slot until its first trigger:
-                    self._hold_entry(index, first)  # the first step's pitch is there before its hit
-                    counter = shared or self._start_counter(length)
-                counter.reset(first)
-            self._lengths[index] = length
-            self._point(index, counter)
-        for length in set(self._counters) - set(self._lengths):
-            self._park(self._counters.pop(length))
+    def __init__(self, lanes: Sequence[LaneHits], clock: ClockMath, sr: int,
+                 voice_values: Callable[[str], dict[str, float]]) -> None:
+        self.lanes = lanes
+        self.clock = clock
+        self.sr = sr
+        self._voice_values = voice_values
+        self.tracks: list[Track] = []
+        self.lane_of: list[int] = []
+        self.silent: set[int] = set()  # lanes whose track plays no hits (muted, unsoloed)
+        self.seed = 0
+        self.fill = False
+        self.n0 = 0  # the step the pattern started on: the decisions count from it
+        self.limit: int | None = None  # no step from this one on (a queued pattern starts there)
+        self.floor = 0  # no hit before this sample
+        self._next = 0  # the next step to plan
+        self._states: dict[int, TrigState] = {}  # the decisions' state before each step planned
+        self.bpm = 120.0
 
-    def settle(self) -> None:
-        """Once per block: lanes whose own counter has had its first trigger go back to the
-        shared counter of their length (or theirs becomes it); parked counters stop."""
-        if not self._own and not self._parking:
+    def install(self, tracks: list[Track], lane_of: list[int], silent: set[int]) -> None:
+        """The tracks playing, the lane of each, and the lanes that play no hits."""
+        self.tracks, self.lane_of = tracks, lane_of
+        self.silent = silent | {index for track, index in zip(tracks, lane_of, strict=True)
+                                if not any(step.on for step in track.steps)}
+
+    def restart(self, n0: int, floor: int) -> None:
+        """The pattern (re)starts on step n0: decisions count from it, in a fresh state;
+        the hits written from `floor` on are taken back."""
+        self.n0 = n0
+        self._states = {n0: TrigState()}
+        for lane in self.lanes:
+            lane.planned = [hit for hit in self._taken_back(lane) if hit.sample < floor and hit.step < n0]
+            lane.sounded_through = -1
+        self.floor, self._next = floor, n0
+
+    def replan(self, step: int, floor: int) -> None:
+        """Plan again from `step` on (the hits of earlier steps stay), no hit before `floor`."""
+        if step < self.n0 or step not in self._states:
+            step = max(self.n0, min(step, self._next))
+        for lane in self.lanes:
+            lane.planned = [hit for hit in self._taken_back(lane) if hit.step < step]
+        self.floor, self._next = max(self.floor, floor), step
+
+    def stop(self) -> None:
+        """The transport stopped: nothing more plays, and each lane's sounding hit lets go."""
+        for lane in self.lanes:
+            lane.unwrite()
+            lane.planned = []
+            lane.put("level", 0.0)
+        self._states = {}
+
+    def release(self, lane: LaneHits) -> None:
+        """A lane lost its track: no more hits, and its sounding one lets go (rings out)."""
+        lane.unwrite()
+        lane.planned = []
+        lane.put("level", 0.0)
+
+    def _taken_back(self, lane: LaneHits) -> list[Hit]:
+        return [*lane.unwrite(), *lane.planned]
+
+    def advance(self, start: int, end: int) -> None:
+        """At the block boundary before sample `start`: note the hits fired, plan steps
+        until every hit before `end` is known, and write those that are due."""
+        for lane in self.lanes:
+            lane.fire(start)
+        if not self.clock.playing:
             return
-        for index, counter in list(self._own.items()):
-            if self._value(counter)() == 0.0:
-                continue  # its first trigger is still to come
-            del self._own[index]
-            length = self._lengths[index]
-            shared = self._counters.get(length)
-            if shared is None:
-                self._counters[length] = counter
-            else:  # both count the same steps from the same sample on
-                self._point(index, shared)
-                self._park(counter)
-        parking, self._parking = self._parking, []
-        for counter in parking:
-            if self._value(counter)() == 0.0:
-                counter.stop()
-                self._parked.append(counter)
-            else:
-                self._parking.append(counter)
-
-    def _entry_read(self, index: int) -> int:
-        return round(self._value(self._reading[index])())
-
-    def _point(self, index: int, counter: Any) -> None:
-        if self._reading[index] is not counter:
-            self._reading[index] = counter
-            for set_index in self._index_setters[index]:
-                set_index(counter._base_objs[0])
-
-    def _replace(self, index: int, field: str, values: list[float]) -> None:
-        self._rows[index][field] = values
-        self.tables[index][field]._base_objs[0].setTable(values)  # without pyo's argument checks
-
-    def _take(self, length: int) -> Any:
-        """A counter from the pool (parked ones first), counting `length` steps."""
-        counter = self._parked.pop() if self._parked else self._parking.pop()
-        counter.max = length + HOLD_SLOTS
-        counter.play()
-        return counter
-
-    def _start_counter(self, length: int) -> Any:
-        counter = self._counters[length] = self._take(length)
-        return counter
-
-    def _park(self, counter: Any) -> None:
-        # (`is`, not `in`: a pyo object's == makes a Compare object, which is true)
-        if any(read is counter for read in (*self._counters.values(), *self._own.values())):
-            return  # still read
-        if self._value(counter)() == 0.0:  # not triggered since it was parked
-            counter.stop()
-            self._parked.append(counter)
+        step = step_samples(self.bpm, self.sr)
+        early = math.ceil(EARLIEST * step)  # no hit of a step still to plan comes before its onset - this
+        room = math.ceil(step) + GATE_GAP  # a hit this far before that knows its gate's end
+        while (self.limit is None or self._next < self.limit) and \
+                self.clock.onset(self._next) - early - room <= end:
+            self._plan(self._next, step)
+            self._next += 1
+        if self.limit is not None and self._next >= self.limit:  # the next pattern's hits follow
+            bound, after = None, self.clock.onset(self.limit)
         else:
-            counter.reset(0)
-            self._parking.append(counter)
+            after = self.clock.onset(self._next) - early
+            bound = after - room
+        for index in set(self.lane_of):
+            self._write(self.lanes[index], bound, after)
+        for n in [n for n in self._states if n < self._next - SCHEDULE_AHEAD]:
+            del self._states[n]
+
+    def _plan(self, n: int, step: float) -> None:
+        state = self._states.get(n, TrigState())
+        plays, self._states[n + 1] = decide(self.tracks, n - self.n0, self.seed, self.fill, state)
+        onset = self.clock.onset(n)
+        for track, index, played in zip(self.tracks, self.lane_of, plays, strict=True):
+            lane = self.lanes[index]
+            if index in self.silent:
+                self._let_go(lane, max(onset, self.floor))
+                continue
+            if not played or n <= lane.sounded_through:
+                continue
+            s = track.steps[(n - self.n0) % track.length]
+            samples = [max(onset + math.floor(offset * step + 0.5), self.floor) for offset in hit_offsets(s)]
+            first = samples[0]
+            lane.planned = [hit for hit in lane.planned if hit.ratchet == 0 or hit.sample < first]
+            amp = self._voice_values(track.voice)["amp"]
+            level = (1.0 if s.accent else PLAIN_VELOCITY) * (
+                min(s.locks["amp"] / amp, 1.0 / PLAIN_VELOCITY) if "amp" in s.locks and amp > 0 else 1.0)
+            note_hz = midi_to_hz(s.note + s.cents / 100) if s.note is not None else 0.0
+            last = len(samples) - 1
+            span = track.gate * step / s.ratchet
+            for j, sample in enumerate(samples):
+                lane.planned.append(Hit(sample, n, j, track.voice, level, note_hz, s.accent,
+                                        s.slide and j == last, span, s.locks, first + round(step)))
+            lane.planned.sort(key=lambda hit: hit.sample)
+
+    @staticmethod
+    def _let_go(lane: LaneHits, sample: int) -> None:
+        """A silent lane whose last hit slides (held until a next hit, which will not come)
+        lets go on `sample`: a hit of level 0 there, with the note's pitch and accent."""
+        last = lane.planned[-1] if lane.planned else lane.previous()
+        if last is not None and last.slide:
+            lane.planned.append(replace(last, sample=sample, ratchet=0, level=0.0, slide=False, gate=1.0,
+                                        locks={}, lock_until=sample))
+
+    def _write(self, lane: LaneHits, bound: int | None, after: int) -> None:
+        """Write the lane's planned hits before `bound` (None: all); no hit still to plan
+        comes before `after`."""
+        planned = lane.planned
+        while planned and (bound is None or planned[0].sample < bound):
+            hit = planned.pop(0)
+            previous = lane.previous()
+            if previous is not None and hit.sample - previous.sample < MIN_HIT_GAP:
+                continue
+            following = planned[0].sample if planned else after
+            values = self._values(hit, previous, following)
+            if previous is None:  # the lane's first: its pitch is there before it (no jump from 0 Hz)
+                lane.put("freq", values[HIT_FIELDS.index("freq")])
+            lane.write(hit, values)
+
+    def _values(self, hit: Hit, previous: Hit | None, following: int) -> tuple[float, ...]:
+        """The ring's values of `hit` (HIT_FIELDS)."""
+        if hit.slide:
+            gate = HELD_GATE
+        else:
+            gate = max(1.0, min(hit.gate, following - hit.sample - GATE_GAP)) / self.sr
+        tie = previous is not None and previous.slide
+        return (hit.level, hit.note_hz or self._voice_values(hit.voice)["freq"], float(tie), gate,
+                ACCENT_BRIGHTNESS if hit.accent else 0.0, float(hit.accent))
 
 
 class ClockGraph:
-    """The step trigger: 1 on exactly the sample a step starts, 0 elsewhere.
+    """The graph's sample count, which the lanes' hit triggers compare with, and the steps
+    started (Python's record, for Position events).
 
-    The graph counts samples (modulo CLOCK_PERIOD) and compares the count with the
-    step start written in a table for the SCHEDULE_CHUNK-sample chunk it is in (one
-    entry per chunk of the whole period; a chunk holds at most one start). ClockMath,
-    in double precision, works out the starts, and schedule() keeps the next
-    SCHEDULE_AHEAD steps written, ahead of time: the graph plays them on its own, with
-    no arithmetic that could round a step onto a neighbouring sample in any precision
-    or over any length of time. When the clock's line moves (start, stop, tempo,
-    switch) the steps to come are written anew, at that block boundary.
+    The graph counts samples modulo CLOCK_PERIOD; ClockMath, in double precision, works
+    out where steps start, and HitPlanner writes each lane's hits as counts of this
+    counter (count_of), ahead of time: the graph plays them on its own, with no
+    arithmetic that could round a hit onto a neighbouring sample in any precision or
+    over any length of time.
     """
 
     def __init__(self, pyo, server: Any) -> None:
         if server.getIsStarted():
             raise ValueError("build the graph before the server starts: its counter starts with it")
-        if closest_steps(int(server.getSamplingRate())) <= SCHEDULE_CHUNK:
-            raise ValueError(f"two steps could start within {SCHEDULE_CHUNK} samples at this sample rate")
+        if closest_steps(int(server.getSamplingRate())) <= MIN_HIT_GAP:
+            raise ValueError(f"two steps could start within {MIN_HIT_GAP} samples at this sample rate")
         self._elapsed = server.getCurrentTimeInSamples
         self._origin = int(self._elapsed())  # the sample the counter reads 0 on
         self.samples = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)
-        self.onsets = pyo.DataTable(CLOCK_PERIOD // SCHEDULE_CHUNK)  # the counter's value of a step start
-        self.onsets.add(NO_ONSET)
-        chunk = pyo.Sig(self.samples, mul=1.0 / SCHEDULE_CHUNK)  # TableIndex takes its integer part
-        self.trig = pyo.Compare(self.samples, pyo.TableIndex(self.onsets, chunk), "==")
-        self._put = self.onsets._base_objs[0].put  # without pyo's argument checks
-        self._scheduled: deque[tuple[int, int]] = deque()  # (step, sample) written, not yet started
+        self.hit_chunk = pyo.Sig(self.samples, mul=1.0 / HIT_CHUNK)  # TableIndex takes its integer part
+        self._scheduled: deque[tuple[int, int]] = deque()  # (step, sample) ahead, not yet started
         self.started: tuple[int, int] | None = None  # (step, sample) of the latest step started
 
     def processed(self) -> int:
         """Samples computed so far: the index of the first sample of the next block."""
         return int(self._elapsed())
 
+    def count_of(self, sample: int) -> int:
+        """The counter's value on `sample`."""
+        return (sample - self._origin) % CLOCK_PERIOD
+
     def schedule(self, clock: ClockMath, start: int, moved: bool = False) -> None:
         """At the block boundary before sample `start`: note the steps started, and keep
-        the next ones written; when the clock's line has `moved`, write those anew."""
+        the next ones noted; when the clock's line has `moved`, note those anew."""
         scheduled = self._scheduled
         while scheduled and scheduled[0][1] < start:
             self.started = scheduled.popleft()
-            self._write(self.started[1], on=False)
         if moved:
-            for _, sample in scheduled:
-                self._write(sample, on=False)
             scheduled.clear()
         if not clock.playing:
             return
         step = scheduled[-1][0] + 1 if scheduled else clock.step_at(start - 1) + 1
         while len(scheduled) < SCHEDULE_AHEAD:  # all after a move, else one a step
-            sample = clock.onset(step)
-            scheduled.append((step, sample))
-            self._write(sample, on=True)
+            scheduled.append((step, clock.onset(step)))
             step += 1
-
-    def _write(self, sample: int, on: bool) -> None:
-        """Schedule a step start on `sample` in its chunk (`on`), or clear the chunk."""
-        count = (sample - self._origin) % CLOCK_PERIOD  # the counter's value on that sample
-        self._put(float(count) if on else NO_ONSET, count // SCHEDULE_CHUNK)

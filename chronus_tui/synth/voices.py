@@ -23,7 +23,7 @@ from typing import Any
 from chronus_tui.model import ACID_VOICE, PARAM_INDEX
 from chronus_tui.synth.controls import Control, Controls
 from chronus_tui.synth.pyolib import attribute_setter, direct_inputs, set_running, value_reader
-from chronus_tui.synth.sequencer import ClockGraph, StepTables
+from chronus_tui.synth.sequencer import ClockGraph, LaneHits
 
 LFO2_VOICE = "voice3"  # lfo2 moves this voice's amp
 # osc/type (0 sine, 1 saw, 2 square, 3 white, 4 pink, 5 brown) -> source: 0 sine,
@@ -59,8 +59,7 @@ def output_gains(level: float, voice: dict[str, float]) -> tuple[float, float, f
 class Lane:
     """One track's synth voice, fed by its rows of the step tables."""
 
-    def __init__(self, pyo, index: int, sr: int, clock: ClockGraph, tables: StepTables,
-                 sources: Any, controls: Controls) -> None:
+    def __init__(self, pyo, index: int, sr: int, clock: ClockGraph, sources: Any, controls: Controls) -> None:
         self.index = index
         self.sr = sr
         self.voice: str | None = None
@@ -68,13 +67,11 @@ class Lane:
         self.median_pitch = 0.0  # picks the oscillator's table
         self.source_index = 0
         self._sources = sources
-        rows = tables.tables[index]
+        self.hits = LaneHits(pyo, clock)  # made first: its trigger and ring move before they are read
 
         def read(field: str, **kwargs: Any) -> Any:
-            """The lane's value of `field` on the step playing (re-pointed by StepTables)."""
-            reader = pyo.TableIndex(rows[field], tables.idle, **kwargs)
-            tables.add_reader(index, reader)
-            return reader
+            """The lane's value of `field` for its latest hit."""
+            return self.hits.reader(pyo, field, **kwargs)
 
         level = read("level")
         gate_time = read("gate")
@@ -84,10 +81,10 @@ class Lane:
         glide_time = read("tie", mul=0.0)
         self.pitch = pyo.SigTo(self.freq, time=glide_time, init=440.0)
         self._glide = [glide_time, self.pitch]
-        # the gate: the step's level for its gate time from each step's start (add: a
-        # hand-held gate). A rest's level is 0, but for the rests a slide holds, where the
-        # gate restarts while still open, into the tied hit: no retrigger.
-        self.gate = pyo.TrigEnv(clock.trig, table=sources.gate_shape, dur=gate_time, interp=1,
+        # the gate: the hit's level for its gate time from the hit (add: a hand-held gate).
+        # A slide's is held until the next hit, which restarts it while still open: no
+        # retrigger, a glide.
+        self.gate = pyo.TrigEnv(self.hits.trig, table=sources.gate_shape, dur=gate_time, interp=1,
                                 mul=level, add=0.0)
         # Known limit of pyo's MidiAdsr: a note retriggered while the last one still rings
         # starts its attack from the envelope's output one block earlier at the same
@@ -103,7 +100,7 @@ class Lane:
         with direct_inputs(faded=[self.sine]):  # the source changes with the waveform
             self.filter = pyo.Biquad(self.sine, freq=1000.0, q=2.0, type=0)
             self.bright = pyo.Interp(self.filter, self.sine, interp=brightness)
-        self._core = [level, gate_time, self.gate, self.env, self.filter]
+        self._core = [*self.hits.objects, level, gate_time, self.gate, self.env, self.filter]
 
         # voice2's filter follows lfo1 at audio rate while lfo1 moves (the Biquad then
         # computes its coefficients every sample: a sine and cosine each)
@@ -119,7 +116,7 @@ class Lane:
         # scaled by controls. A hand-held gate (the "gate" command) starts the sweeps too.
         acid = sources.acid
         self._hand_trig = pyo.Trig()
-        self.hit = read("on", mul=clock.trig, add=self._hand_trig)  # 1 on a hit's first sample
+        self.hit = pyo.Sig(self.hits.trig, add=self._hand_trig)  # 1 on a hit's first sample
         base = read("accent")  # cutoff, + cutoff_offset × accent on an accent
         accent_depth = read("accent")
         accent_sweep = pyo.TrigEnv(self.hit, table=sources.decay_curve, dur=0.08, mul=accent_depth, add=base)
@@ -133,14 +130,14 @@ class Lane:
         acid_out = pyo.MoogLP(driven, freq=acid_cutoff, res=resonance, mul=acid_gain)
         self.acid_mix = pyo.Interp(self.bright, acid_out, interp=1.0)
         # what follows acid1's controls while the lane plays voice2
-        self._acid_sinks = ((acid["cutoff"], base, "add"), (acid["accent_offset"], base, "mul"),
-                            (acid["accent_env"], accent_depth, "mul"),
-                            (acid["accent_decay"], accent_sweep, "dur"),
-                            (acid["env_amount"], sweep, "mul"), (acid["decay"], sweep, "dur"),
-                            (acid["drive_gain"], drive_in, "mul"),
-                            (acid["res"], resonance, "add"), (acid["res_boost"], resonance, "mul"),
-                            (acid["comp_accent"], acid_gain, "mul"), (acid["comp"], acid_gain, "add"),
-                            (acid["mix"], self.acid_mix, "interp"))
+        self._acid_controls = acid
+        self._acid_sinks = (("cutoff", base, "add"), ("accent_offset", base, "mul"),
+                            ("accent_env", accent_depth, "mul"), ("accent_decay", accent_sweep, "dur"),
+                            ("env_amount", sweep, "mul"), ("decay", sweep, "dur"),
+                            ("drive_gain", drive_in, "mul"), ("res", resonance, "add"),
+                            ("res_boost", resonance, "mul"), ("comp_accent", acid_gain, "mul"),
+                            ("comp", acid_gain, "add"), ("mix", self.acid_mix, "interp"))
+        self._acid_setters = [(name, attribute_setter(obj, attr)) for name, obj, attr in self._acid_sinks]
         self._acid_followed = False
         self._acid = [brightness, self.bright, self.hit, base, accent_depth, accent_sweep, sweep, swept,
                       acid_cutoff, drive_in, driven, acid_gain, resonance, acid_out, self.acid_mix]
@@ -181,7 +178,7 @@ class Lane:
             self._follow_acid(False)
             self.voice = None
             return
-        if self.voice is None:
+        if self.voice is None:  # (its hit counter keeps its count while stopped)
             set_running(self._core, True)
         self.voice, self.ties, self.median_pitch = voice, ties, median_pitch
         self._set_env_mul(self._sources.lfo2 if voice == LFO2_VOICE else 1.0)
@@ -200,9 +197,20 @@ class Lane:
 
     def _follow_acid(self, on: bool) -> None:
         if on != self._acid_followed:
-            for control, obj, attr in self._acid_sinks:
+            for name, obj, attr in self._acid_sinks:
+                control = self._acid_controls[name]
                 (control.attach if on else control.detach)(obj, attr)
             self._acid_followed = on
+
+    def lock_acid(self, targets: dict[str, float] | None) -> None:
+        """acid1's controls for this lane alone (a step's locks: effects.control_targets of
+        the locked values), or None: follow acid1's own again."""
+        if self.voice != ACID_VOICE:
+            return
+        self._follow_acid(targets is None)
+        if targets is not None:
+            for name, set_value in self._acid_setters:
+                set_value(targets[name])
 
     def apply_voice(self, values: dict[str, float]) -> None:
         """The voice's parameters that are plain numbers: waveform, filter, envelope times."""
