@@ -92,7 +92,13 @@ class ParamSpec:
 
 
 def fmt_range(low: float, high: float) -> str:
-    return f"{low:g}–{high:g}"
+    return f"{_fmt_bound(low)}–{_fmt_bound(high)}"
+
+
+def _fmt_bound(value: float) -> str:
+    """A range's end as people write it: whole numbers in full (a seed's 2147483647, not
+    2.14748e+09), others as :g does."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 # How a parameter steps (step_value): by a fraction of its range, by musical intervals

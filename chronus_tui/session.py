@@ -927,20 +927,46 @@ class Session:
         return step
 
     def set_step_options(self, track: str, index: int, changes: Mapping[str, object],
-                         source: str = "") -> Step:
+                         source: str = "", *, lock_changes: Mapping[str, float | None] | None = None) -> Step:
         """Change a step's expressive fields: `changes` maps some of "prob" (0–100 %),
         "cond" (a trig condition, model.check_condition; None clears it), "micro" (−23–23
         24ths of a step), "ratchet" (1–8 hits) and "locks" ({param: value}, the whole set:
         {} clears them; model.lock_spec for the track's voice, at most MAX_LOCKS) to new
-        values. All are checked first, then set together: one edit, one undo. FieldError
-        (nothing changed) names the first bad one. Returns a copy of the step as set."""
+        values; `lock_changes` then sets single locks (param: value) or removes them
+        (param: None) on top. All are checked first, then set together: one edit, one undo.
+        FieldError (nothing changed) names the first bad one. Returns a copy of the step as set."""
         if not isinstance(changes, Mapping):
             raise FieldError("options", f"{excerpt(repr(changes), 40)} is not a mapping of option to value")
         for key in changes:
             if key not in patternfile.STEP_OPTIONS:
                 raise FieldError(excerpt(str(key), 40),
                                  f"is not a step option ({', '.join(patternfile.STEP_OPTIONS)})")
-        return self._edit_step_options(track, index, lambda _track, _step: dict(changes), source)
+        lock_changes = dict(lock_changes or {})
+
+        def options(track_of: Track, step: Step) -> dict[str, object]:
+            base = changes.get("locks", step.locks)
+            if not lock_changes or not isinstance(base, dict):  # (not a dict: refused by name)
+                return dict(changes)
+            locks: dict[str, object] = dict(base)
+            for key, value in lock_changes.items():
+                lock_spec(track_of.voice, key)  # removing a lock the voice cannot have is refused too
+                if value is None:
+                    locks.pop(key, None)
+                else:
+                    locks[key] = value
+            return {**changes, "locks": locks}
+
+        with self._lock:
+            track_of = self._step_track(track, index)
+            old = track_of.steps[index]
+            with _field_errors():
+                checked = patternfile.step_options_from_dict(options(track_of, old), track_of.voice, "")
+            step = replace(copy_step(old), **checked)
+            with self._journaled(source, ("step", track, index)):
+                track_of.steps[index] = step
+        self._edited(ChangeKind.TRACK, {"track": track, "step": index, "options": sorted(checked)},
+                     source, track=track)
+        return copy_step(step)
 
     def set_step_lock(self, track: str, index: int, key: str, value: float | None,
                       source: str = "") -> Step:
@@ -948,33 +974,12 @@ class Session:
         `value`, or remove its lock (None; no lock there: nothing changes). One edit; a
         lock past MAX_LOCKS, a key the voice cannot lock or a value out of its range is
         refused (FieldError, nothing changed). Returns a copy of the step as set."""
-        def locks(on: Track, step: Step) -> dict[str, object]:
-            lock_spec(on.voice, key)  # removing a lock no voice has is refused too
-            changed: dict[str, object] = dict(step.locks)
-            if value is None:
-                changed.pop(key, None)
-            else:
-                changed[key] = value
-            return {"locks": changed}
+        return self.set_step_options(track, index, {}, source, lock_changes={key: value})
 
-        return self._edit_step_options(track, index, locks, source)
-
-    def _edit_step_options(self, name: str, index: int,
-                           changes: Callable[[Track, Step], dict[str, object]], source: str) -> Step:
-        """Set the options `changes` gives for the step as it is (read under the lock, so no
-        edit falls between), checked for its track's voice, as one journaled edit."""
+    def step(self, track: str, index: int) -> Step:
+        """A copy of one playing step (FieldError names a track or index that is not there)."""
         with self._lock:
-            track = self._step_track(name, index)
-            old = track.steps[index]
-            with _field_errors():
-                options = patternfile.step_options_from_dict(changes(track, old), track.voice, "")
-            step = replace(copy_step(old), **options)
-            with self._journaled(source, ("step", name, index)):
-                track.steps[index] = step
-        self._edited(ChangeKind.TRACK, {"track": name, "step": index, "options": sorted(options)},
-                     source, track=name)
-        return copy_step(step)
-
+            return copy_step(self._step_track(track, index).steps[index])
     def _step_track(self, name: str, index: object) -> Track:
         """The track `name`, once `index` is shown to be one of its playing steps (FieldError)."""
         try:

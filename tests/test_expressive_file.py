@@ -98,8 +98,8 @@ def test_a_factory_file_keeps_its_bytes() -> None:
     (step_path(4, "ratchet"), 9, "sequencer.tracks[0].steps[4].ratchet: 9 is out of range 1–8"),  # hidden
     (["sequencer", "tracks", 1, "steps", 0, "locks"], {"acid1/res": 0.5},
      "sequencer.tracks[1].steps[0].locks.acid1/res: 'acid1/res' is not a lockable parameter of voice1"),
-    (["seed"], -1, "seed: -1 is out of range 0–"),
-    (["seed"], 2**31, "seed: 2147483648 is out of range 0–"),
+    (["seed"], -1, "seed: -1 is out of range 0–2147483647"),
+    (["seed"], 2**31, "seed: 2147483648 is out of range 0–2147483647"),
     (["seed"], True, "seed: True is not a number"),
     (["seed"], 1.5, "seed: 1.5 is not a whole number"),
     (["seed"], None, "seed: None is not a number"),

@@ -50,7 +50,10 @@ words = st.sampled_from(["kick", "bass", "voice1", "voice2", "x...X...", "X", "4
                          # today's routes: chains, songs, launch quantize, follow actions, exports
                          "A01x4", "A01x4 B05x2 once", "H16×64", "A01x65", "I01", "A00", "loop", "once",
                          "bar2", "bar4", "bar8", "end", "4 next", "2 slot A03", "1 random A03 B07", "off",
-                         "previous", "verse", "../verse", "a\u202eb", "e\u0301", "set.mid", ".mid", "²"])
+                         "previous", "verse", "../verse", "a\u202eb", "e\u0301", "set.mid", ".mid", "²",
+                         # expressive steps: /seq/step's options
+                         "prob=50", "cond=1:4", "cond=none", "micro=-3", "ratchet=9", "lock=filter/freq:800",
+                         "lock=amp:", "unlock=amp", "lock=acid1/res:0.5"])
 # Numbers at the edges: subnormal (as doubles and as 32-bit floats), the smallest normal and
 # largest 32-bit floats either side of their limits, huge, infinite and NaN.
 EDGES = [5e-324, -5e-324, 1e-310, 2.2e-308, 1e-40, -1e-45, 1.1754943508222875e-38, 1.17e-38, 3.4e38, 3.5e38,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chronus_tui import midiexport
+from chronus_tui import midiexport, patternfile
 from chronus_tui.chain import MAX_ENTRIES, Chain, ChainError, parse_chain
 from chronus_tui.chainplay import FOLLOW_OFF, FOLLOW_USAGE, parse_follow
 from chronus_tui.history import HISTORY_LIMIT, Entry
@@ -33,13 +33,16 @@ from chronus_tui.model import (
     LENGTH_RANGE,
     LEVEL_RANGE,
     MAX_FOLLOW_SET,
+    MAX_LOCKS,
     MAX_NAME,
     NOTE_RANGE,
     PARAM_INDEX,
+    SEED_SPEC,
     SWING_RANGE,
     VOICES,
     Follow,
     Step,
+    excerpt,
     fmt_range,
     parse_steps,
     pitch_name,
@@ -148,6 +151,7 @@ class Route:
     blocking: bool = False  # reads or writes files: run off the event loop
     extra: Arg | None = None  # any number of further arguments of this form
     concrete: Callable[[], Iterable[tuple[str, dict[str, Any]]]] | None = None
+    keywords: bool = False  # `extra` begins at the first key=value string, even before optional args
 
     def addresses(self) -> Iterable[tuple[str, dict[str, Any]]]:
         """Every address this route answers, with the values its placeholders stand for."""
@@ -159,17 +163,24 @@ class Route:
         if len(values) < required:
             missing = self.args[len(values)].name
             raise ArgError(f"missing argument {missing!r} (usage: {self.usage()})")
-        if len(values) > len(self.args) and self.extra is None:
+        first_extra = len(self.args)
+        if self.keywords:
+            first_extra = next((i for i, value in enumerate(values)
+                                if isinstance(value, str) and "=" in value), len(values))
+            if first_extra > len(self.args):
+                raise ArgError(f"{first_extra} arguments before the key=value options, at most "
+                               f"{len(self.args)} (usage: {self.usage()})")
+        elif len(values) > len(self.args) and self.extra is None:
             raise ArgError(f"{len(values)} arguments, at most {len(self.args)} expected "
                            f"(usage: {self.usage()})")
         parsed: dict[str, Any] = {}
-        for arg, value in zip(self.args, values, strict=False):
+        for arg, value in zip(self.args, values[:first_extra], strict=False):
             try:
                 parsed[arg.name] = arg.kind.parse(value)
             except ArgError as exc:
                 raise ArgError(f"{arg.name}: {exc}") from None
         if self.extra is not None:  # the rest, read as a whole (e.g. /seq/add's options)
-            parsed[self.extra.name] = self.extra.kind.parse(values[len(self.args):])
+            parsed[self.extra.name] = self.extra.kind.parse(values[first_extra:])
         return parsed
 
     def usage(self) -> str:
@@ -302,11 +313,112 @@ def seq_update_notes(req: Request, a: dict[str, Any]) -> Reply:
     return Reply((a["id"], ",".join(pitch_name(*pitch) for pitch in a["notes"])))
 
 
+# /seq/step's key=value options: a step's expressive fields (patternfile.STEP_OPTIONS) and
+# its locks one at a time. A message holds at most this many, each at most this long.
+STEP_OPTION_KEYS = frozenset(patternfile.STEP_OPTIONS)
+MAX_STEP_OPTIONS = 4 + 2 * MAX_LOCKS
+MAX_OPTION_TEXT = 64
+_STEP_NUMBERS = ("prob", "micro", "ratchet")
+_STEP_KEYWORDS = (*_STEP_NUMBERS, "cond", "lock", "unlock")
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """/seq/step's key=value options: Session.set_step_options' changes and lock_changes."""
+
+    changes: dict[str, Any]
+    locks: dict[str, float | None]
+
+
+def _step_options(values: list[Any]) -> StepOptions:
+    """`prob=50 cond=1:4 micro=-3 ratchet=3 lock=filter/freq:800 unlock=amp` (several lock=;
+    `lock=KEY:` or `unlock=KEY` removes one; `cond=none` clears the condition)."""
+    if len(values) > MAX_STEP_OPTIONS:
+        raise ArgError(f"{len(values)} options; at most {MAX_STEP_OPTIONS}")
+    changes: dict[str, Any] = {}
+    locks: dict[str, float | None] = {}
+    for value in values:
+        if not isinstance(value, str) or "=" not in value:
+            raise ArgError(f"{excerpt(repr(value), 40)}: after a key=value option every argument is one")
+        if len(value) > MAX_OPTION_TEXT:
+            raise ArgError(f"{excerpt(repr(value), 40)} is {len(value)} characters; an option is at most "
+                           f"{MAX_OPTION_TEXT}")
+        key, text = (part.strip() for part in value.split("=", 1))
+        if key not in _STEP_KEYWORDS:
+            raise ArgError(f"unknown option {key!r} (known: {', '.join(_STEP_KEYWORDS)})")
+        try:
+            if key in ("lock", "unlock"):
+                param, colon, number = text.partition(":") if key == "lock" else (text, ":", "")
+                if not colon:
+                    raise ArgError(f"{text!r} is not PARAM:VALUE (PARAM: alone removes the lock)")
+                if param.strip() in locks:
+                    raise ArgError(f"{param.strip()!r} is given twice")
+                locks[param.strip()] = to_number(number) if number.strip() else None
+            elif key in changes:
+                raise ArgError("is given twice")
+            elif key == "cond":
+                changes[key] = None if text.lower() == "none" else text.upper()
+            else:
+                changes[key] = to_int(text)
+        except ArgError as exc:
+            raise ArgError(f"{key}: {exc}") from None
+    return StepOptions(changes, locks)
+
+
+STEP_OPTIONS = Kind("step options", _step_options,
+                    "key=value strings: prob=0–100, cond=A:B (1 ≤ A ≤ B ≤ 8), FILL, PRE, NEI, 1ST or "
+                    "one of them with ! before it, or none; micro=-23–23 (24ths of a step), ratchet=1–8, "
+                    "lock=PARAM:VALUE (a parameter of the track's voice; PARAM: alone removes it), "
+                    f"unlock=PARAM; at most {MAX_STEP_OPTIONS}, each up to {MAX_OPTION_TEXT} characters")
+
+
+def _number_text(value: float) -> str:
+    """A lock's value as text: 800, not 800.0; 0.25 as it is."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def step_keywords(step: Step) -> list[str]:
+    """A step's expressive fields that are not their defaults, as /seq/step's options read
+    them back (`prob=50`, `lock=filter/freq:800`)."""
+    options = patternfile.step_options_to_dict(step)
+    words = [f"{key}={options[key]}" for key in (*_STEP_NUMBERS, "cond") if key in options]
+    return words + [f"lock={key}:{_number_text(value)}" for key, value in options.get("locks", {}).items()]
+
+
 def seq_step(req: Request, a: dict[str, Any]) -> Reply:
-    step = req.session.set_step(a["id"], a["index"], a["on"], note=a.get("note", "keep"),
-                                accent=a.get("accent"), slide=a.get("slide"), source=req.source)
+    s, options = req.session, a["options"]
+    if "on" not in a and not (options.changes or options.locks):
+        raise ArgError("missing argument 'on' (or a key=value option)")
+    with s.edit_group(req.source):  # one message, one undo; the options are checked before any change
+        if options.changes or options.locks:
+            step = s.set_step_options(a["id"], a["index"], options.changes, req.source,
+                                      lock_changes=options.locks)
+        if "on" in a:
+            step = s.set_step(a["id"], a["index"], a["on"], note=a.get("note", "keep"),
+                              accent=a.get("accent"), slide=a.get("slide"), source=req.source)
+    return Reply((*_step_head(a["id"], a["index"], step), *step_keywords(step)))
+
+
+def _step_head(name: str, index: int, step: Step) -> tuple[Any, ...]:
+    """What /seq/step has always replied: id index on note accent slide (note -1: none)."""
     note = -1 if step.note is None else step.note
-    return Reply((a["id"], a["index"], int(step.on), note, int(step.accent), int(step.slide)))
+    return (name, index, int(step.on), note, int(step.accent), int(step.slide))
+
+
+def seq_step_get(req: Request, a: dict[str, Any]) -> Reply:
+    step = req.session.step(a["id"], a["index"])
+    return Reply((*_step_head(a["id"], a["index"], step), step.cents, step.prob,
+                  "none" if step.cond is None else step.cond, step.micro, step.ratchet,
+                  *(f"{key}:{_number_text(value)}" for key, value in step.locks.items())))
+
+
+def seq_fill(req: Request, a: dict[str, Any]) -> Reply:
+    req.session.set_fill(a["on"], req.source)
+    return Reply((int(a["on"]),))
+
+
+def seq_seed(req: Request, a: dict[str, Any]) -> Reply:
+    return Reply((req.session.set_seed(a["seed"], req.source),))
 
 
 def seq_length(req: Request, a: dict[str, Any]) -> Reply:
@@ -340,15 +452,16 @@ def seq_status(req: Request, a: dict[str, Any]) -> Reply:
         steps = track["steps"][:track["length"]]  # the playing steps, not the hidden ones past them
         tracks.append({
             "name": track["name"], "voice": track["voice"], "length": track["length"],
-            "pattern": steps_text([Step(**step) for step in steps]),
+            "pattern": steps_text([Step(s["on"], s["accent"]) for s in steps]),
             "notes": [s["note"] for s in steps], "cents": [s.get("cents", 0.0) for s in steps],
             "slides": [i for i, s in enumerate(steps) if s["slide"]],
+            "expressive": [i for i, s in enumerate(steps) if s.keys() & STEP_OPTION_KEYS],
             "mute": track["mute"], "solo": track["solo"], "level": track["level"], "gate": track["gate"],
         })
     return _json_reply({
         "name": snap["name"], "bpm": snap["sequencer"]["bpm"], "swing": snap["sequencer"]["swing"],
         "playing": status["playing"], "bar": status["bar"], "step": status["step"], "tracks": tracks,
-        "follow": snap.get("follow"),
+        "follow": snap.get("follow"), "seed": snap.get("seed", SEED_SPEC.default), "fill": req.session.fill,
     })
 
 
@@ -697,6 +810,7 @@ def history_list(req: Request, a: dict[str, Any]) -> Reply:
 
 _ID = Arg("id", NAME, "track name (the original's track_id)")
 _ON = Arg("on", BOOL)
+_INDEX = Arg("index", INT, "0 … length-1", range=(0, LENGTH_RANGE[1] - 1), out_of_range="error")
 _SLOT_RANGE = (AUTOSAVE_SLOT, SLOT_COUNT)
 _WHICH = Arg("which", Kind("undo choice", _undo_choice,
                            f"a count n, whole number 1–{HISTORY_LIMIT} (default 1), and the word all "
@@ -794,13 +908,27 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/update/notes", (_ID, Arg("notes", NOTES)),
           seq_update_notes, "notes onto the track's hits in order, cycling; \"\" clears them (a track not "
           "there: `absent`)"),
-    Route("/seq/step", (_ID, Arg("index", INT, "0 … length-1", range=(0, LENGTH_RANGE[1] - 1),
-                                 out_of_range="error"),
-                        Arg("on", BOOL),
+    Route("/seq/step", (_ID, _INDEX,
+                        Arg("on", BOOL, "needed unless options follow", optional=True),
                         Arg("note", NOTE, "left out: unchanged", range=NOTE_RANGE, out_of_range="error",
                             optional=True),
                         Arg("accent", BOOL, optional=True), Arg("slide", BOOL, optional=True)),
-          seq_step, "set one step; arguments left out keep their value"),
+          seq_step, "set one step; arguments left out keep their value. key=value options, after "
+          "any of these or instead of them, set its expressive fields (see Expressive steps): "
+          "`/seq/step bass 4 1 prob=50 cond=1:4 micro=-3 lock=filter/freq:800 ratchet=3`; all are "
+          "checked before anything changes, and the message is one undo. Replies id index on note "
+          "accent slide (note -1: none), then the step's expressive fields that are set, as options",
+          extra=Arg("options", STEP_OPTIONS), keywords=True),
+    Route("/seq/step/get", (_ID, _INDEX), seq_step_get,
+          "the step in full: replies id index on note accent slide cents prob cond micro ratchet "
+          "(note -1: none; cond `none`: always), then one PARAM:VALUE string a lock "
+          "(`filter/freq:800`)"),
+    Route("/seq/fill", (Arg("on", BOOL),), seq_fill,
+          "fill mode on or off from the next step: FILL steps play while it is on, !FILL ones "
+          "while it is off. Live state, as play and stop: not saved, not undone"),
+    Route("/seq/seed", (Arg("seed", INT, range=(SEED_SPEC.low, SEED_SPEC.high), out_of_range="error"),),
+          seq_seed, "the pattern's seed: a new set of probability rolls from the next step; saved "
+          "with the pattern, one undo"),
     Route("/seq/length", (_ID, Arg("length", INT, range=LENGTH_RANGE, out_of_range="clamped")),
           seq_length, "set how many of a track's steps play; steps past it are kept and come back "
                       "when it grows (beyond them, rests)"),
@@ -811,8 +939,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/seq/gate", (_ID, Arg("gate", NUMBER, "fraction of a step", range=GATE_RANGE,
                                  out_of_range="clamped")),
           seq_gate, "set a track's gate length"),
-    Route("/seq/status", (), seq_status, "tempo, swing, transport, every track with steps and notes, "
-          "and the follow action ({after, action, slots} or null)", query=True),
+    Route("/seq/status", (), seq_status, "tempo, swing, transport, every track with steps and notes "
+          "(expressive: the steps with expressive fields, for /seq/step/get), the follow action "
+          "({after, action, slots} or null), the seed and fill (true or false)", query=True),
     Route("/engine/status", (), engine_status,
           "backend, sr, buffer, cpu, playing (sound now), transport_running, playing_slot, queued_slot, "
           "bar, step, position (bar:step), engine (up, down, restarting or stopped), engine_error, "
