@@ -57,8 +57,10 @@ MAX_SAVED_AT = 40  # an ISO time is 20–32 characters; the field reaches every 
 
 def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
     """A complete, self-contained, JSON-ready dict of the pattern (shares nothing with it)."""
+    tracks = [track_to_dict(t) for t in pattern.tracks]
+    # a step dict of more than its four plain fields and cents has a schema-3 field
     expressive = pattern.seed != SEED_SPEC.default or any(
-        step.expressive for track in pattern.tracks for step in track.steps + track.hidden)
+        len(step) > 4 and step.keys() - _PLAIN_STEP_KEYS for track in tracks for step in track["steps"])
     data: dict[str, Any] = {
         "format": FORMAT,
         "schema": SCHEMA if expressive else PLAIN_SCHEMA,
@@ -73,7 +75,7 @@ def pattern_to_dict(pattern: Pattern) -> dict[str, Any]:
         "sequencer": {
             "bpm": pattern.bpm,
             "swing": pattern.swing,
-            "tracks": [track_to_dict(t) for t in pattern.tracks],
+            "tracks": tracks,
         },
         "modules": {module: dict(params) for module, params in pattern.modules.items()},
     }
@@ -113,7 +115,8 @@ def step_to_dict(step: Step) -> dict[str, Any]:
     data: dict[str, Any] = {"on": step.on, "accent": step.accent, "note": step.note, "slide": step.slide}
     if step.cents:
         data["cents"] = step.cents
-    if step.expressive:
+    # step.expressive, spelt out: a slot has up to 1024 steps and must save in well under a millisecond
+    if step.prob != 100 or step.cond is not None or step.micro or step.ratchet != 1 or step.locks:
         data |= step_options_to_dict(step)
     return data
 
@@ -245,6 +248,7 @@ def track_from_dict(data: object, path: str = "track", *, schema: int = SCHEMA) 
 
 
 _STEP_KEYS = frozenset(("on", "accent", "note", "slide"))
+_PLAIN_STEP_KEYS = _STEP_KEYS | {"cents"}
 _STEP_OPTIONAL_KEYS = frozenset(("accent", "note", "slide", "cents", *STEP_OPTIONS))
 _NOTE_LOW, _NOTE_HIGH = NOTE_RANGE
 

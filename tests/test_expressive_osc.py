@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.osc import OscClient, osc_fixture, wait_until  # noqa: F401
+from support.osc import OscClient, osc_fixture, oscsend, wait_until  # noqa: F401
 
 from chronus_tui.engine.protocol import SetFill
 from chronus_tui.model import Pattern, Step, Track, parse_steps
@@ -154,15 +153,10 @@ def test_subscribers_hear_the_fields_the_seed_and_fill(osc: Osc, live: Session) 
 @pytest.mark.skipif(not shutil.which("oscsend"), reason="oscsend not installed (Debian package liblo-tools)")
 def test_oscsend_sets_options_fill_and_seed(osc: Osc, live: Session) -> None:
     server, _ = osc
-
-    def oscsend(address: str, types: str, *values: object) -> None:
-        subprocess.run(["oscsend", "localhost", str(server.port), address, types, *map(str, values)],
-                       check=True, timeout=5)
-
-    oscsend("/seq/step", "sisss", "bass", 6, "prob=30", "lock=acid1/cutoff:450.5", "cond=2:3")
-    oscsend("/seq/step", "sis", "bass", 6, "ratchet=9")  # refused: nothing changes
-    oscsend("/seq/fill", "T")
-    oscsend("/seq/seed", "i", 31337)
+    oscsend(server, "/seq/step", "sisss", "bass", 6, "prob=30", "lock=acid1/cutoff:450.5", "cond=2:3")
+    oscsend(server, "/seq/step", "sis", "bass", 6, "ratchet=9")  # refused: nothing changes
+    oscsend(server, "/seq/fill", "T")
+    oscsend(server, "/seq/seed", "i", 31337)
     wait_until(lambda: live.pattern.seed == 31337)
     assert fields(live.pattern.track("bass").steps[6]) == {
         "prob": 30, "cond": "2:3", "micro": 0, "ratchet": 1, "locks": {"acid1/cutoff": 450.5}}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support.osc import OscClient, free_udp_port, osc_fixture, wait_until  # noqa: F401
+from support.osc import OscClient, free_udp_port, osc_fixture, oscsend, wait_until  # noqa: F401
 
 from chronus_tui.osc.server import OscServer
 from chronus_tui.session import Session
@@ -64,11 +64,6 @@ def dump(osc: Osc) -> Iterator[Dump]:
     oscsend(server, "/notify/subscribe", "i", listener.port)
     yield listener
     listener.close()
-
-
-def oscsend(server: OscServer, address: str, types: str = "", *values: object) -> None:
-    subprocess.run(["oscsend", "localhost", str(server.port), address, types, *map(str, values)],
-                   check=True, timeout=5)
 
 
 def test_oscsend_sets_tempo_params_and_tracks(osc: Osc, session: Session, dump: Dump) -> None:

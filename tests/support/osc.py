@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,12 @@ class OscClient:
         reply = self.ask(address, *args)
         assert reply[0] == address and len(reply[1]) == 1, f"{address} got {reply}"
         return json.loads(reply[1][0])
+
+
+def oscsend(server: OscServer, address: str, types: str = "", *values: object) -> None:
+    """One message through liblo's `oscsend` (a client we did not write; liblo-tools)."""
+    subprocess.run(["oscsend", "localhost", str(server.port), address, types, *map(str, values)],
+                   check=True, timeout=5)
 
 
 def free_udp_port() -> int:
