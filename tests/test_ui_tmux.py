@@ -14,6 +14,7 @@ from support.tmux import TmuxChronus, engine_unavailable_reason, free_udp_port
 from chronus_tui import patternfile
 from chronus_tui.model import Pattern, Track, parse_steps
 from chronus_tui.store import SlotStore
+from chronus_tui.ui.widgets.grid import EXPRESSIVE_MARK
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,15 @@ def engine_ready() -> None:
     reason = engine_unavailable_reason("null")
     if reason:
         pytest.skip(reason)
+
+
+def chronus_on_autosave(tmp_path: Path, pattern: Pattern) -> tuple[TmuxChronus, Path]:
+    """`chronus` (null audio, a free OSC port) opening on `pattern`, saved as the autosave;
+    and its patterns folder."""
+    patterns = tmp_path / "patterns"
+    SlotStore(patterns).save(0, patternfile.pattern_to_dict(pattern))
+    return TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
+                                  "--osc-port", str(free_udp_port())]), patterns
 
 
 def test_chronus_in_tmux_osc_keys_and_clean_exit(engine_ready: None, tmp_path: Path) -> None:
@@ -88,11 +98,8 @@ def test_markup_and_escape_codes_from_files_and_osc_are_shown_literally(engine_r
 
 def test_undo_and_redo_keys_in_a_real_terminal(engine_ready: None, tmp_path: Path) -> None:
     """u and U, and ctrl+z and ctrl+y as the terminal sends them (ctrl+z must not suspend)."""
-    patterns = tmp_path / "patterns"
     kick = Track("kick", "voice1", parse_steps("x..." * 4))
-    SlotStore(patterns).save(0, patternfile.pattern_to_dict(Pattern(name="undo here", tracks=[kick])))
-    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
-                                 "--osc-port", str(free_udp_port())])
+    app, _ = chronus_on_autosave(tmp_path, Pattern(name="undo here", tracks=[kick]))
 
     def after(*keys: str, step: str, transport: str) -> None:
         """Press keys; the grid's row, the cursor's step (drawn with it) and the transport line."""
@@ -118,11 +125,8 @@ def test_undo_and_redo_keys_in_a_real_terminal(engine_ready: None, tmp_path: Pat
 def test_add_a_track_and_paste_steps_into_it_by_keys(engine_ready: None, tmp_path: Path) -> None:
     """t, a name, a voice from the list; then kick's first four steps marked, copied and
     pasted into the new track, which the autosave on quit keeps."""
-    patterns = tmp_path / "patterns"
     kick = Track("kick", "voice1", parse_steps("X.x." * 4))
-    SlotStore(patterns).save(0, patternfile.pattern_to_dict(Pattern(name="paste here", tracks=[kick])))
-    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
-                                 "--osc-port", str(free_udp_port())])
+    app, patterns = chronus_on_autosave(tmp_path, Pattern(name="paste here", tracks=[kick]))
     try:
         app.wait_for("paste here", "NO SOUND: null audio")
         app.keys("t")
@@ -205,12 +209,9 @@ def test_musical_value_keys_name_the_note_and_the_flats_setting_is_kept(engine_r
     """voice1's freq in the Sound panel: → is the next semitone (A1 55 Hz → A#1 58.3 Hz), the
     palette names it Bb1, shift+→ an octave, `=` Eb2 types a note; one step down from 69.8 Hz
     is C2 65.9 Hz, never the bottom of the range. The flats choice is in settings.json after."""
-    patterns = tmp_path / "patterns"
     pattern = Pattern(name="freq walk", bpm=111.0, tracks=[Track("bass", "voice1", parse_steps("x..."))])
     pattern.modules["voice1"]["freq"] = 55.0
-    SlotStore(patterns).save(0, patternfile.pattern_to_dict(pattern))
-    app = TmuxChronus(tmp_path, ["--audio", "null", "--patterns-dir", str(patterns),
-                                 "--osc-port", str(free_udp_port())])
+    app, _ = chronus_on_autosave(tmp_path, pattern)
     try:
         app.wait_for("111.0 BPM", "A1 55 Hz")
         app.keys("Tab", "Tab", "Tab", "Down", "Down", "Down")  # Sound panel: level, gate, osc/type, freq
@@ -241,3 +242,24 @@ def test_musical_value_keys_name_the_note_and_the_flats_setting_is_kept(engine_r
         app.close()
     settings = json.loads((tmp_path / "config" / "chronus" / "settings.json").read_text())
     assert settings == {"flats": True, "quantize": "bar"}
+
+
+def test_edit_a_probability_in_a_real_terminal(engine_ready: None, tmp_path: Path) -> None:
+    """i opens the panel on the cursor's step, ← takes 1 %, shift+← 10 %: on screen, and kept
+    by the autosave on quit."""
+    kick = Track("kick", "voice1", parse_steps("x..." * 4))
+    app, patterns = chronus_on_autosave(tmp_path, Pattern(name="chance", tracks=[kick]))
+    try:
+        app.wait_for("chance", "NO SOUND: null audio")
+        app.keys("i")
+        app.wait_for("Step 1/16 · kick (voice1)", "probability            100 %")
+        app.keys("Left", "S-Left")
+        screen = app.wait_for("probability            89 %", "step 1/16 · on · voice freq · 89 %")
+        row = next(line for line in screen.splitlines() if "kick " in line and "··" in line)
+        assert row.split("kick")[1].split()[1] == f"x{EXPRESSIVE_MARK}", screen
+        app.keys("q")
+        assert app.exit_status() == "EXIT=0"
+        saved = SlotStore(patterns).load(0)
+        assert saved.tracks[0].steps[0].prob == 89
+    finally:
+        app.close()

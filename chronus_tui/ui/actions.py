@@ -16,9 +16,10 @@ from textual.keys import format_key
 from chronus_tui.store import BANKS
 
 APP, GRID, SLOTS, PARAMS, PERFORM, SONG = "app", "grid", "slots", "params", "perform", "song"
+DETAIL = "detail"
 # Where a scoped action works: the panel (by its border title) that must have focus.
 SCOPE_PANELS = {APP: "anywhere", GRID: "Pattern panel", SLOTS: "Slots panel", PARAMS: "Sound panel",
-                PERFORM: "Perform strip", SONG: "Song view"}
+                PERFORM: "Perform strip", SONG: "Song view", DETAIL: "Step detail"}
 # Perform keys: the bank's 16 pads on two letter rows (shift: load now), the 8 banks on digits.
 # Letters, not digits or symbols, for the pads: shift+letter is the same key on every layout.
 PAD_ROWS = (tuple("qwertyui"), tuple("asdfghjk"))
@@ -84,6 +85,9 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("swing(0.05)", ("right_parenthesis",), "Swing +0.05", "Transport"),
     UiAction("swing(-0.05)", ("left_parenthesis",), "Swing −0.05", "Transport"),
     UiAction("record", ("ctrl+r",), "Record the set / stop recording", "Transport"),
+    # A terminal sends no key release, so fill is a toggle rather than a key held down.
+    UiAction("fill", ("f",), "Fill mode on / off (a toggle: no hold, terminals send no key release)",
+             "Transport"),
     # Slots
     UiAction("load(None)", ("enter",), "Load slot at the next bar (or as Q sets)", "Slots",
              footer="Load@bar"),
@@ -132,6 +136,21 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("length(-1)", ("comma",), "Track length −1", "Step grid"),
     UiAction("length(16)", ("greater_than_sign",), "Track length +16", "Step grid"),
     UiAction("length(-16)", ("less_than_sign",), "Track length −16", "Step grid"),
+    # Step detail: the cursor's step in full, in the Sound panel's place; each key one edit
+    UiAction("step_detail", ("i",), "Step detail on / off: probability, condition, micro, ratchet, locks",
+             "Step detail"),
+    UiAction("detail_select(-1)", ("up",), "Previous field", "Step detail", DETAIL),
+    UiAction("detail_select(1)", ("down",), "Next field", "Step detail", DETAIL),
+    UiAction("detail_change(1)", ("right",), "Value up (fine: 1 %, 1/24, the next condition)", "Step detail",
+             DETAIL),
+    UiAction("detail_change(-1)", ("left",), "Value down (fine)", "Step detail", DETAIL),
+    UiAction("detail_change(1, True)", ("shift+right",), "Value up (coarse: 10 %, 6/24, ratchets ×2)",
+             "Step detail", DETAIL),
+    UiAction("detail_change(-1, True)", ("shift+left",), "Value down (coarse)", "Step detail", DETAIL),
+    UiAction("detail_add_lock", ("n",), "Lock a parameter on the step (from the voice's value)",
+             "Step detail", DETAIL),
+    UiAction("detail_clear", ("z",), "Remove the lock (or reset the field)", "Step detail",
+             DETAIL),
     # Tracks: removing asks nothing, since u takes it back
     UiAction("add_track", ("t",), "Add a track (name, then voice)", "Tracks"),
     UiAction("remove_track", ("D",), "Remove track (u undoes)", "Tracks"),

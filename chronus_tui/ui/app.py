@@ -35,8 +35,11 @@ from chronus_tui.model import (
     VOICES,
     Pattern,
     PatternError,
+    Step,
     Track,
     hz_to_midi,
+    lock_spec,
+    lockable_params,
     parse_note,
     step_value,
 )
@@ -69,6 +72,7 @@ from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel, ParamRow, format_value
 from chronus_tui.ui.widgets.slots import ChainView, SlotBrowser
 from chronus_tui.ui.widgets.song import SongPanel
+from chronus_tui.ui.widgets.stepdetail import OPTION_SPECS, StepDetail, stepped_option, voice_value
 from chronus_tui.ui.widgets.transport import TransportBar
 
 log = logging.getLogger(__name__)
@@ -128,8 +132,9 @@ class ChronusApp(App[int]):
         self.params = ParamPanel(session, self.preferences, id="params")
         self.strip = BankStrip(session, self.slots, id="strip")
         self.song = SongPanel(session, self.slots, id="song")  # in the Sound panel's place (f3)
+        self.detail = StepDetail(session, self.grid, self.preferences, id="detail")  # there too (i)
         self.panels: tuple[SessionPanel, ...] = (self.transport, self.grid, self.strip, self.slots,
-                                                 self.params, self.song)
+                                                 self.params, self.song, self.detail)
         self.copied: Clipboard | None = None  # the app's clipboard, not the pattern's: it outlives a load
         self._inbox: deque[Change] = deque()
         self._flush_posted = False
@@ -167,6 +172,7 @@ class ChronusApp(App[int]):
             yield self.slots
             yield self.params
             yield self.song
+            yield self.detail
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -284,6 +290,7 @@ class ChronusApp(App[int]):
     def _follow_track(self) -> None:
         here = self.grid.current()
         self.params.show_track(here[0] if here else None)
+        self.detail.refresh()  # it shows the cursor's step
 
     # -- helpers ------------------------------------------------------------------
 
@@ -327,6 +334,9 @@ class ChronusApp(App[int]):
 
     def action_swing(self, delta: float) -> None:
         self._call(self.session.set_swing, round(self.session.pattern.swing + delta, 2))
+
+    def action_fill(self) -> None:
+        self._call(self.session.set_fill, not self.session.fill)
 
     def action_record(self) -> None:
         """Start recording (from the next bar line while playing) or stop; the line shows ● REC."""
@@ -518,10 +528,15 @@ class ChronusApp(App[int]):
 
     # -- song view ------------------------------------------------------------------
 
+    def _lower_right(self, shown: SessionPanel) -> None:
+        """Show one of the Sound panel, the song view and the step detail, where they share."""
+        for panel in (self.params, self.song, self.detail):
+            panel.display = panel is shown
+
     def action_song_view(self) -> None:
         """The song view in the Sound panel's place, with the focus; again: the Sound panel."""
         showing = not self.song.display
-        self.song.display, self.params.display = showing, not showing
+        self._lower_right(self.song if showing else self.params)
         (self.song if showing else self.grid).focus()
 
     def _song_entry(self) -> tuple[int, ChainEntry] | None:
@@ -702,6 +717,79 @@ class ChronusApp(App[int]):
 
     def action_length(self, delta: int) -> None:
         self._edit_track(self.session.set_length, lambda track: track.length + delta)
+
+    # -- step detail ----------------------------------------------------------------
+
+    def action_step_detail(self) -> None:
+        """The step detail in the Sound panel's place, with the focus; again (while it has the
+        focus): the Sound panel, and the focus back on the pattern."""
+        if self.detail.display and self.detail.has_focus:
+            self._lower_right(self.params)
+            self.grid.focus()
+        else:
+            self._lower_right(self.detail)
+            self.detail.focus()
+
+    def action_detail_select(self, delta: int) -> None:
+        self.detail.move(delta)
+
+    def action_detail_change(self, direction: int, coarse: bool = False) -> None:
+        """The selected field one fine (coarse) step up or down: one Session call, one undo."""
+        if (here := self._detail_step()) is None:
+            return
+        track, index, step = here
+        row = self.detail.current()
+        if row.lock is None:
+            value = stepped_option(step, row.field, direction, coarse)
+            if value != getattr(step, row.field):  # at the end of its range: no empty undo
+                self._call(self.session.set_step_options, track.name, index, {row.field: value})
+            return
+        try:
+            spec = lock_spec(track.voice, row.lock)
+            value = step_value(spec, step.locks[row.lock], direction, coarse)
+        except (PatternError, ArithmeticError, TypeError) as exc:  # a lock its voice cannot take
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        if value != step.locks[row.lock]:
+            self._call(self.session.set_step_lock, track.name, index, row.lock, value)
+
+    def action_detail_add_lock(self) -> None:
+        """Pick one of the voice's parameters the step does not lock yet; the lock starts at
+        the track's own value of it."""
+        if (here := self._detail_step()) is None:
+            return
+        track, index, step = here
+        free = tuple(key for key in lockable_params(track.voice) if key not in step.locks)
+        if not free:
+            self.notify("every parameter of the voice is locked on this step", severity="warning")
+            return
+
+        def picked(key: str | None) -> None:
+            if key is None:
+                return
+            value = voice_value(self.session.pattern, track.voice, key)
+            if self._call(self.session.set_step_lock, track.name, index, key, value) is not None:
+                self.detail.select_lock(key)
+
+        self.push_screen(ChoiceScreen(f"Lock on step {index + 1} of “{track.name}”", free), picked)
+
+    def action_detail_clear(self) -> None:
+        """Remove the selected lock, or give the selected field its default back."""
+        if (here := self._detail_step()) is None:
+            return
+        track, index, _ = here
+        row = self.detail.current()
+        if row.lock is not None:
+            self._call(self.session.set_step_lock, track.name, index, row.lock, None)
+        else:
+            default = None if row.field not in OPTION_SPECS else int(OPTION_SPECS[row.field].default)
+            self._call(self.session.set_step_options, track.name, index, {row.field: default})
+
+    def _detail_step(self) -> tuple[Track, int, Step] | None:
+        here = self.detail.here()
+        if here is None:
+            self.notify("no tracks yet", severity="warning")
+        return here
 
     # -- tracks ---------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.geometry import Size
 
-from chronus_tui.model import STEPS_PER_BAR, Step, Track, note_name
+from chronus_tui.model import MICRO_DIVISIONS, PROB_SPEC, RATCHET_SPEC, STEPS_PER_BAR, Step, Track, note_name
 from chronus_tui.session import ChangeKind, Session
 from chronus_tui.ui.actions import ACTIONS, GRID, bindings, key_display
 from chronus_tui.ui.clipboard import Clipboard
-from chronus_tui.ui.literal import drawn
+from chronus_tui.ui.literal import drawn, literal
 from chronus_tui.ui.preferences import Preferences
 from chronus_tui.ui.widgets.panel import SessionPanel
 
@@ -26,6 +26,10 @@ TAIL_WIDTH = 4  # space and the track length
 NARROW_CELL, WIDE_CELL = 3, 6
 NOTE_WIDTH = 3  # a wide cell's note field; a detune mark or C#-1 may take one more
 DETUNED_UP, DETUNED_DOWN = "⁺", "⁻"  # a note tuned off its semitone (Step.cents)
+# A step with a probability, condition, micro-timing, ratchets or locks (Step.expressive):
+# this mark right after its cell's text, readable without colour.
+EXPRESSIVE_MARK, EXPRESSIVE_STYLE = "*", "bold magenta"
+MAX_CONDITION = 8  # characters of a condition shown (a file's may be anything)
 
 
 def step_mark(step: Step) -> str:
@@ -48,6 +52,28 @@ def cell_note(step: Step, flats: bool) -> str:
     if step.cents and len(name) <= NOTE_WIDTH:
         name += DETUNED_UP if step.cents > 0 else DETUNED_DOWN
     return name
+
+
+def micro_text(micro: int) -> str:
+    """Micro-timing as a musician counts it: +3/24, −3/24, 0."""
+    return "0" if micro == 0 else f"{micro:+d}/{MICRO_DIVISIONS}".replace("-", "−")
+
+
+def expressive_summary(step: Step) -> list[str]:
+    """What the step has beyond on, accent, note and slide, in a few words each (the grid's
+    step line): 50 %, 1:4, micro +3/24, ×3, 2 locks."""
+    parts = []
+    if step.prob != PROB_SPEC.default:
+        parts.append(f"{step.prob} %")
+    if step.cond is not None:
+        parts.append(literal(str(step.cond), MAX_CONDITION))
+    if step.micro:
+        parts.append(f"micro {micro_text(step.micro)}")
+    if step.ratchet != RATCHET_SPEC.default:
+        parts.append(f"×{step.ratchet}")
+    if step.locks:
+        parts.append(f"{len(step.locks)} lock{'s' if len(step.locks) > 1 else ''}")
+    return parts
 
 
 def step_style(step: Step) -> str:
@@ -216,7 +242,13 @@ class StepGrid(SessionPanel, can_focus=True):
                 style += " underline on dark_blue"
             if selected and i == self.step_index:
                 style += " reverse"
-            text.append(f"{body:<{cell}}", style=style)
+            if step.expressive:  # right after what the cell shows (a full cell: over its last column)
+                body = body.rstrip()[:cell - 1]
+                text.append(body, style=style)
+                text.append(EXPRESSIVE_MARK, style=f"{style} {EXPRESSIVE_STYLE}")
+                text.append(" " * (cell - len(body) - 1), style=style)
+            else:
+                text.append(f"{body:<{cell}}", style=style)
         text.append(f" {track.length:>3}", style="dim")
 
     def _render_info(self, text: Text, track: Track, index: int) -> None:
@@ -228,6 +260,7 @@ class StepGrid(SessionPanel, can_focus=True):
         parts.append(step_note(step, self.preferences.flats))
         if step.slide:
             parts.append("slide")
+        parts += expressive_summary(step)
         parts.append(f"level {track.level:.2f}")
         if (marked := self.marked()) is not None:
             parts.append(f"marked {marked[0] + 1}–{marked[1] + 1}")

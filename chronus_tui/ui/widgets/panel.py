@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual.widget import Widget
 
@@ -21,3 +21,25 @@ class SessionPanel(Widget):
 
     def redraws_on(self, change: Change) -> bool:
         return change.kind in self.REDRAW_ON
+
+
+Row = TypeVar("Row")
+
+
+class RowsPanel(SessionPanel, Generic[Row]):
+    """A panel of rows with a cursor: `selected`, kept on the rows as they come and go."""
+
+    selected: int
+
+    def rows(self) -> list[Row]:
+        raise NotImplementedError
+
+    def current(self) -> Row:
+        rows = self.rows()
+        self.selected = min(max(self.selected, 0), len(rows) - 1)
+        return rows[self.selected]
+
+    def move(self, delta: int) -> None:
+        self.selected += delta
+        self.current()
+        self.refresh()

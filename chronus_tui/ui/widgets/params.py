@@ -26,7 +26,7 @@ from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import PARAMS, bindings
 from chronus_tui.ui.literal import drawn
 from chronus_tui.ui.preferences import Preferences
-from chronus_tui.ui.widgets.panel import SessionPanel
+from chronus_tui.ui.widgets.panel import RowsPanel
 
 EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
 TRACK = "track"  # the selected track's own fields, shown above its voice
@@ -63,7 +63,7 @@ def format_value(spec: ParamSpec, value: float, flats: bool = False) -> str:
     return f"{text} {spec.unit}".strip()
 
 
-class ParamPanel(SessionPanel, can_focus=True):
+class ParamPanel(RowsPanel[ParamRow], can_focus=True):
     BINDINGS = bindings(PARAMS)
     REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.PARAM})
 
@@ -96,16 +96,6 @@ class ParamPanel(SessionPanel, can_focus=True):
         if track is not self.track:
             self.track = track
             self.refresh()
-
-    def current(self) -> ParamRow:
-        rows = self.rows()
-        self.selected = min(max(self.selected, 0), len(rows) - 1)
-        return rows[self.selected]
-
-    def move(self, delta: int) -> None:
-        self.selected += delta
-        self.current()
-        self.refresh()
 
     def value(self, row: ParamRow) -> float:
         if row.module == TRACK:

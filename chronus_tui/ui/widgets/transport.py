@@ -46,7 +46,7 @@ class TransportBar(SessionPanel):
     REDRAW_ON = frozenset({ChangeKind.POSITION, ChangeKind.TEMPO, ChangeKind.SWING, ChangeKind.NAME,
                            ChangeKind.TRANSPORT, ChangeKind.ENGINE, ChangeKind.QUEUED,
                            ChangeKind.PATTERN, ChangeKind.RENAMED, ChangeKind.HISTORY,
-                           ChangeKind.QUANTIZE, ChangeKind.CHAIN, ChangeKind.SONG})
+                           ChangeKind.QUANTIZE, ChangeKind.CHAIN, ChangeKind.SONG, ChangeKind.FILL})
     flash_seconds = 3.0  # how long an undo or redo shows
 
     def __init__(self, session: Session, *, audio: str, osc_address: str | None,
@@ -114,6 +114,8 @@ class TransportBar(SessionPanel):
             short_play = Text.assemble(short_play, rec) if short_play is not None else None
         fixed = [Field(play, short=short_play, rank=4), Field(tempo, short=bpm, rank=4),
                  Field(swing, short=Text.assemble(("sw ", "dim"), swing_value), rank=4), Field(position)]
+        if self.session.fill:  # FILL trigs play while it shows
+            fixed.insert(1, Field(Text(" FILL ", style="bold black on magenta")))
         if self.flashed is not None:
             return [*fixed, Field(self.flashed, cuttable=True)]
         parts = [*fixed, Field(slot, cuttable=True)]
