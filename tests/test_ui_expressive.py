@@ -59,7 +59,7 @@ def grid_row(app: ChronusApp, name: str) -> str:
 
 
 async def test_i_opens_the_detail_of_the_cursors_step_and_closes_it(patterns_dir: Path) -> None:
-    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    app, session = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=SIZE) as pilot:
         await open_detail(pilot, *BASS_STEP_4)
         assert app.detail.display and app.detail.has_focus and not app.params.display
@@ -74,6 +74,9 @@ async def test_i_opens_the_detail_of_the_cursors_step_and_closes_it(patterns_dir
         await pilot.pause()
         assert "─ Step 5/16 · bass (voice2) ─" in screen_text(app)
         assert detail_lines(app)[0] == "rest · voice freq"
+        session.set_step_options("bass", 4, {"prob": 25, "cond": "PRE"}, source="osc")  # from elsewhere
+        await pilot.pause()
+        assert detail_lines(app)[1:3] == ["probability            25 %", "condition              PRE"]
         await pilot.press("i", "i")                 # focus it, then close it: the Sound panel again
         await pilot.pause()
         assert not app.detail.display and app.params.display and app.grid.has_focus
