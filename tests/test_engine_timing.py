@@ -268,10 +268,10 @@ def test_clock_math_onsets_follow_design_formula():
 @pytest.mark.parametrize("buffer", [64, 1024])
 def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monkeypatch, buffer):
     """A lane's hit trigger compares a sample counter that wraps (after ~3 min at 48 kHz)
-    with the hits scheduled: here it wraps every 2160 chunks (69120 samples, more than the
-    hits written ahead; in mid-block for 1024-sample blocks), through swing and a bar
-    switch (B's steps count from its bar line)."""
-    monkeypatch.setattr(sequencer, "CLOCK_PERIOD", 2160 * sequencer.HIT_CHUNK)
+    with the hits scheduled: here it wraps every 69120 samples (more than the hits written
+    ahead; in mid-block for 1024-sample blocks), through swing and a bar switch (B's steps
+    count from its bar line)."""
+    monkeypatch.setattr(sequencer, "CLOCK_PERIOD", 69120)
     bpm, swing = 174, 0.5
     a = click_pattern([("a", "voice1", "x" * 16)], bpm=bpm, swing=swing, name="A", voices=SIDES)
     b = click_pattern([("b", "voice3", "x.x.")], bpm=bpm, swing=swing, name="B", voices=SIDES)
@@ -284,9 +284,9 @@ def test_steps_stay_on_their_samples_as_the_trigger_counter_wraps(tmp_path, monk
 
 
 def test_steps_stay_on_their_samples_past_the_counters_real_period(tmp_path):
-    """3 minutes: the graph's float32 sample counter runs up to 2**23 - 1 and wraps."""
+    """The graph's float32 sample counter runs up to its period and wraps, several times."""
     bpm, swing = 174, 0.3
-    bars = 130
+    bars = 60
     audio, _ = render_array(tmp_path, click_pattern([("a", "voice1", "x.x.")], bpm=bpm, swing=swing),
                             bars=bars, buffer=1024)
     assert len(audio) > sequencer.CLOCK_PERIOD

@@ -109,6 +109,7 @@ log = logging.getLogger("chronus.engine")
 # is heard from t + 1. Events name the sample where the sound starts.
 ENVELOPE_LATENCY = 1
 ACID_LOCK = "acid1/"  # a lock of acid1's parameters (the acid voice's tracks)
+NO_LOCKS: dict[str, float] = {}  # (never changed)
 
 
 @dataclass
@@ -212,6 +213,8 @@ class EngineGraph:
                                   self.params.values.__getitem__)
         self.lane_tracks: list[Track | None] = [None] * lanes  # the track each lane plays
         self._locks: list[dict[str, float]] = [{} for _ in range(lanes)]  # block-rate locks in effect
+        self._lock_source: list[dict[str, float]] = [NO_LOCKS] * lanes  # the step locks they came from
+        self._locking: set[int] = set()  # lanes whose track locks more than amp, or still locked
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
         self._silent: list[bool] = [False] * lanes  # each lane's steps compiled silent (level 0)
@@ -534,7 +537,7 @@ class EngineGraph:
             values = self.params.values[track.voice]
             if track.voice != lane.voice:
                 # a lane taking another voice takes its gains at once, as it takes its sound
-                self._locks[lane_index] = {}
+                self._locks[lane_index], self._lock_source[lane_index] = {}, NO_LOCKS
                 lane.assign(track.voice, values, ties, track_pitch(track, values["freq"]))
                 lane.set_gains(level, values, now, glide=False)
                 reassigned.add(lane_index)
@@ -542,6 +545,9 @@ class EngineGraph:
                 lane.set_pitch(ties, lane.median_pitch, values)
         self.tracks, self.lane_of = tracks, lanes
         self.planner.install(tracks, lanes, {i for i in lanes if self._silent[i]})
+        self._locking = {i for i in range(len(self.lanes)) if self._locks[i]} | {
+            lane for track, lane in zip(tracks, lanes, strict=True)
+            if any(step.locks.keys() - {"amp"} for step in track.steps)}
         for lane_index, level in enumerate(levels):
             lane = self.lanes[lane_index]
             if lane_index in self._releasing:
@@ -613,15 +619,16 @@ class EngineGraph:
         the block's end, until one step after its step's first hit (an amp lock is in the
         hit's level, to the sample)."""
         end = start + self.buffer
-        for index in set(self.lane_of):
+        for index in self._locking:
             hits = self.lanes[index].hits
             hit = hits.sounding
             for pending in hits.pending:
                 if pending.sample >= end:
                     break
                 hit = pending
-            locks = hit.locks if hit is not None and hit.lock_until > start else {}
-            if locks.keys() - {"amp"} or self._locks[index]:
+            locks = hit.locks if hit is not None and hit.lock_until > start else NO_LOCKS
+            if locks is not self._lock_source[index]:  # (hits of one step share their locks)
+                self._lock_source[index] = locks
                 self._set_locks(index, {k: v for k, v in locks.items() if k != "amp"}, start)
 
     def _set_locks(self, index: int, locks: dict[str, float], now: int) -> None:

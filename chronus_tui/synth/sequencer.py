@@ -31,13 +31,12 @@ from chronus_tui.trigs import TrigState, decide, hit_offsets
 
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide's hit, in seconds: held until the next hit
-# the graph's sample counter wraps after this many: a float32 counts them exactly, and the
-# steps scheduled ahead span less (16 steps at 20 bpm and 192 kHz: 2.3 M)
-CLOCK_PERIOD = 1 << 23
+# the graph's sample counter wraps after this many (22 s at 48 kHz): a float32 counts them
+# exactly, each lane's hit table has an entry for each, and the hits written ahead span
+# far less (a block and under three steps: 0.43 M samples at 20 bpm and 192 kHz)
+CLOCK_PERIOD = 1 << 20
 SCHEDULE_AHEAD = 16  # steps noted ahead (ClockGraph), and decisions kept behind (HitPlanner)
-NO_ONSET = -1.0  # a chunk without a hit (the counter never reads it)
-HIT_CHUNK = 32  # samples: a lane's hit table holds at most one hit in each
-MIN_HIT_GAP = HIT_CHUNK  # a hit closer than this after its lane's previous one is dropped
+MIN_HIT_GAP = 32  # samples: a hit closer than this after its lane's previous one is dropped
 GATE_GAP = 2  # samples: a gate closes at least this long before its lane's next hit (a retrigger)
 RING = 128  # entries of hit values per lane: more than the hits written ahead and the one sounding
 HIT_FIELDS = ("level", "freq", "tie", "gate", "bright", "accent")
@@ -90,20 +89,18 @@ def track_levels(tracks: list[Track]) -> list[float]:
 class LaneHits:
     """A lane's trigger and ring of hit values in the graph, and what Python wrote there.
 
-    The trigger compares the clock's sample count with the sample written for its
-    HIT_CHUNK-sample chunk of the period; a Counter of its triggers (from 1; 0 before
-    the first) indexes the ring's DataTables, entry 0 being what a lane without hits
-    reads (a hand-held voice's freq).
+    The trigger reads the lane's hit table at the clock's sample count: 1 where a hit
+    is written, else 0. A Counter of its triggers (from 1; 0 before the first) indexes
+    the ring's DataTables, entry 0 being what a lane without hits reads (a hand-held
+    voice's freq).
     """
 
     def __init__(self, pyo, clock: ClockGraph) -> None:
         self._clock = clock
-        self.onsets = pyo.DataTable(CLOCK_PERIOD // HIT_CHUNK)
-        self.onsets.add(NO_ONSET)
-        scheduled = pyo.TableIndex(self.onsets, clock.hit_chunk)  # the count of the chunk's hit
-        self.trig = pyo.Compare(clock.samples, scheduled, "==")
+        self.onsets = pyo.DataTable(CLOCK_PERIOD)  # 1 on the count of each hit written (zeros)
+        self.trig = pyo.TableIndex(self.onsets, clock.samples)
         self.counter = pyo.Counter(self.trig, min=1, max=RING + 1)
-        self.objects = [scheduled, self.trig, self.counter]  # run while the lane plays
+        self.objects = [self.trig, self.counter]  # run while the lane plays
         self.tables = {name: pyo.DataTable(RING + 1) for name in HIT_FIELDS}
         self._put_onset = self.onsets._base_objs[0].put  # without pyo's argument checks
         self._puts = {name: table._base_objs[0].put for name, table in self.tables.items()}
@@ -123,7 +120,7 @@ class LaneHits:
             hit = self.sounding = self.pending.popleft()
             self.current = hit.index
             self.sounded_through = max(self.sounded_through, hit.step)
-            self._put_onset(NO_ONSET, self._clock.count_of(hit.sample) // HIT_CHUNK)
+            self._put_onset(0.0, self._clock.count_of(hit.sample))
 
     def previous(self) -> Hit | None:
         """The latest hit written or fired."""
@@ -135,15 +132,14 @@ class LaneHits:
         hit.index = (previous.index if previous is not None else self.current) % RING + 1
         for put, value in zip(self._puts.values(), values, strict=True):
             put(value, hit.index)
-        count = self._clock.count_of(hit.sample)
-        self._put_onset(float(count), count // HIT_CHUNK)
+        self._put_onset(1.0, self._clock.count_of(hit.sample))
         self.pending.append(hit)
 
     def unwrite(self) -> list[Hit]:
         """Take back every hit written that has not fired; returns them, in order."""
         self.fire(self._clock.processed())  # (a command comes before the block's advance)
         for hit in self.pending:
-            self._put_onset(NO_ONSET, self._clock.count_of(hit.sample) // HIT_CHUNK)
+            self._put_onset(0.0, self._clock.count_of(hit.sample))
         taken, self.pending = list(self.pending), deque()
         return taken
 
@@ -182,7 +178,8 @@ class HitPlanner:
         self.seed = 0
         self.fill = False
         self.n0 = 0  # the step the pattern started on: the decisions count from it
-        self.limit: int | None = None  # no step from this one on (a queued pattern starts there)
+        self._limit: int | None = None
+        self._due: float | None = None  # the end of the blocks whose hits are all written (None: plan)
         self.floor = 0  # no hit before this sample
         self._next = 0  # the next step to plan
         self._states: dict[int, TrigState] = {}  # the decisions' state before each step planned
@@ -202,7 +199,7 @@ class HitPlanner:
         for lane in self.lanes:
             lane.planned = [hit for hit in self._taken_back(lane) if hit.sample < floor and hit.step < n0]
             lane.sounded_through = -1
-        self.floor, self._next = floor, n0
+        self.floor, self._next, self._due = floor, n0, None
 
     def replan(self, step: int, floor: int) -> None:
         """Plan again from `step` on (the hits of earlier steps stay), no hit before `floor`."""
@@ -210,7 +207,7 @@ class HitPlanner:
             step = max(self.n0, min(step, self._next))
         for lane in self.lanes:
             lane.planned = [hit for hit in self._taken_back(lane) if hit.step < step]
-        self.floor, self._next = max(self.floor, floor), step
+        self.floor, self._next, self._due = max(self.floor, floor), step, None
 
     def stop(self) -> None:
         """The transport stopped: nothing more plays, and each lane's sounding hit lets go."""
@@ -229,13 +226,23 @@ class HitPlanner:
     def _taken_back(self, lane: LaneHits) -> list[Hit]:
         return [*lane.unwrite(), *lane.planned]
 
+    @property
+    def limit(self) -> int | None:
+        """No step from this one on is planned (a queued pattern starts there)."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, step: int | None) -> None:
+        self._limit, self._due = step, None
+
     def advance(self, start: int, end: int) -> None:
         """At the block boundary before sample `start`: note the hits fired, plan steps
         until every hit before `end` is known, and write those that are due."""
         for lane in self.lanes:
-            lane.fire(start)
-        if not self.clock.playing:
-            return
+            if lane.pending and lane.pending[0].sample < start:
+                lane.fire(start)
+        if not self.clock.playing or (self._due is not None and end < self._due):
+            return  # (most blocks: the hits of this one are written, and no step is due)
         step = step_samples(self.bpm, self.sr)
         early = math.ceil(EARLIEST * step)  # no hit of a step still to plan comes before its onset - this
         room = math.ceil(step) + GATE_GAP  # a hit this far before that knows its gate's end
@@ -245,9 +252,10 @@ class HitPlanner:
             self._next += 1
         if self.limit is not None and self._next >= self.limit:  # the next pattern's hits follow
             bound, after = None, self.clock.onset(self.limit)
+            self._due = math.inf
         else:
             after = self.clock.onset(self._next) - early
-            bound = after - room
+            bound = self._due = after - room
         for index in set(self.lane_of):
             self._write(self.lanes[index], bound, after)
         for n in [n for n in self._states if n < self._next - SCHEDULE_AHEAD]:
@@ -333,7 +341,6 @@ class ClockGraph:
         self._elapsed = server.getCurrentTimeInSamples
         self._origin = int(self._elapsed())  # the sample the counter reads 0 on
         self.samples = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)
-        self.hit_chunk = pyo.Sig(self.samples, mul=1.0 / HIT_CHUNK)  # TableIndex takes its integer part
         self._scheduled: deque[tuple[int, int]] = deque()  # (step, sample) ahead, not yet started
         self.started: tuple[int, int] | None = None  # (step, sample) of the latest step started
 
