@@ -4,7 +4,7 @@ For the synth process (synth/process.py) and the offline renderer (synth/offline
 
 - Import pyo through `chronus_tui.synth.pyolib` (the single-precision build) BEFORE
   anything imports `pyo64`, boot the Server from it, and build the graph before the
-  server starts (its step trigger counts samples from the first block).
+  server starts (its sample counter counts from the first block).
 - `EngineGraph(server)` builds every object once (16 lanes, shared sources, master)
   and starts the master output (`.out()`); nothing is created afterwards. A render,
   which knows every pattern it will play, builds only the lanes they need (`lanes=`).
@@ -37,8 +37,8 @@ For the synth process (synth/process.py) and the offline renderer (synth/offline
   sample where a step's sound starts: one after its trigger (ENVELOPE_LATENCY), so a
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
-  can: about 34 streams always (step trigger, LFOs, reverb, delay, dist1, limiter)
-  and 13–16 per sounding track, 33 through the acid insert (a noise voice runs no
+  can: about 31 streams always (sample counter, LFOs, reverb, delay, dist1, limiter)
+  and 15–18 per sounding track (its hit trigger and counter among them), 35 through the acid insert (a noise voice runs no
   pitch objects, the glide runs only for tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
   (pyolib.direct_inputs). Parameters cost nothing while they hold still
@@ -47,13 +47,13 @@ For the synth process (synth/process.py) and the offline renderer (synth/offline
   Stopping reverb/delay or an LFO while unheard would change the sound when they
   return (frozen tail, LFO phase), so they run.
 
-How time works (timing.py and sequencer.py have the details): the step triggers,
+How time works (timing.py and sequencer.py have the details): the hit triggers,
 table reads, gates, envelopes, glides and accents all run in the graph, sample by
 sample. Python keeps the clock's line (timing.ClockMath, double precision), moves it
-and writes tables at block boundaries, and schedules the samples of the next steps
-(a bar ahead) in the graph, whose step trigger fires on them.
-Rows written while playing take effect on the next step's own sample: until then a
-lane plays on from its hold slot (StepTables).
+at block boundaries, and plans each lane's hits a few steps ahead (HitPlanner: which
+steps play, where micro-timing and ratchets put them), writing them into the graph,
+whose hit triggers fire on them. An edit plans again from the next step; the note
+sounding plays on from its ring entry until then.
 """
 
 from __future__ import annotations

@@ -190,8 +190,8 @@ def _record(pattern: Pattern, schedule: dict[int, list[Command]], raw: Path, *, 
 
 def _without_tracks(graph: EngineGraph, pattern: Pattern) -> Pattern:
     """The graph's pattern as it plays, without its tracks: installed, it stops the
-    sequencer at the next step trigger, every lane's note ringing out (a slide's held
-    one released there, as a rest after it would), and sets nothing else."""
+    sequencer: every lane's note rings out from there (a slide's held one released, as
+    when its track loses its hits), and it sets nothing else."""
     modules = {module: dict(values) for module, values in graph.params.values.items()}
     return replace(pattern, bpm=graph.bpm, swing=graph.swing, tracks=[], modules=modules)
 

@@ -9,8 +9,8 @@ Why single precision: every stream is a pass over a block of C floats, half the
 memory of doubles, so a busy graph renders faster. Nothing in the graph
 needs more: the sequencer's clock, which would (its sample count and step position
 lose whole samples in float32 within minutes), is worked out in Python in double
-precision, and the graph only counts samples and fires the step trigger on the ones
-it schedules (sequencer.ClockGraph). Table and envelope positions that pyo accumulates
+precision, and the graph only counts samples and fires each lane's hits on the ones
+written for it (sequencer.LaneHits). Table and envelope positions that pyo accumulates
 sample by sample are doubles in either build.
 """
 

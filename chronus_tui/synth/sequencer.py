@@ -1,9 +1,8 @@
 """The sample-exact sequencer: the pyo graph of the clock, and each lane's hits.
 
 The clock's line (chronus_tui/timing.py, ClockMath, double precision) says on which
-sample each step starts; Python moves it only at block boundaries. From the line this
-module schedules the samples of the next steps in the graph (ClockGraph), a bar ahead:
-the graph counts samples and fires the step trigger on exactly those, on its own.
+sample each step starts; Python moves it only at block boundaries. The graph counts
+samples (ClockGraph), and each lane's hits are written as counts of that counter.
 
 Each lane plays hits the same way (LaneHits): HitPlanner decides, a few steps ahead and
 at block boundaries, which steps play (chronus_tui/trigs.py: probability, conditions,
