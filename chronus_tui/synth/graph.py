@@ -38,8 +38,9 @@ For the synth process (synth/process.py) and the offline renderer (synth/offline
   recording of the output shows the new pattern's first hit on exactly that sample.
 - Cost: every pyo object is a pass over each block, so the graph runs as few as it
   can: about 31 streams always (sample counter, LFOs, reverb, delay, dist1, limiter)
-  and 15–18 per sounding track (its hit trigger and counter among them), 35 through the acid insert (a noise voice runs no
-  pitch objects, the glide runs only for tracks with slides, a send only above 0),
+  and 15–18 per sounding track (its hit trigger and counter among them), 35 through
+  the acid insert (a noise voice runs no pitch objects, the glide runs only for
+  tracks with slides, a send only above 0),
   and inputs that never change are read without pyo's InputFader
   (pyolib.direct_inputs). Parameters cost nothing while they hold still
   (controls.py). benchmarks/bench_engine_render.py measures how fast a busy graph
