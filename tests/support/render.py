@@ -112,9 +112,17 @@ def render_array(tmp_path: Path, pattern: dict[str, Any], *, bars: int, buffer: 
                  schedule: dict[int, list[Command]] | None = None, sr: int = SR,
                  name: str = "out.wav") -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The render's audio, and its events as listeners see them (Event.as_dict())."""
+    return render_pattern(tmp_path, pattern_of(pattern), bars=bars, buffer=buffer, schedule=schedule, sr=sr,
+                          name=name)
+
+
+def render_pattern(tmp_path: Path, pattern: Pattern, *, bars: int, buffer: int = 256,
+                   schedule: dict[int, list[Command]] | None = None, sr: int = SR,
+                   name: str = "out.wav") -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """render_array of a Pattern the caller built and checked (support.expressive.set_step)."""
     from chronus_tui.synth.offline import render
 
-    result = render(pattern_of(pattern), tmp_path / name, bars=bars, sr=sr, buffer=buffer, schedule=schedule,
+    result = render(pattern, tmp_path / name, bars=bars, sr=sr, buffer=buffer, schedule=schedule,
                     float32=True)
     audio = read_wav(result.path)
     assert len(audio) == result.frames
