@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from support.fakes import FakeEngine
-from support.ui import fixed_pattern, make_app, screen_text, spy_notifications
+from support.ui import fixed_pattern, make_app, screen_text, spy_notifications, type_value
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
@@ -27,6 +28,7 @@ from chronus_tui.model import (
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.screens.choice import ChoiceScreen
+from chronus_tui.ui.screens.prompt import PromptScreen
 from chronus_tui.ui.widgets.grid import EXPRESSIVE_MARK
 from chronus_tui.ui.widgets.stepdetail import CONDITIONS, MAX_VALUE, cycle_condition, lock_value_text
 
@@ -190,6 +192,46 @@ async def test_a_lock_added_starts_at_the_voices_value_steps_and_goes(patterns_d
         assert any("locks: none (n locks a parameter on this step)" in line for line in detail_lines(app))
 
 
+async def test_equals_types_the_selected_field_and_bad_text_changes_nothing(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    seen = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, *BASS_STEP_4)
+        await type_value(pilot, "37")
+        await pilot.press("down")
+        await type_value(pilot, "!fill")
+        await pilot.press("down")
+        await type_value(pilot, "-12")
+        await pilot.press("down")
+        await type_value(pilot, "5")
+        step = bass_step(app)
+        assert (step.prob, step.cond, step.micro, step.ratchet) == (37, "!FILL", -12, 5)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("down", "enter")          # filter/freq
+        await pilot.pause()
+        await type_value(pilot, "Eb4")
+        assert bass_step(app).locks == {"filter/freq": pytest.approx(311.13, abs=0.01)}
+        before = bass_step(app)
+        for bad in ("9000", "banana", "[b]x", "nan"):  # the lock: out of range, no number
+            await type_value(pilot, bad)
+            assert seen[-1][1] == "error" and seen[-1][0].startswith("filter/freq: "), seen[-1]
+        await pilot.press("up", "up", "up", "up")    # probability
+        for bad in ("101", "50.5", "-1", "1e999"):
+            await type_value(pilot, bad)
+            assert seen[-1][1] == "error", bad
+        await pilot.press("down")                    # condition
+        for bad in ("9:8", "2:1", "sometimes", "[/x]" * 20):
+            await type_value(pilot, bad)
+            assert seen[-1][1] == "error", bad
+        assert bass_step(app) == before and app.is_running
+        await pilot.press("equals_sign", "enter")   # an empty condition: always
+        await pilot.pause()
+        assert bass_step(app).cond is None
+        await pilot.press("u")
+        assert bass_step(app).cond == "!FILL"
+
+
 async def test_the_grid_marks_an_expressive_step(patterns_dir: Path) -> None:
     app, session = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=SIZE) as pilot:
@@ -290,6 +332,10 @@ async def test_a_lock_the_voice_cannot_take_is_shown_and_refused_without_a_crash
         await pilot.pause()
         assert kick.steps[0].locks == before and app.is_running
         assert seen and seen[-1][1] == "error" and "not a lockable parameter of voice1" in seen[-1][0]
+        seen.clear()
+        await pilot.press("equals_sign")             # nothing to type for it either: said, no prompt
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen) and "not a lockable parameter" in seen[-1][0]
 
 
 # -- the screen ---------------------------------------------------------------------------------

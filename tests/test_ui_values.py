@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.fakes import FakeEngine
-from support.ui import make_app, palette, spy_notifications
+from support.ui import make_app, palette, spy_notifications, type_value
 from textual.pilot import Pilot
 
 from chronus_tui.model import LOG, PITCH, param_spec, step_value
@@ -136,13 +136,6 @@ async def test_the_palette_shows_notes_with_flats_or_sharps(patterns_dir: Path) 
 
 
 # -- `=`: typed entry ------------------------------------------------------------------------
-
-
-async def type_value(pilot: Pilot, text: str) -> None:
-    await pilot.press("equals_sign")
-    assert isinstance(pilot.app.screen, PromptScreen)
-    await pilot.press(*text, "enter")
-    await pilot.pause()
 
 
 async def test_typing_a_parameter_takes_a_number_a_unit_or_a_note_name(patterns_dir: Path) -> None:

@@ -179,7 +179,8 @@ ACTIONS: tuple[UiAction, ...] = (
              "Sound panel", PARAMS),
     UiAction("nudge(-1, True)", ("shift+left",), "Parameter down (coarse)", "Sound panel", PARAMS),
     UiAction("type_value", ("equals_sign",),
-             "Type a value: the parameter, step note or BPM; or bpm/swing/length/note N", "Values"),
+             "Type a value: the parameter, step note, step field or BPM; or bpm/swing/length/note N",
+             "Values"),
     UiAction("toggle_flats", (), "Show notes with flats / sharps", "Values"),
     # Chains: slots marked in the browser, in order, play one after another
     UiAction("chain_add", ("l",), "Add the slot to the chain (again: once more)", "Chains", SLOTS),

@@ -50,6 +50,7 @@ from chronus_tui.ui.clipboard import Clipboard
 from chronus_tui.ui.commands import ActionsProvider
 from chronus_tui.ui.entry import (
     BPM,
+    FIELD,
     LENGTH,
     NOTE,
     PARAM,
@@ -57,6 +58,7 @@ from chronus_tui.ui.entry import (
     TARGET_SPECS,
     Entry,
     expected,
+    parse_condition,
     parse_value,
     split_entry,
 )
@@ -72,7 +74,16 @@ from chronus_tui.ui.widgets.panel import SessionPanel
 from chronus_tui.ui.widgets.params import TRACK, ParamPanel, ParamRow, format_value
 from chronus_tui.ui.widgets.slots import ChainView, SlotBrowser
 from chronus_tui.ui.widgets.song import SongPanel
-from chronus_tui.ui.widgets.stepdetail import OPTION_SPECS, StepDetail, stepped_option, voice_value
+from chronus_tui.ui.widgets.stepdetail import (
+    COND,
+    LABELS,
+    OPTION_SPECS,
+    DetailRow,
+    StepDetail,
+    field_text,
+    stepped_option,
+    voice_value,
+)
 from chronus_tui.ui.widgets.transport import TransportBar
 
 log = logging.getLogger(__name__)
@@ -942,10 +953,21 @@ class ChronusApp(App[int]):
     # -- typed values -----------------------------------------------------------------
 
     def action_type_value(self) -> None:
-        """`=`: type the selected parameter (Sound panel), the step's note (Pattern panel) or
-        the tempo; a leading word picks another target. Bad text changes nothing."""
+        """`=`: type the selected parameter (Sound panel), the step's note (Pattern panel), the
+        step detail's field or the tempo; a leading word picks another target. Bad text changes
+        nothing."""
         row = self.params.current()
-        if self.params.has_focus:
+        empty = False  # whether an empty answer means something (no condition)
+        if self.detail.has_focus and (step := self.detail.here()) is not None:
+            field = self.detail.current()
+            try:
+                default, question = FIELD, self._field_question(step[0], field)
+            except PatternError as exc:  # a lock its voice cannot take: nothing to type
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            shown = field_text(step[0], step[2], field, self.preferences.flats)
+            empty = field.field == COND
+        elif self.params.has_focus:
             default, question = PARAM, f"{row.module} {row.spec.name}: {expected(row.spec)}"
             shown = format_value(row.spec, self.params.value(row), self.preferences.flats)
         elif self.grid.has_focus and (here := self.grid.current()) is not None:
@@ -956,7 +978,7 @@ class ChronusApp(App[int]):
             shown = f"{self.session.pattern.bpm:g}"
 
         def answered(text: str | None) -> None:
-            if text and text.strip():
+            if text is not None and (text.strip() or empty):
                 self._enter(split_entry(text, default), row)
 
         self.push_screen(PromptScreen(f"{question} (or bpm/swing/length/note N)", placeholder=shown),
@@ -973,6 +995,8 @@ class ChronusApp(App[int]):
             elif entry.target == NOTE:
                 note = parse_note(entry.text)
                 self._edit_step(lambda _: {"note": note})
+            elif entry.target == FIELD:
+                self._enter_field(entry.text)
             elif entry.target == LENGTH:
                 length = parse_value(LENGTH_SPEC, entry.text)
                 self._edit_track(self.session.set_length, lambda _: int(length))
@@ -981,6 +1005,28 @@ class ChronusApp(App[int]):
                 self._call(setter, parse_value(TARGET_SPECS[entry.target], entry.text))
         except PatternError as exc:
             self.notify(str(exc), severity="error", timeout=8, markup=False)
+
+    @staticmethod
+    def _field_question(track: Track, row: DetailRow) -> str:
+        if row.lock is not None:
+            return f"Lock {row.lock} on the step: {expected(lock_spec(track.voice, row.lock))}"
+        if row.field == COND:
+            return "Condition: A:B (1 ≤ A ≤ B ≤ 8), FILL, PRE, NEI, 1ST, each with ! to negate; empty: always"
+        return f"Step {LABELS[row.field]}: {expected(OPTION_SPECS[row.field])}"
+
+    def _enter_field(self, text: str) -> None:
+        """A typed value for the step detail's selected field: one Session call."""
+        if (here := self._detail_step()) is None:
+            return
+        track, index, _ = here
+        row = self.detail.current()
+        if row.lock is not None:
+            value = parse_value(lock_spec(track.voice, row.lock), text)
+            self._call(self.session.set_step_lock, track.name, index, row.lock, value)
+        else:
+            value = parse_condition(text) if row.field == COND else int(parse_value(OPTION_SPECS[row.field],
+                                                                                      text))
+            self._call(self.session.set_step_options, track.name, index, {row.field: value})
 
     def action_toggle_flats(self) -> None:
         """Name notes with flats or sharps everywhere on screen, and keep the choice for the

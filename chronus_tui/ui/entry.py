@@ -1,7 +1,7 @@
 """Typed entry (`=`): the text a user types for a value, read as that value or refused.
 
 A bare value is for what the focused panel has selected (a parameter, the step's note,
-else the tempo); a word in front names another target: "bpm 120", "swing 0.1",
+the step detail's field, else the tempo); a word in front names another target: "bpm 120", "swing 0.1",
 "length 32" (the track under the cursor), "note Eb2" (the step under the cursor).
 Nothing here changes the pattern: the app hands the value to a Session method.
 """
@@ -23,6 +23,7 @@ from chronus_tui.model import (
 )
 
 BPM, SWING, LENGTH, NOTE, PARAM = "bpm", "swing", "length", "note", "param"
+FIELD = "field"  # the step detail's selected field
 TARGET_SPECS = {BPM: BPM_SPEC, SWING: SWING_SPEC, LENGTH: LENGTH_SPEC}
 TARGET_WORDS = (*TARGET_SPECS, NOTE)
 NOTE_LETTERS = "ABCDEFG"
@@ -30,7 +31,7 @@ NOTE_LETTERS = "ABCDEFG"
 
 @dataclass(frozen=True)
 class Entry:
-    target: str  # BPM, SWING, LENGTH, NOTE or PARAM
+    target: str  # BPM, SWING, LENGTH, NOTE, PARAM or FIELD
     text: str    # the value as typed, without the target word
 
 
@@ -66,6 +67,13 @@ def parse_value(spec: ParamSpec, text: str) -> float:
     except ValueError:
         raise PatternError(spec.name, f"{text!r} is not {expected(spec)}") from None
     return spec.check(number, spec.name)
+
+
+def parse_condition(text: str) -> str | None:
+    """A typed trig condition: empty, "always" or "none" for none; the names in any case
+    (fill, !1st); anything else as typed, for the Session to refuse by name."""
+    typed = text.strip()
+    return None if typed.lower() in ("", "always", "none") else typed.upper()
 
 
 def expected(spec: ParamSpec) -> str:

@@ -14,6 +14,7 @@ from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 from chronus_tui.ui.app import ChronusApp
 from chronus_tui.ui.screens.help import actions_table
+from chronus_tui.ui.screens.prompt import PromptScreen
 from support.fakes import FakeEngine
 
 
@@ -76,6 +77,14 @@ def spy_notifications(app: ChronusApp) -> list[tuple[str, str]]:
 async def settle(pilot: Pilot) -> None:
     """Let slot-file workers finish and their Session changes reach the screen."""
     await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def type_value(pilot: Pilot, text: str) -> None:
+    """`=`, the text, Enter: a typed value for what has the focus."""
+    await pilot.press("equals_sign")
+    assert isinstance(pilot.app.screen, PromptScreen)
+    await pilot.press(*text, "enter")
     await pilot.pause()
 
 

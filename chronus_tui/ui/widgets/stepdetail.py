@@ -115,6 +115,13 @@ def lock_value_text(voice: str, key: str, value: object, flats: bool = False) ->
     return literal(text, MAX_VALUE)
 
 
+def field_text(track: Track, step: Step, row: DetailRow, flats: bool = False) -> str:
+    """The value of a row as the panel shows it (and the `=` prompt offers it)."""
+    if row.lock is None:
+        return option_text(step, row.field)
+    return lock_value_text(track.voice, row.lock, step.locks.get(row.lock), flats)
+
+
 class StepDetail(RowsPanel[DetailRow], can_focus=True):
     """The step under the grid's cursor; `selected` is the row its keys edit."""
 
@@ -189,11 +196,8 @@ class StepDetail(RowsPanel[DetailRow], can_focus=True):
         return drawn(text)
 
     def _row_text(self, track: Track, step: Step, row: DetailRow) -> Text:
-        if row.lock is None:
-            return Text(f"{LABELS[row.field]:<{LABEL_WIDTH}}{option_text(step, row.field)}")
-        name = literal(str(row.lock), MAX_LOCK_NAME)
-        value = lock_value_text(track.voice, row.lock, step.locks.get(row.lock), self.preferences.flats)
-        return Text(f"{name:<{LABEL_WIDTH}}{value}")
+        name = LABELS[row.field] if row.lock is None else literal(str(row.lock), MAX_LOCK_NAME)
+        return Text(f"{name:<{LABEL_WIDTH}}{field_text(track, step, row, self.preferences.flats)}")
 
 
 # The keys the panel's subtitle names, and as what (the rest are in ? and the palette).
