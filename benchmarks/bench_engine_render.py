@@ -17,7 +17,12 @@
 3. Song render speed: the six factory patterns as a song (each entry 4 bars, a tempo of
    its own), rendered whole as `chronus render SONG` renders it (each next entry queued when
    the one before switches in), × real time by CPU, set-up included, fastest of --repeats.
-4. Precision: the clock's arithmetic, pos = (c - c0) × inc + base per sample (ClockMath),
+4. Expressive steps: the busy pattern (pink noise, 1024-sample blocks) as it is, and with
+   every step that is on conditional (a 99 % probability: each is rolled, nearly all play)
+   and locked (filter/freq and filter/q, applied at its hit and undone at the next), side by
+   side in each round, × real time by CPU, set-up included; the fastest of --repeats of
+   each and how much slower the expressive one is (want: at most 15 %).
+5. Precision: the clock's arithmetic, pos = (c - c0) × inc + base per sample (ClockMath),
    evaluated in float32 (the graph's samples) and float64 (Python's, where it runs)
    over 30 minutes at 174 bpm (a step is 4137.93 samples); the onset error of each
    against the exact prediction.
@@ -25,7 +30,7 @@
     .venv/bin/python benchmarks/bench_engine_render.py [--seconds 30]
 
 Prints tables and writes benchmarks/results/engine_render.json.
-Want: onset error 0 samples; render ≥ 50× real time.
+Want: onset error 0 samples; render ≥ 50× real time; expressive steps at most 15 % slower.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from report import RESULTS, arguments, machine, write_result
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads would spin next to the render
 import numpy as np
+from support.expressive import every_step_expressive
 from support.patterns import full_pattern  # the session the tests prove
 from support.render import click_pattern, expected_onset, onsets, pattern_of, read_wav
 
@@ -56,6 +62,8 @@ from chronus_tui.timing import EPS_STEPS
 SR = 48000
 RESULT = RESULTS / "engine_render.json"
 WANT_X = 50.0  # issue 3: render at least 50× real time
+WANT_EXPRESSIVE_SLOWER = 0.15  # issue 18: every step conditional and locked costs at most this much more
+EXPRESSIVE_PROB, EXPRESSIVE_LOCKS = 99, 2
 
 
 def onset_errors(folder: Path) -> list[dict[str, Any]]:
@@ -147,6 +155,29 @@ def render_speed(folder: Path, seconds: float, repeats: int) -> list[dict[str, A
     return rows
 
 
+def expressive_speed(folder: Path, seconds: float, repeats: int) -> dict[str, Any]:
+    """× real time (CPU, set-up included, 1024-sample blocks) of the busy pattern plain and
+    with every step conditional and locked, rendered in turn in each round; the fastest of
+    `repeats` of each, and the expressive one's extra CPU against the plain one's."""
+    plain = busy_pattern()
+    patterns = {"plain": plain,
+                "expressive": every_step_expressive(plain, EXPRESSIVE_PROB, EXPRESSIVE_LOCKS)}
+    bars = max(1, round(seconds * plain.bpm / 240))
+    cpus: dict[str, list[float]] = {kind: [] for kind in patterns}
+    audio = 0.0
+    for _ in range(repeats):
+        for kind, pattern in patterns.items():
+            audio, _, cpu = timed_render(pattern, folder, bars, 1024)
+            cpus[kind].append(cpu)
+    rows = {kind: {"cpu_s": round(min(times), 3), "x_realtime_cpu": round(audio / min(times), 1),
+                   "x_realtime_cpu_median": round(audio / statistics.median(times), 1)}
+            for kind, times in cpus.items()}
+    slower = min(cpus["expressive"]) / min(cpus["plain"]) - 1
+    return {"audio_s": round(audio, 2), "prob": EXPRESSIVE_PROB, "locks_per_step": EXPRESSIVE_LOCKS,
+            **rows, "expressive_slower_percent": round(100 * slower, 1),
+            "want_at_most_percent": 100 * WANT_EXPRESSIVE_SLOWER}
+
+
 def song_speed(folder: Path, repeats: int, bars: int = 4) -> dict[str, Any]:
     """× real time (CPU, set-up included) of a song of the factory patterns, `bars` bars an
     entry at a tempo of its own, rendered whole with 1024-sample blocks; the fastest of `repeats`."""
@@ -213,6 +244,7 @@ def main() -> int:
         switches = switch_errors(folder)
         speed = render_speed(folder, args.seconds, args.repeats)
         song = song_speed(folder, args.repeats)
+        expressive = expressive_speed(folder, args.seconds, args.repeats)
     drift = [clock_drift(np.float32, 174.0, args.minutes), clock_drift(np.float64, 174.0, args.minutes)]
 
     print("onset error (samples) against the timing model, 4 bars of 16ths")
@@ -239,6 +271,16 @@ def main() -> int:
     print(f"\nsong render: the {song['entries']} factory patterns, {song['bars']} bars, a tempo each, "
           f"{song['switches']} switches: {song['audio_s']} s of audio in {song['cpu_s']} s CPU, "
           f"{song['x_realtime_cpu']}× real time (median {song['x_realtime_cpu_median']}×)")
+    print(f"\nexpressive steps: the busy pattern (pink noise, 1024-sample blocks) plain and with every step "
+          f"conditional ({expressive['prob']} %) and locked ({expressive['locks_per_step']} locks), "
+          f"{expressive['audio_s']} s of audio, fastest of {args.repeats}")
+    for kind in ("plain", "expressive"):
+        row = expressive[kind]
+        print(f"{kind:>11}: {row['cpu_s']} s CPU, {row['x_realtime_cpu']}× real time "
+              f"(median {row['x_realtime_cpu_median']}×)")
+    verdict = "yes" if expressive["expressive_slower_percent"] <= expressive["want_at_most_percent"] else "no"
+    print(f"expressive {expressive['expressive_slower_percent']} % slower; want at most "
+          f"{expressive['want_at_most_percent']:g} %: {verdict}")
     print("\nclock precision at 174 bpm: max onset error (samples) after N minutes")
     for r in drift:
         marks = "  ".join(f"{k} min: {v}" for k, v in r["max_error_after_min"].items())
@@ -246,7 +288,8 @@ def main() -> int:
 
     print()
     write_result(args.output, {**machine(), "onset_error": grid, "bar_switch": switches,
-                               "render_speed": speed, "song_render_speed": song, "clock_precision": drift})
+                               "render_speed": speed, "song_render_speed": song,
+                               "expressive_render_speed": expressive, "clock_precision": drift})
     return 0
 
 

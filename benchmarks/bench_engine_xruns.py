@@ -5,7 +5,10 @@ engine process through EngineClient, as the app does, playing the biggest common
 session (8 tracks × 64 steps, every effect on). Meanwhile this process runs a busy
 pure-Python thread (the GIL pressure that caused 26 xruns in 5 s with pyo in the
 same process) and sends parameter and tempo changes through the Session
-(and, with --edit-rate, step edits, each of which sends the edited track).
+(and, with --edit-rate, step edits, each of which sends the edited track; with
+--fill-rate, fill mode toggled that often a second through Session.set_fill, the pattern's
+steps then played on FILL and !FILL conditions, so each toggle changes what plays from the
+next step: the engine plans every lane's hits again).
 
 Xruns are counted two ways, which should agree:
 - a port-less JACK client in this process (backends.JackMonitor) whose xrun
@@ -22,7 +25,7 @@ audio threads real-time scheduling, as on a live rig, and isolates what the engi
 and its commands cost.
 
     .venv/bin/python benchmarks/bench_engine_xruns.py [--duration 60] [--rate 50] [--edit-rate 0]
-                                                      [--buffer 256] [--realtime]
+                                                      [--fill-rate 0] [--buffer 256] [--realtime]
 
 Prints a table and writes benchmarks/results/engine_xruns.json. Want: 0 xruns.
 """
@@ -40,13 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from report import RESULTS, arguments, jack_missing, machine, print_rows, write_result
+from support.expressive import set_step
 from support.jack import JackServer, missing_tools
 from support.patterns import full_pattern  # the session the tests prove
 
 from chronus_tui.engine.backends import JackMonitor
 from chronus_tui.engine.client import EngineClient
 from chronus_tui.engine.protocol import EngineMessage, Event, Status
-from chronus_tui.model import MODULE_PARAMS
+from chronus_tui.model import MODULE_PARAMS, Pattern
 from chronus_tui.session import Session
 from chronus_tui.store import SlotStore
 
@@ -87,6 +91,27 @@ def edit_steps(session: Session, rate: float, stop: threading.Event, sent: list[
         stop.wait(max(0.0, next_at - time.monotonic()))
 
 
+def toggle_fill(session: Session, rate: float, stop: threading.Event, sent: list[int]) -> None:
+    """Fill mode on and off in turn, `rate` changes per second."""
+    next_at = time.monotonic()
+    while not stop.is_set():
+        session.set_fill(not session.fill, source="bench")
+        sent[0] += 1
+        next_at += 1 / rate
+        stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def fill_pattern() -> Pattern:
+    """full_pattern with every 4th step that is on played only in fill mode (FILL), and the
+    one two steps on only out of it (!FILL)."""
+    pattern = full_pattern()
+    for track in pattern.tracks:
+        for index, step in enumerate(track.steps):
+            if step.on and index % 2 == 0:
+                set_step(pattern, track.name, index, cond="FILL" if index % 4 == 0 else "!FILL")
+    return pattern
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     load_before = os.getloadavg()[0]  # other work on the machine steals the engine's time too
     statuses: list[dict[str, Any]] = []
@@ -97,7 +122,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         os.environ.update(server.env)  # for the monitor client in this process
         client = EngineClient(audio="jack", sr=args.sr, buffer=args.buffer, log_path=workdir / "engine.log",
                               env=server.env)
-        session = Session(SlotStore(workdir / "patterns"), client, pattern=full_pattern())
+        pattern = fill_pattern() if args.fill_rate > 0 else full_pattern()
+        session = Session(SlotStore(workdir / "patterns"), client, pattern=pattern)
 
         def on_event(event: Event) -> None:
             session.on_engine_event(event)
@@ -115,12 +141,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             time.sleep(1.0)  # settle: graph built, first bar playing
             log_xruns_before = server.xrun_lines()
             stop = threading.Event()
-            spins, sent, edits = [0], [0], [0]
+            spins, sent, edits, fills = [0], [0], [0], [0]
             with JackMonitor("chronus-bench") as monitor:
                 threads = [threading.Thread(target=busy, args=(stop, spins), daemon=True)
                            for _ in range(args.busy_threads)]
                 for work, rate, count in ((change_parameters, args.rate, sent),
-                                          (edit_steps, args.edit_rate, edits)):
+                                          (edit_steps, args.edit_rate, edits),
+                                          (toggle_fill, args.fill_rate, fills)):
                     if rate > 0:
                         threads.append(threading.Thread(target=work, args=(session, rate, stop, count),
                                                         daemon=True))
@@ -151,6 +178,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "param_changes_sent": sent[0],
         "param_rate_per_s": round(sent[0] / elapsed, 1),
         "step_edits_sent": edits[0],
+        "fill_toggles_sent": fills[0],
         "xruns_jack_callback": monitor_xruns,
         "xruns_jackd_log": log_xruns,
         "xruns_engine_status": statuses[-1].get("xruns") if statuses else None,
@@ -176,6 +204,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="parameter changes per second")
     parser.add_argument("--edit-rate", type=float, default=0.0,
                         help="step edits per second (each sends the edited track; default none)")
+    parser.add_argument("--fill-rate", type=float, default=0.0,
+                        help="fill mode toggles per second (the pattern then has FILL and !FILL steps; "
+                             "default none)")
     parser.add_argument("--busy-threads", type=int, default=1)
     parser.add_argument("--sr", type=int, default=48000)
     parser.add_argument("--buffer", type=int, default=256)
@@ -195,6 +226,7 @@ def main() -> int:
         ("parameter (and tempo) changes sent", f"{result['param_changes_sent']} "
                                                f"({result['param_rate_per_s']}/s)"),
         ("step edits sent (one track each)", str(result["step_edits_sent"])),
+        ("fill toggles sent", str(result["fill_toggles_sent"])),
         ("xruns (JACK xrun callback)", str(result["xruns_jack_callback"])),
         ("xruns (jackd log)", str(result["xruns_jackd_log"])),
         ("engine CPU, mean / max", f"{result['engine_cpu_percent_mean']} % / "
