@@ -212,6 +212,7 @@ class _Hit:
     at: float  # its exact tick
     step: Step
     slides: bool  # held until the track's next hit, which glides from it (a slid step's last hit)
+    cut: float = 0.0  # the next hit's tick (or the end), even one dropped as too soon: its gate closes by it
 
 
 def _played(pattern: Pattern, steps: int) -> list[list[bool]]:
@@ -242,9 +243,10 @@ def _hits(track: Track, played: list[bool], grid: _Grid) -> list[_Hit]:
         later = min(later, step_ticks[0])
     hits.sort(key=lambda hit: hit.at)
     kept: list[_Hit] = []
-    for hit in hits:
+    for i, hit in enumerate(hits):
         if kept and (hit.at - kept[-1].at < grid.gap or round(hit.at) == round(kept[-1].at)):
             continue
+        hit.cut = hits[i + 1].at if i + 1 < len(hits) else grid.end
         kept.append(hit)
     return kept
 
@@ -273,8 +275,8 @@ def _track_notes(pattern: Pattern, track: Track, hits: list[_Hit], end: int) -> 
             note = _Note(on, on, pitch, velocity, channel, bend)
             notes.append(note)
         # the gate's share of the hit's span (a step / its ratchets), closed by the next hit
-        gate = max(1, round(track.gate * TICKS_PER_STEP / step.ratchet))
-        note.end = following if hit.slides else min(on + gate, following)
+        gate = round(track.gate * TICKS_PER_STEP / step.ratchet)
+        note.end = following if hit.slides else max(on + 1, min(on + gate, following, round(hit.cut)))
         sounding = note
     return notes
 

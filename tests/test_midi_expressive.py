@@ -10,15 +10,20 @@ import io
 import math
 
 import mido
+import numpy as np
 import pretty_midi
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.midi import Heard, exported, heard, one_track
+from support.render import SR, click_modules, onsets, read_wav, render_array
 
-from chronus_tui import midiexport
+from chronus_tui import midiexport, patternfile
+from chronus_tui.chain import ChainEntry, ChainQueue, chain_steps, entry_onsets, entry_pattern
 from chronus_tui.midiexport import ExportEntry, export_midi
 from chronus_tui.model import CONDITION_NAMES, Pattern, Step, Track
+from chronus_tui.synth.graph import ENVELOPE_LATENCY
+from chronus_tui.synth.offline import render
 from chronus_tui.trigs import TrigState, decide
 
 STEP = 120  # ticks of a 16th at 480 a quarter
@@ -113,13 +118,13 @@ def test_early_and_late_neighbours_swap_and_each_note_ends_by_the_next_hit():
 def test_a_hit_too_soon_after_the_tracks_last_is_dropped_as_the_engine_drops_it(bpm, kept):
     """Swing 1/15 puts step 1 8 ticks late, and 23/24 more: 239, a tick before step 2. The
     engine drops a hit within 32 samples (at 48 kHz) of its track's last: 0.64 ticks at 120 bpm,
-    1.6 at 300 bpm."""
+    1.6 at 300 bpm. The engine closes a gate by its track's next hit even when it drops that hit."""
     steps = [Step(), Step(on=True, note=40, micro=23), Step(on=True, note=43), *[Step()] * 13]
     pattern = one_track(steps, swing=1 / 15)
     pattern.bpm = bpm
     notes = heard(exported(pattern))["lead"]
     assert notes == ([Heard(239, 1, 40, 76, 0), Heard(240, 60, 43, 76, 0)] if kept
-                     else [Heard(239, 60, 40, 76, 0)])
+                     else [Heard(239, 1, 40, 76, 0)])
 
 
 def test_a_ratcheted_slide_slides_from_its_last_hit_into_the_next_step():
@@ -288,3 +293,59 @@ def test_any_expressive_pattern_exports_well_formed_notes_inside_the_file(left, 
                        for step in [track.steps[count % track.length]] if step.on)
             assert len(notes) <= hits
 
+
+# -- the export and the render agree hit for hit -------------------------------------------------
+
+
+def two_sides(seed: int, shift: int = 0) -> Pattern:
+    """Probabilities, every kind of condition but FILL, micro-timing (step 0's: shift − 6 24ths)
+    and ratchets on two tracks, one panned hard left and one hard right, so each channel of a
+    render hears one; at 120 bpm a tick is 25 samples either side of its hit."""
+    left = [Step(on=True, note=84, prob=50 if i % 3 else 100, micro=(i * 5 + shift) % 13 - 6,
+                 ratchet=(1, 2, 1, 4, 1, 3, 7, 1)[i % 8], cond="1ST" if i == 10 else None)
+            for i in range(16)]
+    right = [Step(on=i % 2 == 0, note=72, cond=("NEI", "!PRE", "2:3", "!1ST", "1:2", "PRE")[i % 6],
+                  prob=70 if i % 4 == 0 else 100, micro=-(i % 5) * 4, ratchet=2 if i % 6 == 4 else 1)
+             for i in range(12)]
+    return Pattern(name=f"sides {seed}", swing=0.3, seed=seed,
+                   tracks=[Track("left", "voice1", left, gate=0.2),
+                           Track("right", "voice3", right, gate=0.2)],
+                   modules=click_modules(voice1={"pan": -1.0}, voice3={"pan": 1.0}))
+
+
+def assert_notes_where_it_sounds(audio: np.ndarray, midi: mido.MidiFile) -> None:
+    """A note of each side's track starts within half a tick of each onset its channel sounds,
+    and nowhere else."""
+    samples_per_tick = SR * 60 / 120.0 / midiexport.TICKS_PER_BEAT
+    notes = heard(midi)
+    for channel, name in enumerate(["left", "right"]):
+        sounded = onsets(audio[:, channel])
+        assert len(notes[name]) == len(sounded) > 12, name
+        assert all(abs(onset - ENVELOPE_LATENCY - note.start * samples_per_tick) <= samples_per_tick / 2
+                   for onset, note in zip(sounded, notes[name], strict=True)), name
+
+
+def test_the_export_has_a_note_where_the_render_sounds_each_hit(tmp_path):
+    """The engine (offline) and the export of one pattern over four bars agree hit for hit."""
+    pattern = two_sides(11)
+    audio, _ = render_array(tmp_path, patternfile.pattern_to_dict(pattern), bars=4)
+    assert_notes_where_it_sounds(audio, exported(pattern, bars=4))
+
+
+def test_a_chain_exports_the_hits_its_render_plays(tmp_path):
+    """A chain of three entries (a pattern twice, then another) rendered as it plays live and
+    exported: each entry counts its conditions from its own start (1ST plays again), its step 0
+    early (6/24) is on its first sample, and its last step's ratchet hit late past the next
+    entry's start is not played (step 15: 12/24 late and two ratchets, the second 0.65 of a
+    step after the next step's grid)."""
+    patterns = {1: two_sides(3), 2: two_sides(9, shift=12)}
+    patterns[1].tracks[0].steps[15] = Step(on=True, note=84, micro=12, ratchet=2)
+    played = [(entry, entry_pattern(entry, patterns[entry.slot]))
+              for entry in (ChainEntry(1, 1), ChainEntry(1, 1), ChainEntry(2, 1))]
+    queue = ChainQueue(played)
+    result = render(played[0][1], tmp_path / "chain.wav", frames=entry_onsets(played, SR)[-1], sr=SR,
+                    buffer=256, float32=True, schedule={0: queue.first()}, react=queue.react,
+                    loads=[pattern for _, pattern in played[1:]])
+    midi = export_midi([ExportEntry(pattern, steps)
+                        for (_, pattern), steps in zip(played, chain_steps(played), strict=True)])
+    assert_notes_where_it_sounds(read_wav(result.path), midi)
