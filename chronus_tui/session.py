@@ -980,6 +980,7 @@ class Session:
         """A copy of one playing step (FieldError names a track or index that is not there)."""
         with self._lock:
             return copy_step(self._step_track(track, index).steps[index])
+
     def _step_track(self, name: str, index: object) -> Track:
         """The track `name`, once `index` is shown to be one of its playing steps (FieldError)."""
         try:
