@@ -17,6 +17,7 @@ hits still to come, so a note sounding keeps its pitch, level and accent.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import deque
@@ -42,7 +43,7 @@ HIT_FIELDS = ("level", "freq", "tie", "gate", "bright", "accent")
 EARLIEST = math.ceil(-MICRO_SPEC.low / MICRO_DIVISIONS * 1e6) / 1e6  # steps a hit can come early
 
 
-@dataclass
+@dataclass(slots=True)
 class Hit:
     """One planned hit of a lane: where, and what it plays."""
 
@@ -58,6 +59,10 @@ class Hit:
     locks: dict[str, float]  # its step's parameter locks (block-rate ones applied by the engine)
     lock_until: int  # the sample its step's locks end on: one step after the step's first hit
     index: int = 0  # its entry in the lane's ring, once written
+
+
+def _sample_of(hit: Hit) -> int:
+    return hit.sample
 
 
 def track_pitch(track: Track, voice_freq: float) -> float:
@@ -274,17 +279,19 @@ class HitPlanner:
             s = track.steps[(n - self.n0) % track.length]
             samples = [max(onset + math.floor(offset * step + 0.5), self.floor) for offset in hit_offsets(s)]
             first = samples[0]
-            lane.planned = [hit for hit in lane.planned if hit.ratchet == 0 or hit.sample < first]
-            amp = self._voice_values(track.voice)["amp"]
-            level = (1.0 if s.accent else PLAIN_VELOCITY) * (
-                min(s.locks["amp"] / amp, 1.0 / PLAIN_VELOCITY) if "amp" in s.locks and amp > 0 else 1.0)
+            planned = lane.planned
+            if planned and planned[-1].sample >= first:  # a step before runs late: its ratchets stop here
+                planned = lane.planned = [hit for hit in planned if hit.ratchet == 0 or hit.sample < first]
+            level = 1.0 if s.accent else PLAIN_VELOCITY
+            if "amp" in s.locks and (amp := self._voice_values(track.voice)["amp"]) > 0:
+                level *= min(s.locks["amp"] / amp, 1.0 / PLAIN_VELOCITY)
             note_hz = midi_to_hz(s.note + s.cents / 100) if s.note is not None else 0.0
             last = len(samples) - 1
             span = track.gate * step / s.ratchet
             for j, sample in enumerate(samples):
-                lane.planned.append(Hit(sample, n, j, track.voice, level, note_hz, s.accent,
-                                        s.slide and j == last, span, s.locks, first + round(step)))
-            lane.planned.sort(key=lambda hit: hit.sample)
+                bisect.insort(planned, Hit(sample, n, j, track.voice, level, note_hz, s.accent,
+                                           s.slide and j == last, span, s.locks, first + round(step)),
+                              key=_sample_of)
 
     @staticmethod
     def _let_go(lane: LaneHits, sample: int) -> None:
