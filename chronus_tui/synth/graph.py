@@ -215,7 +215,8 @@ class EngineGraph:
         self.lane_tracks: list[Track | None] = [None] * lanes  # the track each lane plays
         self._locks: list[dict[str, float]] = [{} for _ in range(lanes)]  # block-rate locks in effect
         self._lock_source: list[dict[str, float]] = [NO_LOCKS] * lanes  # the step locks they came from
-        self._locking: set[int] = set()  # lanes whose track locks more than amp, or still locked
+        self._block_locked: set[int] = set()  # lanes whose track locks more than amp
+        self._locking: set[int] = set()  # those playing, and lanes still locked
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
         self._silent: list[bool] = [False] * lanes  # each lane's steps compiled silent (level 0)
@@ -532,6 +533,10 @@ class EngineGraph:
             rewritten.add(lane_index)
             self._releasing.discard(lane_index)
             self.lane_tracks[lane_index] = track
+            if any(step.locks and (len(step.locks) > 1 or "amp" not in step.locks) for step in track.steps):
+                self._block_locked.add(lane_index)
+            else:
+                self._block_locked.discard(lane_index)
             self._silent[lane_index] = silent
             lane = self.lanes[lane_index]
             ties = slides(track)
@@ -546,9 +551,8 @@ class EngineGraph:
                 lane.set_pitch(ties, lane.median_pitch, values)
         self.tracks, self.lane_of = tracks, lanes
         self.planner.install(tracks, lanes, {i for i in lanes if self._silent[i]})
-        self._locking = {i for i in range(len(self.lanes)) if self._locks[i]} | {
-            lane for track, lane in zip(tracks, lanes, strict=True)
-            if any(step.locks.keys() - {"amp"} for step in track.steps)}
+        self._locking = (self._block_locked & set(lanes)) | {
+            i for i, locks in enumerate(self._locks) if locks}
         for lane_index, level in enumerate(levels):
             lane = self.lanes[lane_index]
             if lane_index in self._releasing:
