@@ -11,12 +11,23 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pythonosc.osc_message_builder import build_msg
 from support.osc import OscClient, osc_fixture, oscsend, wait_until  # noqa: F401
 
 from chronus_tui.engine.protocol import SetFill
-from chronus_tui.model import Pattern, Step, Track, parse_steps
+from chronus_tui.model import (
+    MAX_LOCKS,
+    MAX_NAME,
+    Pattern,
+    Step,
+    Track,
+    lock_spec,
+    lockable_params,
+    parse_steps,
+)
+from chronus_tui.osc.notify import NOTIFICATIONS
 from chronus_tui.osc.routes import MAX_OPTION_TEXT, MAX_STEP_OPTIONS
-from chronus_tui.osc.server import OscServer
+from chronus_tui.osc.server import MAX_DATAGRAM, OscServer
 from chronus_tui.session import Session
 
 Osc = tuple[OscServer, OscClient]
@@ -146,6 +157,19 @@ def test_subscribers_hear_the_fields_the_seed_and_fill(osc: Osc, live: Session) 
     assert track[:8] == ["kick", "voice1", "X...x...", 8, 0, 0, 1.0, 0.5]
     assert json.loads(track[8]) == {"4": {"prob": 50, "locks": {"amp": 0.25}}}
     assert ("/notify/seed", [9]) in heard and ("/notify/fill", [1]) in heard
+
+
+def test_the_largest_track_notification_fits_one_datagram(live: Session) -> None:
+    """64 steps, each with every field and 16 locks of the longest names and values."""
+    keys = sorted(lockable_params("voice2"), key=len, reverse=True)[:MAX_LOCKS]
+    locks = {key: lock_spec("voice2", key).low + 1.2345678901234567e-05 for key in keys}
+    steps = [Step(on=True, prob=99, cond="!FILL", micro=-23, ratchet=8, locks=dict(locks)) for _ in range(64)]
+    name = "x" * MAX_NAME
+    live.apply_snapshot(Pattern(tracks=[Track(name, "voice2", steps)]), "now")
+    build = next(n.build for n in NOTIFICATIONS if n.address == "/notify/track")
+    args = build(live, {"track": name})
+    assert json.loads(args[8])["63"]["locks"] == locks
+    assert len(build_msg("/notify/track", args).dgram) <= MAX_DATAGRAM
 
 
 # -- a client we did not write -----------------------------------------------------------
