@@ -279,9 +279,10 @@ class Session:
         return history.read(self._pattern, self.transport.playing_slot, target)
 
     @contextmanager
-    def _journaled(self, source: str, *targets: Target) -> Iterator[None]:
+    def _journaled(self, source: str, *targets: Target, summary: str | None = None) -> Iterator[None]:
         """Hold the lock while the body changes targets, then record what changed (nothing
-        is recorded when the body raises before changing anything, or changes nothing)."""
+        is recorded when the body raises before changing anything, or changes nothing), as
+        `summary` says or in the history's own words."""
         with self._lock:
             before = [self._read(target) for target in targets]
             yield
@@ -290,7 +291,7 @@ class Session:
                 new = self._read(target)
                 if not history.same(target, old, new):
                     ops.append(Op(target, old, new))
-            self._record(tuple(ops), source)
+            self._record(tuple(ops), source, summary)
 
     def _record(self, ops: tuple[Op, ...], source: str, summary: str | None = None) -> None:
         """Enter ops in the history and the journal (lock held); _notify announces the entry."""
@@ -834,7 +835,9 @@ class Session:
             track = self._track(name)
             stored = track.steps + track.hidden
             dropped = sum(len(s.locks) for s in stored) - sum(len(_lockable(s.locks, voice)) for s in stored)
-            with self._journaled(source, ("track", name)):
+            # the history says so: "bass voice2 → voice3, 2 locks dropped" (undo brings them back)
+            summary = f"{name} {track.voice} → {voice}" + (f", {dropped} locks dropped" if dropped else "")
+            with self._journaled(source, ("track", name), summary=summary):
                 track.voice = voice
                 for step in stored:
                     step.locks = _lockable(step.locks, voice)

@@ -261,6 +261,7 @@ def test_a_new_voice_keeps_the_locks_it_can_take_and_undo_brings_back_the_rest(l
     live.set_step_lock("bass", 2, "acid1/decay", 0.5)
     assert live.set_voice("bass", "voice3") == 2
     assert changes[-1].data["locks_dropped"] == 2
+    assert live.history.entries[-1].summary == "bass voice2 → voice3, 2 locks dropped"
     bass = live.pattern.track("bass")
     assert bass.steps[0].locks == {"amp": 0.4} and bass.steps[0].prob == 40 and bass.steps[2].locks == {}
     live.undo()
