@@ -25,7 +25,6 @@ NOT_DRAWN = {
     ChangeKind.IMPORTED: "a toast",
     ChangeKind.ERROR: "a toast",
     ChangeKind.SEED: "the seed shows nowhere on screen (the file, /seq/status and /notify/seed carry it)",
-    ChangeKind.FILL: "until the transport line's fill mark declares it (the UI's part of issue 18)",
 }
 
 
@@ -95,5 +94,8 @@ async def test_a_session_change_redraws_exactly_the_panels_that_name_it(patterns
         assert await after(lambda: session.set_mute("kick", True, source="osc")) == {"grid": False}
         assert await after(lambda: session.set_bpm(99, source="osc")) == {"transport": False}
         assert await after(lambda: session.remove_track("bass", source="osc")) == \
-            {"grid": True, "params": False}
+            {"grid": True, "params": False, "detail": False}
+        assert await after(lambda: session.set_step_options("kick", 1, {"prob": 50}, source="osc")) == \
+            {"grid": False, "detail": False}
+        assert await after(lambda: session.set_fill(True, source="osc")) == {"transport": False}
         assert await after(lambda: session.gate("voice1", True, source="osc")) == {}

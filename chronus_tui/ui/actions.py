@@ -179,7 +179,7 @@ ACTIONS: tuple[UiAction, ...] = (
              "Sound panel", PARAMS),
     UiAction("nudge(-1, True)", ("shift+left",), "Parameter down (coarse)", "Sound panel", PARAMS),
     UiAction("type_value", ("equals_sign",),
-             "Type a value: the parameter, step note, step field or BPM; or bpm/swing/length/note N",
+             "Type a value: parameter, step note or field, BPM; or bpm/swing/length/note N",
              "Values"),
     UiAction("toggle_flats", (), "Show notes with flats / sharps", "Values"),
     # Chains: slots marked in the browser, in order, play one after another

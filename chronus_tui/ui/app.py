@@ -301,6 +301,9 @@ class ChronusApp(App[int]):
     def _follow_track(self) -> None:
         here = self.grid.current()
         self.params.show_track(here[0] if here else None)
+
+    def _cursor_moved(self) -> None:
+        self._follow_track()
         self.detail.refresh()  # it shows the cursor's step
 
     # -- helpers ------------------------------------------------------------------
@@ -680,7 +683,7 @@ class ChronusApp(App[int]):
 
     def action_cursor(self, steps: int, tracks: int) -> None:
         self.grid.move(steps, tracks)
-        self._follow_track()
+        self._cursor_moved()
 
     def _edit_step(self, edit: Callable[[Any], dict[str, Any]]) -> None:
         here = self.grid.current()
@@ -817,7 +820,7 @@ class ChronusApp(App[int]):
         if name in names:
             self.grid.track_index = names.index(name)
             self.grid.refresh()
-            self._follow_track()
+            self._cursor_moved()
 
     def action_add_track(self) -> None:
         tracks = self.session.pattern.tracks
@@ -888,7 +891,7 @@ class ChronusApp(App[int]):
 
     def action_extend(self, steps: int) -> None:
         self.grid.extend(steps)
-        self._follow_track()
+        self._cursor_moved()
 
     def _copied(self, clipboard: Clipboard) -> None:
         self.copied = self.grid.clipboard = clipboard
@@ -1034,6 +1037,7 @@ class ChronusApp(App[int]):
         self.preferences.flats = not self.preferences.flats
         self.grid.refresh()
         self.params.refresh()
+        self.detail.refresh()
         naming = "flats (Eb)" if self.preferences.flats else "sharps (D#)"
         self._keep_preferences(f"notes shown with {naming}")
 

@@ -26,8 +26,9 @@ class SessionPanel(Widget):
 Row = TypeVar("Row")
 
 
-class RowsPanel(SessionPanel, Generic[Row]):
-    """A panel of rows with a cursor: `selected`, kept on the rows as they come and go."""
+class RowCursor(Generic[Row]):
+    """A panel's cursor over its rows (mixed into a SessionPanel): `selected`, kept on the
+    rows as they come and go."""
 
     selected: int
 
@@ -42,4 +43,4 @@ class RowsPanel(SessionPanel, Generic[Row]):
     def move(self, delta: int) -> None:
         self.selected += delta
         self.current()
-        self.refresh()
+        self.refresh()  # type: ignore[attr-defined]  (the panel's)

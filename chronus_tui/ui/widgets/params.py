@@ -26,7 +26,7 @@ from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import PARAMS, bindings
 from chronus_tui.ui.literal import drawn
 from chronus_tui.ui.preferences import Preferences
-from chronus_tui.ui.widgets.panel import RowsPanel
+from chronus_tui.ui.widgets.panel import RowCursor, SessionPanel
 
 EFFECT_MODULES = tuple(module for module in MODULE_PARAMS if module not in VOICES)  # acid1 … master
 TRACK = "track"  # the selected track's own fields, shown above its voice
@@ -63,7 +63,7 @@ def format_value(spec: ParamSpec, value: float, flats: bool = False) -> str:
     return f"{text} {spec.unit}".strip()
 
 
-class ParamPanel(RowsPanel[ParamRow], can_focus=True):
+class ParamPanel(SessionPanel, RowCursor[ParamRow], can_focus=True):
     BINDINGS = bindings(PARAMS)
     REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.PARAM})
 

@@ -30,12 +30,12 @@ from chronus_tui.model import (
     lock_spec,
     lockable_params,
 )
-from chronus_tui.session import ChangeKind, Session
+from chronus_tui.session import Change, ChangeKind, Session
 from chronus_tui.ui.actions import ACTIONS, DETAIL, bindings, key_display
 from chronus_tui.ui.literal import drawn, literal
 from chronus_tui.ui.preferences import Preferences
 from chronus_tui.ui.widgets.grid import StepGrid, micro_text, step_note
-from chronus_tui.ui.widgets.panel import RowsPanel
+from chronus_tui.ui.widgets.panel import RowCursor, SessionPanel
 from chronus_tui.ui.widgets.params import format_value
 
 PROB, COND, MICRO, RATCHET = "prob", "cond", "micro", "ratchet"
@@ -52,6 +52,7 @@ CONDITIONS: tuple[str | None, ...] = (
 # longer name (which no voice has, but a pattern built in code may) is cut to fit.
 MAX_LOCK_NAME = max(len(key) for voice in VOICES for key in lockable_params(voice))
 LABEL_WIDTH = MAX_LOCK_NAME + 1
+TRACK_MIX = frozenset({"mute", "solo", "level", "gate"})  # a track's fields the panel does not show
 MAX_VALUE = 24  # a value is cut here: a file may hold a number hundreds of digits long
 
 
@@ -122,11 +123,11 @@ def field_text(track: Track, step: Step, row: DetailRow, flats: bool = False) ->
     return lock_value_text(track.voice, row.lock, step.locks.get(row.lock), flats)
 
 
-class StepDetail(RowsPanel[DetailRow], can_focus=True):
+class StepDetail(SessionPanel, RowCursor[DetailRow], can_focus=True):
     """The step under the grid's cursor; `selected` is the row its keys edit."""
 
     BINDINGS = bindings(DETAIL)
-    REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.TRACK, ChangeKind.PARAM})
+    REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.TRACK})
 
     def __init__(self, session: Session, grid: StepGrid, preferences: Preferences, *,
                  id: str | None = None) -> None:
@@ -139,6 +140,11 @@ class StepDetail(RowsPanel[DetailRow], can_focus=True):
     def on_mount(self) -> None:
         self.border_subtitle = " · ".join(f"{key_display(a.keys[0])} {SUBTITLE[a.action]}"
                                           for a in ACTIONS if a.action in SUBTITLE)
+
+    def redraws_on(self, change: Change) -> bool:
+        # Of a track it shows the steps, name and voice, not its mix.
+        return super().redraws_on(change) and not (
+            change.kind == ChangeKind.TRACK and TRACK_MIX & change.data.keys())
 
     def here(self) -> tuple[Track, int, Step] | None:
         """The track, index and step under the grid's cursor; None without tracks."""
