@@ -311,17 +311,19 @@ async def test_sixteen_locks_from_a_file_render_and_scroll_in_a_small_terminal(p
 
 
 async def test_a_lock_the_voice_cannot_take_is_shown_and_refused_without_a_crash(patterns_dir: Path) -> None:
-    """A pattern built in code (as a future file might hold) with locks no voice1 has, a
-    markup-like name and values no range holds: drawn literally, cut, and a key on them is a
+    """A pattern built in code (as a future file might hold) with locks no voice1 has,
+    markup-like names and values no range holds: drawn literally, cut, and a key on them is a
     toast, never a crash."""
     pattern = fixed_pattern()
     kick = pattern.track("kick")
+    kick.name = "[/x]kick"                           # the panel's border title is no markup either
     kick.steps[0] = Step(on=True, cond="[/x]\x1b[2J", locks={
         "acid1/cutoff": 900.0, "[bold]" * 20: 1.0, "amp": 10 ** 400, "pan": float("inf")})
     app, _ = make_app(patterns_dir, engine=FakeEngine(), pattern=pattern)
     seen = spy_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await open_detail(pilot)
+        assert "─ Step 1/16 · [/x]kick (voice1) ─" in screen_text(app)
         lines = detail_lines(app)
         assert "condition              [/x]␛[2J" in lines, lines
         assert "acid1/cutoff           900.0 (not a lock of voice1)" in lines, lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.markup import escape
 
 from chronus_tui.model import (
     ACID_MODULE,
@@ -174,7 +175,8 @@ class StepDetail(SessionPanel, RowCursor[DetailRow], can_focus=True):
             text.append("no tracks: no step to show", style="dim")
             return drawn(text)
         track, index, step = here
-        self.border_title = f"Step {index + 1}/{track.length} · {literal(track.name)} ({track.voice})"
+        # A border title is read as markup: a track's name ("[/x]") must show as typed.
+        self.border_title = f"Step {index + 1}/{track.length} · {escape(literal(track.name))} ({track.voice})"
         rows = self.rows()
         self.current()
         head = ["on" if step.on else "rest"]
