@@ -100,7 +100,14 @@ from chronus_tui.model import (
 from chronus_tui.synth import pyolib
 from chronus_tui.synth.controls import Controls
 from chronus_tui.synth.effects import Master, Params, Sources, control_targets
-from chronus_tui.synth.sequencer import ClockGraph, HitPlanner, slides, track_levels, track_pitch
+from chronus_tui.synth.sequencer import (
+    ClockGraph,
+    HitPlanner,
+    first_pitch,
+    slides,
+    track_levels,
+    track_pitch,
+)
 from chronus_tui.synth.voices import ACID_VOICE, GAIN_PARAMS, Lane
 from chronus_tui.timing import SWITCH_MARGIN, ClockMath, bar_of, block_fits, next_line
 
@@ -549,6 +556,9 @@ class EngineGraph:
                 reassigned.add(lane_index)
             elif ties != lane.ties:
                 lane.set_pitch(ties, lane.median_pitch, values)
+            if not self.clock.playing or lane.hits.sounding is None:
+                # its pitch is there before its first hit, as the oscillator runs (no jump from 0 Hz)
+                lane.hits.put("freq", first_pitch(track, values["freq"]))
         self.tracks, self.lane_of = tracks, lanes
         self.planner.install(tracks, lanes, {i for i in lanes if self._silent[i]})
         self._locking = (self._block_locked & set(lanes)) | {

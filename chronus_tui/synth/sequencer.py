@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chronus_tui.model import MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Track, midi_to_hz
+from chronus_tui.model import MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Step, Track, midi_to_hz
 from chronus_tui.timing import ClockMath, closest_steps, step_samples
 from chronus_tui.trigs import TrigState, decide, hit_offsets
 
@@ -65,11 +65,23 @@ def _sample_of(hit: Hit) -> int:
     return hit.sample
 
 
+def step_hz(step: Step) -> float:
+    """The pitch of a step's note (Hz); 0: it has none (it plays its voice's freq)."""
+    return midi_to_hz(step.note + step.cents / 100) if step.note is not None else 0.0
+
+
+def first_pitch(track: Track, voice_freq: float) -> float:
+    """The pitch (Hz) a track sounds on its first step: that step's, or if it rests, its last
+    hit's (the one before it, round the loop)."""
+    hits = [s for s in track.steps if s.on]
+    step = track.steps[0] if track.steps[0].on else hits[-1] if hits else None
+    return (step_hz(step) if step is not None else 0.0) or voice_freq
+
+
 def track_pitch(track: Track, voice_freq: float) -> float:
     """The median pitch (Hz) of what a track sounds, by steps played (a rest counts the hit
     before it): it picks the oscillator's table."""
-    freqs = [midi_to_hz(s.note + s.cents / 100) if s.note is not None else voice_freq
-             for s in track.steps if s.on]
+    freqs = [step_hz(s) or voice_freq for s in track.steps if s.on]
     if not freqs:
         return voice_freq
     sounding, k = [], -1
@@ -285,7 +297,7 @@ class HitPlanner:
             level = 1.0 if s.accent else PLAIN_VELOCITY
             if "amp" in s.locks and (amp := self._voice_values(track.voice)["amp"]) > 0:
                 level *= min(s.locks["amp"] / amp, 1.0 / PLAIN_VELOCITY)
-            note_hz = midi_to_hz(s.note + s.cents / 100) if s.note is not None else 0.0
+            note_hz = step_hz(s)
             last = len(samples) - 1
             span = track.gate * step / s.ratchet
             for j, sample in enumerate(samples):
@@ -312,10 +324,7 @@ class HitPlanner:
             if previous is not None and hit.sample - previous.sample < MIN_HIT_GAP:
                 continue
             following = planned[0].sample if planned else after
-            values = self._values(hit, previous, following)
-            if previous is None:  # the lane's first: its pitch is there before it (no jump from 0 Hz)
-                lane.put("freq", values[HIT_FIELDS.index("freq")])
-            lane.write(hit, values)
+            lane.write(hit, self._values(hit, previous, following))
 
     def _values(self, hit: Hit, previous: Hit | None, following: int) -> tuple[float, ...]:
         """The ring's values of `hit` (HIT_FIELDS)."""
