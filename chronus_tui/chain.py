@@ -153,8 +153,10 @@ def entry_onsets(played: Sequence[tuple[ChainEntry, Pattern]], sr: int) -> list[
 class ChainQueue:
     """The loads that play a chain's entries one after another through the engine, once, as
     ChainPlayer does live: each entry is queued, with the length of the one before it as its
-    launch quantum, right after that one switches in. For an offline render: `first()` with the
-    transport's start, then `react(event)` on every event; entry i's load has token i."""
+    launch quantum, right after that one switches in, and after the last the silent end (the
+    last pattern without tracks), so that no hit of a step after the chain sounds (an early
+    one, micro-timed, would). For an offline render: `first()` with the transport's start,
+    then `react(event)` on every event; entry i's load has token i, the silent end len(played)."""
 
     def __init__(self, played: Sequence[tuple[ChainEntry, Pattern]]) -> None:
         self.played = list(played)
@@ -169,6 +171,9 @@ class ChainQueue:
         return []
 
     def _queue_after(self, index: int) -> list[Command]:
-        if index + 1 >= len(self.played):
+        if index + 1 > len(self.played):
             return []
+        if index + 1 == len(self.played):  # the silent end, as live: no step after the chain plays
+            ending = replace(self.played[index][1], tracks=[])
+            return [ReplacePattern(ending, "bar", index + 1, self.steps[index])]
         return [ReplacePattern(self.played[index + 1][1], "bar", index + 1, self.steps[index])]

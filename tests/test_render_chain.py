@@ -3,6 +3,8 @@ step 0 on the line after, to the sample (chain.py says where), as the live Chain
 
 from __future__ import annotations
 
+import dataclasses
+
 import mido
 import pytest
 from support.render import SR, click_pattern, expected_onset, onsets, pattern_of, read_wav
@@ -66,8 +68,25 @@ def test_the_chain_queue_loads_each_entry_with_the_length_of_the_one_before_as_i
     queue = ChainQueue(played)
     assert queue.first() == [ReplacePattern(played[1][1], "bar", 1, 32)]
     assert queue.react(Switched(1, 5)) == [ReplacePattern(played[2][1], "bar", 2, 36)]
-    assert queue.react(Switched(2, 9)) == []  # the last entry: nothing after it
-    assert queue.react(Switched(7, 9)) == [] and queue.react(Switched(0, 0)) == []
+    ending = dataclasses.replace(played[2][1], tracks=[])
+    assert queue.react(Switched(2, 9)) == [ReplacePattern(ending, "bar", 3, 32)]  # the last: the silent end
+    assert queue.react(Switched(3, 9)) == [] and queue.react(Switched(0, 0)) == []
+
+
+def test_no_early_hit_of_the_step_after_a_chain_sounds_in_its_render(tmp_path):
+    """A chain's render ends as it does live: the step after its last entry does not play,
+    not even a hit micro-timed to fall before the chain's end."""
+    played = three()
+    last = played[2][1]
+    steps = last.tracks[0].steps
+    early = dataclasses.replace(last.tracks[0], steps=[dataclasses.replace(steps[0], micro=-12), *steps[1:]])
+    played[2] = (played[2][0], dataclasses.replace(last, tracks=[early, *last.tracks[1:]]))
+    _, audio = played_render(tmp_path, played, tail=0.5)
+    third, end = entry_onsets(played, SR)[2:]
+    step = SR * 60 // 150 // 4
+    found = onsets(audio[:, 0])
+    assert third + expected_onset(16, 150, 0.2) - step // 2 in found  # the entry's own early hit plays
+    assert not [s for s in found if s > end - step]  # the step after the chain's: not
 
 
 def test_a_chain_of_three_renders_every_transition_on_its_exact_sample(tmp_path):
