@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.fakes import FakeEngine
-from support.ui import fixed_pattern, make_app, screen_text, spy_notifications, type_value
+from support.ui import fixed_pattern, make_app, paste_value, screen_text, spy_notifications, type_value
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
@@ -230,6 +230,23 @@ async def test_equals_types_the_selected_field_and_bad_text_changes_nothing(patt
         assert bass_step(app).cond is None
         await pilot.press("u")
         assert bass_step(app).cond == "!FILL"
+
+
+async def test_micro_is_typed_as_the_panel_shows_it(patterns_dir: Path) -> None:
+    """The panel and the step line write micro-timing as −5/24; typed back so (or bare), it is
+    taken; anything else is refused by name and changes nothing."""
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    seen = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, *BASS_STEP_4)
+        await pilot.press("down", "down")           # micro
+        for typed, micro in (("−5/24", -5), ("+3/24", 3), ("-7/24", -7), ("−2", -2), ("4", 4)):
+            await paste_value(pilot, typed)
+            assert bass_step(app).micro == micro, (typed, seen[-1:])
+        for bad in ("−5/12", "24/24", "5/24/24", "/24", "−"):
+            await paste_value(pilot, bad)
+            assert seen[-1][1] == "error" and seen[-1][0].startswith("micro: "), (bad, seen[-1])
+        assert bass_step(app).micro == 4 and app.is_running
 
 
 async def test_the_grid_marks_an_expressive_step(patterns_dir: Path) -> None:

@@ -31,6 +31,7 @@ from chronus_tui.model import (
     BPM_SPEC,
     LENGTH_SPEC,
     MAX_TRACKS,
+    MICRO_SPEC,
     NOTE_RANGE,
     VOICES,
     Pattern,
@@ -59,6 +60,7 @@ from chronus_tui.ui.entry import (
     Entry,
     expected,
     parse_condition,
+    parse_micro,
     parse_value,
     split_entry,
 )
@@ -77,6 +79,7 @@ from chronus_tui.ui.widgets.song import SongPanel
 from chronus_tui.ui.widgets.stepdetail import (
     COND,
     LABELS,
+    MICRO,
     OPTION_SPECS,
     DetailRow,
     StepDetail,
@@ -1015,6 +1018,8 @@ class ChronusApp(App[int]):
             return f"Lock {row.lock} on the step: {expected(lock_spec(track.voice, row.lock))}"
         if row.field == COND:
             return "Condition: A:B (1 ≤ A ≤ B ≤ 8), FILL, PRE, NEI, 1ST, each with ! to negate; empty: always"
+        if row.field == MICRO:
+            return f"Step micro, in 24ths of a step: {expected(MICRO_SPEC)} (−5 or −5/24)"
         return f"Step {LABELS[row.field]}: {expected(OPTION_SPECS[row.field])}"
 
     def _enter_field(self, text: str) -> None:
@@ -1027,8 +1032,12 @@ class ChronusApp(App[int]):
             value = parse_value(lock_spec(track.voice, row.lock), text)
             self._call(self.session.set_step_lock, track.name, index, row.lock, value)
         else:
-            value = parse_condition(text) if row.field == COND else int(parse_value(OPTION_SPECS[row.field],
-                                                                                      text))
+            if row.field == COND:
+                value: int | str | None = parse_condition(text)
+            elif row.field == MICRO:
+                value = parse_micro(text)
+            else:
+                value = int(parse_value(OPTION_SPECS[row.field], text))
             self._call(self.session.set_step_options, track.name, index, {row.field: value})
 
     def action_toggle_flats(self) -> None:

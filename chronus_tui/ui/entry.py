@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from chronus_tui.model import (
     BPM_SPEC,
     LENGTH_SPEC,
+    MICRO_DIVISIONS,
+    MICRO_SPEC,
     PITCH,
     SWING_SPEC,
     WAVEFORMS,
@@ -74,6 +76,13 @@ def parse_condition(text: str) -> str | None:
     (fill, !1st); anything else as typed, for the Session to refuse by name."""
     typed = text.strip()
     return None if typed.lower() in ("", "always", "none") else typed.upper()
+
+
+def parse_micro(text: str) -> int:
+    """Typed micro-timing in 24ths of a step, bare (-5) or as the panel shows it (−5/24, +3/24:
+    a typographic minus too); PatternError for anything else or out of range."""
+    typed = text.strip().replace("\u2212", "-").removesuffix(f"/{MICRO_DIVISIONS}")
+    return int(parse_value(MICRO_SPEC, typed))
 
 
 def expected(spec: ParamSpec) -> str:

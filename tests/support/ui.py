@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from chronus_tui.engine.protocol import Status
 from chronus_tui.model import Pattern, Track, parse_steps
@@ -85,6 +86,15 @@ async def type_value(pilot: Pilot, text: str) -> None:
     await pilot.press("equals_sign")
     assert isinstance(pilot.app.screen, PromptScreen)
     await pilot.press(*text, "enter")
+    await pilot.pause()
+
+
+async def paste_value(pilot: Pilot, text: str) -> None:
+    """`=`, the text pasted (characters no key sends, such as −), Enter."""
+    await pilot.press("equals_sign")
+    assert isinstance(pilot.app.screen, PromptScreen)
+    pilot.app.screen.query_one(Input).insert_text_at_cursor(text)
+    await pilot.press("enter")
     await pilot.pause()
 
 
