@@ -25,16 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chronus_tui.model import MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Step, Track, midi_to_hz
+from chronus_tui.model import BPM_RANGE, MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Step, Track, midi_to_hz
 from chronus_tui.timing import ClockMath, closest_steps, step_samples
 from chronus_tui.trigs import TrigState, decide, hit_offsets
 
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide's hit, in seconds: held until the next hit
-# the graph's sample counter wraps after this many (22 s at 48 kHz): a float32 counts them
-# exactly, each lane's hit table has an entry for each, and the hits written ahead span
-# far less (a block and under three steps: 0.43 M samples at 20 bpm and 192 kHz)
-CLOCK_PERIOD = 1 << 20
+PERIOD_STEPS = 4  # the graph's sample counter wraps after at least this many steps at the slowest tempo
 SCHEDULE_AHEAD = 16  # steps noted ahead (ClockGraph), and decisions kept behind (HitPlanner)
 MIN_HIT_GAP = 32  # samples: a hit closer than this after its lane's previous one is dropped
 GATE_GAP = 2  # samples: a gate closes at least this long before its lane's next hit (a retrigger)
@@ -59,6 +56,14 @@ class Hit:
     locks: dict[str, float]  # its step's parameter locks (block-rate ones applied by the engine)
     lock_until: int  # the sample its step's locks end on: one step after the step's first hit
     index: int = 0  # its entry in the lane's ring, once written
+
+
+def clock_period(sr: int) -> int:
+    """Samples the graph's counter counts before it wraps: a power of two of at least
+    PERIOD_STEPS steps at the slowest tempo (3 s; 262144 samples at 48 kHz). A float32 counts
+    them exactly, each lane's hit table has an entry for each (1 MB at 48 kHz), and the hits
+    written ahead span far less (a block and about a step and a half)."""
+    return 1 << math.ceil(math.log2(PERIOD_STEPS * step_samples(BPM_RANGE[0], sr)))
 
 
 def _sample_of(hit: Hit) -> int:
@@ -113,7 +118,7 @@ class LaneHits:
 
     def __init__(self, pyo, clock: ClockGraph) -> None:
         self._clock = clock
-        self.onsets = pyo.DataTable(CLOCK_PERIOD)  # 1 on the count of each hit written (zeros)
+        self.onsets = pyo.DataTable(clock.period)  # 1 on the count of each hit written (zeros)
         self.trig = pyo.TableIndex(self.onsets, clock.samples)
         self.counter = pyo.Counter(self.trig, min=1, max=RING + 1)
         self.objects = [self.trig, self.counter]  # run while the lane plays
@@ -341,7 +346,7 @@ class ClockGraph:
     """The graph's sample count, which the lanes' hit triggers compare with, and the steps
     started (Python's record, for Position events).
 
-    The graph counts samples modulo CLOCK_PERIOD; ClockMath, in double precision, works
+    The graph counts samples modulo `period`; ClockMath, in double precision, works
     out where steps start, and HitPlanner writes each lane's hits as counts of this
     counter (count_of), ahead of time: the graph plays them on its own, with no
     arithmetic that could round a hit onto a neighbouring sample in any precision or
@@ -355,7 +360,8 @@ class ClockGraph:
             raise ValueError(f"two steps could start within {MIN_HIT_GAP} samples at this sample rate")
         self._elapsed = server.getCurrentTimeInSamples
         self._origin = int(self._elapsed())  # the sample the counter reads 0 on
-        self.samples = pyo.Counter(pyo.Sig(1), min=0, max=CLOCK_PERIOD)
+        self.period = clock_period(int(server.getSamplingRate()))
+        self.samples = pyo.Counter(pyo.Sig(1), min=0, max=self.period)
         self._scheduled: deque[tuple[int, int]] = deque()  # (step, sample) ahead, not yet started
         self.started: tuple[int, int] | None = None  # (step, sample) of the latest step started
 
@@ -365,7 +371,7 @@ class ClockGraph:
 
     def count_of(self, sample: int) -> int:
         """The counter's value on `sample`."""
-        return (sample - self._origin) % CLOCK_PERIOD
+        return (sample - self._origin) % self.period
 
     def schedule(self, clock: ClockMath, start: int, moved: bool = False) -> None:
         """At the block boundary before sample `start`: note the steps started, and keep
