@@ -21,9 +21,10 @@ What is exported is what the engine plays (chronus_tui/synth/sequencer.py):
   SLIDE_OVERLAP ticks (legato), or runs on into as one note when both have the same pitch
   (the engine does not retrigger);
 - velocity follows the engine's gate level: an accent plays at full level and a plain hit at
-  PLAIN_VELOCITY of it, times the track's level and a step's amp lock over its voice's amp;
-  full level is velocity 127, and a hit locked to amp 0 is silent (no note). Other parameter
-  locks are sound, not notes, and are not exported;
+  PLAIN_VELOCITY of it, times the track's level and a step's amp lock over its voice's amp
+  (capped as the engine caps it: a lock raises a hit at most to 1 / PLAIN_VELOCITY of its
+  level, a plain hit to an accent's); full level is velocity 127, and a hit locked to amp 0
+  is silent (no note). Other parameter locks are sound, not notes, and are not exported;
 - muted tracks, tracks silenced by another's solo and tracks at level 0 export no notes;
 - the channel is the track's voice (voice1 → channel 1 …); a voice on a noise waveform is a
   drum: channel 10, and a hit without a note plays the GM drum note its track's name (or the
@@ -304,7 +305,7 @@ def _velocity(step: Step, track: Track, voice: dict[str, float]) -> int:
     """A hit's velocity, 1–127; 0 for a hit locked to amp 0 (silent: no note, but a hit)."""
     level = (1.0 if step.accent else PLAIN_VELOCITY) * track.level
     if "amp" in step.locks and voice["amp"] > 0:  # (the engine scales no hit of a voice at amp 0)
-        level *= step.locks["amp"] / voice["amp"]
+        level *= min(step.locks["amp"] / voice["amp"], 1.0 / PLAIN_VELOCITY)  # the engine's cap
         if level == 0:
             return 0
     return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))

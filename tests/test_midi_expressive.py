@@ -244,6 +244,12 @@ def test_an_amp_lock_scales_the_velocity_by_its_share_of_the_voices_amp_for_its_
     assert [(n.start // STEP, n.velocity) for n in notes] == [(0, 76), (1, 38), (2, 64), (3, 127), (5, 76)]
     half = heard(exported(one_track([*steps[1:2], Step()], amp=0.3, level=0.5)))["lead"]
     assert {n.velocity for n in half} == {19}  # 0.6 × 0.5 × 0.5 × 127
+    # the engine raises a hit by at most 1 / 0.6 (sequencer.HitPlanner): at level 0.5 a plain
+    # hit locked to twice its voice's amp is 0.5 × 127, an accent (1 / 0.6) × 0.5 × 127
+    louder = [Step(on=True, note=60, locks={"amp": 0.6}),
+              Step(on=True, note=60, accent=True, locks={"amp": 0.6})]
+    capped = heard(exported(one_track(louder, amp=0.3, level=0.5)))["lead"]
+    assert [n.velocity for n in capped] == [64, 106] * 8
     silent_voice = heard(exported(one_track([Step(on=True, note=60, locks={"amp": 0.2})], amp=0.0)))["lead"]
     assert {n.velocity for n in silent_voice} == {76}  # the engine scales no hit of a voice at amp 0
     into_silence = [Step(on=True, note=60, slide=True), Step(on=True, note=60, locks={"amp": 0.0}), Step()]
