@@ -8,14 +8,11 @@ first sample above 1e-6 after silence is the onset.
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import pytest
+from support.graph import offline_server, run_graph, run_random_commands
 from support.render import (
     SR,
     click_pattern,
@@ -38,7 +35,6 @@ from chronus_tui.engine.protocol import (
     SetParam,
     SetTempo,
     SetTransport,
-    Switched,
 )
 from chronus_tui.model import VOICES
 from chronus_tui.synth import sequencer
@@ -295,21 +291,6 @@ def test_steps_stay_on_their_samples_past_the_counters_real_period(tmp_path):
     assert onsets(audio[:, 0], threshold=1e-8) == expected
 
 
-@contextmanager
-def offline_server() -> Iterator[Any]:
-    """A booted offline server of 256-sample blocks, stopped and shut down afterwards."""
-    from chronus_tui.synth.pyolib import pyo
-
-    server = pyo.Server(sr=SR, nchnls=2, buffersize=256, duplex=0, audio="offline")
-    server.setVerbosity(1)
-    server.boot()
-    try:
-        yield server
-    finally:
-        server.stop()
-        server.shutdown()
-
-
 def test_the_graph_plays_the_hits_written_without_python(tmp_path):
     """No Python in the per-hit path: once the transport starts, the graph alone plays
     the hits written ahead (past the first block and a step), each on its sample, with
@@ -385,24 +366,6 @@ def test_bad_commands_become_error_events_and_change_nothing(tmp_path):
     assert onsets(audio[:, 0]) == [expected_onset(n, 120, 0) for n in range(0, 16, 4)]
 
 
-def run_graph(tmp_path, lanes: int, blocks: int, per_block: Callable[[Any, int], None]) -> None:
-    """An EngineGraph of `lanes` lanes on an offline server computes `blocks` blocks of
-    256 samples; per_block(graph, block) is called before each."""
-    from chronus_tui.synth.graph import EngineGraph
-
-    with offline_server() as server:
-        graph = EngineGraph(server, lanes=lanes)
-        block = [0]
-
-        def callback() -> None:
-            per_block(graph, block[0])
-            block[0] += 1
-
-        server.setCallback(callback)
-        server.recordOptions(dur=blocks * 256 / SR, filename=str(tmp_path / "graph.wav"), fileformat=0)
-        server.start()
-
-
 def test_a_graph_with_fewer_lanes_refuses_a_pattern_with_more_tracks(tmp_path):
     """A render builds only the lanes its patterns need; a bigger pattern is an error, not a crash."""
     small = click_pattern([("a", "voice1", "x"), ("b", "voice3", "x")])
@@ -463,10 +426,6 @@ def test_lanes_and_counters_stay_accounted_for_through_random_commands(tmp_path)
             tracks[name] = (name, rng.choice(VOICES), steps)
         return click_pattern(list(tracks.values()), bpm=300)
 
-    problems: list[str] = []
-    switches = [0]
-    running = [False] * 16  # each lane ran through the block before
-
     def command(graph) -> Command | None:
         roll = rng.random()
         if roll < 0.08:
@@ -484,35 +443,9 @@ def test_lanes_and_counters_stay_accounted_for_through_random_commands(tmp_path)
             return SetFill(rng.random() < 0.5)
         return None
 
-    def per_block(graph, block):
-        try:
-            for lane in graph.lanes:  # through the block just computed (no command since)
-                hits = lane.hits
-                hits.fire(graph.clock_graph.processed())
-                if running[lane.index] and round(hits.counter.get()) != hits.current:
-                    problems.append(f"block {block}: lane {lane.index} reads entry {hits.counter.get()}, "
-                                    f"Python holds {hits.current}")
-            if (next_command := command(graph)) is not None:
-                graph.handle(next_command)
-            for event in graph.poll_events():
-                problems.extend([event.message] if isinstance(event, EngineMessage) else [])
-                switches[0] += isinstance(event, Switched)
-            start = graph.clock_graph.processed()
-            for lane in graph.lanes:
-                hits = lane.hits
-                samples = [hit.sample for hit in hits.pending]
-                if samples and (samples[0] < start or any(b - a < sequencer.MIN_HIT_GAP
-                                                          for a, b in itertools.pairwise(samples))):
-                    problems.append(f"block {block}: lane {lane.index} has hits {samples} from {start}")
-                if samples and not graph.clock.playing:
-                    problems.append(f"block {block}: lane {lane.index} has hits while stopped")
-                running[lane.index] = lane.voice is not None
-        except Exception as exc:  # pyo would print it and go on
-            problems.append(f"block {block}: {exc!r}")
-
-    run_graph(tmp_path, 16, 3000, per_block)
+    problems, switches = run_random_commands(tmp_path, 16, 3000, command)
     assert problems == []
-    assert switches[0] > 20
+    assert switches > 20
 
 
 def test_track_edit_changes_that_track_alone_from_its_next_step(tmp_path):
