@@ -8,6 +8,7 @@ import random
 import pytest
 from support.expressive import set_step
 from support.graph import run_random_commands
+from support.osc import OscClient, osc_fixture  # noqa: F401
 from support.render import click_pattern, pattern_of
 
 from chronus_tui.engine.protocol import (
@@ -29,9 +30,13 @@ from chronus_tui.model import (
     SEED_SPEC,
     VOICES,
     Pattern,
+    Track,
     lock_spec,
     lockable_params,
+    parse_steps,
 )
+from chronus_tui.osc.server import OscServer
+from chronus_tui.session import Session
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -134,3 +139,23 @@ def test_a_cancelled_load_leaves_an_early_hit_of_the_bar_line_played_in_order(tm
 
     problems, _ = run_random_commands(tmp_path, 2, line // 256 + 100, command)
     assert problems == []
+
+
+@pytest.mark.parametrize("text", ["5_0", "٥٠", "0_5", "１"])
+def test_numbers_as_text_are_ascii_decimals(osc: tuple[OscServer, OscClient], session: Session,
+                                            text: str) -> None:
+    """A number sent as text is what a script writes: `5_0` (which Python's float() reads as 50)
+    or another script's digits (`٥٠`) are refused by name in an option, a lock and a tempo,
+    and change nothing; the same values written plainly are taken."""
+    _, client = osc
+    session.apply_snapshot(Pattern(name="osc", tracks=[Track("bass", "voice2", parse_steps("x.x."))]), "now")
+    before, entries = session.snapshot(), len(session.history)
+    for address, *args in (("/seq/step", "bass", 0, f"prob={text}"),
+                           ("/seq/step", "bass", 0, f"micro=-{text}"),
+                           ("/seq/step", "bass", 0, f"lock=acid1/res:{text}"), ("/seq/seed", text),
+                           ("/seq/bpm", f"1{text}"), ("/seq/level", "bass", text)):
+        message = client.error(address, *args)
+        assert "is not a number" in message and text in message, message
+    assert session.snapshot() == before and len(session.history) == entries
+    assert client.ok("/seq/step", "bass", 0, "prob=50", "micro=-5", "lock=acid1/res:0.5")[-3:] == [
+        "prob=50", "micro=-5", "lock=acid1/res:0.5"]

@@ -8,6 +8,7 @@ Every reader returns the value or raises ArgError naming what was wrong.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,16 +28,19 @@ _NO_NOTE = {"", "-", "none", "off", "rest"}
 # subnormal there (5e-324: math on it underflows to 0, and DSP on subnormals is slow), is refused.
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_MIN_NORMAL = 1.1754943508222875e-38
+# a number as text: ASCII decimal, as a script writes one (float() alone also takes `5_0`
+# and other scripts' digits, `٥٠`, which no sender means as a number)
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
+                          re.ASCII | re.IGNORECASE)
 
 
 def to_number(value: object) -> float:
     """A finite number: 0, or a magnitude from 1.2e-38 to 3.4e38 (32-bit floats' normal range),
     so no NaN, infinity, subnormal or overflow reaches any arithmetic."""
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ArgError(f"{value!r} is not a number") from None
+        if not _NUMBER_TEXT.fullmatch(value.strip()):
+            raise ArgError(f"{value!r} is not a number")
+        number = float(value.strip())
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgError(f"{value!r} is not a number")
     else:
