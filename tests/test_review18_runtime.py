@@ -113,13 +113,6 @@ def test_random_expressive_patterns_and_commands_keep_every_lane_accounted_for(t
     assert len(seen) > 400 and len({ratchet for _, ratchet in seen}) == RATCHET_SPEC.high  # it did play
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug (chronus_tui/synth, the lead's): CancelQueued sets "
-                   "planner.limit = None without moving the planner's floor to now, so the steps the "
-                   "queued load held back are planned with the floor of the last replan, and a "
-                   "micro-timed early hit due before the cancel is written in the past: it never "
-                   "fires, and the lane's ring reads the hit before's values for every hit after "
-                   "(wrong pitch, level, gate, accent) until the engine restarts. Fix: in "
-                   "HitPlanner.advance, self.floor = max(self.floor, start) before planning")
 def test_a_cancelled_load_leaves_an_early_hit_of_the_bar_line_played_in_order(tmp_path):
     """A step on the bar line 23/24 early (120 bpm: 5750 samples before the line), a load
     queued for that line, cancelled after the early hit's sample: the lane's hits stay to

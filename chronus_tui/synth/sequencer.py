@@ -264,6 +264,7 @@ class HitPlanner:
                 lane.fire(start)
         if not self.clock.playing or (self._due is not None and end < self._due):
             return  # (most blocks: the hits of this one are written, and no step is due)
+        self.floor = max(self.floor, start)  # (a step held back by a load since cancelled is due now)
         step = step_samples(self.bpm, self.sr)
         early = math.ceil(EARLIEST * step)  # no hit of a step still to plan comes before its onset - this
         room = math.ceil(step) + GATE_GAP  # a hit this far before that knows its gate's end
