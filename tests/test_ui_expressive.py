@@ -67,7 +67,7 @@ async def test_i_opens_the_detail_of_the_cursors_step_and_closes_it(patterns_dir
         assert app.detail.display and app.detail.has_focus and not app.params.display
         lines = detail_lines(app)
         assert "─ Step 4/16 · bass (voice2) ─" in screen_text(app)
-        assert lines[:5] == ["on · accent · C3 · slide", "probability            100 %",
+        assert lines[:5] == ["on · accent · C3 · slide", "probability            100 % · seed 0",
                              "condition              always", "micro                  0",
                              "ratchet                1 (no ratchet)"], lines
         # It follows the grid's cursor: the pattern focused, a step right.
@@ -78,7 +78,8 @@ async def test_i_opens_the_detail_of_the_cursors_step_and_closes_it(patterns_dir
         assert detail_lines(app)[0] == "rest · voice freq"
         session.set_step_options("bass", 4, {"prob": 25, "cond": "PRE"}, source="osc")  # from elsewhere
         await pilot.pause()
-        assert detail_lines(app)[1:3] == ["probability            25 %", "condition              PRE"]
+        assert detail_lines(app)[1:3] == ["probability            25 % · seed 0",
+                                          "condition              PRE"]
         await pilot.press("i", "i")                 # focus it, then close it: the Sound panel again
         await pilot.pause()
         assert not app.detail.display and app.params.display and app.grid.has_focus
@@ -93,7 +94,7 @@ async def test_probability_fine_and_coarse_each_one_undo(patterns_dir: Path) -> 
         await pilot.press("shift+left")
         assert bass_step(app).prob == 89
         await pilot.pause()
-        assert "probability            89 %" in detail_lines(app)
+        assert "probability            89 % · seed 0" in detail_lines(app)
         assert "89 %" in screen_text(app).split("bass (voice2) · step 4/16")[1]  # the grid's step line
         for _ in range(10):
             await pilot.press("shift+left")
@@ -247,6 +248,39 @@ async def test_micro_is_typed_as_the_panel_shows_it(patterns_dir: Path) -> None:
             await paste_value(pilot, bad)
             assert seen[-1][1] == "error" and seen[-1][0].startswith("micro: "), (bad, seen[-1])
         assert bass_step(app).micro == 4 and app.is_running
+
+
+async def test_the_seed_is_shown_and_typed_with_its_key_or_the_seed_word(patterns_dir: Path) -> None:
+    """The seed (a pattern's, not a step's) beside the probability it rolls; # or `= seed N`
+    sets it, one undo each; bad text changes nothing; a seed from OSC shows at once."""
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    seen = spy_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, *BASS_STEP_4)
+        assert "# seed" in screen_text(app)         # the panel's key line names the key
+        await pilot.press("number_sign")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"4242", "enter")
+        await pilot.pause()
+        assert session.pattern.seed == 4242
+        assert "probability            100 % · seed 4242" in detail_lines(app)
+        await type_value(pilot, "seed 7")           # the typed-entry word, whatever is selected
+        assert session.pattern.seed == 7 and bass_step(app).prob == 100
+        for bad in ("-1", "2147483648", "7.5", "lucky", "[/x]"):
+            await pilot.press("number_sign")
+            await pilot.pause()
+            await pilot.press(*bad, "enter")
+            await pilot.pause()
+            assert seen[-1][1] == "error" and seen[-1][0].startswith("seed: "), (bad, seen[-1])
+        assert session.pattern.seed == 7 and app.is_running
+        await pilot.press("u")
+        assert session.pattern.seed == 4242
+        await pilot.pause()
+        assert "probability            100 % · seed 4242" in detail_lines(app)
+        session.set_seed(99, source="osc")
+        await pilot.pause()
+        assert "probability            100 % · seed 99" in detail_lines(app)
 
 
 async def test_the_grid_marks_an_expressive_step(patterns_dir: Path) -> None:

@@ -179,8 +179,9 @@ ACTIONS: tuple[UiAction, ...] = (
              "Sound panel", PARAMS),
     UiAction("nudge(-1, True)", ("shift+left",), "Parameter down (coarse)", "Sound panel", PARAMS),
     UiAction("type_value", ("equals_sign",),
-             "Type a value: parameter, step note or field, BPM; or bpm/swing/length/note N",
+             "Type a value: parameter, step note/field, BPM; or bpm/swing/length/note/seed N",
              "Values"),
+    UiAction("type_seed", ("number_sign",), "Type the pattern's seed (its probability rolls)", "Values"),
     UiAction("toggle_flats", (), "Show notes with flats / sharps", "Values"),
     # Chains: slots marked in the browser, in order, play one after another
     UiAction("chain_add", ("l",), "Add the slot to the chain (again: once more)", "Chains", SLOTS),

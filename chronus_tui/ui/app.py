@@ -33,6 +33,7 @@ from chronus_tui.model import (
     MAX_TRACKS,
     MICRO_SPEC,
     NOTE_RANGE,
+    SEED_SPEC,
     VOICES,
     Pattern,
     PatternError,
@@ -55,6 +56,7 @@ from chronus_tui.ui.entry import (
     LENGTH,
     NOTE,
     PARAM,
+    SEED,
     SWING,
     TARGET_SPECS,
     Entry,
@@ -987,8 +989,17 @@ class ChronusApp(App[int]):
             if text is not None and (text.strip() or empty):
                 self._enter(split_entry(text, default), row)
 
-        self.push_screen(PromptScreen(f"{question} (or bpm/swing/length/note N)", placeholder=shown),
+        self.push_screen(PromptScreen(f"{question} (or bpm/swing/length/note/seed N)", placeholder=shown),
                          answered)
+
+    def action_type_seed(self) -> None:
+        """Type the live pattern's seed: a new set of probability rolls, one undo."""
+        def answered(text: str | None) -> None:
+            if text is not None and text.strip():
+                self._enter(Entry(SEED, text), self.params.current())
+
+        self.push_screen(PromptScreen(f"Seed of the pattern's probability rolls: {expected(SEED_SPEC)}",
+                                      placeholder=str(self.session.pattern.seed)), answered)
 
     def _enter(self, entry: Entry, row: ParamRow) -> None:
         try:
@@ -1006,6 +1017,8 @@ class ChronusApp(App[int]):
             elif entry.target == LENGTH:
                 length = parse_value(LENGTH_SPEC, entry.text)
                 self._edit_track(self.session.set_length, lambda _: int(length))
+            elif entry.target == SEED:
+                self._call(self.session.set_seed, int(parse_value(SEED_SPEC, entry.text)))
             else:
                 setter = {BPM: self.session.set_bpm, SWING: self.session.set_swing}[entry.target]
                 self._call(setter, parse_value(TARGET_SPECS[entry.target], entry.text))

@@ -2,7 +2,8 @@
 
 A bare value is for what the focused panel has selected (a parameter, the step's note,
 the step detail's field, else the tempo); a word in front names another target: "bpm 120", "swing 0.1",
-"length 32" (the track under the cursor), "note Eb2" (the step under the cursor).
+"length 32" (the track under the cursor), "note Eb2" (the step under the cursor), "seed 7" (the
+pattern's probability rolls).
 Nothing here changes the pattern: the app hands the value to a Session method.
 """
 
@@ -16,6 +17,7 @@ from chronus_tui.model import (
     MICRO_DIVISIONS,
     MICRO_SPEC,
     PITCH,
+    SEED_SPEC,
     SWING_SPEC,
     WAVEFORMS,
     ParamSpec,
@@ -24,16 +26,16 @@ from chronus_tui.model import (
     parse_note,
 )
 
-BPM, SWING, LENGTH, NOTE, PARAM = "bpm", "swing", "length", "note", "param"
+BPM, SWING, LENGTH, NOTE, PARAM, SEED = "bpm", "swing", "length", "note", "param", "seed"
 FIELD = "field"  # the step detail's selected field
-TARGET_SPECS = {BPM: BPM_SPEC, SWING: SWING_SPEC, LENGTH: LENGTH_SPEC}
+TARGET_SPECS = {BPM: BPM_SPEC, SWING: SWING_SPEC, LENGTH: LENGTH_SPEC, SEED: SEED_SPEC}
 TARGET_WORDS = (*TARGET_SPECS, NOTE)
 NOTE_LETTERS = "ABCDEFG"
 
 
 @dataclass(frozen=True)
 class Entry:
-    target: str  # BPM, SWING, LENGTH, NOTE, PARAM or FIELD
+    target: str  # BPM, SWING, LENGTH, NOTE, SEED, PARAM or FIELD
     text: str    # the value as typed, without the target word
 
 

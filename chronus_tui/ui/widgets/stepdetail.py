@@ -128,7 +128,7 @@ class StepDetail(SessionPanel, RowCursor[DetailRow], can_focus=True):
     """The step under the grid's cursor; `selected` is the row its keys edit."""
 
     BINDINGS = bindings(DETAIL)
-    REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.TRACK})
+    REDRAW_ON = frozenset({ChangeKind.PATTERN, ChangeKind.TRACKS, ChangeKind.TRACK, ChangeKind.SEED})
 
     def __init__(self, session: Session, grid: StepGrid, preferences: Preferences, *,
                  id: str | None = None) -> None:
@@ -205,8 +205,11 @@ class StepDetail(SessionPanel, RowCursor[DetailRow], can_focus=True):
 
     def _row_text(self, track: Track, step: Step, row: DetailRow) -> Text:
         name = LABELS[row.field] if row.lock is None else literal(str(row.lock), MAX_LOCK_NAME)
-        return Text(f"{name:<{LABEL_WIDTH}}{field_text(track, step, row, self.preferences.flats)}")
+        text = Text(f"{name:<{LABEL_WIDTH}}{field_text(track, step, row, self.preferences.flats)}")
+        if row.field == PROB:  # the pattern's seed, which the roll comes from
+            text.append(f" · seed {self.session.pattern.seed}", style="dim")
+        return text
 
 
 # The keys the panel's subtitle names, and as what (the rest are in ? and the palette).
-SUBTITLE = {"detail_add_lock": "lock", "detail_clear": "remove", "step_detail": "close"}
+SUBTITLE = {"detail_add_lock": "lock", "detail_clear": "remove", "type_seed": "seed", "step_detail": "close"}
