@@ -152,3 +152,18 @@ def test_numbers_as_text_are_ascii_decimals(osc: tuple[OscServer, OscClient], se
     assert session.snapshot() == before and len(session.history) == entries
     assert client.ok("/seq/step", "bass", 0, "prob=50", "micro=-5", "lock=acid1/res:0.5")[-3:] == [
         "prob=50", "micro=-5", "lock=acid1/res:0.5"]
+
+
+@pytest.mark.parametrize("text", ["ﬁll", "!ﬁll", "1ſt", "ɴone"])
+def test_a_condition_is_ascii_in_any_case(osc: tuple[OscServer, OscClient], session: Session,
+                                          text: str) -> None:
+    """`cond=` takes FILL, fill or Fill, but not letters that only str.upper() turns into them
+    (the ligature ﬁ, the long ſ): those are refused as sent and change nothing."""
+    _, client = osc
+    session.apply_snapshot(Pattern(name="osc", tracks=[Track("bass", "voice2", parse_steps("x.x."))]), "now")
+    before, entries = session.snapshot(), len(session.history)
+    assert f"cond: {text!r} is not a condition" in client.error("/seq/step", "bass", 0, f"cond={text}")
+    assert session.snapshot() == before and len(session.history) == entries
+    assert client.ok("/seq/step", "bass", 0, "cond=!Fill")[-1] == "cond=!FILL"
+    client.ok("/seq/step", "bass", 0, "cond=None")
+    assert client.ok("/seq/step/get", "bass", 0)[8] == "none"

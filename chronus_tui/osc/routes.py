@@ -356,8 +356,9 @@ def _step_options(values: list[Any]) -> StepOptions:
                 locks[param.strip()] = to_number(number) if number.strip() else None
             elif key in changes:
                 raise ArgError("is given twice")
-            elif key == "cond":
-                changes[key] = None if text.lower() == "none" else text.upper()
+            elif key == "cond":  # in any case, of ASCII letters only: str.upper() reads "ﬁll" as FILL
+                upper = text.upper() if text.isascii() else text
+                changes[key] = None if upper == "NONE" else upper
             else:
                 changes[key] = to_int(text)
         except ArgError as exc:
