@@ -260,7 +260,7 @@ async def test_the_seed_is_shown_and_typed_with_its_key_or_the_seed_word(pattern
         assert "# seed" in screen_text(app)         # the panel's key line names the key
         await pilot.press("number_sign")
         await pilot.pause()
-        assert isinstance(app.screen, PromptScreen)
+        assert isinstance(app.screen, PromptScreen) and "a whole number in 0–2147483647" in screen_text(app)
         await pilot.press(*"4242", "enter")
         await pilot.pause()
         assert session.pattern.seed == 4242

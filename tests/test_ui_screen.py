@@ -136,6 +136,27 @@ async def test_a_tiny_terminal_still_gets_one_cut_line(patterns_dir: Path) -> No
         assert len(line) == 38 and line.endswith("…") and app.transport.size.height == 1
 
 
+@pytest.mark.parametrize("size", [(40, 12), (40, 20), (60, 16), (80, 24)])
+async def test_a_small_terminal_never_hides_the_focus(patterns_dir: Path, size: tuple[int, int]) -> None:
+    """Whatever has the focus is on screen with room to read it: a short screen scrolls to it
+    under the transport line, and on a narrow one the slot browser makes way for the panel beside
+    it (the step detail, the sound panel, the song view) while that one has the focus."""
+    width, height = size
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for keys in ((), ("i",), ("tab",), ("tab",), ("tab",), ("tab",), ("i",), ("tab",), ("tab",),
+                     ("f3",), ("f3",)):
+            await pilot.press(*keys)
+            await pilot.pause()
+            focused = app.focused
+            shown = focused.region
+            seen = (keys, focused, shown)
+            assert shown.y >= 1 and shown.bottom <= height - 1 and shown.right <= width, seen
+            assert shown.width >= min(width - 1, 36) and shown.height >= 4, seen
+            assert app.transport.region.y == 0 and transport_line(app).strip()
+
+
 async def test_renaming_the_playing_slot_renames_the_live_pattern_on_screen(patterns_dir: Path) -> None:
     app, session = make_app(patterns_dir, engine=FakeEngine())
     async with app.run_test(size=(120, 40)) as pilot:

@@ -124,6 +124,8 @@ class ChronusApp(App[int]):
     TITLE = "Chronus"
     BINDINGS = bindings(APP)
     COMMANDS = {ActionsProvider}  # noqa: RUF012 (Textual's class-level registry)
+    # Below this width the slot browser and the panel beside it do not both fit (chronus.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (76, "-wide")]  # noqa: RUF012 (Textual's)
     # Session changes are drawn at most this often (s); a step at 300 BPM lasts 0.05 s.
     redraw_interval = 1 / 30
 
@@ -547,16 +549,18 @@ class ChronusApp(App[int]):
 
     # -- song view ------------------------------------------------------------------
 
-    def _lower_right(self, shown: SessionPanel) -> None:
-        """Show one of the Sound panel, the song view and the step detail, where they share."""
+    def _lower_right(self, shown: SessionPanel, focus: SessionPanel) -> None:
+        """Show one of the Sound panel, the song view and the step detail, where they share,
+        and give `focus` the focus once the screen is laid out anew: a panel just shown has no
+        size before, and a small screen must scroll to it, or a narrow one give it the row."""
         for panel in (self.params, self.song, self.detail):
             panel.display = panel is shown
+        self.call_after_refresh(focus.focus)
 
     def action_song_view(self) -> None:
         """The song view in the Sound panel's place, with the focus; again: the Sound panel."""
         showing = not self.song.display
-        self._lower_right(self.song if showing else self.params)
-        (self.song if showing else self.grid).focus()
+        self._lower_right(self.song if showing else self.params, self.song if showing else self.grid)
 
     def _song_entry(self) -> tuple[int, ChainEntry] | None:
         """The entry under the song view's cursor and its index; None (and a warning) when
@@ -743,11 +747,9 @@ class ChronusApp(App[int]):
         """The step detail in the Sound panel's place, with the focus; again (while it has the
         focus): the Sound panel, and the focus back on the pattern."""
         if self.detail.display and self.detail.has_focus:
-            self._lower_right(self.params)
-            self.grid.focus()
+            self._lower_right(self.params, self.grid)
         else:
-            self._lower_right(self.detail)
-            self.detail.focus()
+            self._lower_right(self.detail, self.detail)
 
     def action_detail_select(self, delta: int) -> None:
         self.detail.move(delta)

@@ -91,8 +91,8 @@ def expected(spec: ParamSpec) -> str:
     """What a typed value for `spec` may be, for the prompt and its errors."""
     if spec.name == "osc/type":
         return f"a waveform ({', '.join(WAVEFORMS)}) or 0–{len(WAVEFORMS) - 1}"
-    what = "a whole number" if spec.integer else "a number"
-    if spec.scale == PITCH:
-        what += " in Hz or a note name like Eb2"
+    if spec.integer:  # whole: 2147483647, not 2.14748e+09
+        return f"a whole number in {int(spec.low)}–{int(spec.high)}"
+    what = "a number in Hz or a note name like Eb2" if spec.scale == PITCH else "a number"
     return f"{what} in {spec.low:g}–{spec.high:g}"
 
