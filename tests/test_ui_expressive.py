@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 from support.fakes import FakeEngine
-from support.ui import fixed_pattern, make_app, paste_value, screen_text, spy_notifications, type_value
+from support.ui import (
+    fixed_pattern,
+    make_app,
+    palette,
+    paste_value,
+    screen_text,
+    spy_notifications,
+    type_value,
+)
 from textual.pilot import Pilot
 
 from chronus_tui import patternfile
@@ -281,6 +289,20 @@ async def test_the_seed_is_shown_and_typed_with_its_key_or_the_seed_word(pattern
         session.set_seed(99, source="osc")
         await pilot.pause()
         assert "probability            100 % · seed 99" in detail_lines(app)
+
+
+async def test_a_detail_key_from_the_palette_opens_the_panel_it_edits(patterns_dir: Path) -> None:
+    app, _ = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*BASS_STEP_4)
+        assert not app.detail.display
+        await palette(pilot, "Step detail: Value down (fine)")
+        assert bass_step(app).prob == 99 and app.detail.display and app.detail.has_focus
+        assert "probability            99 % · seed 0" in detail_lines(app)
+        await pilot.press("i")                      # closed again, the pattern focused
+        await pilot.pause()
+        await palette(pilot, "Step detail: Next field")
+        assert app.detail.display and app.detail.current().field == "cond"
 
 
 async def test_the_grid_marks_an_expressive_step(patterns_dir: Path) -> None:

@@ -752,6 +752,7 @@ class ChronusApp(App[int]):
             self._lower_right(self.detail, self.detail)
 
     def action_detail_select(self, delta: int) -> None:
+        self._show_detail()
         self.detail.move(delta)
 
     def action_detail_change(self, direction: int, coarse: bool = False) -> None:
@@ -807,10 +808,17 @@ class ChronusApp(App[int]):
             self._call(self.session.set_step_options, track.name, index, {row.field: default})
 
     def _detail_step(self) -> tuple[Track, int, Step] | None:
+        self._show_detail()
         here = self.detail.here()
         if here is None:
             self.notify("no tracks yet", severity="warning")
         return here
+
+    def _show_detail(self) -> None:
+        """A step detail key run from the palette with the panel closed opens it: the field it
+        edits is on screen."""
+        if not self.detail.display:
+            self._lower_right(self.detail, self.detail)
 
     # -- tracks ---------------------------------------------------------------------
 
