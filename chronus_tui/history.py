@@ -363,7 +363,7 @@ def _step_change(before: list[Any], after: list[Any]) -> str:
     return ", ".join(changes + options) or "unchanged"
 
 
-_OPTION_DEFAULTS: dict[str, Any] = {"prob": 100, "cond": None, "micro": 0, "ratchet": 1, "locks": {}}
+_OPTION_DEFAULTS: dict[str, Any] = {key: getattr(Step(), key) for key in patternfile.STEP_OPTIONS}
 
 
 def _options_change(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -244,12 +244,14 @@ def lockable_params(voice: str) -> tuple[str, ...]:
     return own + tuple(f"{ACID_MODULE}/{s.name}" for s in MODULE_PARAMS[ACID_MODULE])
 
 
-def lock_spec(voice: str, key: str) -> ParamSpec:
-    """The spec of lock `key` on a track of `voice`, or PatternError naming what is wrong."""
+def lock_spec(voice: str, key: str, path: str = "locks") -> ParamSpec:
+    """The spec of lock `key` on a track of `voice`, or PatternError naming what is wrong
+    (at `path`.key)."""
     if not isinstance(key, str) or key not in lockable_params(voice):
-        raise PatternError(f"locks.{excerpt(str(key), 40)}",
+        acid = f", and {ACID_MODULE}/… (the acid insert's)" if voice == ACID_VOICE else ""
+        raise PatternError(f"{path}.{excerpt(str(key), 40)}",
                            f"{excerpt(repr(key), 40)} is not a lockable parameter of {voice} "
-                           f"(lockable: {', '.join(lockable_params(voice))})")
+                           f"(its parameters but freq and osc/type{acid})")
     module, _, param = key.rpartition("/") if key.startswith(ACID_MODULE + "/") else (voice, "", key)
     return PARAM_INDEX[module][param]
 
@@ -279,7 +281,7 @@ def check_locks(value: object, voice: str, path: str = "locks") -> dict[str, flo
         raise PatternError(path, f"{len(value)} locks; a step holds at most {MAX_LOCKS}")
     locks = {}
     for key, number in value.items():
-        spec = lock_spec(voice, key)
+        spec = lock_spec(voice, key, path)
         locks[key] = float(spec.check(number, f"{path}.{key}")) + 0.0
     return locks
 

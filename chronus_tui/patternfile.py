@@ -152,12 +152,7 @@ def step_options_from_dict(data: dict, voice: str, path: str) -> dict[str, Any]:
     if "ratchet" in data:
         options["ratchet"] = int(RATCHET_SPEC.check(data["ratchet"], f"{prefix}ratchet"))
     if "locks" in data:
-        try:
-            options["locks"] = check_locks(data["locks"], voice, f"{prefix}locks")
-        except PatternError as exc:  # lock_spec names a bad key from "locks." on: say whose
-            if not exc.path.startswith(prefix):
-                raise PatternError(f"{prefix}{exc.path}", exc.message) from None
-            raise
+        options["locks"] = check_locks(data["locks"], voice, f"{prefix}locks")
     return options
 
 

@@ -94,8 +94,8 @@ def test_a_load_now_while_stopped_keeps_the_released_note_silent(tmp_path):
 
 
 def test_a_changed_load_now_while_stopped_keeps_the_released_note_silent(tmp_path):
-    """The lane is positioned again (its first step's values wait in its hold slot): the
-    gate the slide held must have ended, not just been turned down."""
+    """The lane gets its track again while stopped (its first step's pitch waits in its ring):
+    the gate the slide held must have ended, not just been turned down."""
     pattern = sliding_bass()
     changed = pattern_of(pattern)
     track = changed.tracks[0]

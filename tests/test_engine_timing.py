@@ -316,7 +316,7 @@ def test_the_graph_plays_the_hits_written_without_python(tmp_path):
 
 
 def test_a_graph_refuses_a_server_already_started(tmp_path):
-    """Its step trigger counts samples from the server's first block."""
+    """Its sample counter counts from the server's first block."""
     from chronus_tui.synth.graph import EngineGraph
 
     refused: list[str] = []

@@ -226,7 +226,7 @@ class EngineGraph:
         self._locking: set[int] = set()  # those playing, and lanes still locked
         self._releasing: set[int] = set()  # lanes without a track whose last note may still sound
         self._levels: list[float] = [0.0] * lanes  # each lane's track level after mute and solo
-        self._silent: list[bool] = [False] * lanes  # each lane's steps compiled silent (level 0)
+        self._silent: list[bool] = [False] * lanes  # each lane's track plays no hits (level 0)
         self.n0 = 0  # the step at which the current pattern (re)started: bar lines count from it
         self._previous_n0 = 0  # for the last steps before an armed switch
         self.queued: QueuedLoad | None = None

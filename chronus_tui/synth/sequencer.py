@@ -344,7 +344,7 @@ class HitPlanner:
 
 
 class ClockGraph:
-    """The graph's sample count, which the lanes' hit triggers compare with, and the steps
+    """The graph's sample count, at which the lanes' hit triggers read their tables, and the steps
     started (Python's record, for Position events).
 
     The graph counts samples modulo `period`; ClockMath, in double precision, works

@@ -57,7 +57,7 @@ def output_gains(level: float, voice: dict[str, float]) -> tuple[float, float, f
 
 
 class Lane:
-    """One track's synth voice, fed by its rows of the step tables."""
+    """One track's synth voice, played by its hits (sequencer.LaneHits)."""
 
     def __init__(self, pyo, index: int, sr: int, clock: ClockGraph, sources: Any, controls: Controls) -> None:
         self.index = index
@@ -112,7 +112,7 @@ class Lane:
         # cutoff up by env_amount, falling in decay; an accented one (as the original's acid
         # module) also raises it by cutoff_offset × accent, sweeps env_amount × accent more,
         # falling in accent_decay, raises the resonance by res_accent_boost × accent, and
-        # hits harder (gain comp × (1 + accent)): each one table read of the accent row,
+        # hits harder (gain comp × (1 + accent)): each one read of the hit's accent,
         # scaled by controls. A hand-held gate (the "gate" command) starts the sweeps too.
         acid = sources.acid
         self._hand_trig = pyo.Trig()
