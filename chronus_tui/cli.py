@@ -279,6 +279,8 @@ def _resolve_source(args: argparse.Namespace, command: str) -> Pattern | tuple[s
             pattern = store.resolve(args.source, dropped=dropped)
         except StoreError as exc:
             named = _song_or_chain(store, args.source)
+            if named is None and os.path.lexists(args.source):  # a file that is no pattern: say only that
+                raise
             if named is None:
                 raise StoreError(f"{exc}, nor a song or a chain of slots (\"A01x4 A02x2\")") from exc
             what, chain = named

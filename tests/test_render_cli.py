@@ -93,7 +93,9 @@ def test_bad_sources_and_options_fail_clearly(tmp_path, capsys, args, message):
     args = [str(bad) if a == "BAD" else str(good) if a == "GOOD" else a for a in args]
     out = tmp_path / "out.wav"
     assert main(["render", *args, "-o", str(out), "--patterns-dir", str(tmp_path)]) == 1
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert ("nor a song" in err) == (args[0] == "nope")  # a file that is no pattern is not called a song
     assert not out.exists()
 
 
