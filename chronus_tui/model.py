@@ -273,6 +273,16 @@ def check_condition(value: object, path: str = "cond") -> str | None:
                              f"{MAX_CYCLE}, or one of {', '.join(CONDITION_NAMES)})")
 
 
+def condition_from_text(text: str) -> str | None:
+    """A condition as a person or a script types it: empty, "none" or "always" for none, the
+    names in any case of ASCII letters ("fill", "!1st"); anything else as typed, for
+    check_condition to refuse by name (upper-casing "ﬁll" or "1ſt" would make FILL and 1ST)."""
+    typed = text.strip()
+    if not typed.isascii():
+        return typed
+    return None if typed.lower() in ("", "none", "always") else typed.upper()
+
+
 def check_locks(value: object, voice: str, path: str = "locks") -> dict[str, float]:
     """A step's parameter locks from outside ({param: value}), each checked against its range."""
     if not isinstance(value, dict):

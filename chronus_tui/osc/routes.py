@@ -42,6 +42,7 @@ from chronus_tui.model import (
     VOICES,
     Follow,
     Step,
+    condition_from_text,
     excerpt,
     fmt_range,
     parse_steps,
@@ -356,9 +357,8 @@ def _step_options(values: list[Any]) -> StepOptions:
                 locks[param.strip()] = to_number(number) if number.strip() else None
             elif key in changes:
                 raise ArgError("is given twice")
-            elif key == "cond":  # in any case, of ASCII letters only: str.upper() reads "ﬁll" as FILL
-                upper = text.upper() if text.isascii() else text
-                changes[key] = None if upper == "NONE" else upper
+            elif key == "cond":
+                changes[key] = condition_from_text(text)
             else:
                 changes[key] = to_int(text)
         except ArgError as exc:
