@@ -24,7 +24,6 @@ NOT_DRAWN = {
     ChangeKind.GATE: "a gate set by hand shows nowhere on screen",
     ChangeKind.IMPORTED: "a toast",
     ChangeKind.ERROR: "a toast",
-    ChangeKind.SEED: "the seed shows nowhere on screen (the file, /seq/status and /notify/seed carry it)",
 }
 
 
