@@ -39,6 +39,7 @@ from chronus_tui.model import (
     PatternError,
     Step,
     Track,
+    condition_from_text,
     hz_to_midi,
     lock_spec,
     lockable_params,
@@ -61,7 +62,6 @@ from chronus_tui.ui.entry import (
     TARGET_SPECS,
     Entry,
     expected,
-    parse_condition,
     parse_micro,
     parse_value,
     split_entry,
@@ -1056,7 +1056,7 @@ class ChronusApp(App[int]):
             self._call(self.session.set_step_lock, track.name, index, row.lock, value)
         else:
             if row.field == COND:
-                value: int | str | None = parse_condition(text)
+                value: int | str | None = condition_from_text(text)
             elif row.field == MICRO:
                 value = parse_micro(text)
             else:

@@ -73,13 +73,6 @@ def parse_value(spec: ParamSpec, text: str) -> float:
     return spec.check(number, spec.name)
 
 
-def parse_condition(text: str) -> str | None:
-    """A typed trig condition: empty, "always" or "none" for none; the names in any case
-    (fill, !1st); anything else as typed, for the Session to refuse by name."""
-    typed = text.strip()
-    return None if typed.lower() in ("", "always", "none") else typed.upper()
-
-
 def parse_micro(text: str) -> int:
     """Typed micro-timing in 24ths of a step, bare (-5) or as the panel shows it (−5/24, +3/24:
     a typographic minus too); PatternError for anything else or out of range."""
