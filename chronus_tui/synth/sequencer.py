@@ -317,8 +317,8 @@ class HitPlanner:
         lets go on `sample`: a hit of level 0 there, with the note's pitch and accent."""
         last = lane.planned[-1] if lane.planned else lane.previous()
         if last is not None and last.slide:
-            lane.planned.append(replace(last, sample=sample, ratchet=0, level=0.0, slide=False, gate=1.0,
-                                        locks={}, lock_until=sample))
+            bisect.insort(lane.planned, replace(last, sample=sample, ratchet=0, level=0.0, slide=False,
+                                                gate=1.0, locks={}, lock_until=sample), key=_sample_of)
 
     def _write(self, lane: LaneHits, bound: int | None, after: int) -> None:
         """Write the lane's planned hits before `bound` (None: all); no hit still to plan
