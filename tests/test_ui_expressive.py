@@ -320,6 +320,18 @@ async def test_the_grid_marks_an_expressive_step(patterns_dir: Path) -> None:
         assert EXPRESSIVE_MARK not in grid_row(app, "hat")
 
 
+async def test_a_full_wide_cell_keeps_its_slide_mark_beside_the_expressive_one(patterns_dir: Path) -> None:
+    """A wide cell full with a four-letter note (C#-1) and a slide gives up a letter of the
+    note to the expressive mark, not the slide's ~."""
+    app, session = make_app(patterns_dir, engine=FakeEngine())
+    async with app.run_test(size=(200, 50)) as pilot:
+        session.set_step("hat", 2, True, note=1, slide=True, source="osc")
+        session.set_step_options("hat", 2, {"ratchet": 2}, source="osc")
+        await pilot.pause()
+        row = grid_row(app, "hat")
+        assert f"C#-~{EXPRESSIVE_MARK}" in row, row
+
+
 # -- fill ----------------------------------------------------------------------------------------
 
 

@@ -230,7 +230,7 @@ class StepGrid(SessionPanel, can_focus=True):
             body = step_mark(step)
             if cell == WIDE_CELL:
                 body += f"{cell_note(step, self.preferences.flats):<{NOTE_WIDTH}}"
-            body += "~" if step.slide else " "
+            slide = "~" if step.slide else ""
             style = step_style(step)
             if track.mute:
                 style = "dim"
@@ -242,13 +242,13 @@ class StepGrid(SessionPanel, can_focus=True):
                 style += " underline on dark_blue"
             if selected and i == self.step_index:
                 style += " reverse"
-            if step.expressive:  # right after what the cell shows (a full cell: over its last column)
-                body = body.rstrip()[:cell - 1]
+            if step.expressive:  # right after what the cell shows; a full cell gives up a note letter, not ~
+                body = body[:cell - 1 - len(slide)] + slide if slide else body.rstrip()[:cell - 1]
                 text.append(body, style=style)
                 text.append(EXPRESSIVE_MARK, style=f"{style} {EXPRESSIVE_STYLE}")
                 text.append(" " * (cell - len(body) - 1), style=style)
             else:
-                text.append(f"{body:<{cell}}", style=style)
+                text.append(f"{body + (slide or ' '):<{cell}}", style=style)
         text.append(f" {track.length:>3}", style="dim")
 
     def _render_info(self, text: Text, track: Track, index: int) -> None:
