@@ -60,6 +60,7 @@ from chronus_tui.model import (
     SEED_SPEC,
     STEPS_PER_BAR,
     SWING_SPEC,
+    VOICES,
     Follow,
     ParamSpec,
     Pattern,
@@ -834,7 +835,7 @@ class Session:
         with self._lock:
             track = self._track(name)
             stored = track.steps + track.hidden
-            dropped = sum(len(s.locks) for s in stored) - sum(len(_lockable(s.locks, voice)) for s in stored)
+            dropped = self.locks_lost(name, voice)
             # the history says so: "bass voice2 → voice3, 2 locks dropped" (undo brings them back)
             summary = f"{name} {track.voice} → {voice}" + (f", {dropped} locks dropped" if dropped else "")
             with self._journaled(source, ("track", name), summary=summary):
@@ -844,6 +845,13 @@ class Session:
         self._edited(ChangeKind.TRACK, {"track": name, "voice": voice, "locks_dropped": dropped}, source,
                      track=name)
         return dropped
+
+    def locks_lost(self, name: str, voice: str) -> int:
+        """How many of track `name`'s step locks `voice` could not take (0: no such track)."""
+        with self._lock:
+            track = next((t for t in self._pattern.tracks if t.name == name), None)
+            stored = track.steps + track.hidden if track is not None and voice in VOICES else []
+            return sum(len(s.locks) - len(_lockable(s.locks, voice)) for s in stored)
 
     def duplicate_track(self, name: str, source: str = "") -> Track:
         """A copy of a track right after it, named "bass 2" (or the next number free)."""

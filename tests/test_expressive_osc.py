@@ -59,6 +59,15 @@ def test_seq_step_options_set_the_fields_in_one_undo(osc: Osc, live: Session) ->
     assert live.pattern.track("bass").steps[4] == Step(on=True)
 
 
+def test_seq_add_over_a_track_says_how_many_locks_its_new_voice_drops(osc: Osc, live: Session) -> None:
+    _, client = osc
+    client.ok("/seq/step", "bass", 0, "lock=acid1/res:0.25", "lock=filter/freq:800")
+    reply = client.ok("/seq/add", "bass", "voice3", "x.x.x.x.")
+    assert "1 locks dropped: voice3 cannot take them" in reply
+    assert live.pattern.track("bass").steps[0].locks == {"filter/freq": 800.0}
+    assert not [r for r in client.ok("/seq/add", "bass", "voice3", "x.x.x.x.") if "dropped" in str(r)]
+
+
 def test_options_alone_keep_on_note_accent_and_slide(osc: Osc, live: Session) -> None:
     _, client = osc
     client.ok("/seq/step", "bass", 2, 1, "C2", 1, 1)

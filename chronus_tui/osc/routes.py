@@ -250,6 +250,8 @@ def seq_add(req: Request, a: dict[str, Any]) -> Reply:
     s = req.session
     remarks = []
     with s.edit_group(req.source):  # one message, one history entry: one /undo takes it all back
+        if lost := s.locks_lost(a["id"], a["voice"]):  # the track there, on a voice that cannot take them
+            remarks.append(f"{lost} locks dropped: {a['voice']} cannot take them")
         track = s.add_track(a["id"], a["voice"], a["pattern"], options.get("notes"), req.source)
         for key, param in TRACK_VOICE_FIELDS.items():
             if key == "base_freq" and "base_freq" in options and options.get("notes"):
