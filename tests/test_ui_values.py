@@ -87,6 +87,7 @@ def panel_text(app: ChronusApp) -> str:
 
 async def test_arrow_keys_step_a_frequency_by_semitone_and_octave(patterns_dir: Path) -> None:
     app, session = make_app(patterns_dir, engine=FakeEngine())
+    session.history.coalesce_after = 3600.0  # a loaded machine may pause longer than a person between presses
     async with app.run_test(size=SIZE) as pilot:
         session.set_param("voice1", "freq", 69.8)
         await focus_params_row(pilot, app, "voice1", "freq")
