@@ -47,7 +47,6 @@ import mido
 
 from chronus_tui.model import (
     BPM_RANGE,
-    PLAIN_VELOCITY,
     STEPS_PER_BAR,
     VOICES,
     WAVEFORMS,
@@ -57,7 +56,7 @@ from chronus_tui.model import (
     hz_to_midi,
 )
 from chronus_tui.timing import step_boundary
-from chronus_tui.trigs import TrigState, decide, hit_offsets
+from chronus_tui.trigs import TrigState, decide, hit_level, hit_offsets
 
 TICKS_PER_BEAT = 480
 TICKS_PER_STEP = TICKS_PER_BEAT // 4  # a step is a 16th
@@ -303,11 +302,9 @@ def drum_note(name: str, filter_freq: float) -> int:
 
 def _velocity(step: Step, track: Track, voice: dict[str, float]) -> int:
     """A hit's velocity, 1–127; 0 for a hit locked to amp 0 (silent: no note, but a hit)."""
-    level = (1.0 if step.accent else PLAIN_VELOCITY) * track.level
-    if "amp" in step.locks and voice["amp"] > 0:  # (the engine scales no hit of a voice at amp 0)
-        level *= min(step.locks["amp"] / voice["amp"], 1.0 / PLAIN_VELOCITY)  # the engine's cap
-        if level == 0:
-            return 0
+    level = hit_level(step, voice["amp"]) * track.level  # as the engine plays it
+    if level == 0 and "amp" in step.locks and voice["amp"] > 0:  # locked silent: a hit, no note
+        return 0
     return max(1, min(round(FULL_VELOCITY * level), FULL_VELOCITY))
 
 

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chronus_tui.model import MICRO_DIVISIONS, Step, Track
+from chronus_tui.model import MICRO_DIVISIONS, PLAIN_VELOCITY, Step, Track
 
 _MASK = (1 << 64) - 1
 
@@ -44,6 +44,15 @@ def hit_offsets(step: Step) -> list[float]:
     micro-timing, then its ratchets evenly through one step from there."""
     micro = step.micro / MICRO_DIVISIONS
     return [micro + j / step.ratchet for j in range(step.ratchet)]
+
+
+def hit_level(step: Step, voice_amp: float) -> float:
+    """A played step's level: its velocity (an accent's 1, else PLAIN_VELOCITY), scaled by an
+    amp lock's share of its voice's amp, up to an accent's level (none at voice amp 0)."""
+    level = 1.0 if step.accent else PLAIN_VELOCITY
+    if "amp" in step.locks and voice_amp > 0:
+        level *= min(step.locks["amp"] / voice_amp, 1.0 / PLAIN_VELOCITY)
+    return level
 
 
 def _condition_holds(condition: str | None, repetition: int, fill: bool, previous: bool,

@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chronus_tui.model import BPM_RANGE, MICRO_DIVISIONS, MICRO_SPEC, PLAIN_VELOCITY, Step, Track, midi_to_hz
+from chronus_tui.model import BPM_RANGE, MICRO_DIVISIONS, MICRO_SPEC, Step, Track, midi_to_hz
 from chronus_tui.timing import ClockMath, closest_steps, step_samples
-from chronus_tui.trigs import TrigState, decide, hit_offsets
+from chronus_tui.trigs import TrigState, decide, hit_level, hit_offsets
 
 ACCENT_BRIGHTNESS = 0.75  # how much unfiltered source an accented hit lets into acid1 (voice2)
 HELD_GATE = 1e9  # gate length of a slide's hit, in seconds: held until the next hit
@@ -300,9 +300,7 @@ class HitPlanner:
             planned = lane.planned
             if planned and planned[-1].sample >= first:  # a step before runs late: its ratchets stop here
                 planned = lane.planned = [hit for hit in planned if hit.ratchet == 0 or hit.sample < first]
-            level = 1.0 if s.accent else PLAIN_VELOCITY
-            if "amp" in s.locks and (amp := self._voice_values(track.voice)["amp"]) > 0:
-                level *= min(s.locks["amp"] / amp, 1.0 / PLAIN_VELOCITY)
+            level = hit_level(s, self._voice_values(track.voice)["amp"])
             note_hz = step_hz(s)
             last = len(samples) - 1
             span = track.gate * step / s.ratchet
